@@ -1,0 +1,90 @@
+//! The repository-wide record in `refs/loom/meta`: `meta.json` (schema version, project name)
+//! and `loom.toml` (settings shared by everyone who works on the repository).
+//!
+//! The schema version is checked before anything else is read, so a repository written by a
+//! newer git-loom is refused instead of being misread.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::task::Priority;
+
+/// The newest repository schema this build understands.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// `meta.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub schema: u32,
+    pub project: String,
+    pub created_at: Timestamp,
+    /// Fields written by another version of git-loom, kept verbatim.
+    #[serde(flatten)]
+    pub extra: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl Meta {
+    pub fn new(project: String, now: Timestamp) -> Self {
+        Meta {
+            schema: SCHEMA_VERSION,
+            project,
+            created_at: now,
+            extra: Default::default(),
+        }
+    }
+
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("meta serializes because every field is plain data");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// `loom.toml`: shared settings. Every field has a default, so a missing file or section means
+/// "use the defaults", and unknown keys are ignored (a newer git-loom may have added them).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub tasks: TaskSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskSettings {
+    /// Priority given to a task created without `-p`.
+    pub default_priority: Priority,
+}
+
+impl Default for TaskSettings {
+    fn default() -> Self {
+        TaskSettings {
+            default_priority: Priority::P2,
+        }
+    }
+}
+
+impl Settings {
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// The file written by `git loom init`: the defaults, spelled out so they can be edited.
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).expect("settings serialize because every field is plain data");
+        format!("# git-loom shared settings; see doc/refs.md for every key.\n\n{body}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_round_trip_and_default() {
+        let settings = Settings::default();
+        assert_eq!(Settings::parse(&settings.to_toml()).unwrap(), settings);
+        assert_eq!(Settings::parse("").unwrap(), settings);
+        let custom = Settings::parse("[tasks]\ndefault_priority = \"p1\"\nfuture = 3\n").unwrap();
+        assert_eq!(custom.tasks.default_priority, Priority::P1);
+    }
+}

@@ -1,0 +1,326 @@
+//! The task state machine: the one place that decides which status changes are legal, and the
+//! one place that derives what a user sees (`ready`, `blocked`) from what is stored.
+//!
+//! Stored statuses and the moves between them:
+//!
+//! ```text
+//! idea      → pending | epic | cancelled
+//! pending   → done | failed | cancelled | epic
+//! epic      → done | cancelled
+//! failed    → pending | dead | cancelled
+//! dead      → pending | cancelled
+//! cancelled → pending
+//! done      → (nothing: done is final)
+//! ```
+//!
+//! A pending task may become `done` only when all its dependencies are done; an epic only when
+//! none of its children is still open. Asking for the status a task already has is not an
+//! error and changes nothing.
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::id::TaskId;
+use super::task::{Priority, Status, Task};
+
+/// The status a user sees: the stored status, with `pending` split into `ready` and `blocked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    Idea,
+    Epic,
+    Blocked,
+    Ready,
+    Claimed,
+    Done,
+    Failed,
+    Dead,
+    Cancelled,
+}
+
+impl View {
+    pub const ALL: [View; 9] = [
+        View::Idea,
+        View::Epic,
+        View::Blocked,
+        View::Ready,
+        View::Claimed,
+        View::Done,
+        View::Failed,
+        View::Dead,
+        View::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            View::Idea => "idea",
+            View::Epic => "epic",
+            View::Blocked => "blocked",
+            View::Ready => "ready",
+            View::Claimed => "claimed",
+            View::Done => "done",
+            View::Failed => "failed",
+            View::Dead => "dead",
+            View::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.as_str() == input)
+    }
+}
+
+impl fmt::Display for View {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task's derived state: what the user sees, and what it is waiting for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Derived {
+    pub view: View,
+    /// Dependencies that are not done (unknown or unreadable ones included), in id order.
+    pub blocked_by: Vec<TaskId>,
+}
+
+/// Derive the user-visible state of `task`, given the stored status of any task by id (`None`
+/// when the task does not exist or cannot be read: such a dependency never counts as done).
+pub fn derive(task: &Task, status_of: impl Fn(&TaskId) -> Option<Status>) -> Derived {
+    let blocked_by: Vec<TaskId> = task
+        .deps
+        .iter()
+        .filter(|dep| status_of(dep) != Some(Status::Done))
+        .cloned()
+        .collect();
+    let view = match task.status {
+        Status::Pending if blocked_by.is_empty() => View::Ready,
+        Status::Pending => View::Blocked,
+        Status::Idea => View::Idea,
+        Status::Epic => View::Epic,
+        Status::Done => View::Done,
+        Status::Failed => View::Failed,
+        Status::Dead => View::Dead,
+        Status::Cancelled => View::Cancelled,
+    };
+    Derived { view, blocked_by }
+}
+
+/// How a new task starts out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Task,
+    Idea,
+    Epic,
+}
+
+/// Build a new task in the initial status for its kind.
+pub fn new_task(id: TaskId, title: String, kind: Kind, priority: Priority, now: Timestamp) -> Task {
+    let status = match kind {
+        Kind::Task => Status::Pending,
+        Kind::Idea => Status::Idea,
+        Kind::Epic => Status::Epic,
+    };
+    Task::new(id, title, status, priority, now)
+}
+
+/// A status change the state machine refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TransitionError {
+    #[error("cannot move {id} from {from} to {to}")]
+    Illegal { id: TaskId, from: Status, to: Status },
+    #[error("cannot move {id} from blocked to {to}: it waits on {}", join(.waiting_on))]
+    Blocked { id: TaskId, to: Status, waiting_on: Vec<TaskId> },
+    #[error("cannot move epic {id} to done: {} still open", join(.open_children))]
+    OpenChildren { id: TaskId, open_children: Vec<TaskId> },
+}
+
+fn join(ids: &[TaskId]) -> String {
+    ids.iter().map(TaskId::as_str).collect::<Vec<_>>().join(", ")
+}
+
+/// What the guards of a transition need to know about the task's neighbours.
+#[derive(Debug, Default, Clone)]
+pub struct Guards {
+    /// Dependencies that are not done.
+    pub open_deps: Vec<TaskId>,
+    /// Children (for an epic) that are neither done nor cancelled.
+    pub open_children: Vec<TaskId>,
+}
+
+/// The outcome of a legal transition request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transition {
+    Unchanged,
+    Moved { from: Status, to: Status },
+}
+
+fn is_allowed(from: Status, to: Status) -> bool {
+    use Status::*;
+    matches!(
+        (from, to),
+        (Idea, Pending | Epic | Cancelled)
+            | (Pending, Done | Failed | Cancelled | Epic)
+            | (Epic, Done | Cancelled)
+            | (Failed, Pending | Dead | Cancelled)
+            | (Dead, Pending | Cancelled)
+            | (Cancelled, Pending)
+    )
+}
+
+/// Move `task` to `to` if the state machine allows it; the only way a status changes.
+pub fn transition(task: &mut Task, to: Status, guards: &Guards) -> Result<Transition, TransitionError> {
+    let from = task.status;
+    if from == to {
+        return Ok(Transition::Unchanged);
+    }
+    if !is_allowed(from, to) {
+        return Err(TransitionError::Illegal {
+            id: task.id.clone(),
+            from,
+            to,
+        });
+    }
+    if from == Status::Pending && to == Status::Done && !guards.open_deps.is_empty() {
+        return Err(TransitionError::Blocked {
+            id: task.id.clone(),
+            to,
+            waiting_on: guards.open_deps.clone(),
+        });
+    }
+    if from == Status::Epic && to == Status::Done && !guards.open_children.is_empty() {
+        return Err(TransitionError::OpenChildren {
+            id: task.id.clone(),
+            open_children: guards.open_children.clone(),
+        });
+    }
+    task.status = to;
+    Ok(Transition::Moved { from, to })
+}
+
+/// Whether an epic whose children have these statuses has finished: every child is closed and
+/// at least one of them is done (cancelled children do not hold an epic open, but an epic whose
+/// work was all cancelled has not been achieved).
+pub fn epic_finished(children: impl IntoIterator<Item = Status>) -> bool {
+    let mut any_done = false;
+    for status in children {
+        match status {
+            Status::Done => any_done = true,
+            Status::Cancelled => {}
+            _ => return false,
+        }
+    }
+    any_done
+}
+
+/// Whether a task in this status may take new children.
+pub fn accepts_children(status: Status) -> bool {
+    status == Status::Epic
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(status: Status) -> Task {
+        let id = TaskId::parse("loom-00000001").unwrap();
+        let mut task = new_task(id, "t".into(), Kind::Task, Priority::P2, Timestamp::UNIX_EPOCH);
+        task.status = status;
+        task
+    }
+
+    #[test]
+    fn every_pair_follows_the_table() {
+        let allowed: &[(Status, Status)] = &[
+            (Status::Idea, Status::Pending),
+            (Status::Idea, Status::Epic),
+            (Status::Idea, Status::Cancelled),
+            (Status::Pending, Status::Done),
+            (Status::Pending, Status::Failed),
+            (Status::Pending, Status::Cancelled),
+            (Status::Pending, Status::Epic),
+            (Status::Epic, Status::Done),
+            (Status::Epic, Status::Cancelled),
+            (Status::Failed, Status::Pending),
+            (Status::Failed, Status::Dead),
+            (Status::Failed, Status::Cancelled),
+            (Status::Dead, Status::Pending),
+            (Status::Dead, Status::Cancelled),
+            (Status::Cancelled, Status::Pending),
+        ];
+        for from in Status::ALL {
+            for to in Status::ALL {
+                let mut t = task(from);
+                let result = transition(&mut t, to, &Guards::default());
+                if from == to {
+                    assert_eq!(result, Ok(Transition::Unchanged));
+                } else if allowed.contains(&(from, to)) {
+                    assert_eq!(result, Ok(Transition::Moved { from, to }), "{from} -> {to}");
+                    assert_eq!(t.status(), to);
+                } else {
+                    assert!(matches!(result, Err(TransitionError::Illegal { .. })), "{from} -> {to}");
+                    assert_eq!(t.status(), from, "a refused move changes nothing");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn done_is_final_and_the_message_names_both_states() {
+        let mut t = task(Status::Done);
+        let err = transition(&mut t, Status::Pending, &Guards::default()).unwrap_err();
+        assert_eq!(err.to_string(), "cannot move loom-00000001 from done to pending");
+    }
+
+    #[test]
+    fn blocked_task_cannot_finish() {
+        let mut t = task(Status::Pending);
+        let dep = TaskId::parse("loom-00000002").unwrap();
+        let guards = Guards {
+            open_deps: vec![dep],
+            ..Guards::default()
+        };
+        let err = transition(&mut t, Status::Done, &guards).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot move loom-00000001 from blocked to done: it waits on loom-00000002"
+        );
+        // Giving up on a blocked task is fine.
+        assert!(transition(&mut t, Status::Cancelled, &guards).is_ok());
+    }
+
+    #[test]
+    fn epic_with_open_children_cannot_finish() {
+        let mut t = task(Status::Epic);
+        let guards = Guards {
+            open_children: vec![TaskId::parse("loom-00000003").unwrap()],
+            ..Guards::default()
+        };
+        assert!(matches!(
+            transition(&mut t, Status::Done, &guards),
+            Err(TransitionError::OpenChildren { .. })
+        ));
+    }
+
+    #[test]
+    fn epic_finishes_when_children_are_closed_and_one_is_done() {
+        assert!(epic_finished([Status::Done, Status::Cancelled]));
+        assert!(!epic_finished([Status::Done, Status::Pending]));
+        assert!(!epic_finished([Status::Cancelled]));
+        assert!(!epic_finished([]));
+    }
+
+    #[test]
+    fn derived_view_splits_pending() {
+        let mut t = task(Status::Pending);
+        let dep = TaskId::parse("loom-00000002").unwrap();
+        t.deps.insert(dep.clone());
+        let blocked = derive(&t, |_| Some(Status::Pending));
+        assert_eq!(blocked.view, View::Blocked);
+        assert_eq!(blocked.blocked_by, vec![dep]);
+        assert_eq!(derive(&t, |_| Some(Status::Done)).view, View::Ready);
+        assert_eq!(derive(&t, |_| None).view, View::Blocked, "a missing dependency blocks");
+    }
+}

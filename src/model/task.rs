@@ -1,0 +1,301 @@
+//! The task record stored as `task.json` in each `refs/loom/tasks/<id>` commit.
+//!
+//! Fields this version does not know are kept in [`Task::extra`] and written back unchanged, so
+//! a task written by a newer git-loom of the same schema loses nothing when an older one edits
+//! it. The status field is private to the model: only the state machine (`model::state`) moves
+//! it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::id::TaskId;
+
+/// The version of the task blob layout this build reads and writes.
+pub const TASK_SCHEMA: u32 = 1;
+
+/// Urgency, `p0` (most urgent) to `p3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Priority {
+    P0,
+    P1,
+    P2,
+    P3,
+}
+
+impl Priority {
+    pub const ALL: [Priority; 4] = [Priority::P0, Priority::P1, Priority::P2, Priority::P3];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::P0 => "p0",
+            Priority::P1 => "p1",
+            Priority::P2 => "p2",
+            Priority::P3 => "p3",
+        }
+    }
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A priority or status name that is not one of the known values.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("unknown {kind} {input:?} (expected one of: {expected})")]
+pub struct UnknownName {
+    pub kind: &'static str,
+    pub input: String,
+    pub expected: &'static str,
+}
+
+impl FromStr for Priority {
+    type Err = UnknownName;
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        Priority::ALL
+            .into_iter()
+            .find(|p| p.as_str() == input)
+            .ok_or_else(|| UnknownName {
+                kind: "priority",
+                input: input.to_owned(),
+                expected: "p0, p1, p2, p3",
+            })
+    }
+}
+
+/// The status stored in a task blob. `ready`, `blocked` and `claimed` are never stored: they
+/// are derived when a task is viewed (see [`super::state::View`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Idea,
+    Pending,
+    Epic,
+    Done,
+    Failed,
+    Dead,
+    Cancelled,
+}
+
+impl Status {
+    pub const ALL: [Status; 7] = [
+        Status::Idea,
+        Status::Pending,
+        Status::Epic,
+        Status::Done,
+        Status::Failed,
+        Status::Dead,
+        Status::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Idea => "idea",
+            Status::Pending => "pending",
+            Status::Epic => "epic",
+            Status::Done => "done",
+            Status::Failed => "failed",
+            Status::Dead => "dead",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    /// Finished for good (until someone explicitly reopens it): nothing waits on it any more
+    /// and it is hidden from default listings.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Status::Done | Status::Cancelled)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Status {
+    type Err = UnknownName;
+    fn from_str(input: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == input)
+            .ok_or_else(|| UnknownName {
+                kind: "status",
+                input: input.to_owned(),
+                expected: "idea, pending, epic, done, failed, dead, cancelled",
+            })
+    }
+}
+
+/// One task, exactly as stored in `task.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    pub schema: u32,
+    pub id: TaskId,
+    pub title: String,
+    #[serde(default)]
+    pub description: String,
+    pub(in crate::model) status: Status,
+    pub priority: Priority,
+    /// Tasks that must be done before this one can start.
+    #[serde(default)]
+    pub deps: BTreeSet<TaskId>,
+    /// The epic this task belongs to.
+    #[serde(default)]
+    pub parent: Option<TaskId>,
+    /// For an epic: the tasks that belong to it. Kept on the epic (and written in the same
+    /// transaction as each child's `parent`) so closing an epic reads only its children, never
+    /// the whole graph.
+    #[serde(default)]
+    pub children: BTreeSet<TaskId>,
+    #[serde(default)]
+    pub labels: BTreeSet<String>,
+    /// Shell commands that must succeed for the task's work to be accepted.
+    #[serde(default)]
+    pub acceptance: Vec<String>,
+    /// Globs of the files this task is expected to touch.
+    #[serde(default)]
+    pub files: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Incremented on every write; orders concurrent edits when histories are reconciled.
+    #[serde(default)]
+    pub lamport: u64,
+    /// Fields written by another version of git-loom, kept verbatim.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Why a `task.json` blob could not be read as a task.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskBlobError {
+    #[error("task.json is not valid: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("task.json has schema {found}, newer than the {supported} this git-loom understands")]
+    NewerSchema { found: u32, supported: u32 },
+    #[error("task.json holds id {found} but the ref names {expected}")]
+    WrongId { found: TaskId, expected: TaskId },
+}
+
+impl Task {
+    /// A new task in its initial status. `initial` must be `Idea`, `Pending` or `Epic`; the
+    /// state machine checks that via [`super::state::initial_status`].
+    pub(in crate::model) fn new(id: TaskId, title: String, status: Status, priority: Priority, now: Timestamp) -> Self {
+        Task {
+            schema: TASK_SCHEMA,
+            id,
+            title,
+            description: String::new(),
+            status,
+            priority,
+            deps: BTreeSet::new(),
+            parent: None,
+            children: BTreeSet::new(),
+            labels: BTreeSet::new(),
+            acceptance: Vec::new(),
+            files: Vec::new(),
+            created_at: now,
+            updated_at: now,
+            lamport: 1,
+            extra: BTreeMap::new(),
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// Parse a blob read from `refs/loom/tasks/<expected>`.
+    pub fn from_blob(bytes: &[u8], expected: &TaskId) -> Result<Self, TaskBlobError> {
+        #[derive(Deserialize)]
+        struct SchemaOnly {
+            schema: u32,
+        }
+        let schema = serde_json::from_slice::<SchemaOnly>(bytes)?.schema;
+        if schema > TASK_SCHEMA {
+            return Err(TaskBlobError::NewerSchema {
+                found: schema,
+                supported: TASK_SCHEMA,
+            });
+        }
+        let task: Task = serde_json::from_slice(bytes)?;
+        if &task.id != expected {
+            return Err(TaskBlobError::WrongId {
+                found: task.id,
+                expected: expected.clone(),
+            });
+        }
+        Ok(task)
+    }
+
+    /// The canonical bytes of `task.json`: pretty JSON with a trailing newline, so `git show`
+    /// and `git loom log --patch` read well and identical tasks give identical blobs.
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("a task serializes because every field is plain data");
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Record that the task is being rewritten at `now`.
+    pub fn touch(&mut self, now: Timestamp) {
+        self.updated_at = now.max(self.updated_at);
+        self.lamport += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Task {
+        let id = TaskId::parse("loom-0000abcd").unwrap();
+        let mut task = Task::new(id, "Title".into(), Status::Pending, Priority::P1, Timestamp::UNIX_EPOCH);
+        task.labels.insert("x".into());
+        task
+    }
+
+    #[test]
+    fn blob_round_trip_keeps_unknown_fields() {
+        let task = sample();
+        let mut value: serde_json::Value = serde_json::from_slice(&task.to_blob()).unwrap();
+        value["future_field"] = serde_json::json!({"a": 1});
+        let bytes = serde_json::to_vec(&value).unwrap();
+        let read = Task::from_blob(&bytes, &task.id).unwrap();
+        assert_eq!(read.extra["future_field"], serde_json::json!({"a": 1}));
+        let again: serde_json::Value = serde_json::from_slice(&read.to_blob()).unwrap();
+        assert_eq!(again, value);
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let task = sample();
+        let mut value: serde_json::Value = serde_json::from_slice(&task.to_blob()).unwrap();
+        value["schema"] = serde_json::json!(TASK_SCHEMA + 1);
+        let err = Task::from_blob(&serde_json::to_vec(&value).unwrap(), &task.id).unwrap_err();
+        assert!(matches!(err, TaskBlobError::NewerSchema { .. }));
+    }
+
+    #[test]
+    fn blob_must_name_its_own_ref() {
+        let task = sample();
+        let other = TaskId::parse("loom-ffffffff").unwrap();
+        assert!(matches!(
+            Task::from_blob(&task.to_blob(), &other),
+            Err(TaskBlobError::WrongId { .. })
+        ));
+    }
+
+    #[test]
+    fn names_parse() {
+        assert_eq!("p0".parse::<Priority>(), Ok(Priority::P0));
+        assert!("p4".parse::<Priority>().is_err());
+        assert_eq!("dead".parse::<Status>(), Ok(Status::Dead));
+        assert!("ready".parse::<Status>().is_err());
+    }
+}

@@ -1,0 +1,145 @@
+//! Creating tasks, ideas and epics.
+//!
+//! A new task is written with a create-only ref update. When it names a parent epic, the epic's
+//! list of children changes in the same transaction, so neither half can land without the other.
+//! Creation never needs the whole graph: a task nobody depends on yet cannot close a cycle.
+
+use std::collections::BTreeSet;
+
+use super::workset::Workset;
+use super::{Actor, Error, Loom, Result, with_retries};
+use crate::model::state::{self, Kind};
+use crate::model::{Priority, Task, TaskId};
+use crate::store;
+
+/// Everything a new task can start with. Ids are as the user typed them.
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub title: String,
+    pub description: String,
+    pub kind: Kind,
+    /// `None` takes the repository's default priority.
+    pub priority: Option<Priority>,
+    pub deps: Vec<String>,
+    pub parent: Option<String>,
+    pub labels: Vec<String>,
+    pub acceptance: Vec<String>,
+    pub files: Vec<String>,
+}
+
+impl NewTask {
+    pub fn titled(title: impl Into<String>, kind: Kind) -> Self {
+        NewTask {
+            title: title.into(),
+            description: String::new(),
+            kind,
+            priority: None,
+            deps: Vec::new(),
+            parent: None,
+            labels: Vec::new(),
+            acceptance: Vec::new(),
+            files: Vec::new(),
+        }
+    }
+}
+
+/// How many fresh ids to draw before concluding something is wrong with the id space.
+const MAX_ID_DRAWS: usize = 16;
+
+/// Reject text that would corrupt a one-line summary or make a title unreadable.
+pub(super) fn check_title(title: &str) -> Result<String> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(Error::Invalid("a task title must not be empty".into()));
+    }
+    if title.chars().any(char::is_control) {
+        return Err(Error::Invalid(
+            "a task title must be one line without control characters".into(),
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+pub(super) fn check_label(label: &str) -> Result<String> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().any(|c| c.is_control() || c.is_whitespace() || c == ',') {
+        return Err(Error::Invalid(format!(
+            "invalid label {label:?}: a label is one word without spaces or commas"
+        )));
+    }
+    Ok(label.to_owned())
+}
+
+impl Loom {
+    /// Create a task and return it as written.
+    pub fn create(&self, new: &NewTask, actor: &Actor) -> Result<Task> {
+        let title = check_title(&new.title)?;
+        let labels = new
+            .labels
+            .iter()
+            .map(|label| check_label(label))
+            .collect::<Result<BTreeSet<_>>>()?;
+        let deps = new
+            .deps
+            .iter()
+            .map(|dep| self.resolve(dep))
+            .collect::<Result<BTreeSet<_>>>()?;
+        let parent = new.parent.as_deref().map(|parent| self.resolve(parent)).transpose()?;
+        let acceptance: Vec<String> = new.acceptance.iter().map(|c| c.trim().to_owned()).collect();
+        if acceptance.iter().any(String::is_empty) {
+            return Err(Error::Invalid("an acceptance command must not be empty".into()));
+        }
+        let priority = new.priority.unwrap_or(self.settings.tasks.default_priority);
+
+        with_retries(|| {
+            let id = self.fresh_id(&title, actor)?;
+            let mut task = state::new_task(id.clone(), title.clone(), new.kind, priority, actor.now);
+            task.description = new.description.clone();
+            task.deps = deps.clone();
+            task.labels = labels.clone();
+            task.acceptance = acceptance.clone();
+            task.files = new.files.clone();
+            task.parent = parent.clone();
+
+            let mut workset = Workset::new(&self.store);
+            for dep in &deps {
+                workset.get(dep)?;
+            }
+            if let Some(parent) = &parent {
+                let epic = workset.get_mut(parent)?;
+                if !state::accepts_children(epic.status()) {
+                    return Err(Error::NotAnEpic {
+                        id: parent.clone(),
+                        status: epic.status(),
+                    });
+                }
+                epic.children.insert(id.clone());
+                workset.note(parent, format!("add child {id}"));
+            }
+            let kind = match new.kind {
+                Kind::Task => "task",
+                Kind::Idea => "idea",
+                Kind::Epic => "epic",
+            };
+            workset.insert_new(task.clone(), format!("{kind} {title:?}"));
+            workset.commit(actor, "create")?;
+            Ok(task)
+        })
+    }
+
+    /// Draw an id no task has yet. The create-only ref update still guards the moment between
+    /// this check and the write.
+    fn fresh_id(&self, title: &str, actor: &Actor) -> Result<TaskId> {
+        let nanos = actor.now.as_nanosecond();
+        for _ in 0..MAX_ID_DRAWS {
+            let nonce = getrandom::u64().map_err(|err| Error::Invalid(format!("cannot draw a random id: {err}")))?;
+            let id = TaskId::generate(title, nanos, nonce);
+            if self.store.tip(&store::task_ref(&id))?.is_none() {
+                return Ok(id);
+            }
+        }
+        Err(Error::Invalid(format!(
+            "could not find a free task id in {MAX_ID_DRAWS} draws"
+        )))
+    }
+}

@@ -1,0 +1,294 @@
+//! The operations behind git-loom's commands, composed from the model, the store and the graph.
+//!
+//! Each write follows one pattern: read what it needs (a single task, or a snapshot of all of
+//! them), compute the new versions in memory (status changes only through the state machine),
+//! and publish them in one ref transaction that expects every tip it read. When another writer
+//! got there first the operation re-reads and re-applies its intent, a bounded number of times,
+//! before reporting the conflict.
+
+mod create;
+mod edit;
+mod snapshot;
+mod workset;
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use crate::graph::Cycle;
+use crate::model::meta::SCHEMA_VERSION;
+use crate::model::{IdError, IdQuery, Meta, Settings, Status, TaskBlobError, TaskId, TransitionError};
+use crate::store::{self, CommitMessage, Expected, RefUpdate, Signature, Store};
+
+pub use create::NewTask;
+pub use edit::{CancelOutcome, Changes, EditOutcome};
+pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};
+pub use workset::Written;
+
+/// Who is acting, and when. Supplied by the caller: the library never reads the clock's
+/// environment or the user's identity itself.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub agent: String,
+    pub now: Timestamp,
+}
+
+impl Actor {
+    fn signature(&self) -> Signature {
+        Signature {
+            name: self.agent.clone(),
+            time: self.now,
+        }
+    }
+}
+
+/// How many times an operation re-reads and re-applies itself after losing a race.
+const MAX_ATTEMPTS: usize = 8;
+
+/// Errors of git-loom operations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("this repository has no git-loom data yet")]
+    NotInitialized,
+    #[error("this repository's git-loom data has schema {found}, newer than the {supported} this git-loom understands")]
+    NewerSchema { found: u32, supported: u32 },
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    #[error(transparent)]
+    Id(#[from] IdError),
+    #[error("no task matches {query:?}")]
+    UnknownTask { query: String },
+    #[error("{query:?} is ambiguous: it matches {}", .candidates.iter().map(TaskId::as_str).collect::<Vec<_>>().join(", "))]
+    AmbiguousId { query: String, candidates: Vec<TaskId> },
+    #[error("{ref_name}: {problem}")]
+    CorruptTask { ref_name: String, problem: String },
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("this would create a dependency cycle: {0}")]
+    Cycle(Cycle),
+    #[error("{id} is {status}, not an epic, so it cannot have children")]
+    NotAnEpic { id: TaskId, status: Status },
+    #[error("{id} is {status}, not an idea")]
+    NotAnIdea { id: TaskId, status: Status },
+    #[error("{id} does not depend on {dep}")]
+    NotADependency { id: TaskId, dep: TaskId },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Error {
+    /// Whether another writer changed what this operation read.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Store(store::Error::Conflict { .. }))
+    }
+}
+
+impl From<(String, TaskBlobError)> for Error {
+    fn from((ref_name, err): (String, TaskBlobError)) -> Self {
+        Error::CorruptTask {
+            ref_name,
+            problem: err.to_string(),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Run `attempt` until it does not lose a race, at most [`MAX_ATTEMPTS`] times. Each attempt
+/// must re-read everything it depends on.
+fn with_retries<T>(mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match attempt() {
+            Err(err) if err.is_conflict() && tries < MAX_ATTEMPTS => {
+                // Spread racing writers apart so the next attempt is likely to go through.
+                let jitter = getrandom::u32().unwrap_or(0) % (2_000 * tries as u32);
+                std::thread::sleep(std::time::Duration::from_micros(u64::from(jitter)));
+            }
+            result => return result,
+        }
+    }
+}
+
+/// An initialised repository: its store, its meta record and its shared settings.
+pub struct Loom {
+    store: Store,
+    meta: Meta,
+    settings: Settings,
+}
+
+/// What `init` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitOutcome {
+    Created,
+    Renamed { from: String },
+    AlreadyInitialized,
+}
+
+const META_FILE: &str = "meta.json";
+const SETTINGS_FILE: &str = "loom.toml";
+
+impl Loom {
+    /// Open the initialised repository containing `path`.
+    pub fn open(path: &Path) -> Result<Loom> {
+        let store = Store::discover(path)?;
+        let (meta, settings) = read_meta(&store)?.ok_or(Error::NotInitialized)?.1;
+        Ok(Loom { store, meta, settings })
+    }
+
+    /// Create `refs/loom/meta` in the repository containing `path`, or leave it as it is (only
+    /// renaming the project when `name` differs). The project is named after the working
+    /// tree's directory when no name is given.
+    pub fn init(path: &Path, name: Option<&str>, actor: &Actor) -> Result<(Loom, InitOutcome)> {
+        let store = Store::discover(path)?;
+        let outcome = with_retries(|| init_once(&store, name, actor))?;
+        let (meta, settings) = read_meta(&store)?.ok_or(Error::NotInitialized)?.1;
+        Ok((Loom { store, meta, settings }, outcome))
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Turn what a user typed into the id of an existing task.
+    pub fn resolve(&self, input: &str) -> Result<TaskId> {
+        match IdQuery::parse(input)? {
+            IdQuery::Full(id) => match self.store.tip(&store::task_ref(&id))? {
+                Some(_) => Ok(id),
+                None => Err(Error::UnknownTask { query: input.to_owned() }),
+            },
+            query @ IdQuery::Prefix(_) => {
+                let (tips, _) = self.store.list(store::TASKS_PREFIX)?;
+                let ids = tips.iter().filter_map(|tip| store::task_id_from_ref(&tip.name));
+                resolve_among(input, &query, ids)
+            }
+        }
+    }
+}
+
+/// Pick the one id among `ids` that `query` names.
+fn resolve_among(input: &str, query: &IdQuery, ids: impl Iterator<Item = TaskId>) -> Result<TaskId> {
+    let mut candidates: Vec<TaskId> = ids.filter(|id| query.matches(id)).collect();
+    match candidates.len() {
+        0 => Err(Error::UnknownTask { query: input.to_owned() }),
+        1 => Ok(candidates.remove(0)),
+        _ => {
+            candidates.sort();
+            Err(Error::AmbiguousId {
+                query: input.to_owned(),
+                candidates,
+            })
+        }
+    }
+}
+
+type MetaRecord = (store::ObjectId, (Meta, Settings));
+
+fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
+    let Some(tip) = store.tip(store::META_REF)? else {
+        return Ok(None);
+    };
+    let corrupt = |problem: String| Error::CorruptTask {
+        ref_name: store::META_REF.to_owned(),
+        problem,
+    };
+    let version = store.read_version(store::META_REF, tip)?;
+    let meta_bytes = version
+        .files
+        .get(META_FILE)
+        .ok_or_else(|| corrupt(format!("{META_FILE} is missing")))?;
+    #[derive(serde::Deserialize)]
+    struct SchemaOnly {
+        schema: u32,
+    }
+    let schema = serde_json::from_slice::<SchemaOnly>(meta_bytes)
+        .map_err(|err| corrupt(format!("{META_FILE} is not valid: {err}")))?
+        .schema;
+    if schema > SCHEMA_VERSION {
+        return Err(Error::NewerSchema {
+            found: schema,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    let meta: Meta =
+        serde_json::from_slice(meta_bytes).map_err(|err| corrupt(format!("{META_FILE} is not valid: {err}")))?;
+    let settings = match version.files.get(SETTINGS_FILE) {
+        None => Settings::default(),
+        Some(bytes) => {
+            let text = String::from_utf8_lossy(bytes);
+            Settings::parse(&text).map_err(|err| corrupt(format!("{SETTINGS_FILE} is not valid: {err}")))?
+        }
+    };
+    Ok(Some((tip, (meta, settings))))
+}
+
+fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOutcome> {
+    let existing = read_meta(store)?;
+    let (meta, settings_text, expected, outcome, summary) = match existing {
+        Some((tip, (meta, settings))) => match name {
+            Some(name) if name != meta.project => {
+                let from = meta.project.clone();
+                let renamed = Meta {
+                    project: name.to_owned(),
+                    ..meta
+                };
+                let summary = format!("rename project {from:?} to {name:?}");
+                (renamed, settings.to_toml(), Expected::Tip(tip), InitOutcome::Renamed { from }, summary)
+            }
+            _ => return Ok(InitOutcome::AlreadyInitialized),
+        },
+        None => {
+            let project = name.map(str::to_owned).unwrap_or_else(|| default_project_name(store));
+            let summary = format!("init project {project:?}");
+            let meta = Meta::new(project, actor.now);
+            (meta, Settings::default().to_toml(), Expected::Absent, InitOutcome::Created, summary)
+        }
+    };
+    if meta.project.trim().is_empty() {
+        return Err(Error::Invalid("the project name must not be empty".into()));
+    }
+    let parents: Vec<_> = match expected {
+        Expected::Tip(tip) => vec![tip],
+        Expected::Absent => vec![],
+    };
+    let meta_blob = meta.to_blob();
+    let message = CommitMessage {
+        summary,
+        body: None,
+        trailers: vec![("Loom-Agent", actor.agent.clone()), ("Loom-Op", "init".into())],
+    };
+    let signature = actor.signature();
+    let commit = store.write_version(
+        &[(META_FILE, &meta_blob), (SETTINGS_FILE, settings_text.as_bytes())],
+        &parents,
+        &message,
+        &signature,
+    )?;
+    store.apply(
+        &[RefUpdate {
+            name: store::META_REF.to_owned(),
+            expected,
+            new: Some(commit),
+        }],
+        &signature,
+    )?;
+    Ok(outcome)
+}
+
+fn default_project_name(store: &Store) -> String {
+    let dir = store.work_dir().unwrap_or_else(|| store.git_dir());
+    dir.canonicalize()
+        .ok()
+        .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .filter(|name| !name.is_empty() && name != ".git")
+        .unwrap_or_else(|| "project".to_owned())
+}

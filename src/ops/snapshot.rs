@@ -1,0 +1,263 @@
+//! A consistent read of every task: the tips of `refs/loom/tasks/*` read once, each parsed.
+//!
+//! A task whose ref or blob cannot be read is set aside as a [`Problem`] naming its ref; every
+//! other task is still there, so listing, ready order and the graph keep working around it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use jiff::Timestamp;
+
+use super::{Error, Loom, Result, resolve_among};
+use crate::graph::TaskGraph;
+use crate::model::state::{self, Derived};
+use crate::model::{IdQuery, Status, Task, TaskId, View};
+use crate::store::{self, ObjectId, Store};
+
+/// One task as read from its ref.
+#[derive(Debug, Clone)]
+pub struct TaskEntry {
+    pub task: Task,
+    /// The commit the task's ref pointed at when it was read.
+    pub tip: ObjectId,
+    /// When that commit was written.
+    pub changed_at: Timestamp,
+    /// What that commit says happened.
+    pub last_change: String,
+}
+
+/// A ref under `refs/loom/tasks/` that could not be read as a task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub ref_name: String,
+    pub problem: String,
+}
+
+impl From<store::Error> for Problem {
+    fn from(err: store::Error) -> Self {
+        match err {
+            store::Error::Corrupt { ref_name, problem } => Problem { ref_name, problem },
+            other => Problem {
+                ref_name: store::TASKS_PREFIX.to_owned(),
+                problem: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Every readable task, and what could not be read.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub tasks: BTreeMap<TaskId, TaskEntry>,
+    pub problems: Vec<Problem>,
+}
+
+/// A ready task and how many open tasks wait on it.
+#[derive(Debug, Clone)]
+pub struct ReadyTask<'a> {
+    pub entry: &'a TaskEntry,
+    pub unblocks: usize,
+}
+
+/// Which tasks `list` shows.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Only these statuses (as the user sees them); empty means the default set.
+    pub statuses: Vec<View>,
+    pub label: Option<String>,
+    /// Include done, cancelled tasks and ideas when no status is named.
+    pub all: bool,
+}
+
+/// Read one task at `tip` from its ref.
+pub(super) fn read_task(store: &Store, id: &TaskId, tip: ObjectId) -> Result<TaskEntry> {
+    let ref_name = store::task_ref(id);
+    let version = store.read_version(&ref_name, tip)?;
+    let bytes = version.files.get("task.json").ok_or_else(|| Error::CorruptTask {
+        ref_name: ref_name.clone(),
+        problem: "task.json is missing".into(),
+    })?;
+    let task = Task::from_blob(bytes, id).map_err(|err| Error::from((ref_name, err)))?;
+    Ok(TaskEntry {
+        task,
+        tip,
+        changed_at: version.time,
+        last_change: version.summary().to_owned(),
+    })
+}
+
+impl Loom {
+    /// Read every task.
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let (tips, broken) = self.store.list(store::TASKS_PREFIX)?;
+        let mut snapshot = Snapshot {
+            problems: broken.into_iter().map(Problem::from).collect(),
+            ..Snapshot::default()
+        };
+        for tip in tips {
+            let Some(id) = store::task_id_from_ref(&tip.name) else {
+                snapshot.problems.push(Problem {
+                    ref_name: tip.name,
+                    problem: "the ref name is not a task id".into(),
+                });
+                continue;
+            };
+            match read_task(&self.store, &id, tip.tip) {
+                Ok(entry) => {
+                    snapshot.tasks.insert(id, entry);
+                }
+                Err(Error::CorruptTask { ref_name, problem }) => snapshot.problems.push(Problem { ref_name, problem }),
+                Err(Error::Store(err)) => snapshot.problems.push(Problem::from(err)),
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// Read one task by what the user typed.
+    pub fn task(&self, input: &str) -> Result<TaskEntry> {
+        let id = self.resolve(input)?;
+        let tip = self
+            .store
+            .tip(&store::task_ref(&id))?
+            .ok_or_else(|| Error::UnknownTask { query: input.to_owned() })?;
+        read_task(&self.store, &id, tip)
+    }
+
+    /// Derive what a user sees of one task, reading only its dependencies.
+    pub fn derive(&self, task: &Task) -> Result<Derived> {
+        let mut statuses = BTreeMap::new();
+        for dep in &task.deps {
+            let status = match self.store.tip(&store::task_ref(dep))? {
+                Some(tip) => read_task(&self.store, dep, tip).ok().map(|e| e.task.status()),
+                None => None,
+            };
+            statuses.insert(dep.clone(), status);
+        }
+        Ok(state::derive(task, |id| statuses.get(id).copied().flatten()))
+    }
+}
+
+impl Snapshot {
+    /// The stored status of a task, if it was readable.
+    pub fn status_of(&self, id: &TaskId) -> Option<Status> {
+        self.tasks.get(id).map(|entry| entry.task.status())
+    }
+
+    /// What a user sees of `task`, judged against this snapshot.
+    pub fn derive(&self, task: &Task) -> Derived {
+        state::derive(task, |id| self.status_of(id))
+    }
+
+    /// Resolve user input against the tasks in this snapshot.
+    pub fn resolve(&self, input: &str) -> Result<TaskId> {
+        let query = IdQuery::parse(input)?;
+        resolve_among(input, &query, self.tasks.keys().cloned())
+    }
+
+    pub fn graph(&self) -> TaskGraph {
+        TaskGraph::build(self.tasks.values().map(|entry| &entry.task))
+    }
+
+    /// Whether a task still needs work (so finishing what it waits on helps someone).
+    fn is_open(&self, id: &TaskId) -> bool {
+        self.status_of(id).is_some_and(|status| !status.is_closed())
+    }
+
+    /// Ready tasks, best first: priority, then how many open tasks wait on each
+    /// (transitively), then age, then id.
+    pub fn ready(&self) -> Vec<ReadyTask<'_>> {
+        let ready: Vec<&TaskEntry> = self
+            .tasks
+            .values()
+            .filter(|entry| self.derive(&entry.task).view == View::Ready)
+            .collect();
+        let graph = self.graph();
+        let counts = graph.unblock_counts(ready.iter().map(|entry| &entry.task.id), |id| self.is_open(id));
+        let mut ready: Vec<ReadyTask<'_>> = ready
+            .into_iter()
+            .map(|entry| ReadyTask {
+                unblocks: counts.get(&entry.task.id).copied().unwrap_or(0),
+                entry,
+            })
+            .collect();
+        ready.sort_by(|a, b| {
+            let (a_task, b_task) = (&a.entry.task, &b.entry.task);
+            a_task
+                .priority
+                .cmp(&b_task.priority)
+                .then(b.unblocks.cmp(&a.unblocks))
+                .then(a_task.created_at.cmp(&b_task.created_at))
+                .then(a_task.id.cmp(&b_task.id))
+        });
+        ready
+    }
+
+    /// The tasks `filter` selects, ordered by priority, then age, then id.
+    pub fn list(&self, filter: &ListFilter) -> Vec<(&TaskEntry, Derived)> {
+        let default_hidden = [View::Done, View::Cancelled, View::Idea];
+        let mut rows: Vec<(&TaskEntry, Derived)> = self
+            .tasks
+            .values()
+            .filter(|entry| filter.label.as_ref().is_none_or(|label| entry.task.labels.contains(label)))
+            .map(|entry| (entry, self.derive(&entry.task)))
+            .filter(|(_, derived)| {
+                if !filter.statuses.is_empty() {
+                    filter.statuses.contains(&derived.view)
+                } else {
+                    filter.all || !default_hidden.contains(&derived.view)
+                }
+            })
+            .collect();
+        rows.sort_by(|(a, _), (b, _)| {
+            (a.task.priority, a.task.created_at, &a.task.id).cmp(&(b.task.priority, b.task.created_at, &b.task.id))
+        });
+        rows
+    }
+
+    /// How many tasks a user sees in each status.
+    pub fn counts(&self) -> BTreeMap<&'static str, usize> {
+        let mut counts: BTreeMap<&'static str, usize> = View::ALL.iter().map(|v| (v.as_str(), 0)).collect();
+        for entry in self.tasks.values() {
+            *counts.entry(self.derive(&entry.task).view.as_str()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// The `limit` most recently changed tasks, newest first.
+    pub fn recent(&self, limit: usize) -> Vec<&TaskEntry> {
+        let mut entries: Vec<&TaskEntry> = self.tasks.values().collect();
+        entries.sort_by(|a, b| b.changed_at.cmp(&a.changed_at).then(a.task.id.cmp(&b.task.id)));
+        entries.truncate(limit);
+        entries
+    }
+
+    /// Every open task that waits, directly or through other tasks, on any of `roots`; with
+    /// `through_children`, an epic's children count as waiting on it too (used to cascade a
+    /// cancellation into an epic's work).
+    pub fn waiting_on(&self, roots: &[TaskId], through_children: bool) -> Vec<TaskId> {
+        let mut dependents: BTreeMap<&TaskId, Vec<&TaskId>> = BTreeMap::new();
+        for entry in self.tasks.values() {
+            for dep in &entry.task.deps {
+                dependents.entry(dep).or_default().push(&entry.task.id);
+            }
+            if through_children {
+                for child in &entry.task.children {
+                    dependents.entry(&entry.task.id).or_default().push(child);
+                }
+            }
+        }
+        let mut seen: HashSet<&TaskId> = roots.iter().collect();
+        let mut queue: Vec<&TaskId> = roots.iter().collect();
+        let mut found = Vec::new();
+        while let Some(id) = queue.pop() {
+            for &next in dependents.get(id).into_iter().flatten() {
+                if seen.insert(next) && self.is_open(next) {
+                    found.push(next.clone());
+                    queue.push(next);
+                }
+            }
+        }
+        found.sort();
+        found
+    }
+}

@@ -1,0 +1,102 @@
+//! The only code in git-loom that touches git refs and objects.
+//!
+//! Everything git-loom knows is an *entity*: a ref under `refs/loom/` pointing at a commit whose
+//! tree holds a few small files (`task.json`, `meta.json`, …). The store reads entity versions,
+//! writes new ones as commits that never touch HEAD, the index, a branch or a working tree, and
+//! moves refs only through transactions in which every edit states the value it expects. A ref
+//! that changed under us is reported as [`Error::Conflict`], never overwritten.
+//!
+//! Local work goes through gix in-process. gix does not understand the reftable ref backend, so
+//! such repositories are refused at [`Store::discover`] instead of being silently misread.
+
+mod layout;
+mod read;
+mod write;
+
+use std::path::{Path, PathBuf};
+
+pub use gix::ObjectId;
+pub use layout::{META_REF, TASKS_PREFIX, task_id_from_ref, task_ref};
+pub use read::{EntityVersion, RefTip};
+pub use write::{CommitMessage, Expected, RefUpdate, Signature};
+
+/// Errors from reading or writing refs and objects.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not a git repository (or any parent up to the filesystem root): {}", .path.display())]
+    NotARepository {
+        path: PathBuf,
+        #[source]
+        source: gix::Error,
+    },
+    #[error(
+        "{} uses the reftable ref backend (extensions.refStorage = reftable), which git-loom cannot read or write safely",
+        .path.display()
+    )]
+    Reftable { path: PathBuf },
+    /// Another writer moved the ref between our read and our write.
+    #[error("{ref_name} was changed by another writer")]
+    Conflict { ref_name: String },
+    #[error("{ref_name}: {problem}")]
+    Corrupt { ref_name: String, problem: String },
+    #[error("{context}")]
+    Git {
+        context: String,
+        #[source]
+        source: gix::Error,
+    },
+}
+
+impl Error {
+    fn git(context: impl Into<String>) -> impl FnOnce(gix::Error) -> Error {
+        let context = context.into();
+        move |source| Error::Git { context, source }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A handle on one repository's loom refs and object database.
+pub struct Store {
+    repo: gix::Repository,
+}
+
+impl Store {
+    /// Open the repository containing `path`, refusing one whose refs gix cannot see.
+    pub fn discover(path: &Path) -> Result<Store> {
+        let mut repo = gix::discover(path).map_err(|source| Error::NotARepository {
+            path: path.to_owned(),
+            source,
+        })?;
+        let uses_reftable = repo
+            .config_snapshot()
+            .string("extensions.refStorage")
+            .is_some_and(|value| value.eq_ignore_ascii_case(b"reftable"));
+        if uses_reftable {
+            return Err(Error::Reftable {
+                path: repo.git_dir().to_owned(),
+            });
+        }
+        // Task blobs are read once per command; a small cache helps repeated tree lookups.
+        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        Ok(Store { repo })
+    }
+
+    /// The directory of the main working tree, if the repository has one.
+    pub fn work_dir(&self) -> Option<&Path> {
+        self.repo.workdir()
+    }
+
+    /// The repository's `.git` directory (for a linked worktree: its private git dir).
+    pub fn git_dir(&self) -> &Path {
+        self.repo.git_dir()
+    }
+
+    /// A git config value as seen by this repository (local, global and system files).
+    pub fn config_string(&self, key: &str) -> Option<String> {
+        self.repo
+            .config_snapshot()
+            .string(key)
+            .map(|value| value.to_string())
+    }
+}
