@@ -1,1 +1,124 @@
-pub fn main() -> std::process::ExitCode { std::process::ExitCode::SUCCESS }
+//! The command-line layer: argument parsing (clap), one file per command, and the only code
+//! that writes to the terminal or reads the process environment. Each command turns library
+//! results into human text or `--json`, and errors into messages, hints and exit codes
+//! (see `error`).
+
+mod cmd_cancel;
+mod cmd_create;
+mod cmd_graph;
+mod cmd_idea;
+mod cmd_init;
+mod cmd_list;
+mod cmd_log;
+mod cmd_show;
+mod cmd_status;
+mod cmd_update;
+mod context;
+mod error;
+mod render;
+mod ui;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use context::Context;
+use error::{CommandError, Exit};
+use ui::Ui;
+
+/// Coordinate many coding agents on one repository, with git as the database
+#[derive(Debug, Parser)]
+#[command(name = "git-loom", bin_name = "git loom", version, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Run as if started in PATH (like `git -C`)
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    directory: Option<PathBuf>,
+    /// Print results as JSON (errors stay text on stderr)
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print only results: no notes or warnings
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// Act as this agent (default: $LOOM_AGENT, git config loom.agent, or user.name@host)
+    #[arg(long, global = true, value_name = "NAME")]
+    agent: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(cmd_init::InitArgs),
+    Create(cmd_create::CreateArgs),
+    Show(cmd_show::ShowArgs),
+    List(cmd_list::ListArgs),
+    Ready(cmd_list::ReadyArgs),
+    Status(cmd_status::StatusArgs),
+    Update(cmd_update::UpdateArgs),
+    Dep(cmd_update::DepArgs),
+    Cancel(cmd_cancel::CancelArgs),
+    Idea(cmd_idea::IdeaArgs),
+    Ideas(cmd_idea::IdeasArgs),
+    Promote(cmd_idea::PromoteArgs),
+    Graph(cmd_graph::GraphArgs),
+    Log(cmd_log::LogArgs),
+}
+
+/// Parse the command line, run the command, and turn the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return match err.use_stderr() {
+                true => Exit::Usage.into(),
+                false => Exit::Success.into(),
+            };
+        }
+    };
+    let mut ui = Ui::new(cli.global.json, cli.global.quiet);
+    let context = Context::new(&cli.global);
+    let result = run(&cli.command, &context, &mut ui);
+    let flushed = ui.flush().map_err(CommandError::from);
+    match result.and_then(|exit| flushed.map(|()| exit)) {
+        Ok(exit) => exit.into(),
+        Err(err) => err.report(),
+    }
+}
+
+fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    match command {
+        Command::Init(args) => cmd_init::run(args, context, ui),
+        Command::Create(args) => cmd_create::run(args, context, ui),
+        Command::Show(args) => cmd_show::run(args, context, ui),
+        Command::List(args) => cmd_list::run_list(args, context, ui),
+        Command::Ready(args) => cmd_list::run_ready(args, context, ui),
+        Command::Status(args) => cmd_status::run(args, context, ui),
+        Command::Update(args) => cmd_update::run(args, context, ui),
+        Command::Dep(args) => cmd_update::run_dep(args, context, ui),
+        Command::Cancel(args) => cmd_cancel::run(args, context, ui),
+        Command::Idea(args) => cmd_idea::run_idea(args, context, ui),
+        Command::Ideas(args) => cmd_idea::run_ideas(args, context, ui),
+        Command::Promote(args) => cmd_idea::run_promote(args, context, ui),
+        Command::Graph(args) => cmd_graph::run(args, context, ui),
+        Command::Log(args) => cmd_log::run(args, context, ui),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definitions_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

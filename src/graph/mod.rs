@@ -169,6 +169,13 @@ impl TaskGraph {
         path
     }
 
+    /// Every task after everything it waits for (ties broken by the order tasks were given);
+    /// `None` when the graph has a cycle.
+    pub fn work_order(&self) -> Option<Vec<TaskId>> {
+        let order = petgraph::algo::toposort(&self.graph, None).ok()?;
+        Some(order.into_iter().rev().map(|n| self.graph[n].clone()).collect())
+    }
+
     /// Every edge as `(waiter, awaited, kind)`, in a deterministic order.
     pub fn edges(&self) -> Vec<(TaskId, TaskId, EdgeKind)> {
         let mut edges: Vec<_> = self

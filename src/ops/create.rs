@@ -121,7 +121,7 @@ impl Loom {
                 Kind::Idea => "idea",
                 Kind::Epic => "epic",
             };
-            workset.insert_new(task.clone(), format!("{kind} {title:?}"));
+            workset.insert_new(task.clone(), format!("create {kind} {title:?}"));
             workset.commit(actor, "create")?;
             Ok(task)
         })

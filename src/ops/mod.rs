@@ -132,19 +132,21 @@ const SETTINGS_FILE: &str = "loom.toml";
 impl Loom {
     /// Open the initialised repository containing `path`.
     pub fn open(path: &Path) -> Result<Loom> {
-        let store = Store::discover(path)?;
+        Loom::load(Store::discover(path)?)
+    }
+
+    /// Use an already opened store; fails if the repository was never initialised.
+    pub fn load(store: Store) -> Result<Loom> {
         let (meta, settings) = read_meta(&store)?.ok_or(Error::NotInitialized)?.1;
         Ok(Loom { store, meta, settings })
     }
 
-    /// Create `refs/loom/meta` in the repository containing `path`, or leave it as it is (only
-    /// renaming the project when `name` differs). The project is named after the working
-    /// tree's directory when no name is given.
-    pub fn init(path: &Path, name: Option<&str>, actor: &Actor) -> Result<(Loom, InitOutcome)> {
-        let store = Store::discover(path)?;
+    /// Create `refs/loom/meta`, or leave it as it is (only renaming the project when `name`
+    /// differs). The project is named after the working tree's directory when no name is given.
+    pub fn init(store: Store, name: Option<&str>, actor: &Actor) -> Result<(Loom, InitOutcome)> {
         let outcome = with_retries(|| init_once(&store, name, actor))?;
-        let (meta, settings) = read_meta(&store)?.ok_or(Error::NotInitialized)?.1;
-        Ok((Loom { store, meta, settings }, outcome))
+        let loom = Loom::load(store)?;
+        Ok((loom, outcome))
     }
 
     pub fn meta(&self) -> &Meta {

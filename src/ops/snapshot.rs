@@ -23,6 +23,8 @@ pub struct TaskEntry {
     pub changed_at: Timestamp,
     /// What that commit says happened.
     pub last_change: String,
+    /// Who wrote that commit (its `Loom-Agent` trailer).
+    pub last_agent: Option<String>,
 }
 
 /// A ref under `refs/loom/tasks/` that could not be read as a task.
@@ -82,6 +84,7 @@ pub(super) fn read_task(store: &Store, id: &TaskId, tip: ObjectId) -> Result<Tas
         tip,
         changed_at: version.time,
         last_change: version.summary().to_owned(),
+        last_agent: version.trailer("Loom-Agent").map(str::to_owned),
     })
 }
 

@@ -126,8 +126,8 @@ impl<'a> Workset<'a> {
                 slot.task.touch(actor.now);
             }
             let summary = match slot.notes.is_empty() {
-                true => format!("{op} {id}"),
-                false => format!("{op} {id}: {}", slot.notes.join("; ")),
+                true => op.to_owned(),
+                false => slot.notes.join("; "),
             };
             let message = CommitMessage {
                 summary,

@@ -1,0 +1,57 @@
+//! `git loom init`: start tracking tasks in a repository (idempotent).
+
+use clap::Args;
+use serde::Serialize;
+
+use git_loom::ops::{InitOutcome, Loom};
+
+use super::context::Context;
+use super::error::{CommandError, Exit};
+use super::ui::Ui;
+
+/// Create refs/loom/meta so this repository can hold tasks
+///
+/// Safe to run again: an initialised repository is left as it is, except that `--name`
+/// renames the project.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Project name (default: the working tree's directory name)
+    #[arg(long)]
+    name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct InitJson<'a> {
+    project: &'a str,
+    schema: u32,
+    created: bool,
+    renamed_from: Option<&'a str>,
+}
+
+pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    let store = context.store()?;
+    let actor = context.actor(&store)?;
+    let (loom, outcome) = Loom::init(store, args.name.as_deref(), &actor)?;
+    let project = &loom.meta().project;
+    if ui.json {
+        ui.json_value(&InitJson {
+            project,
+            schema: loom.meta().schema,
+            created: outcome == InitOutcome::Created,
+            renamed_from: match &outcome {
+                InitOutcome::Renamed { from } => Some(from),
+                _ => None,
+            },
+        })?;
+        return Ok(Exit::Success);
+    }
+    let git_dir = loom.store().git_dir().display().to_string();
+    match outcome {
+        InitOutcome::Created => ui.line(format!("Initialized git-loom project {project:?} in {git_dir}"))?,
+        InitOutcome::Renamed { from } => ui.line(format!("Renamed git-loom project {from:?} to {project:?}"))?,
+        InitOutcome::AlreadyInitialized => {
+            ui.line(format!("git-loom project {project:?} is already initialized in {git_dir}"))?
+        }
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,30 @@
+//! `git loom show`: one task in full.
+
+use clap::Args;
+
+use super::context::Context;
+use super::error::{CommandError, Exit};
+use super::render::{self, TaskJson};
+use super::ui::Ui;
+
+/// Show one task: its fields, derived status and latest change
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Task id, or a unique prefix of one
+    id: String,
+}
+
+pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    let loom = context.loom()?;
+    let entry = loom.task(&args.id)?;
+    let derived = loom.derive(&entry.task)?;
+    if ui.json {
+        ui.json_value(&TaskJson::new(&entry.task, &derived))?;
+    } else {
+        let last = Some((entry.last_change.as_str(), entry.last_agent.as_deref()));
+        for line in render::detail(&entry.task, &derived, last) {
+            ui.line(line)?;
+        }
+    }
+    Ok(Exit::Success)
+}

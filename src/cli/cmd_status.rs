@@ -1,0 +1,99 @@
+//! `git loom status`: the state of the whole graph at a glance.
+
+use std::collections::BTreeMap;
+
+use clap::Args;
+use serde::Serialize;
+
+use git_loom::model::View;
+
+use super::context::Context;
+use super::error::{CommandError, Exit};
+use super::render;
+use super::ui::Ui;
+
+/// Summarize the graph: tasks by status, ready work, recent activity
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// How many recent changes to show
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    recent: usize,
+}
+
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    project: &'a str,
+    total: usize,
+    counts: BTreeMap<&'static str, usize>,
+    ready: usize,
+    unreadable: Vec<&'a str>,
+    recent: Vec<RecentJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct RecentJson<'a> {
+    id: &'a str,
+    at: jiff::Timestamp,
+    agent: Option<&'a str>,
+    change: &'a str,
+}
+
+pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    let loom = context.loom()?;
+    let snapshot = loom.snapshot()?;
+    render::report_problems(ui, &snapshot);
+    let counts = snapshot.counts();
+    let ready = counts.get(View::Ready.as_str()).copied().unwrap_or(0);
+    let recent = snapshot.recent(args.recent);
+    if ui.json {
+        ui.json_value(&StatusJson {
+            project: &loom.meta().project,
+            total: snapshot.tasks.len(),
+            counts,
+            ready,
+            unreadable: snapshot.problems.iter().map(|p| p.ref_name.as_str()).collect(),
+            recent: recent
+                .iter()
+                .map(|entry| RecentJson {
+                    id: entry.task.id.as_str(),
+                    at: entry.changed_at,
+                    agent: entry.last_agent.as_deref(),
+                    change: &entry.last_change,
+                })
+                .collect(),
+        })?;
+        return Ok(Exit::Success);
+    }
+    ui.line(format!(
+        "project {}: {} tasks, {ready} ready",
+        loom.meta().project,
+        snapshot.tasks.len()
+    ))?;
+    let rows: Vec<Vec<String>> = View::ALL
+        .iter()
+        .filter_map(|view| {
+            let count = counts.get(view.as_str()).copied().unwrap_or(0);
+            (count > 0).then(|| vec![format!("  {view}"), count.to_string()])
+        })
+        .collect();
+    ui.table(&rows)?;
+    if !snapshot.problems.is_empty() {
+        ui.line(format!("  unreadable  {}", snapshot.problems.len()))?;
+    }
+    if !recent.is_empty() {
+        ui.line("recent activity:")?;
+        let rows: Vec<Vec<String>> = recent
+            .iter()
+            .map(|entry| {
+                vec![
+                    format!("  {}", render::time(entry.changed_at)),
+                    entry.task.id.to_string(),
+                    entry.last_agent.clone().unwrap_or_default(),
+                    entry.last_change.clone(),
+                ]
+            })
+            .collect();
+        ui.table(&rows)?;
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,61 @@
+//! Building what the library needs from the outside world, in one place: which repository
+//! (`-C`), who is acting (`--agent`, `LOOM_AGENT`, `loom.agent`, `user.name@host`) and when.
+
+use std::path::PathBuf;
+
+use git_loom::ops::{Actor, Loom};
+use git_loom::store::Store;
+
+use super::GlobalArgs;
+use super::error::CommandError;
+
+pub struct Context<'a> {
+    global: &'a GlobalArgs,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(global: &'a GlobalArgs) -> Self {
+        Context { global }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.global.directory.clone().unwrap_or_else(|| PathBuf::from("."))
+    }
+
+    pub fn store(&self) -> Result<Store, CommandError> {
+        Ok(Store::discover(&self.path())?)
+    }
+
+    pub fn loom(&self) -> Result<Loom, CommandError> {
+        Ok(Loom::load(self.store()?)?)
+    }
+
+    /// Who is acting: `--agent`, else `LOOM_AGENT`, else git config `loom.agent`, else
+    /// `user.name@hostname`.
+    pub fn actor(&self, store: &Store) -> Result<Actor, CommandError> {
+        let agent = self
+            .global
+            .agent
+            .clone()
+            .or_else(|| std::env::var("LOOM_AGENT").ok().filter(|a| !a.trim().is_empty()))
+            .or_else(|| store.config_string("loom.agent").filter(|a| !a.trim().is_empty()))
+            .unwrap_or_else(|| {
+                let user = store
+                    .config_string("user.name")
+                    .filter(|u| !u.trim().is_empty())
+                    .unwrap_or_else(|| "agent".to_owned());
+                let host = gethostname::gethostname().to_string_lossy().into_owned();
+                format!("{user}@{host}")
+            });
+        let agent = agent.trim().to_owned();
+        if agent.chars().any(|c| c.is_control() || c == '<' || c == '>') {
+            return Err(CommandError::usage(format!(
+                "invalid agent name {agent:?}: it must be one line without `<` or `>`"
+            )));
+        }
+        Ok(Actor {
+            agent,
+            now: jiff::Timestamp::now(),
+        })
+    }
+}

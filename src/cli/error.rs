@@ -1,0 +1,118 @@
+//! The one place where failures become messages, hints and exit codes.
+//!
+//! Exit codes are interface (documented in `doc/cli.md`): 0 success, 1 error, 2 usage,
+//! 3 conflict (lost a race, or not allowed in the current state), 4 nothing to do. A closed
+//! stdout (`git loom list | head`) is not an error: the command stops quietly with 0.
+
+use std::io;
+use std::process::ExitCode;
+
+use git_loom::{ops, store};
+
+/// Exit statuses, as documented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    Error = 1,
+    Usage = 2,
+    Conflict = 3,
+    NothingToDo = 4,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// A failed command: what to say, what to suggest, and how to exit.
+#[derive(Debug)]
+pub struct CommandError {
+    pub exit: Exit,
+    pub message: String,
+    pub hints: Vec<String>,
+}
+
+impl CommandError {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Self {
+        CommandError {
+            exit,
+            message: message.into(),
+            hints: Vec::new(),
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        CommandError::new(Exit::Usage, message)
+    }
+
+    pub fn hint(mut self, hint: impl Into<String>) -> Self {
+        self.hints.push(hint.into());
+        self
+    }
+
+    /// Write the error to stderr and return the exit code.
+    pub fn report(&self) -> ExitCode {
+        if self.exit == Exit::Success {
+            return Exit::Success.into();
+        }
+        let mut text = format!("error: {}\n", self.message);
+        for hint in &self.hints {
+            text.push_str(&format!("hint: {hint}\n"));
+        }
+        eprint!("{text}");
+        self.exit.into()
+    }
+}
+
+impl From<io::Error> for CommandError {
+    fn from(err: io::Error) -> Self {
+        if err.kind() == io::ErrorKind::BrokenPipe {
+            // The reader went away; there is nobody left to tell.
+            return CommandError::new(Exit::Success, "");
+        }
+        CommandError::new(Exit::Error, format!("cannot write output: {err}"))
+    }
+}
+
+impl From<store::Error> for CommandError {
+    fn from(err: store::Error) -> Self {
+        CommandError::from(ops::Error::Store(err))
+    }
+}
+
+impl From<ops::Error> for CommandError {
+    fn from(err: ops::Error) -> Self {
+        use ops::Error as E;
+        let message = err.to_string();
+        match err {
+            E::NotInitialized => {
+                CommandError::new(Exit::Error, message).hint("run `git loom init` to start tracking tasks here")
+            }
+            E::NewerSchema { .. } => CommandError::new(Exit::Error, message)
+                .hint("upgrade git-loom; this version leaves the data untouched rather than misread it"),
+            E::Store(store::Error::NotARepository { .. }) => CommandError::new(Exit::Error, message)
+                .hint("run git-loom inside a git repository, or point at one with -C PATH"),
+            E::Store(store::Error::Reftable { .. }) => CommandError::new(Exit::Error, message)
+                .hint("convert the repository with `git refs migrate --ref-format=files`"),
+            E::Store(store::Error::Conflict { .. }) => CommandError::new(Exit::Conflict, message)
+                .hint("another agent changed it at the same moment; run the command again"),
+            E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. } => {
+                CommandError::new(Exit::Error, message)
+                    .hint(format!("inspect it with `git show {ref_name}`; other tasks are unaffected"))
+            }
+            E::Store(store::Error::Git { context, source }) => {
+                CommandError::new(Exit::Error, format!("{context}: {source}"))
+            }
+            E::Id(_) => CommandError::new(Exit::Usage, message),
+            E::Invalid(_) => CommandError::new(Exit::Usage, message),
+            E::UnknownTask { .. } => {
+                CommandError::new(Exit::Error, message).hint("see every task with `git loom list --all`")
+            }
+            E::AmbiguousId { .. } => CommandError::new(Exit::Error, message).hint("type more of the id"),
+            E::Transition(_) | E::Cycle(_) | E::NotAnEpic { .. } | E::NotAnIdea { .. } | E::NotADependency { .. } => {
+                CommandError::new(Exit::Conflict, message)
+            }
+        }
+    }
+}
