@@ -2,8 +2,8 @@
 
 use clap::Args;
 
-use git_loom::model::state::Kind;
 use git_loom::model::Priority;
+use git_loom::model::state::Kind;
 use git_loom::ops::NewTask;
 
 use super::context::Context;

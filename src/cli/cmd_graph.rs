@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use git_loom::graph::export::{self, Node};
 use git_loom::graph::EdgeKind;
+use git_loom::graph::export::{self, Node};
 use git_loom::model::{Derived, TaskId, View};
 use git_loom::ops::TaskEntry;
 

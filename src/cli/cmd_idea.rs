@@ -67,7 +67,10 @@ pub fn run_ideas(args: &IdeasArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         ..ListFilter::default()
     });
     if ui.json {
-        let tasks: Vec<TaskJson<'_>> = rows.iter().map(|(entry, derived)| TaskJson::new(&entry.task, derived)).collect();
+        let tasks: Vec<TaskJson<'_>> = rows
+            .iter()
+            .map(|(entry, derived)| TaskJson::new(&entry.task, derived))
+            .collect();
         ui.json_value(&tasks)?;
     } else {
         let table: Vec<Vec<String>> = rows

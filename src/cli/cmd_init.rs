@@ -49,9 +49,9 @@ pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
     match outcome {
         InitOutcome::Created => ui.line(format!("Initialized git-loom project {project:?} in {git_dir}"))?,
         InitOutcome::Renamed { from } => ui.line(format!("Renamed git-loom project {from:?} to {project:?}"))?,
-        InitOutcome::AlreadyInitialized => {
-            ui.line(format!("git-loom project {project:?} is already initialized in {git_dir}"))?
-        }
+        InitOutcome::AlreadyInitialized => ui.line(format!(
+            "git-loom project {project:?} is already initialized in {git_dir}"
+        ))?,
     }
     Ok(Exit::Success)
 }

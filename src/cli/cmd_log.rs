@@ -54,7 +54,10 @@ pub fn run(args: &LogArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, C
                 agent: version.agent.as_deref(),
                 op: version.op.as_deref(),
                 summary: &version.summary,
-                task: version.task_json.as_deref().and_then(|text| serde_json::from_str(text).ok()),
+                task: version
+                    .task_json
+                    .as_deref()
+                    .and_then(|text| serde_json::from_str(text).ok()),
                 patch,
             })
             .collect();

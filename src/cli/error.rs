@@ -98,8 +98,9 @@ impl From<ops::Error> for CommandError {
             E::Store(store::Error::Conflict { .. }) => CommandError::new(Exit::Conflict, message)
                 .hint("another agent changed it at the same moment; run the command again"),
             E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. } => {
-                CommandError::new(Exit::Error, message)
-                    .hint(format!("inspect it with `git show {ref_name}`; other tasks are unaffected"))
+                CommandError::new(Exit::Error, message).hint(format!(
+                    "inspect it with `git show {ref_name}`; other tasks are unaffected"
+                ))
             }
             E::Store(store::Error::Git { context, source }) => {
                 CommandError::new(Exit::Error, format!("{context}: {source}"))

@@ -42,7 +42,10 @@ pub fn to_dot(nodes: &[Node], edges: &[Edge]) -> String {
         EdgeKind::Child => "style = dashed".to_owned(),
     };
     let node_attrs = |_, (index, _): (petgraph::graph::NodeIndex, &String)| {
-        format!("shape = box, style = filled, fillcolor = \"{}\"", fill_for(views[index.index()]))
+        format!(
+            "shape = box, style = filled, fillcolor = \"{}\"",
+            fill_for(views[index.index()])
+        )
     };
     let dot = Dot::with_attr_getters(&graph, &[Config::EdgeNoLabel], &edge_attrs, &node_attrs);
     format!("{dot}")

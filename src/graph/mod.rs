@@ -197,8 +197,8 @@ impl TaskGraph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::state::{Kind, new_task};
     use crate::model::Priority;
+    use crate::model::state::{Kind, new_task};
     use jiff::Timestamp;
 
     fn id(n: u32) -> TaskId {

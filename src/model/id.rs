@@ -175,10 +175,13 @@ mod tests {
     #[test]
     fn abbreviations_need_four_digits() {
         assert_eq!(IdQuery::parse("1a2b"), Ok(IdQuery::Prefix("1a2b".into())));
-        assert_eq!(IdQuery::parse("loom-1a2"), Err(IdError::Invalid {
-            input: "loom-1a2".into(),
-            reason: "an abbreviated id needs at least 4 hex digits"
-        }));
+        assert_eq!(
+            IdQuery::parse("loom-1a2"),
+            Err(IdError::Invalid {
+                input: "loom-1a2".into(),
+                reason: "an abbreviated id needs at least 4 hex digits"
+            })
+        );
         assert!(matches!(IdQuery::parse("1a2b3c4d"), Ok(IdQuery::Full(_))));
     }
 

@@ -132,7 +132,11 @@ pub enum TransitionError {
     #[error("cannot move {id} from {from} to {to}")]
     Illegal { id: TaskId, from: Status, to: Status },
     #[error("cannot move {id} from blocked to {to}: it waits on {}", join(.waiting_on))]
-    Blocked { id: TaskId, to: Status, waiting_on: Vec<TaskId> },
+    Blocked {
+        id: TaskId,
+        to: Status,
+        waiting_on: Vec<TaskId>,
+    },
     #[error("cannot move epic {id} to done: {} still open", join(.open_children))]
     OpenChildren { id: TaskId, open_children: Vec<TaskId> },
 }

@@ -53,7 +53,11 @@ impl Loom {
     /// Apply `changes` to the task `input` names.
     pub fn update(&self, input: &str, changes: &Changes, actor: &Actor) -> Result<EditOutcome> {
         let title = changes.title.as_deref().map(check_title).transpose()?;
-        let add_labels = changes.add_labels.iter().map(|l| check_label(l)).collect::<Result<Vec<_>>>()?;
+        let add_labels = changes
+            .add_labels
+            .iter()
+            .map(|l| check_label(l))
+            .collect::<Result<Vec<_>>>()?;
         with_retries(|| {
             let snapshot = changes.needs_graph().then(|| self.snapshot()).transpose()?;
             let resolve = |input: &str| match &snapshot {
@@ -61,7 +65,11 @@ impl Loom {
                 None => self.resolve(input),
             };
             let id = resolve(input)?;
-            let add_deps = changes.add_deps.iter().map(|d| resolve(d)).collect::<Result<Vec<_>>>()?;
+            let add_deps = changes
+                .add_deps
+                .iter()
+                .map(|d| resolve(d))
+                .collect::<Result<Vec<_>>>()?;
             let rm_deps = changes.rm_deps.iter().map(|d| resolve(d)).collect::<Result<Vec<_>>>()?;
             let parent = match &changes.parent {
                 None => None,
@@ -222,7 +230,12 @@ fn add_dep(workset: &mut Workset<'_>, snapshot: &Snapshot, id: &TaskId, dep: &Ta
     Ok(())
 }
 
-fn set_parent(workset: &mut Workset<'_>, snapshot: Option<&Snapshot>, id: &TaskId, parent: Option<&TaskId>) -> Result<()> {
+fn set_parent(
+    workset: &mut Workset<'_>,
+    snapshot: Option<&Snapshot>,
+    id: &TaskId,
+    parent: Option<&TaskId>,
+) -> Result<()> {
     let old = workset.get(id)?.parent.clone();
     if old.as_ref() == parent {
         return Ok(());

@@ -166,7 +166,9 @@ impl Loom {
         match IdQuery::parse(input)? {
             IdQuery::Full(id) => match self.store.tip(&store::task_ref(&id))? {
                 Some(_) => Ok(id),
-                None => Err(Error::UnknownTask { query: input.to_owned() }),
+                None => Err(Error::UnknownTask {
+                    query: input.to_owned(),
+                }),
             },
             query @ IdQuery::Prefix(_) => {
                 let (tips, _) = self.store.list(store::TASKS_PREFIX)?;
@@ -181,7 +183,9 @@ impl Loom {
 fn resolve_among(input: &str, query: &IdQuery, ids: impl Iterator<Item = TaskId>) -> Result<TaskId> {
     let mut candidates: Vec<TaskId> = ids.filter(|id| query.matches(id)).collect();
     match candidates.len() {
-        0 => Err(Error::UnknownTask { query: input.to_owned() }),
+        0 => Err(Error::UnknownTask {
+            query: input.to_owned(),
+        }),
         1 => Ok(candidates.remove(0)),
         _ => {
             candidates.sort();
@@ -244,7 +248,13 @@ fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOut
                     ..meta
                 };
                 let summary = format!("rename project {from:?} to {name:?}");
-                (renamed, settings.to_toml(), Expected::Tip(tip), InitOutcome::Renamed { from }, summary)
+                (
+                    renamed,
+                    settings.to_toml(),
+                    Expected::Tip(tip),
+                    InitOutcome::Renamed { from },
+                    summary,
+                )
             }
             _ => return Ok(InitOutcome::AlreadyInitialized),
         },
@@ -252,7 +262,13 @@ fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOut
             let project = name.map(str::to_owned).unwrap_or_else(|| default_project_name(store));
             let summary = format!("init project {project:?}");
             let meta = Meta::new(project, actor.now);
-            (meta, Settings::default().to_toml(), Expected::Absent, InitOutcome::Created, summary)
+            (
+                meta,
+                Settings::default().to_toml(),
+                Expected::Absent,
+                InitOutcome::Created,
+                summary,
+            )
         }
     };
     if meta.project.trim().is_empty() {

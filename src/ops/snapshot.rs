@@ -122,7 +122,9 @@ impl Loom {
         let tip = self
             .store
             .tip(&store::task_ref(&id))?
-            .ok_or_else(|| Error::UnknownTask { query: input.to_owned() })?;
+            .ok_or_else(|| Error::UnknownTask {
+                query: input.to_owned(),
+            })?;
         read_task(&self.store, &id, tip)
     }
 
@@ -201,7 +203,12 @@ impl Snapshot {
         let mut rows: Vec<(&TaskEntry, Derived)> = self
             .tasks
             .values()
-            .filter(|entry| filter.label.as_ref().is_none_or(|label| entry.task.labels.contains(label)))
+            .filter(|entry| {
+                filter
+                    .label
+                    .as_ref()
+                    .is_none_or(|label| entry.task.labels.contains(label))
+            })
             .map(|entry| (entry, self.derive(&entry.task)))
             .filter(|(_, derived)| {
                 if !filter.statuses.is_empty() {

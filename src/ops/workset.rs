@@ -77,7 +77,10 @@ impl<'a> Workset<'a> {
                 },
             );
         }
-        Ok(self.slots.get_mut(id).expect("the slot was inserted above because it was missing"))
+        Ok(self
+            .slots
+            .get_mut(id)
+            .expect("the slot was inserted above because it was missing"))
     }
 
     pub(super) fn get(&mut self, id: &TaskId) -> Result<&Task> {

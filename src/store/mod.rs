@@ -94,9 +94,6 @@ impl Store {
 
     /// A git config value as seen by this repository (local, global and system files).
     pub fn config_string(&self, key: &str) -> Option<String> {
-        self.repo
-            .config_snapshot()
-            .string(key)
-            .map(|value| value.to_string())
+        self.repo.config_snapshot().string(key).map(|value| value.to_string())
     }
 }

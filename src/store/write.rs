@@ -181,13 +181,7 @@ fn classify_transaction_error(err: gix::Error, updates: &[RefUpdate]) -> Error {
         .or_else(|| err.downcast_any_ref::<MustNotExist>().map(|e| e.full_name.to_string()));
     let lost_race = named.is_some() || err.is_conflict() || err.is_not_found() || err.is_retryable();
     if lost_race {
-        let ref_name = named.unwrap_or_else(|| {
-            updates
-                .iter()
-                .map(|u| u.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        });
+        let ref_name = named.unwrap_or_else(|| updates.iter().map(|u| u.name.as_str()).collect::<Vec<_>>().join(", "));
         return Error::Conflict { ref_name };
     }
     Error::Git {
