@@ -236,7 +236,11 @@ impl Snapshot {
     /// The `limit` most recently changed tasks, newest first.
     pub fn recent(&self, limit: usize) -> Vec<&TaskEntry> {
         let mut entries: Vec<&TaskEntry> = self.tasks.values().collect();
-        entries.sort_by(|a, b| b.changed_at.cmp(&a.changed_at).then(a.task.id.cmp(&b.task.id)));
+        entries.sort_by(|a, b| {
+            (b.changed_at, b.task.updated_at)
+                .cmp(&(a.changed_at, a.task.updated_at))
+                .then(a.task.id.cmp(&b.task.id))
+        });
         entries.truncate(limit);
         entries
     }
