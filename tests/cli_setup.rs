@@ -252,3 +252,104 @@ fn quiet_silences_warnings_but_not_results() {
     assert!(run.stdout.contains(&a), "{run}");
     assert_eq!(repo.status_of(&b), "blocked");
 }
+
+#[test]
+fn status_counts_tasks_and_lists_recent_changes() {
+    let repo = Repo::new();
+    let a = repo.create("A", &[]);
+    let b = repo.create("B", &["--dep", &a]);
+    let done = repo.create("Done", &[]);
+    repo.run_ok(&["update", &done, "--status", "done"]);
+    repo.run_ok(&["idea", "Idea"]);
+    repo.run_ok(&["update", &a, "--title", "A again"]);
+
+    let status = repo.json(&["status"]);
+    assert_eq!(status["project"], json!("repo"));
+    assert_eq!(status["total"], json!(4));
+    assert_eq!(status["ready"], json!(1));
+    assert_eq!(status["counts"]["ready"], json!(1));
+    assert_eq!(status["counts"]["blocked"], json!(1));
+    assert_eq!(status["counts"]["done"], json!(1));
+    assert_eq!(status["counts"]["idea"], json!(1));
+    assert_eq!(status["counts"]["cancelled"], json!(0));
+    assert_eq!(status["unreadable"], json!([]));
+    let recent = status["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 4);
+    assert_eq!(recent[0]["id"], json!(a), "the newest change first: {status}");
+    assert_eq!(recent[0]["agent"], json!(common::AGENT));
+    assert_eq!(recent[0]["change"], json!("title"));
+
+    let limited = repo.json(&["status", "--recent", "2"]);
+    assert_eq!(limited["recent"].as_array().unwrap().len(), 2);
+    let human = repo.run_ok(&["status"]).stdout;
+    assert!(human.starts_with("project repo: 4 tasks, 1 ready\n"), "{human}");
+    assert!(human.contains("recent activity:"), "{human}");
+    assert!(human.contains(&b), "{human}");
+}
+
+#[test]
+fn linked_worktrees_and_bare_repositories_share_the_same_tasks() {
+    let repo = Repo::new();
+    let id = repo.create("Shared", &[]);
+    let worktree = repo.env.root().join("linked");
+    repo.git(&["worktree", "add", "-q", "-b", "side", worktree.to_str().unwrap()]);
+    let run = repo.env.loom(&worktree, &["--json", "show", &id]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.json()["title"], json!("Shared"));
+    let run = repo.env.loom(&worktree, &["create", "From the worktree"]);
+    assert_eq!(run.code, 0, "{run}");
+    let other = run.stdout.trim().to_owned();
+    assert_eq!(repo.show(&other)["title"], json!("From the worktree"));
+
+    let bare = repo.env.root().join("bare.git");
+    repo.env
+        .git(repo.env.root(), &["init", "-q", "--bare", bare.to_str().unwrap()]);
+    let run = repo.env.loom(&bare, &["init"]);
+    assert_eq!(run.code, 0, "{run}");
+    let run = repo.env.loom(&bare, &["create", "In a bare repository"]);
+    assert_eq!(run.code, 0, "{run}");
+    let refs = repo
+        .env
+        .git(&bare, &["for-each-ref", "--format=%(refname)", "refs/loom"]);
+    assert_eq!(refs.lines().count(), 2, "{refs}");
+}
+
+#[test]
+fn the_acting_agent_comes_from_flag_env_config_then_user() {
+    let repo = Repo::new();
+    let id = repo.create("Who", &[]);
+    repo.git(&["config", "loom.agent", "config-agent"]);
+    let agent_of_last = |repo: &Repo| repo.json(&["log", &id])[0]["agent"].as_str().unwrap().to_owned();
+
+    repo.run_ok(&["--agent", "flag-agent", "update", &id, "--add-label", "a"]);
+    assert_eq!(agent_of_last(&repo), "flag-agent");
+    repo.run_ok(&["update", &id, "--add-label", "b"]);
+    assert_eq!(agent_of_last(&repo), common::AGENT, "LOOM_AGENT beats git config");
+
+    let without_env = |args: &[&str]| {
+        let child = repo
+            .env
+            .command(common::BIN, &repo.dir)
+            .args(args)
+            .env_remove("LOOM_AGENT")
+            .spawn()
+            .unwrap();
+        common::finish(args.join(" "), child, common::PROCESS_TIMEOUT)
+    };
+    let run = without_env(&["update", &id, "--add-label", "c"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(agent_of_last(&repo), "config-agent");
+    repo.git(&["config", "--unset", "loom.agent"]);
+    repo.git(&["config", "user.name", "Pat"]);
+    let run = without_env(&["update", &id, "--add-label", "d"]);
+    assert_eq!(run.code, 0, "{run}");
+    let agent = agent_of_last(&repo);
+    assert!(agent.starts_with("Pat@"), "user.name@host: {agent}");
+
+    let tip = repo.tip(&id);
+    for bad in ["a<b", "two\nlines"] {
+        let run = repo.run_fail(2, &["--agent", bad, "update", &id, "--add-label", "e"]);
+        assert!(run.stderr.contains("invalid agent name"), "{run}");
+    }
+    assert_eq!(repo.tip(&id), tip);
+}
