@@ -340,3 +340,43 @@ fn graph_of_an_empty_project() {
     assert_eq!(repo.json(&["ready"]), json!([]));
     assert_eq!(repo.json(&["list"]), json!([]));
 }
+
+#[test]
+fn a_cycle_written_outside_git_loom_is_reported_not_fatal() {
+    let repo = Repo::new();
+    let template = repo.create("Template", &[]);
+    let (x, y) = ("loom-0000aaaa", "loom-0000bbbb");
+    for (id, dep) in [(x, y), (y, x)] {
+        let mut task = repo.forged_task(&template, id);
+        task["deps"] = json!([dep]);
+        repo.write_task(id, &task);
+    }
+    let run = repo.run_warn(&["--json", "graph"]);
+    assert!(run.stderr.contains("cycle"), "{run}");
+    let graph = run.json();
+    let cycle: Vec<&str> = graph["cycle"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(cycle.len(), 3, "{graph}");
+    assert_eq!(cycle.first(), cycle.last());
+    assert!(cycle.contains(&x) && cycle.contains(&y), "{graph}");
+    assert_eq!(graph["critical_path"], json!([]));
+    assert_eq!(ids(&graph["nodes"]).len(), 3);
+    let summary = repo.run_warn(&["graph"]);
+    assert!(summary.stderr.contains(" → "), "{summary}");
+    for format in ["mermaid", "dot"] {
+        repo.run_warn(&["graph", "--format", format]);
+    }
+
+    // The rest of the graph keeps working around it.
+    assert_eq!(ready_ids(&repo), vec![template.clone()]);
+    assert_eq!(repo.status_of(x), "blocked");
+    let run = repo.run_fail(3, &["update", x, "--status", "done"]);
+    assert!(run.stderr.contains(y), "{run}");
+    let run = repo.run_warn(&["cancel", x]);
+    assert!(run.stderr.contains(y), "the other half still waits: {run}");
+    assert_eq!(repo.status_of(x), "cancelled");
+}
