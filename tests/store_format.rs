@@ -11,6 +11,9 @@ use serde_json::json;
 
 const META: &str = "refs/loom/meta";
 
+/// The files of one hand-written version of an entity.
+type Files = Vec<(&'static str, Vec<u8>)>;
+
 /// Write a new version of `refs/loom/meta` with these files, on top of the current one.
 fn rewrite_meta(repo: &Repo, files: &[(&str, &[u8])]) -> String {
     let old = repo.rev(META).unwrap();
@@ -125,7 +128,7 @@ fn a_broken_meta_stops_every_command_naming_it() {
     let repo = Repo::new();
     let a = repo.create("Task", &[]);
     let meta = current_meta_json(&repo);
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>)> = vec![
+    let cases: Vec<(&str, Files)> = vec![
         (
             "invalid loom.toml",
             vec![("loom.toml", b"[tasks\n".to_vec()), ("meta.json", meta.clone())],
