@@ -137,16 +137,6 @@ impl Loom {
         })
     }
 
-    /// Move a task to `status` through the state machine.
-    pub fn set_status(&self, input: &str, status: Status, op: &str, actor: &Actor) -> Result<EditOutcome> {
-        with_retries(|| {
-            let id = self.resolve(input)?;
-            let mut workset = Workset::new(&self.store);
-            change_status(&mut workset, &id, status)?;
-            finish(workset, &id, actor, op)
-        })
-    }
-
     /// Turn an idea into a pending task or an epic.
     pub fn promote(&self, input: &str, to_epic: bool, actor: &Actor) -> Result<EditOutcome> {
         with_retries(|| {
