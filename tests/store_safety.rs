@@ -331,3 +331,45 @@ fn the_outside_state_check_notices_real_changes() {
     repo.git(&["symbolic-ref", "HEAD", "refs/heads/side"]);
     assert_ne!(repo.outside_state(), branched, "HEAD moved");
 }
+
+// Guards: a command that needs an unreadable task must name its ref (as documented), not claim
+// the task does not exist; that holds for commands that read the whole graph too.
+#[test]
+fn every_command_needing_a_corrupt_task_names_its_ref() {
+    let (repo, a, _b) = repo_with_corrupt_task();
+    let refs = repo.all_refs();
+    for args in [
+        vec!["show", "loom-deadbeef"],
+        vec!["update", "loom-deadbeef", "--title", "x"],
+        vec!["create", "Waits on garbage", "--dep", "loom-deadbeef"],
+        vec!["update", "loom-deadbeef", "--add-dep", &a],
+        vec!["update", &a, "--add-dep", "loom-deadbeef"],
+        vec!["dep", "add", &a, "loom-deadbeef"],
+        vec!["cancel", "loom-deadbeef"],
+    ] {
+        let run = repo.run_fail(1, &args);
+        assert!(
+            run.stderr.contains(BAD_REF) && !run.stderr.contains("no task matches"),
+            "the error names the unreadable ref: {run}"
+        );
+    }
+    assert_eq!(repo.all_refs(), refs);
+}
+
+// Guards: a dependency on a task whose ref is gone (deleted with plain git, say) must not strand
+// the dependent forever: it can still be removed by its full id.
+#[test]
+fn a_dependency_on_a_vanished_task_can_be_removed() {
+    let repo = Repo::new();
+    let gone = repo.create("Will vanish", &[]);
+    let waiting = repo.create("Waits", &["--dep", &gone]);
+    repo.git(&["update-ref", "-d", &format!("refs/loom/tasks/{gone}")]);
+    let task = repo.show(&waiting);
+    assert_eq!(task["status"], json!("blocked"), "a missing dependency never counts as done");
+    assert_eq!(task["blocked_by"], json!([gone]));
+
+    repo.run_ok(&["dep", "rm", &waiting, &gone]);
+    let task = repo.show(&waiting);
+    assert_eq!(task["deps"], json!([]));
+    assert_eq!(task["status"], json!("ready"));
+}
