@@ -364,7 +364,14 @@ fn a_cycle_written_outside_git_loom_is_reported_not_fatal() {
     assert_eq!(cycle.first(), cycle.last());
     assert!(cycle.contains(&x) && cycle.contains(&y), "{graph}");
     assert_eq!(graph["critical_path"], json!([]));
-    assert_eq!(ids(&graph["nodes"]).len(), 3);
+    let mut by_id = ids(&graph["nodes"]);
+    by_id.sort();
+    assert_eq!(
+        ids(&graph["nodes"]),
+        by_id,
+        "with a cycle, nodes are listed in id order"
+    );
+    assert_eq!(by_id.len(), 3);
     let summary = repo.run_warn(&["graph"]);
     assert!(summary.stderr.contains(" → "), "{summary}");
     for format in ["mermaid", "dot"] {
@@ -379,4 +386,55 @@ fn a_cycle_written_outside_git_loom_is_reported_not_fatal() {
     let run = repo.run_warn(&["cancel", x]);
     assert!(run.stderr.contains(y), "the other half still waits: {run}");
     assert_eq!(repo.status_of(x), "cancelled");
+}
+
+#[test]
+fn nodes_come_after_everything_they_wait_for() {
+    let repo = Repo::new();
+    // Created in an order that is not a valid work order.
+    let epic = repo.create("Epic", &["--epic"]);
+    let last = repo.create("Last", &["--parent", &epic]);
+    let middle = repo.create("Middle", &["--parent", &epic]);
+    let first = repo.create("First", &[]);
+    repo.run_ok(&["dep", "add", &middle, &first]);
+    repo.run_ok(&["dep", "add", &last, &middle]);
+    let graph = repo.json(&["graph"]);
+    let order = ids(&graph["nodes"]);
+    let position = |id: &str| order.iter().position(|n| n == id).unwrap();
+    for edge in graph["edges"].as_array().unwrap() {
+        let (waiter, awaited) = (edge["from"].as_str().unwrap(), edge["to"].as_str().unwrap());
+        assert!(
+            position(awaited) < position(waiter),
+            "{awaited} before {waiter}: {order:?}"
+        );
+    }
+    assert_eq!(graph["critical_path"], json!([first, middle, last, epic]));
+    let summary = repo.run_ok(&["graph"]).stdout;
+    let rows: Vec<&str> = summary
+        .lines()
+        .skip(3)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(rows, order, "the summary lists tasks in the same order");
+}
+
+#[test]
+fn critical_path_ties_go_to_smaller_ids() {
+    let repo = Repo::new();
+    let template = repo.create("Template", &[]);
+    repo.run_ok(&["update", &template, "--status", "done"]);
+    // Two chains of the same length: 0000000a <- 0000000b and 0000000c <- 0000000d.
+    for (id, deps) in [
+        ("loom-0000000d", vec!["loom-0000000c"]),
+        ("loom-0000000c", vec![]),
+        ("loom-0000000b", vec!["loom-0000000a"]),
+        ("loom-0000000a", vec![]),
+    ] {
+        let mut task = repo.forged_task(&template, id);
+        task["status"] = json!("pending");
+        task["deps"] = json!(deps);
+        repo.write_task(id, &task);
+    }
+    let graph = repo.json(&["graph"]);
+    assert_eq!(graph["critical_path"], json!(["loom-0000000a", "loom-0000000b"]));
 }

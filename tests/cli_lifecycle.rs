@@ -248,3 +248,85 @@ fn moving_a_child_between_epics_updates_both() {
     assert_eq!(repo.show(&to)["children"], json!([child]));
     assert_eq!(repo.show(&child)["parent"], json!(to));
 }
+
+#[test]
+fn cascade_also_works_on_an_already_cancelled_task() {
+    let repo = Repo::new();
+    let root = repo.create("Root", &[]);
+    let dependent = repo.create("Dependent", &["--dep", &root]);
+    repo.run_warn(&["cancel", &root]);
+    let root_tip = repo.tip(&root);
+
+    let run = repo.run_ok(&["cancel", &root, "--cascade"]);
+    assert_eq!(
+        run.stdout.trim(),
+        format!("{dependent}  status pending -> cancelled; cascade from {root}")
+    );
+    assert_eq!(repo.status_of(&dependent), "cancelled");
+    assert_eq!(repo.tip(&root), root_tip, "the root itself is not rewritten");
+
+    let run = repo.loom(&["cancel", &root, "--cascade"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stderr.contains(&format!("{root} is already cancelled")), "{run}");
+
+    // --json prints the task and no note.
+    let run = repo.run_ok(&["--json", "cancel", &root]);
+    assert_eq!(run.json()["status"], json!("cancelled"));
+
+    // A done task cannot be cancelled.
+    let done = repo.create("Done", &[]);
+    repo.run_ok(&["update", &done, "--status", "done"]);
+    let run = repo.run_fail(3, &["cancel", &done, "--cascade"]);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot move {done} from done to cancelled")),
+        "{run}"
+    );
+}
+
+#[test]
+fn leaving_an_epic_can_finish_it() {
+    let repo = Repo::new();
+    let epic = repo.create("Epic", &["--epic"]);
+    let finished = repo.create("Finished", &["--parent", &epic]);
+    let open = repo.create("Still open", &["--parent", &epic]);
+    repo.run_ok(&["update", &finished, "--status", "done"]);
+    assert_eq!(repo.status_of(&epic), "epic");
+
+    let run = repo.run_ok(&["update", &open, "--no-parent"]);
+    assert!(run.stdout.contains("all children closed"), "{run}");
+    assert_eq!(repo.status_of(&epic), "done");
+    assert_eq!(repo.show(&epic)["children"], json!([finished]));
+
+    // Moving the last open child to another epic finishes the old one too.
+    let old = repo.create("Old", &["--epic"]);
+    let new = repo.create("New", &["--epic"]);
+    let done_child = repo.create("Done child", &["--parent", &old]);
+    let moving = repo.create("Moving", &["--parent", &old]);
+    repo.run_ok(&["update", &done_child, "--status", "done"]);
+    repo.run_ok(&["update", &moving, "--parent", &new]);
+    assert_eq!(repo.status_of(&old), "done");
+    assert_eq!(repo.status_of(&new), "epic");
+}
+
+#[test]
+fn an_epic_with_open_children_names_them() {
+    let repo = Repo::new();
+    let epic = repo.create("Epic", &["--epic"]);
+    let one = repo.create("One", &["--parent", &epic]);
+    let two = repo.create("Two", &["--parent", &epic]);
+    let run = repo.run_fail(3, &["update", &epic, "--status", "done"]);
+    let mut open = [one.as_str(), two.as_str()];
+    open.sort_unstable();
+    assert!(
+        run.stderr.contains(&format!(
+            "cannot move epic {epic} to done: {}, {} still open",
+            open[0], open[1]
+        )),
+        "{run}"
+    );
+    // An epic without children may be closed by hand.
+    let empty = repo.create("Empty", &["--epic"]);
+    repo.run_ok(&["update", &empty, "--status", "done"]);
+    assert_eq!(repo.status_of(&empty), "done");
+}

@@ -138,8 +138,9 @@ impl TestEnv {
 
 /// Wait for `child` at most `timeout`, killing it and failing the test if it runs longer.
 pub fn finish(what: String, mut child: Child, timeout: Duration) -> Run {
-    let stdout = reader(child.stdout.take().unwrap());
-    let stderr = reader(child.stderr.take().unwrap());
+    // A stream the caller redirected elsewhere reads as empty.
+    let stdout = child.stdout.take().map(reader);
+    let stderr = child.stderr.take().map(reader);
     let deadline = Instant::now() + timeout;
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -154,8 +155,8 @@ pub fn finish(what: String, mut child: Child, timeout: Duration) -> Run {
     };
     Run {
         what,
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
+        stdout: stdout.map(|h| h.join().unwrap()).unwrap_or_default(),
+        stderr: stderr.map(|h| h.join().unwrap()).unwrap_or_default(),
         code: status.code().unwrap_or(-1),
     }
 }
