@@ -306,7 +306,11 @@ fn linked_worktrees_and_bare_repositories_share_the_same_tasks() {
         .git(repo.env.root(), &["init", "-q", "--bare", bare.to_str().unwrap()]);
     let run = repo.env.loom(&bare, &["--json", "init"]);
     assert_eq!(run.code, 0, "{run}");
-    assert_eq!(run.json()["project"], json!("bare.git"), "named after the git directory");
+    assert_eq!(
+        run.json()["project"],
+        json!("bare.git"),
+        "named after the git directory"
+    );
     let run = repo.env.loom(&bare, &["create", "In a bare repository"]);
     assert_eq!(run.code, 0, "{run}");
     let refs = repo

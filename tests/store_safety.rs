@@ -365,7 +365,11 @@ fn a_dependency_on_a_vanished_task_can_be_removed() {
     let waiting = repo.create("Waits", &["--dep", &gone]);
     repo.git(&["update-ref", "-d", &format!("refs/loom/tasks/{gone}")]);
     let task = repo.show(&waiting);
-    assert_eq!(task["status"], json!("blocked"), "a missing dependency never counts as done");
+    assert_eq!(
+        task["status"],
+        json!("blocked"),
+        "a missing dependency never counts as done"
+    );
     assert_eq!(task["blocked_by"], json!([gone]));
 
     repo.run_ok(&["dep", "rm", &waiting, &gone]);
