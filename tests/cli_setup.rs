@@ -331,19 +331,25 @@ fn the_acting_agent_comes_from_flag_env_config_then_user() {
     repo.run_ok(&["update", &id, "--add-label", "b"]);
     assert_eq!(agent_of_last(&repo), common::AGENT, "LOOM_AGENT beats git config");
 
-    let without_env = |args: &[&str]| {
-        let child = repo
-            .env
-            .command(common::BIN, &repo.dir)
-            .args(args)
-            .env_remove("LOOM_AGENT")
-            .spawn()
-            .unwrap();
-        common::finish(args.join(" "), child, common::PROCESS_TIMEOUT)
+    let with_env = |value: Option<&str>, args: &[&str]| {
+        let mut command = repo.env.command(common::BIN, &repo.dir);
+        command.args(args);
+        match value {
+            Some(value) => command.env("LOOM_AGENT", value),
+            None => command.env_remove("LOOM_AGENT"),
+        };
+        common::finish(args.join(" "), command.spawn().unwrap(), common::PROCESS_TIMEOUT)
     };
+    let without_env = |args: &[&str]| with_env(None, args);
     let run = without_env(&["update", &id, "--add-label", "c"]);
     assert_eq!(run.code, 0, "{run}");
     assert_eq!(agent_of_last(&repo), "config-agent");
+    let run = with_env(Some("   "), &["update", &id, "--add-label", "c2"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(agent_of_last(&repo), "config-agent", "a blank LOOM_AGENT is ignored");
+    let run = with_env(Some("  padded  "), &["update", &id, "--add-label", "c3"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(agent_of_last(&repo), "padded", "surrounding whitespace is trimmed");
     repo.git(&["config", "--unset", "loom.agent"]);
     repo.git(&["config", "user.name", "Pat"]);
     let run = without_env(&["update", &id, "--add-label", "d"]);

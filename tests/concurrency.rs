@@ -195,3 +195,22 @@ fn concurrent_opposite_dependencies_cannot_form_a_cycle() {
     let graph = repo.json(&["graph"]);
     assert_eq!(graph["cycle"], serde_json::Value::Null, "{graph}");
 }
+
+#[test]
+fn concurrent_inits_create_the_project_once() {
+    let repo = Repo::uninitialized();
+    let commands = (0..WRITERS)
+        .map(|_| vec!["--json".to_owned(), "init".to_owned()])
+        .collect();
+    let runs = race(&repo, commands);
+    let mut created = 0;
+    for run in &runs {
+        assert_eq!(run.code, 0, "every init succeeds: {run}");
+        if run.json()["created"] == json!(true) {
+            created += 1;
+        }
+    }
+    assert_eq!(created, 1, "exactly one process created the project: {runs:#?}");
+    let versions = repo.git(&["rev-list", "--count", "refs/loom/meta"]);
+    assert_eq!(versions.trim(), "1");
+}

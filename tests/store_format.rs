@@ -149,7 +149,8 @@ fn a_broken_meta_stops_every_command_naming_it() {
         repo.write_entity(META, &files, Some(&healthy));
         let refs = repo.all_refs();
         for args in [
-            &["list"][..],
+            &["init"][..],
+            &["list"],
             &["show", &a],
             &["create", "More"],
             &["ready"],
