@@ -438,3 +438,23 @@ fn critical_path_ties_go_to_smaller_ids() {
     let graph = repo.json(&["graph"]);
     assert_eq!(graph["critical_path"], json!(["loom-0000000a", "loom-0000000b"]));
 }
+
+// Guards: `create --parent E --dep X` adds two waits-for edges at once (E waits for the new
+// task, the new task waits for X); when X is E, or waits on E, that closes a cycle and must be
+// refused like any other edge, not written as a deadlock.
+#[test]
+fn creating_a_child_that_waits_on_its_own_epic_is_refused() {
+    let repo = Repo::new();
+    let epic = repo.create("Epic", &["--epic"]);
+    let after = repo.create("Waits on the epic", &["--dep", &epic]);
+    let refs = repo.all_refs();
+
+    let run = repo.run_fail(3, &["create", "Child", "--parent", &epic, "--dep", &epic]);
+    assert!(run.stderr.contains("cycle"), "{run}");
+    assert!(run.stderr.contains(&epic), "{run}");
+    let run = repo.run_fail(3, &["create", "Child", "--parent", &epic, "--dep", &after]);
+    assert!(run.stderr.contains("cycle"), "{run}");
+    assert_eq!(repo.all_refs(), refs, "nothing written");
+    assert_eq!(repo.show(&epic)["children"], json!([]));
+    assert_eq!(repo.json(&["graph"])["cycle"], Value::Null);
+}
