@@ -377,3 +377,20 @@ fn a_dependency_on_a_vanished_task_can_be_removed() {
     assert_eq!(task["deps"], json!([]));
     assert_eq!(task["status"], json!("ready"));
 }
+
+#[test]
+fn a_repository_without_commits_keeps_an_unborn_head() {
+    let env = common::TestEnv::new();
+    let dir = env.root().join("empty");
+    std::fs::create_dir(&dir).unwrap();
+    env.git(&dir, &["init", "-q", "-b", "main"]);
+    for args in [&["init"][..], &["create", "First"], &["list"], &["graph"]] {
+        let run = env.loom(&dir, args);
+        assert_eq!(run.code, 0, "{run}");
+    }
+    let head = env.run("git", &dir, &["rev-parse", "-q", "--verify", "HEAD"]);
+    assert_ne!(head.code, 0, "HEAD is still unborn: {head}");
+    assert_eq!(env.git(&dir, &["symbolic-ref", "HEAD"]), "refs/heads/main\n");
+    assert_eq!(env.git(&dir, &["for-each-ref", "refs/heads", "refs/tags"]), "");
+    assert!(!dir.join(".git/index").exists(), "no index was written");
+}
