@@ -226,14 +226,28 @@ fn a_child_cannot_wait_on_its_own_epic() {
     let epic = repo.create("Epic", &["--epic"]);
     let child = repo.create("Child", &["--parent", &epic]);
     assert_cycle_refused(&repo, &["dep", "add", &child, &epic], &[&child, &epic, &child]);
-    // Nor can an epic become a child of a task that waits on it.
+    // Nor can a task move into an epic it already waits on, through another task.
     let waiter = repo.create("Waits on the epic", &["--dep", &epic]);
-    let outer = repo.create("Outer", &["--epic", "--dep", &waiter]);
+    let outer = repo.create("Outer", &["--dep", &waiter]);
     assert_cycle_refused(
         &repo,
         &["update", &outer, "--parent", &epic],
         &[&epic, &outer, &waiter, &epic],
     );
+}
+
+#[test]
+fn epics_wait_only_for_their_children() {
+    let repo = Repo::new();
+    let dep = repo.create("Dep", &[]);
+    let run = repo.run_fail(2, &["create", "Epic", "--epic", "--dep", &dep]);
+    assert!(run.stderr.contains("cannot have dependencies"), "{run}");
+    let epic = repo.create("Epic", &["--epic"]);
+    let run = repo.run_fail(3, &["dep", "add", &epic, &dep]);
+    assert!(run.stderr.contains("cannot have dependencies"), "{run}");
+    let task = repo.create("Task", &["--dep", &dep]);
+    let run = repo.run_fail(3, &["update", &task, "--status", "epic"]);
+    assert!(run.stderr.contains("it has dependencies"), "{run}");
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub fn run(args: &CancelArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
             ui.line(line)?;
         }
     }
-    if !outcome.stranded.is_empty() {
+    if !outcome.written.is_empty() && !outcome.stranded.is_empty() {
         let ids: Vec<&str> = outcome.stranded.iter().map(|id| id.as_str()).collect();
         ui.warn(format!(
             "{} still wait on cancelled {}; cancel them too with `git loom cancel {} --cascade`",

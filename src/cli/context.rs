@@ -48,6 +48,9 @@ impl<'a> Context<'a> {
                 format!("{user}@{host}")
             });
         let agent = agent.trim().to_owned();
+        if agent.is_empty() {
+            return Err(CommandError::usage("the agent name must not be empty"));
+        }
         if agent.chars().any(|c| c.is_control() || c == '<' || c == '>') {
             return Err(CommandError::usage(format!(
                 "invalid agent name {agent:?}: it must be one line without `<` or `>`"

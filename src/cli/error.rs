@@ -107,13 +107,17 @@ impl From<ops::Error> for CommandError {
             }
             E::Id(_) => CommandError::new(Exit::Usage, message),
             E::Invalid(_) => CommandError::new(Exit::Usage, message),
+            E::Internal(_) => CommandError::new(Exit::Error, message),
             E::UnknownTask { .. } => {
                 CommandError::new(Exit::Error, message).hint("see every task with `git loom list --all`")
             }
             E::AmbiguousId { .. } => CommandError::new(Exit::Error, message).hint("type more of the id"),
-            E::Transition(_) | E::Cycle(_) | E::NotAnEpic { .. } | E::NotAnIdea { .. } | E::NotADependency { .. } => {
-                CommandError::new(Exit::Conflict, message)
-            }
+            E::Transition(_)
+            | E::Cycle(_)
+            | E::NotAnEpic { .. }
+            | E::NotAnIdea { .. }
+            | E::EpicWithDeps { .. }
+            | E::EpicDone { .. } => CommandError::new(Exit::Conflict, message),
         }
     }
 }

@@ -14,7 +14,8 @@
 //! ```
 //!
 //! A pending task may become `done` only when all its dependencies are done; an epic only when
-//! none of its children is still open. Asking for the status a task already has is not an
+//! none of its children is still open. A task with dependencies cannot become an epic: an epic
+//! waits only for its children. Asking for the status a task already has is not an
 //! error and changes nothing.
 
 use std::fmt;
@@ -139,6 +140,8 @@ pub enum TransitionError {
     },
     #[error("cannot move epic {id} to done: {} still open", join(.open_children))]
     OpenChildren { id: TaskId, open_children: Vec<TaskId> },
+    #[error("cannot make {id} an epic: it has dependencies, and an epic waits only for its children")]
+    EpicWithDeps { id: TaskId },
 }
 
 fn join(ids: &[TaskId]) -> String {
@@ -193,6 +196,9 @@ pub fn transition(task: &mut Task, to: Status, guards: &Guards) -> Result<Transi
             to,
             waiting_on: guards.open_deps.clone(),
         });
+    }
+    if to == Status::Epic && !task.deps.is_empty() {
+        return Err(TransitionError::EpicWithDeps { id: task.id.clone() });
     }
     if from == Status::Epic && to == Status::Done && !guards.open_children.is_empty() {
         return Err(TransitionError::OpenChildren {

@@ -2,12 +2,15 @@
 //!
 //! A new task is written with a create-only ref update. When it names a parent epic, the epic's
 //! list of children changes in the same transaction, so neither half can land without the other.
-//! Creation never needs the whole graph: a task nobody depends on yet cannot close a cycle.
+//! Creation reads the whole graph only when the task has both a parent and dependencies: a task
+//! nobody waits on yet cannot close a cycle, unless its epic starts waiting on it.
 
 use std::collections::BTreeSet;
 
+use super::edit::AddedEdge;
 use super::workset::Workset;
 use super::{Actor, Error, Loom, Result, with_retries};
+use crate::graph::Cycle;
 use crate::model::state::{self, Kind};
 use crate::model::{Priority, Task, TaskId};
 use crate::store;
@@ -90,9 +93,27 @@ impl Loom {
             return Err(Error::Invalid("an acceptance command must not be empty".into()));
         }
         let priority = new.priority.unwrap_or(self.settings.tasks.default_priority);
+        if new.kind == Kind::Epic && !new.deps.is_empty() {
+            return Err(Error::Invalid(
+                "an epic waits for its children, so it cannot have dependencies; give them to its children".into(),
+            ));
+        }
 
-        with_retries(|| {
+        let (task, added) = with_retries(|| {
+            // With both a parent and dependencies, the epic waits (through the new task) on each
+            // dependency: one that already waits on the epic would close a cycle.
+            let snapshot = match (&parent, deps.is_empty()) {
+                (Some(_), false) => Some(self.snapshot()?),
+                _ => None,
+            };
             let id = self.fresh_id(&title, actor)?;
+            if let (Some(snapshot), Some(parent)) = (&snapshot, &parent) {
+                let graph = snapshot.graph();
+                if let Some(Cycle(mut path)) = deps.iter().find_map(|dep| graph.cycle_if_added(parent, dep)) {
+                    path.insert(1, id.clone());
+                    return Err(Error::Cycle(Cycle(path)));
+                }
+            }
             let mut task = state::new_task(id.clone(), title.clone(), new.kind, priority, actor.now);
             task.description = new.description.clone();
             task.deps = deps.clone();
@@ -123,8 +144,22 @@ impl Loom {
             };
             workset.insert_new(task.clone(), format!("create {kind} {title:?}"));
             workset.commit(actor, "create")?;
-            Ok(task)
-        })
+            let mut added: Vec<AddedEdge> = Vec::new();
+            if let Some(parent) = &parent
+                && !deps.is_empty()
+            {
+                added.extend(deps.iter().cloned().map(AddedEdge::Dep));
+                added.push(AddedEdge::Parent {
+                    new: parent.clone(),
+                    old: None,
+                });
+            }
+            Ok((task, added))
+        })?;
+        if !added.is_empty() {
+            self.verify_no_cycle(&task.id, &added, actor)?;
+        }
+        Ok(task)
     }
 
     /// Draw an id no task has yet. The create-only ref update still guards the moment between
@@ -132,13 +167,13 @@ impl Loom {
     fn fresh_id(&self, title: &str, actor: &Actor) -> Result<TaskId> {
         let nanos = actor.now.as_nanosecond();
         for _ in 0..MAX_ID_DRAWS {
-            let nonce = getrandom::u64().map_err(|err| Error::Invalid(format!("cannot draw a random id: {err}")))?;
+            let nonce = getrandom::u64().map_err(|err| Error::Internal(format!("cannot draw a random id: {err}")))?;
             let id = TaskId::generate(title, nanos, nonce);
             if self.store.tip(&store::task_ref(&id))?.is_none() {
                 return Ok(id);
             }
         }
-        Err(Error::Invalid(format!(
+        Err(Error::Internal(format!(
             "could not find a free task id in {MAX_ID_DRAWS} draws"
         )))
     }

@@ -5,12 +5,14 @@
 //! on up the tree). Edits that add a waits-for edge (a dependency, a parent) read the whole graph
 //! first and are refused, with the cycle, if they would close one.
 
+use std::collections::BTreeSet;
+
 use super::create::{check_label, check_title};
 use super::snapshot::Snapshot;
 use super::workset::{Workset, Written};
 use super::{Actor, Error, Loom, Result, with_retries};
 use crate::model::state::{self, Guards, Transition};
-use crate::model::{Priority, Status, Task, TaskId};
+use crate::model::{IdQuery, Priority, Status, Task, TaskId};
 
 /// The changes `update` can make. Ids are as the user typed them.
 #[derive(Debug, Clone, Default)]
@@ -40,6 +42,13 @@ pub struct EditOutcome {
     pub written: Vec<Written>,
 }
 
+/// A waits-for edge an update added, remembered so it can be taken back.
+#[derive(Debug, Clone)]
+pub(super) enum AddedEdge {
+    Dep(TaskId),
+    Parent { new: TaskId, old: Option<TaskId> },
+}
+
 /// What `cancel` did.
 #[derive(Debug, Clone)]
 pub struct CancelOutcome {
@@ -52,6 +61,16 @@ pub struct CancelOutcome {
 impl Loom {
     /// Apply `changes` to the task `input` names.
     pub fn update(&self, input: &str, changes: &Changes, actor: &Actor) -> Result<EditOutcome> {
+        let (mut outcome, added) = self.update_once(input, changes, actor)?;
+        if !added.is_empty() {
+            self.verify_no_cycle(&outcome.task.id, &added, actor)?;
+        }
+        self.settle_epics(&mut outcome.written, actor, "update")?;
+        Ok(outcome)
+    }
+
+    /// Apply `changes`, returning what was written and the waits-for edges it added.
+    fn update_once(&self, input: &str, changes: &Changes, actor: &Actor) -> Result<(EditOutcome, Vec<AddedEdge>)> {
         let title = changes.title.as_deref().map(check_title).transpose()?;
         let add_labels = changes
             .add_labels
@@ -70,7 +89,6 @@ impl Loom {
                 .iter()
                 .map(|d| resolve(d))
                 .collect::<Result<Vec<_>>>()?;
-            let rm_deps = changes.rm_deps.iter().map(|d| resolve(d)).collect::<Result<Vec<_>>>()?;
             let parent = match &changes.parent {
                 None => None,
                 Some(None) => Some(None),
@@ -80,6 +98,21 @@ impl Loom {
                 Some(snapshot) => Workset::on(&self.store, snapshot),
                 None => Workset::new(&self.store),
             };
+            // A dependency is looked up among the task's own first, so one whose task has
+            // vanished or become unreadable can still be removed.
+            let own_deps = workset.get(&id)?.deps.clone();
+            let rm_deps = changes
+                .rm_deps
+                .iter()
+                .map(|input| {
+                    let query = IdQuery::parse(input)?;
+                    let mut own = own_deps.iter().filter(|dep| query.matches(dep));
+                    match (own.next(), own.next()) {
+                        (Some(dep), None) => Ok(dep.clone()),
+                        _ => resolve(input),
+                    }
+                })
+                .collect::<Result<Vec<_>>>()?;
             let task = workset.get_mut(&id)?;
             let mut notes = Vec::new();
             if let Some(title) = &title
@@ -111,30 +144,70 @@ impl Loom {
                 }
             }
             for dep in &rm_deps {
-                if !task.deps.remove(dep) {
-                    return Err(Error::NotADependency {
-                        id: id.clone(),
-                        dep: dep.clone(),
-                    });
+                if task.deps.remove(dep) {
+                    notes.push(format!("remove dep {dep}"));
                 }
-                notes.push(format!("remove dep {dep}"));
             }
             for note in notes {
                 workset.note(&id, note);
             }
+            let mut added = Vec::new();
             if let Some(snapshot) = &snapshot {
                 for dep in &add_deps {
-                    add_dep(&mut workset, snapshot, &id, dep)?;
+                    if add_dep(&mut workset, snapshot, &id, dep)? {
+                        added.push(AddedEdge::Dep(dep.clone()));
+                    }
                 }
             }
             if let Some(parent) = &parent {
-                set_parent(&mut workset, snapshot.as_ref(), &id, parent.as_ref())?;
+                let old = set_parent(&mut workset, snapshot.as_ref(), &id, parent.as_ref())?;
+                if let (Some(old), Some(new)) = (old, parent) {
+                    added.push(AddedEdge::Parent { new: new.clone(), old });
+                }
             }
             if let Some(status) = changes.status {
                 change_status(&mut workset, &id, status)?;
             }
-            finish(workset, &id, actor, "update")
+            Ok((finish(workset, &id, actor, "update")?, added))
         })
+    }
+
+    /// Check, after publishing, that no edge this edit added closed a cycle together with a
+    /// concurrent edit elsewhere (each edit was checked against the graph it read, but two
+    /// edits can each be fine alone). If one did, take the edge back out and report the cycle:
+    /// of two such racing edits at least one sees the other, so the graph is left acyclic.
+    pub(super) fn verify_no_cycle(&self, id: &TaskId, added: &[AddedEdge], actor: &Actor) -> Result<()> {
+        let snapshot = self.snapshot()?;
+        let graph = snapshot.graph();
+        let cycle = added.iter().find_map(|edge| match edge {
+            AddedEdge::Dep(dep) => graph.cycle_if_added(id, dep),
+            AddedEdge::Parent { new, .. } => graph.cycle_if_added(new, id),
+        });
+        let Some(cycle) = cycle else { return Ok(()) };
+        with_retries(|| {
+            let mut workset = Workset::new(&self.store);
+            for edge in added {
+                match edge {
+                    AddedEdge::Dep(dep) => {
+                        if workset.get_mut(id)?.deps.remove(dep) {
+                            workset.note(id, format!("remove dep {dep} (it closed a cycle)"));
+                        }
+                    }
+                    AddedEdge::Parent { new, old } => {
+                        if workset.get(id)?.parent.as_ref() == Some(new) {
+                            let restore = old.as_ref().filter(|old| {
+                                workset
+                                    .get(old)
+                                    .is_ok_and(|epic| state::accepts_children(epic.status()))
+                            });
+                            set_parent(&mut workset, None, id, restore.cloned().as_ref())?;
+                        }
+                    }
+                }
+            }
+            workset.commit(actor, "update")
+        })?;
+        Err(Error::Cycle(cycle))
     }
 
     /// Turn an idea into a pending task or an epic.
@@ -163,6 +236,10 @@ impl Loom {
             }
             change_status(&mut workset, &id, Status::Cancelled)?;
             finish(workset, &id, actor, "drop")
+        })
+        .and_then(|mut outcome| {
+            self.settle_epics(&mut outcome.written, actor, "drop")?;
+            Ok(outcome)
         })
     }
 
@@ -193,6 +270,34 @@ impl Loom {
                 stranded,
             })
         })
+        .and_then(|mut outcome| {
+            self.settle_epics(&mut outcome.written, actor, "cancel")?;
+            Ok(outcome)
+        })
+    }
+
+    /// After publishing, close any epic whose last open child a concurrent writer closed at
+    /// the same moment. Each writer judged the epic against the siblings it read, and sibling
+    /// statuses are not part of the transaction, so two children finishing together could both
+    /// see the other still open; the later of them sees both done here and closes the epic.
+    fn settle_epics(&self, written: &mut Vec<Written>, actor: &Actor, op: &str) -> Result<()> {
+        let closed_here =
+            |epic: &TaskId, written: &[Written]| written.iter().any(|w| &w.id == epic && w.task.status().is_closed());
+        let epics: BTreeSet<TaskId> = written
+            .iter()
+            .filter(|w| w.task.status().is_closed())
+            .filter_map(|w| w.task.parent.clone())
+            .filter(|epic| !closed_here(epic, written))
+            .collect();
+        for epic in epics {
+            let more = with_retries(|| {
+                let mut workset = Workset::new(&self.store);
+                close_finished_epics(&mut workset, Some(epic.clone()))?;
+                workset.commit(actor, op)
+            })?;
+            written.extend(more);
+        }
+        Ok(())
     }
 }
 
@@ -207,9 +312,14 @@ fn finish(mut workset: Workset<'_>, id: &TaskId, actor: &Actor, op: &str) -> Res
     Ok(EditOutcome { task, written })
 }
 
-fn add_dep(workset: &mut Workset<'_>, snapshot: &Snapshot, id: &TaskId, dep: &TaskId) -> Result<()> {
-    if workset.get(id)?.deps.contains(dep) {
-        return Ok(());
+/// Make `id` wait for `dep`; returns whether the edge is new.
+fn add_dep(workset: &mut Workset<'_>, snapshot: &Snapshot, id: &TaskId, dep: &TaskId) -> Result<bool> {
+    let task = workset.get(id)?;
+    if task.deps.contains(dep) {
+        return Ok(false);
+    }
+    if task.status() == Status::Epic {
+        return Err(Error::EpicWithDeps { id: id.clone() });
     }
     workset.get(dep)?;
     if let Some(cycle) = snapshot.graph().cycle_if_added(id, dep) {
@@ -217,18 +327,20 @@ fn add_dep(workset: &mut Workset<'_>, snapshot: &Snapshot, id: &TaskId, dep: &Ta
     }
     workset.get_mut(id)?.deps.insert(dep.clone());
     workset.note(id, format!("add dep {dep}"));
-    Ok(())
+    Ok(true)
 }
 
+/// Move `id` into the epic `parent` (or out of any). Returns `Some(previous parent)` when the
+/// parent changed, `None` when it already was `parent`.
 fn set_parent(
     workset: &mut Workset<'_>,
     snapshot: Option<&Snapshot>,
     id: &TaskId,
     parent: Option<&TaskId>,
-) -> Result<()> {
+) -> Result<Option<Option<TaskId>>> {
     let old = workset.get(id)?.parent.clone();
     if old.as_ref() == parent {
-        return Ok(());
+        return Ok(None);
     }
     if let Some(new) = parent {
         let epic = workset.get(new)?;
@@ -238,8 +350,8 @@ fn set_parent(
                 status: epic.status(),
             });
         }
-        let snapshot = snapshot.expect("a parent edit loads a snapshot because it adds a waits-for edge");
-        if let Some(cycle) = snapshot.graph().cycle_if_added(new, id) {
+        // Without a snapshot this is an undo, restoring an edge that was already there.
+        if let Some(cycle) = snapshot.and_then(|snapshot| snapshot.graph().cycle_if_added(new, id)) {
             return Err(Error::Cycle(cycle));
         }
         workset.get_mut(new)?.children.insert(id.clone());
@@ -257,10 +369,10 @@ fn set_parent(
         Some(parent) => workset.note(id, format!("parent {parent}")),
         None => workset.note(id, "no parent"),
     }
-    if let Some(old) = old {
-        close_finished_epics(workset, Some(old))?;
+    if let Some(old) = &old {
+        close_finished_epics(workset, Some(old.clone()))?;
     }
-    Ok(())
+    Ok(Some(old))
 }
 
 /// Move `id` to `to` through the state machine and close any epic that thereby finished.
@@ -278,6 +390,16 @@ fn change_status(workset: &mut Workset<'_>, id: &TaskId, to: Status) -> Result<T
                 guards.open_children.push(child.clone());
             }
         }
+    }
+    if task.status().is_closed()
+        && !to.is_closed()
+        && let Some(epic) = &task.parent
+        && workset.status_of(epic) == Some(Status::Done)
+    {
+        return Err(Error::EpicDone {
+            id: id.clone(),
+            epic: epic.clone(),
+        });
     }
     let transition = state::transition(workset.get_mut(id)?, to, &guards)?;
     if let Transition::Moved { from, to } = transition {

@@ -43,7 +43,9 @@ impl Actor {
 }
 
 /// How many times an operation re-reads and re-applies itself after losing a race.
-const MAX_ATTEMPTS: usize = 8;
+const MAX_ATTEMPTS: u32 = 32;
+/// The longest pause between two attempts; pauses grow from 1 ms, doubling, up to this.
+const MAX_BACKOFF_MICROS: u32 = 50_000;
 
 /// Errors of git-loom operations.
 #[derive(Debug, thiserror::Error)]
@@ -70,10 +72,16 @@ pub enum Error {
     NotAnEpic { id: TaskId, status: Status },
     #[error("{id} is {status}, not an idea")]
     NotAnIdea { id: TaskId, status: Status },
-    #[error("{id} does not depend on {dep}")]
-    NotADependency { id: TaskId, dep: TaskId },
+    #[error("{id} is an epic: it waits for its children, so it cannot have dependencies of its own")]
+    EpicWithDeps { id: TaskId },
+    #[error("cannot reopen {id}: its epic {epic} is already done")]
+    EpicDone { id: TaskId, epic: TaskId },
+    /// Input that is malformed in itself (an empty title, a bad label).
     #[error("{0}")]
     Invalid(String),
+    /// Something failed that is not the user's doing.
+    #[error("{0}")]
+    Internal(String),
 }
 
 impl Error {
@@ -97,14 +105,16 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Run `attempt` until it does not lose a race, at most [`MAX_ATTEMPTS`] times. Each attempt
 /// must re-read everything it depends on.
 fn with_retries<T>(mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
-    let mut tries = 0;
+    let mut tries: u32 = 0;
     loop {
         tries += 1;
         match attempt() {
             Err(err) if err.is_conflict() && tries < MAX_ATTEMPTS => {
-                // Spread racing writers apart so the next attempt is likely to go through.
-                let jitter = getrandom::u32().unwrap_or(0) % (2_000 * tries as u32);
-                std::thread::sleep(std::time::Duration::from_micros(u64::from(jitter)));
+                // Spread racing writers apart (exponential backoff, full jitter) so that under
+                // contention each attempt is likely to find the refs quiet.
+                let ceiling = (1_000u32 << tries.min(16)).min(MAX_BACKOFF_MICROS);
+                let pause = getrandom::u32().unwrap_or(ceiling / 2) % ceiling;
+                std::thread::sleep(std::time::Duration::from_micros(u64::from(pause)));
             }
             result => return result,
         }
@@ -137,7 +147,7 @@ impl Loom {
 
     /// Use an already opened store; fails if the repository was never initialised.
     pub fn load(store: Store) -> Result<Loom> {
-        let (meta, settings) = read_meta(&store)?.ok_or(Error::NotInitialized)?.1;
+        let (_, (meta, settings), _) = read_meta(&store)?.ok_or(Error::NotInitialized)?;
         Ok(Loom { store, meta, settings })
     }
 
@@ -197,7 +207,8 @@ fn resolve_among(input: &str, query: &IdQuery, ids: impl Iterator<Item = TaskId>
     }
 }
 
-type MetaRecord = (store::ObjectId, (Meta, Settings));
+/// The tip of `refs/loom/meta`, what it says, and the text of its `loom.toml` as stored.
+type MetaRecord = (store::ObjectId, (Meta, Settings), String);
 
 fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
     let Some(tip) = store.tip(store::META_REF)? else {
@@ -227,20 +238,21 @@ fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
     }
     let meta: Meta =
         serde_json::from_slice(meta_bytes).map_err(|err| corrupt(format!("{META_FILE} is not valid: {err}")))?;
-    let settings = match version.files.get(SETTINGS_FILE) {
-        None => Settings::default(),
+    let settings_text = match version.files.get(SETTINGS_FILE) {
+        None => Settings::default().to_toml(),
         Some(bytes) => {
-            let text = String::from_utf8_lossy(bytes);
-            Settings::parse(&text).map_err(|err| corrupt(format!("{SETTINGS_FILE} is not valid: {err}")))?
+            String::from_utf8(bytes.clone()).map_err(|_| corrupt(format!("{SETTINGS_FILE} is not UTF-8 text")))?
         }
     };
-    Ok(Some((tip, (meta, settings))))
+    let settings =
+        Settings::parse(&settings_text).map_err(|err| corrupt(format!("{SETTINGS_FILE} is not valid: {err}")))?;
+    Ok(Some((tip, (meta, settings), settings_text)))
 }
 
 fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOutcome> {
     let existing = read_meta(store)?;
     let (meta, settings_text, expected, outcome, summary) = match existing {
-        Some((tip, (meta, settings))) => match name {
+        Some((tip, (meta, _), settings_text)) => match name {
             Some(name) if name != meta.project => {
                 let from = meta.project.clone();
                 let renamed = Meta {
@@ -248,9 +260,11 @@ fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOut
                     ..meta
                 };
                 let summary = format!("rename project {from:?} to {name:?}");
+                // The settings file is carried over byte for byte: keys and comments this
+                // version does not know survive a rename.
                 (
                     renamed,
-                    settings.to_toml(),
+                    settings_text,
                     Expected::Tip(tip),
                     InitOutcome::Renamed { from },
                     summary,

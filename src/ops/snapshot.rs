@@ -153,10 +153,15 @@ impl Snapshot {
         state::derive(task, |id| self.status_of(id))
     }
 
-    /// Resolve user input against the tasks in this snapshot.
+    /// Resolve user input against the tasks in this snapshot, unreadable ones included (so
+    /// that using one reports what is wrong with it, not that it does not exist).
     pub fn resolve(&self, input: &str) -> Result<TaskId> {
         let query = IdQuery::parse(input)?;
-        resolve_among(input, &query, self.tasks.keys().cloned())
+        let unreadable = self
+            .problems
+            .iter()
+            .filter_map(|problem| store::task_id_from_ref(&problem.ref_name));
+        resolve_among(input, &query, self.tasks.keys().cloned().chain(unreadable))
     }
 
     pub fn graph(&self) -> TaskGraph {
