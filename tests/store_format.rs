@@ -158,6 +158,9 @@ fn a_broken_meta_stops_every_command_naming_it() {
         ] {
             let run = repo.run_fail(1, args);
             assert!(run.stderr.contains(META), "{what}: {run}");
+            // Guards: a hint that says other data is unaffected when every command needs meta.
+            assert!(run.stderr.contains("hint: every command needs"), "{what}: {run}");
+            assert!(!run.stderr.contains("other tasks are unaffected"), "{what}: {run}");
         }
         assert_eq!(repo.all_refs(), refs, "{what}: nothing written");
     }

@@ -97,6 +97,14 @@ impl From<ops::Error> for CommandError {
                 .hint("convert the repository with `git refs migrate --ref-format=files`"),
             E::Store(store::Error::Conflict { .. }) => CommandError::new(Exit::Conflict, message)
                 .hint("another agent changed it at the same moment; run the command again"),
+            E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. }
+                if ref_name == store::META_REF =>
+            {
+                CommandError::new(Exit::Error, message).hint(format!(
+                    "every command needs {ref_name}: inspect it with `git show {ref_name}`; \
+                     `git log {ref_name}` lists earlier versions to restore with `git update-ref`"
+                ))
+            }
             E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. } => {
                 CommandError::new(Exit::Error, message).hint(format!(
                     "inspect it with `git show {ref_name}`; other tasks are unaffected"

@@ -77,6 +77,11 @@ impl Loom {
     /// Create a task and return it as written.
     pub fn create(&self, new: &NewTask, actor: &Actor) -> Result<Task> {
         let title = check_title(&new.title)?;
+        if new.kind == Kind::Epic && !new.deps.is_empty() {
+            return Err(Error::Invalid(
+                "an epic waits for its children, so it cannot have dependencies; give them to its children".into(),
+            ));
+        }
         let labels = new
             .labels
             .iter()
@@ -93,11 +98,6 @@ impl Loom {
             return Err(Error::Invalid("an acceptance command must not be empty".into()));
         }
         let priority = new.priority.unwrap_or(self.settings.tasks.default_priority);
-        if new.kind == Kind::Epic && !new.deps.is_empty() {
-            return Err(Error::Invalid(
-                "an epic waits for its children, so it cannot have dependencies; give them to its children".into(),
-            ));
-        }
 
         let (task, added) = with_retries(|| {
             // With both a parent and dependencies, the epic waits (through the new task) on each

@@ -391,7 +391,8 @@ fn change_status(workset: &mut Workset<'_>, id: &TaskId, to: Status) -> Result<T
             }
         }
     }
-    if task.status().is_closed()
+    // Only a move the table allows can be a reopening (done is final and says so itself).
+    if task.status() == Status::Cancelled
         && !to.is_closed()
         && let Some(epic) = &task.parent
         && workset.status_of(epic) == Some(Status::Done)

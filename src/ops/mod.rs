@@ -112,7 +112,7 @@ fn with_retries<T>(mut attempt: impl FnMut() -> Result<T>) -> Result<T> {
             Err(err) if err.is_conflict() && tries < MAX_ATTEMPTS => {
                 // Spread racing writers apart (exponential backoff, full jitter) so that under
                 // contention each attempt is likely to find the refs quiet.
-                let ceiling = (1_000u32 << tries.min(16)).min(MAX_BACKOFF_MICROS);
+                let ceiling = (1_000u32 << (tries - 1).min(16)).min(MAX_BACKOFF_MICROS);
                 let pause = getrandom::u32().unwrap_or(ceiling / 2) % ceiling;
                 std::thread::sleep(std::time::Duration::from_micros(u64::from(pause)));
             }
