@@ -267,7 +267,7 @@ fn cascade_also_works_on_an_already_cancelled_task() {
 
     let run = repo.loom(&["cancel", &root, "--cascade"]);
     assert_eq!(run.code, 0, "{run}");
-    assert!(run.stderr.contains(&format!("{root} is already cancelled")), "{run}");
+    assert!(run.stderr.contains(&format!("{root}: already cancelled")), "{run}");
 
     // --json prints the task and no note.
     let run = repo.run_ok(&["--json", "cancel", &root]);

@@ -2,9 +2,9 @@
 
 use clap::Args;
 
+use super::cmd_update::print_written;
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render::{self, TaskJson};
 use super::ui::Ui;
 
 /// Cancel a task
@@ -24,16 +24,7 @@ pub fn run(args: &CancelArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
     let outcome = loom.cancel(&args.id, args.cascade, &actor)?;
-    if ui.json {
-        let derived = loom.derive(&outcome.task)?;
-        ui.json_value(&TaskJson::new(&outcome.task, &derived))?;
-    } else if outcome.written.is_empty() {
-        ui.note(format!("{} is already cancelled", outcome.task.id));
-    } else {
-        for line in render::written(&outcome.written) {
-            ui.line(line)?;
-        }
-    }
+    print_written(&loom, &outcome.task, &outcome.written, "already cancelled", ui)?;
     if !outcome.written.is_empty() && !outcome.stranded.is_empty() {
         let ids: Vec<&str> = outcome.stranded.iter().map(|id| id.as_str()).collect();
         ui.warn(format!(

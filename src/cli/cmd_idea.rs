@@ -10,7 +10,7 @@ use super::cmd_create::create_and_print;
 use super::cmd_update::print_edit;
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render::{self, TaskJson};
+use super::render;
 use super::ui::Ui;
 
 /// Record an idea in the backlog and print its id
@@ -67,11 +67,7 @@ pub fn run_ideas(args: &IdeasArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         ..ListFilter::default()
     });
     if ui.json {
-        let tasks: Vec<TaskJson<'_>> = rows
-            .iter()
-            .map(|(entry, derived)| TaskJson::new(&entry.task, derived))
-            .collect();
-        ui.json_value(&tasks)?;
+        ui.json_value(&render::tasks_json(&rows))?;
     } else {
         let table: Vec<Vec<String>> = rows
             .iter()

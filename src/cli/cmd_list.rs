@@ -53,11 +53,7 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     };
     let rows = snapshot.list(&filter);
     if ui.json {
-        let tasks: Vec<TaskJson<'_>> = rows
-            .iter()
-            .map(|(entry, derived)| TaskJson::new(&entry.task, derived))
-            .collect();
-        ui.json_value(&tasks)?;
+        ui.json_value(&render::tasks_json(&rows))?;
     } else {
         let table: Vec<Vec<String>> = rows
             .iter()

@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use git_loom::model::{Priority, Status};
-use git_loom::ops::{Changes, EditOutcome};
+use git_loom::model::{Priority, Status, Task};
+use git_loom::ops::{Changes, EditOutcome, Written};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -130,13 +130,25 @@ fn apply(id: &str, changes: &Changes, context: &Context<'_>, ui: &mut Ui) -> Res
 
 /// Print what an edit did: the task as JSON, or one line per written task.
 pub fn print_edit(loom: &git_loom::ops::Loom, outcome: &EditOutcome, ui: &mut Ui) -> Result<Exit, CommandError> {
+    print_written(loom, &outcome.task, &outcome.written, "nothing to change", ui)
+}
+
+/// Print the task as JSON, or one line per written version, or `unchanged` as a note when
+/// nothing was written.
+pub fn print_written(
+    loom: &git_loom::ops::Loom,
+    task: &Task,
+    written: &[Written],
+    unchanged: &str,
+    ui: &mut Ui,
+) -> Result<Exit, CommandError> {
     if ui.json {
-        let derived = loom.derive(&outcome.task)?;
-        ui.json_value(&TaskJson::new(&outcome.task, &derived))?;
-    } else if outcome.written.is_empty() {
-        ui.note(format!("{}: nothing to change", outcome.task.id));
+        let derived = loom.derive(task)?;
+        ui.json_value(&TaskJson::new(task, &derived))?;
+    } else if written.is_empty() {
+        ui.note(format!("{}: {unchanged}", task.id));
     } else {
-        for line in render::written(&outcome.written) {
+        for line in render::written(written) {
             ui.line(line)?;
         }
     }

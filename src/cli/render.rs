@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use git_loom::model::{Derived, Priority, Task, TaskId, View};
-use git_loom::ops::{Snapshot, Written};
+use git_loom::ops::{Snapshot, TaskEntry, Written};
 
 /// A task as `--json` prints it: the stored fields plus the derived `status` and `blocked_by`.
 #[derive(Debug, Serialize)]
@@ -49,6 +49,13 @@ impl<'a> TaskJson<'a> {
             unblocks: None,
         }
     }
+}
+
+/// A listing as `--json` prints it: an array of task objects.
+pub fn tasks_json<'a>(rows: &'a [(&'a TaskEntry, Derived)]) -> Vec<TaskJson<'a>> {
+    rows.iter()
+        .map(|(entry, derived)| TaskJson::new(&entry.task, derived))
+        .collect()
 }
 
 /// The columns of a task in a listing: id, status, priority, title (with labels).
