@@ -24,7 +24,7 @@ pub fn run(args: &CancelArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
     let outcome = loom.cancel(&args.id, args.cascade, &actor)?;
-    print_written(&loom, &outcome.task, &outcome.written, "already cancelled", ui)?;
+    print_written(&loom, &outcome.task, &outcome.written, "already cancelled", context, ui)?;
     if !outcome.written.is_empty() && !outcome.stranded.is_empty() {
         let ids: Vec<&str> = outcome.stranded.iter().map(|id| id.as_str()).collect();
         ui.warn(format!(

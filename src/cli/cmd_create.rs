@@ -71,7 +71,7 @@ pub fn create_and_print(new: &NewTask, context: &Context<'_>, ui: &mut Ui) -> Re
     let actor = context.actor(loom.store())?;
     let task = loom.create(new, &actor)?;
     if ui.json {
-        let derived = loom.derive(&task)?;
+        let derived = loom.derive(&task, context.now())?;
         ui.json_value(&TaskJson::new(&task, &derived))?;
     } else {
         ui.line(task.id.as_str())?;

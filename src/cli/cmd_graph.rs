@@ -53,7 +53,7 @@ struct EdgeJson<'a> {
 
 pub fn run(args: &GraphArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
-    let mut snapshot = loom.snapshot()?;
+    let mut snapshot = loom.snapshot(context.now())?;
     render::report_problems(ui, &snapshot);
     let derived: BTreeMap<TaskId, Derived> = snapshot
         .tasks

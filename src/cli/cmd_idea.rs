@@ -58,9 +58,9 @@ pub fn run_ideas(args: &IdeasArgs, context: &Context<'_>, ui: &mut Ui) -> Result
     if let Some(id) = &args.drop {
         let actor = context.actor(loom.store())?;
         let outcome = loom.drop_idea(id, &actor)?;
-        return print_edit(&loom, &outcome, ui);
+        return print_edit(&loom, &outcome, context, ui);
     }
-    let snapshot = loom.snapshot()?;
+    let snapshot = loom.snapshot(context.now())?;
     render::report_problems(ui, &snapshot);
     let rows = snapshot.list(&ListFilter {
         statuses: vec![View::Idea],
@@ -82,5 +82,5 @@ pub fn run_promote(args: &PromoteArgs, context: &Context<'_>, ui: &mut Ui) -> Re
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
     let outcome = loom.promote(&args.id, args.epic, &actor)?;
-    print_edit(&loom, &outcome, ui)
+    print_edit(&loom, &outcome, context, ui)
 }

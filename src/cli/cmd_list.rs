@@ -44,7 +44,7 @@ pub struct ReadyArgs {
 
 pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
-    let snapshot = loom.snapshot()?;
+    let snapshot = loom.snapshot(context.now())?;
     render::report_problems(ui, &snapshot);
     let filter = ListFilter {
         statuses: args.statuses.clone(),
@@ -66,7 +66,7 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
 
 pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
-    let snapshot = loom.snapshot()?;
+    let snapshot = loom.snapshot(context.now())?;
     render::report_problems(ui, &snapshot);
     let mut ready = snapshot.ready();
     if let Some(limit) = args.limit {

@@ -17,7 +17,7 @@ pub struct ShowArgs {
 pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let entry = loom.task(&args.id)?;
-    let derived = loom.derive(&entry.task)?;
+    let derived = loom.derive(&entry.task, context.now())?;
     if ui.json {
         ui.json_value(&TaskJson::new(&entry.task, &derived))?;
     } else {

@@ -40,7 +40,7 @@ struct RecentJson<'a> {
 
 pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
-    let snapshot = loom.snapshot()?;
+    let snapshot = loom.snapshot(context.now())?;
     render::report_problems(ui, &snapshot);
     let counts = snapshot.counts();
     let ready = counts.get(View::Ready.as_str()).copied().unwrap_or(0);

@@ -125,12 +125,17 @@ fn apply(id: &str, changes: &Changes, context: &Context<'_>, ui: &mut Ui) -> Res
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
     let outcome = loom.update(id, changes, &actor)?;
-    print_edit(&loom, &outcome, ui)
+    print_edit(&loom, &outcome, context, ui)
 }
 
 /// Print what an edit did: the task as JSON, or one line per written task.
-pub fn print_edit(loom: &git_loom::ops::Loom, outcome: &EditOutcome, ui: &mut Ui) -> Result<Exit, CommandError> {
-    print_written(loom, &outcome.task, &outcome.written, "nothing to change", ui)
+pub fn print_edit(
+    loom: &git_loom::ops::Loom,
+    outcome: &EditOutcome,
+    context: &Context<'_>,
+    ui: &mut Ui,
+) -> Result<Exit, CommandError> {
+    print_written(loom, &outcome.task, &outcome.written, "nothing to change", context, ui)
 }
 
 /// Print the task as JSON, or one line per written version, or `unchanged` as a note when
@@ -140,10 +145,11 @@ pub fn print_written(
     task: &Task,
     written: &[Written],
     unchanged: &str,
+    context: &Context<'_>,
     ui: &mut Ui,
 ) -> Result<Exit, CommandError> {
     if ui.json {
-        let derived = loom.derive(task)?;
+        let derived = loom.derive(task, context.now())?;
         ui.json_value(&TaskJson::new(task, &derived))?;
     } else if written.is_empty() {
         ui.note(format!("{}: {unchanged}", task.id));

@@ -11,11 +11,20 @@ use super::error::CommandError;
 
 pub struct Context<'a> {
     global: &'a GlobalArgs,
+    now: jiff::Timestamp,
 }
 
 impl<'a> Context<'a> {
     pub fn new(global: &'a GlobalArgs) -> Self {
-        Context { global }
+        Context {
+            global,
+            now: jiff::Timestamp::now(),
+        }
+    }
+
+    /// The moment this command runs at: one clock reading for everything it judges.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.now
     }
 
     fn path(&self) -> PathBuf {
@@ -56,9 +65,6 @@ impl<'a> Context<'a> {
                 "invalid agent name {agent:?}: it must be one line without `<` or `>`"
             )));
         }
-        Ok(Actor {
-            agent,
-            now: jiff::Timestamp::now(),
-        })
+        Ok(Actor { agent, now: self.now })
     }
 }

@@ -46,6 +46,48 @@ impl Meta {
 #[serde(default)]
 pub struct Settings {
     pub tasks: TaskSettings,
+    pub claims: ClaimSettings,
+    pub retry: RetrySettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClaimSettings {
+    /// Lease length of a new claim, renewed by every heartbeat (`claim --ttl` overrides it).
+    pub ttl_secs: u64,
+    /// How often a holder is expected to heartbeat; a lease with no heartbeat for three
+    /// intervals counts as stale.
+    pub heartbeat_secs: u64,
+}
+
+impl Default for ClaimSettings {
+    fn default() -> Self {
+        ClaimSettings {
+            ttl_secs: 30 * 60,
+            heartbeat_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetrySettings {
+    /// Wait before the first retry of a failed task; doubles with each further failure.
+    pub base_secs: u64,
+    /// The longest wait between retries.
+    pub max_secs: u64,
+    /// Failures after which a task is dead instead of retried (a task may override it).
+    pub limit: u32,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            base_secs: 30,
+            max_secs: 60 * 60,
+            limit: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -84,7 +126,9 @@ mod tests {
         let settings = Settings::default();
         assert_eq!(Settings::parse(&settings.to_toml()).unwrap(), settings);
         assert_eq!(Settings::parse("").unwrap(), settings);
-        let custom = Settings::parse("[tasks]\ndefault_priority = \"p1\"\nfuture = 3\n").unwrap();
+        let custom = Settings::parse("[tasks]\ndefault_priority = \"p1\"\nfuture = 3\n[retry]\nlimit = 5\n").unwrap();
         assert_eq!(custom.tasks.default_priority, Priority::P1);
+        assert_eq!(custom.retry.limit, 5);
+        assert_eq!(custom.claims, ClaimSettings::default());
     }
 }

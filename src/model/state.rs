@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! idea      → pending | epic | cancelled
-//! pending   → done | failed | cancelled | epic
+//! pending   → done | failed | dead | cancelled | epic
 //! epic      → done | cancelled
 //! failed    → pending | dead | cancelled
 //! dead      → pending | cancelled
@@ -87,18 +87,25 @@ pub struct Derived {
     pub blocked_by: Vec<TaskId>,
 }
 
-/// Derive the user-visible state of `task`, given the stored status of any task by id (`None`
-/// when the task does not exist or cannot be read: such a dependency never counts as done).
-pub fn derive(task: &Task, status_of: impl Fn(&TaskId) -> Option<Status>) -> Derived {
+/// Derive the user-visible state of `task` at `now`, given the stored status of any task by id
+/// (`None` when the task does not exist or cannot be read: such a dependency never counts as
+/// done) and whether a claim on it exists.
+///
+/// A pending task is `claimed` while a claim exists, else `ready` when every dependency is
+/// done, else `blocked`. A failed task whose retry time has passed is `ready` again.
+pub fn derive(task: &Task, status_of: impl Fn(&TaskId) -> Option<Status>, claimed: bool, now: Timestamp) -> Derived {
     let blocked_by: Vec<TaskId> = task
         .deps
         .iter()
         .filter(|dep| status_of(dep) != Some(Status::Done))
         .cloned()
         .collect();
+    let retry_due = task.retry_after.is_none_or(|at| at <= now);
     let view = match task.status {
+        Status::Pending | Status::Failed if claimed => View::Claimed,
         Status::Pending if blocked_by.is_empty() => View::Ready,
         Status::Pending => View::Blocked,
+        Status::Failed if blocked_by.is_empty() && retry_due => View::Ready,
         Status::Idea => View::Idea,
         Status::Epic => View::Epic,
         Status::Done => View::Done,
@@ -169,7 +176,7 @@ fn is_allowed(from: Status, to: Status) -> bool {
     matches!(
         (from, to),
         (Idea, Pending | Epic | Cancelled)
-            | (Pending, Done | Failed | Cancelled | Epic)
+            | (Pending, Done | Failed | Dead | Cancelled | Epic)
             | (Epic, Done | Cancelled)
             | (Failed, Pending | Dead | Cancelled)
             | (Dead, Pending | Cancelled)
@@ -249,6 +256,7 @@ mod tests {
             (Status::Idea, Status::Cancelled),
             (Status::Pending, Status::Done),
             (Status::Pending, Status::Failed),
+            (Status::Pending, Status::Dead),
             (Status::Pending, Status::Cancelled),
             (Status::Pending, Status::Epic),
             (Status::Epic, Status::Done),
@@ -327,10 +335,25 @@ mod tests {
         let mut t = task(Status::Pending);
         let dep = TaskId::parse("loom-00000002").unwrap();
         t.deps.insert(dep.clone());
-        let blocked = derive(&t, |_| Some(Status::Pending));
+        let now = Timestamp::UNIX_EPOCH;
+        let blocked = derive(&t, |_| Some(Status::Pending), false, now);
         assert_eq!(blocked.view, View::Blocked);
         assert_eq!(blocked.blocked_by, vec![dep]);
-        assert_eq!(derive(&t, |_| Some(Status::Done)).view, View::Ready);
-        assert_eq!(derive(&t, |_| None).view, View::Blocked, "a missing dependency blocks");
+        assert_eq!(derive(&t, |_| Some(Status::Done), false, now).view, View::Ready);
+        assert_eq!(derive(&t, |_| Some(Status::Done), true, now).view, View::Claimed);
+        assert_eq!(
+            derive(&t, |_| None, false, now).view,
+            View::Blocked,
+            "a missing dependency blocks"
+        );
+    }
+
+    #[test]
+    fn a_failed_task_is_ready_again_when_its_retry_time_has_passed() {
+        let mut t = task(Status::Failed);
+        let later = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(60);
+        t.retry_after = Some(later);
+        assert_eq!(derive(&t, |_| None, false, Timestamp::UNIX_EPOCH).view, View::Failed);
+        assert_eq!(derive(&t, |_| None, false, later).view, View::Ready);
     }
 }

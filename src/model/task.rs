@@ -167,6 +167,24 @@ pub struct Task {
     /// Incremented on every write; orders concurrent edits when histories are reconciled.
     #[serde(default)]
     pub lamport: u64,
+    /// How many times the task has been claimed (expired and released claims included).
+    #[serde(default)]
+    pub attempts: u32,
+    /// How many times the task has failed since it was last reset.
+    #[serde(default)]
+    pub retries: u32,
+    /// A failed task is not retried before this time.
+    #[serde(default)]
+    pub retry_after: Option<Timestamp>,
+    /// Overrides the repository's retry limit for this task.
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// What the agent that finished (or failed) the task reported: JSON, or text as a string.
+    #[serde(default)]
+    pub output: Option<serde_json::Value>,
+    /// The branch holding the task's work.
+    #[serde(default)]
+    pub branch: Option<String>,
     /// Fields written by another version of git-loom, kept verbatim.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -203,6 +221,12 @@ impl Task {
             created_at: now,
             updated_at: now,
             lamport: 1,
+            attempts: 0,
+            retries: 0,
+            retry_after: None,
+            max_retries: None,
+            output: None,
+            branch: None,
             extra: BTreeMap::new(),
         }
     }

@@ -103,7 +103,7 @@ impl Loom {
             // With both a parent and dependencies, the epic waits (through the new task) on each
             // dependency: one that already waits on the epic would close a cycle.
             let snapshot = match (&parent, deps.is_empty()) {
-                (Some(_), false) => Some(self.snapshot()?),
+                (Some(_), false) => Some(self.snapshot(actor.now)?),
                 _ => None,
             };
             let id = self.fresh_id(&title, actor)?;

@@ -78,7 +78,7 @@ impl Loom {
             .map(|l| check_label(l))
             .collect::<Result<Vec<_>>>()?;
         with_retries(|| {
-            let snapshot = changes.needs_graph().then(|| self.snapshot()).transpose()?;
+            let snapshot = changes.needs_graph().then(|| self.snapshot(actor.now)).transpose()?;
             let resolve = |input: &str| match &snapshot {
                 Some(snapshot) => snapshot.resolve(input),
                 None => self.resolve(input),
@@ -177,7 +177,7 @@ impl Loom {
     /// edits can each be fine alone). If one did, take the edge back out and report the cycle:
     /// of two such racing edits at least one sees the other, so the graph is left acyclic.
     pub(super) fn verify_no_cycle(&self, id: &TaskId, added: &[AddedEdge], actor: &Actor) -> Result<()> {
-        let snapshot = self.snapshot()?;
+        let snapshot = self.snapshot(actor.now)?;
         let graph = snapshot.graph();
         let cycle = added.iter().find_map(|edge| match edge {
             AddedEdge::Dep(dep) => graph.cycle_if_added(id, dep),
@@ -247,7 +247,7 @@ impl Loom {
     /// its children, all in one transaction.
     pub fn cancel(&self, input: &str, cascade: bool, actor: &Actor) -> Result<CancelOutcome> {
         with_retries(|| {
-            let snapshot = self.snapshot()?;
+            let snapshot = self.snapshot(actor.now)?;
             let id = snapshot.resolve(input)?;
             let mut workset = Workset::on(&self.store, &snapshot);
             change_status(&mut workset, &id, Status::Cancelled)?;

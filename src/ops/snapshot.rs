@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::{Error, Loom, Result, resolve_among};
 use crate::graph::TaskGraph;
 use crate::model::state::{self, Derived};
-use crate::model::{IdQuery, Status, Task, TaskId, View};
+use crate::model::{Claim, IdQuery, Status, Task, TaskId, View};
 use crate::store::{self, ObjectId, Store};
 
 /// One task as read from its ref.
@@ -46,11 +46,15 @@ impl From<store::Error> for Problem {
     }
 }
 
-/// Every readable task, and what could not be read.
+/// Every readable task, the claims that exist, and what could not be read, as of one moment.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
     pub tasks: BTreeMap<TaskId, TaskEntry>,
+    /// The tip of every `refs/loom/claims/<id>`: a task with an entry here is claimed.
+    pub claims: BTreeMap<TaskId, ObjectId>,
     pub problems: Vec<Problem>,
+    /// The time the snapshot is judged at (retry times are compared with it).
+    pub now: Timestamp,
 }
 
 /// A ready task and how many open tasks wait on it.
@@ -88,14 +92,41 @@ pub(super) fn read_task(store: &Store, id: &TaskId, tip: ObjectId) -> Result<Tas
     })
 }
 
+/// Read the claim at `tip` from `refs/loom/claims/<id>`.
+pub(super) fn read_claim(store: &Store, id: &TaskId, tip: ObjectId) -> Result<Claim> {
+    let ref_name = store::claim_ref(id);
+    let version = store.read_version(&ref_name, tip)?;
+    let bytes = version.files.get("claim.json").ok_or_else(|| Error::CorruptTask {
+        ref_name: ref_name.clone(),
+        problem: "claim.json is missing".into(),
+    })?;
+    Claim::from_blob(bytes, id).map_err(|err| Error::CorruptTask {
+        ref_name,
+        problem: err.to_string(),
+    })
+}
+
 impl Loom {
-    /// Read every task.
-    pub fn snapshot(&self) -> Result<Snapshot> {
+    /// Read every task and which are claimed, judged at `now`.
+    pub fn snapshot(&self, now: Timestamp) -> Result<Snapshot> {
         let (tips, broken) = self.store.list(store::TASKS_PREFIX)?;
+        let (claim_tips, broken_claims) = self.store.list(store::CLAIMS_PREFIX)?;
         let mut snapshot = Snapshot {
-            problems: broken.into_iter().map(Problem::from).collect(),
+            problems: broken.into_iter().chain(broken_claims).map(Problem::from).collect(),
+            now,
             ..Snapshot::default()
         };
+        for tip in claim_tips {
+            match store::claim_id_from_ref(&tip.name) {
+                Some(id) => {
+                    snapshot.claims.insert(id, tip.tip);
+                }
+                None => snapshot.problems.push(Problem {
+                    ref_name: tip.name,
+                    problem: "the ref name is not a task id".into(),
+                }),
+            }
+        }
         for tip in tips {
             let Some(id) = store::task_id_from_ref(&tip.name) else {
                 snapshot.problems.push(Problem {
@@ -128,8 +159,21 @@ impl Loom {
         read_task(&self.store, &id, tip)
     }
 
-    /// Derive what a user sees of one task, reading only its dependencies.
-    pub fn derive(&self, task: &Task) -> Result<Derived> {
+    /// The claim on a task, if one exists: its tip and, when readable, its record.
+    pub fn claim_of(&self, id: &TaskId) -> Result<Option<(ObjectId, Result<Claim>)>> {
+        Ok(self
+            .store
+            .tip(&store::claim_ref(id))?
+            .map(|tip| (tip, read_claim(&self.store, id, tip))))
+    }
+
+    /// Read the claim record a snapshot listed.
+    pub fn read_claim(&self, id: &TaskId, tip: ObjectId) -> Result<Claim> {
+        read_claim(&self.store, id, tip)
+    }
+
+    /// Derive what a user sees of one task at `now`, reading only its dependencies and claim.
+    pub fn derive(&self, task: &Task, now: Timestamp) -> Result<Derived> {
         let mut statuses = BTreeMap::new();
         for dep in &task.deps {
             let status = match self.store.tip(&store::task_ref(dep))? {
@@ -138,7 +182,13 @@ impl Loom {
             };
             statuses.insert(dep.clone(), status);
         }
-        Ok(state::derive(task, |id| statuses.get(id).copied().flatten()))
+        let claimed = self.store.tip(&store::claim_ref(&task.id))?.is_some();
+        Ok(state::derive(
+            task,
+            |id| statuses.get(id).copied().flatten(),
+            claimed,
+            now,
+        ))
     }
 }
 
@@ -150,7 +200,12 @@ impl Snapshot {
 
     /// What a user sees of `task`, judged against this snapshot.
     pub fn derive(&self, task: &Task) -> Derived {
-        state::derive(task, |id| self.status_of(id))
+        state::derive(
+            task,
+            |id| self.status_of(id),
+            self.claims.contains_key(&task.id),
+            self.now,
+        )
     }
 
     /// Resolve user input against the tasks in this snapshot, unreadable ones included (so

@@ -8,6 +8,21 @@ pub const META_REF: &str = "refs/loom/meta";
 /// One commit chain per task: `refs/loom/tasks/<id>`.
 pub const TASKS_PREFIX: &str = "refs/loom/tasks/";
 
+/// Exists while a task is claimed: `refs/loom/claims/<id>`.
+pub const CLAIMS_PREFIX: &str = "refs/loom/claims/";
+
+/// The ref whose existence is the claim on a task.
+pub fn claim_ref(id: &TaskId) -> String {
+    format!("{CLAIMS_PREFIX}{id}")
+}
+
+/// The task id a ref under [`CLAIMS_PREFIX`] names.
+pub fn claim_id_from_ref(ref_name: &str) -> Option<TaskId> {
+    ref_name
+        .strip_prefix(CLAIMS_PREFIX)
+        .and_then(|rest| TaskId::parse(rest).ok())
+}
+
 /// The ref holding a task's history.
 pub fn task_ref(id: &TaskId) -> String {
     format!("{TASKS_PREFIX}{id}")
@@ -29,8 +44,10 @@ mod tests {
     fn task_refs_round_trip() {
         let id = TaskId::parse("loom-0123abcd").unwrap();
         assert_eq!(task_ref(&id), "refs/loom/tasks/loom-0123abcd");
-        assert_eq!(task_id_from_ref(&task_ref(&id)), Some(id));
+        assert_eq!(task_id_from_ref(&task_ref(&id)), Some(id.clone()));
         assert_eq!(task_id_from_ref("refs/loom/tasks/oops"), None);
         assert_eq!(task_id_from_ref("refs/heads/loom-0123abcd"), None);
+        assert_eq!(claim_ref(&id), "refs/loom/claims/loom-0123abcd");
+        assert_eq!(claim_id_from_ref(&claim_ref(&id)), Some(id));
     }
 }

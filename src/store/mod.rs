@@ -16,7 +16,7 @@ mod write;
 use std::path::{Path, PathBuf};
 
 pub use gix::ObjectId;
-pub use layout::{META_REF, TASKS_PREFIX, task_id_from_ref, task_ref};
+pub use layout::{CLAIMS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, task_id_from_ref, task_ref};
 pub use read::{EntityVersion, RefTip};
 pub use write::{CommitMessage, Expected, RefUpdate, Signature};
 

@@ -1,0 +1,245 @@
+//! A claim: the record in `refs/loom/claims/<id>` that says one agent holds a task.
+//!
+//! The claim's existence is the lock (it is created with a create-only ref update, so exactly
+//! one claimer wins); its contents are the lease. This module holds the record, the rules for
+//! who may act on it, how a lease is judged, and the retry schedule of failed tasks. Pure
+//! values and arithmetic: time is always passed in.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::id::TaskId;
+
+/// The version of the claim blob layout this build reads and writes.
+pub const CLAIM_SCHEMA: u32 = 1;
+
+/// `claim.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Claim {
+    pub schema: u32,
+    pub task: TaskId,
+    pub agent: String,
+    /// A secret shared with the claimer; proves holdership for a process that does not run
+    /// under the claimer's agent name.
+    pub token: String,
+    pub claimed_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub heartbeat_at: Timestamp,
+    /// Lease length the claimer asked for, renewed by every heartbeat.
+    pub ttl_secs: u64,
+    #[serde(default)]
+    pub progress: Option<String>,
+    #[serde(default)]
+    pub percent: Option<u8>,
+    /// 1 for the first claim of a task, counting every claim since (including expired ones).
+    pub attempt: u32,
+    #[serde(default)]
+    pub worktree: Option<String>,
+    #[serde(default)]
+    pub branch: Option<String>,
+    /// Fields written by another version of git-loom, kept verbatim.
+    #[serde(flatten)]
+    pub extra: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// Why a `claim.json` blob could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimBlobError {
+    #[error("claim.json is not valid: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error("claim.json has schema {found}, newer than the {supported} this git-loom understands")]
+    NewerSchema { found: u32, supported: u32 },
+    #[error("claim.json is for {found} but the ref names {expected}")]
+    WrongTask { found: TaskId, expected: TaskId },
+}
+
+/// How an agent proves it holds a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder<'a> {
+    pub agent: &'a str,
+    pub token: Option<&'a str>,
+}
+
+/// How a lease looks at a given moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// Heartbeats are arriving.
+    Active,
+    /// The lease still runs, but no heartbeat for [`STALE_AFTER_HEARTBEATS`] intervals.
+    Stale,
+    /// The lease has run out; the sweeper may take the task back.
+    Expired,
+}
+
+/// Missed heartbeats after which a live lease counts as stale.
+pub const STALE_AFTER_HEARTBEATS: i64 = 3;
+
+impl Claim {
+    pub fn new(task: TaskId, agent: String, token: String, ttl_secs: u64, attempt: u32, now: Timestamp) -> Self {
+        Claim {
+            schema: CLAIM_SCHEMA,
+            task,
+            agent,
+            token,
+            claimed_at: now,
+            expires_at: now + secs(ttl_secs),
+            heartbeat_at: now,
+            ttl_secs,
+            progress: None,
+            percent: None,
+            attempt,
+            worktree: None,
+            branch: None,
+            extra: Default::default(),
+        }
+    }
+
+    /// Whether `holder` holds this claim: the same agent name, or the claim's token.
+    pub fn is_held_by(&self, holder: &Holder<'_>) -> bool {
+        holder.agent == self.agent || holder.token.is_some_and(|token| token == self.token)
+    }
+
+    /// Extend the lease from `now`, recording progress when given.
+    pub fn renew(&mut self, now: Timestamp, progress: Option<String>, percent: Option<u8>) {
+        self.heartbeat_at = now;
+        self.expires_at = now + secs(self.ttl_secs);
+        if progress.is_some() {
+            self.progress = progress;
+        }
+        if percent.is_some() {
+            self.percent = percent.map(|p| p.min(100));
+        }
+    }
+
+    pub fn is_expired(&self, now: Timestamp) -> bool {
+        self.expires_at <= now
+    }
+
+    /// Judge the lease at `now`, with heartbeats expected every `heartbeat_secs`.
+    pub fn health(&self, now: Timestamp, heartbeat_secs: u64) -> Health {
+        if self.is_expired(now) {
+            Health::Expired
+        } else if now.duration_since(self.heartbeat_at) >= secs(heartbeat_secs) * STALE_AFTER_HEARTBEATS as i32 {
+            Health::Stale
+        } else {
+            Health::Active
+        }
+    }
+
+    /// Parse a blob read from `refs/loom/claims/<expected>`.
+    pub fn from_blob(bytes: &[u8], expected: &TaskId) -> Result<Self, ClaimBlobError> {
+        #[derive(Deserialize)]
+        struct SchemaOnly {
+            schema: u32,
+        }
+        let schema = serde_json::from_slice::<SchemaOnly>(bytes)?.schema;
+        if schema > CLAIM_SCHEMA {
+            return Err(ClaimBlobError::NewerSchema {
+                found: schema,
+                supported: CLAIM_SCHEMA,
+            });
+        }
+        let claim: Claim = serde_json::from_slice(bytes)?;
+        if &claim.task != expected {
+            return Err(ClaimBlobError::WrongTask {
+                found: claim.task,
+                expected: expected.clone(),
+            });
+        }
+        Ok(claim)
+    }
+
+    pub fn to_blob(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).expect("a claim serializes because every field is plain data");
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+fn secs(seconds: u64) -> SignedDuration {
+    SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX / 2))
+}
+
+/// When a task that has now failed `retries` times may be tried again:
+/// `min(base × 2^(retries-1), max)`, moved by up to ±20 % according to `jitter` (a number in
+/// `[-1, 1]`, drawn by the caller so this stays deterministic).
+pub fn retry_delay(retries: u32, base_secs: u64, max_secs: u64, jitter: f64) -> SignedDuration {
+    let exponent = retries.saturating_sub(1).min(40);
+    let raw = base_secs.saturating_mul(1u64 << exponent).min(max_secs) as f64;
+    let jittered = raw * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0));
+    SignedDuration::from_secs_f64(jittered.max(0.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claim(now: Timestamp) -> Claim {
+        Claim::new(
+            TaskId::parse("loom-00000001").unwrap(),
+            "alice".into(),
+            "t0k3n".into(),
+            60,
+            1,
+            now,
+        )
+    }
+
+    #[test]
+    fn holder_is_the_agent_or_the_token() {
+        let c = claim(Timestamp::UNIX_EPOCH);
+        assert!(c.is_held_by(&Holder {
+            agent: "alice",
+            token: None
+        }));
+        assert!(c.is_held_by(&Holder {
+            agent: "bob",
+            token: Some("t0k3n")
+        }));
+        assert!(!c.is_held_by(&Holder {
+            agent: "bob",
+            token: Some("wrong")
+        }));
+        assert!(!c.is_held_by(&Holder {
+            agent: "bob",
+            token: None
+        }));
+    }
+
+    #[test]
+    fn lease_health_moves_from_active_to_stale_to_expired() {
+        let start = Timestamp::UNIX_EPOCH;
+        let mut c = claim(start);
+        c.ttl_secs = 600;
+        c.renew(start, None, None);
+        let at = |s: i64| start + SignedDuration::from_secs(s);
+        assert_eq!(c.health(at(10), 60), Health::Active);
+        assert_eq!(c.health(at(180), 60), Health::Stale);
+        assert_eq!(c.health(at(600), 60), Health::Expired);
+        c.renew(at(590), Some("half".into()), Some(150));
+        assert_eq!(c.health(at(600), 60), Health::Active);
+        assert_eq!((c.progress.as_deref(), c.percent), (Some("half"), Some(100)));
+    }
+
+    #[test]
+    fn retry_delay_doubles_up_to_the_cap_with_bounded_jitter() {
+        assert_eq!(retry_delay(1, 30, 3600, 0.0), SignedDuration::from_secs(30));
+        assert_eq!(retry_delay(2, 30, 3600, 0.0), SignedDuration::from_secs(60));
+        assert_eq!(retry_delay(3, 30, 3600, 0.0), SignedDuration::from_secs(120));
+        assert_eq!(retry_delay(20, 30, 3600, 0.0), SignedDuration::from_secs(3600));
+        assert_eq!(retry_delay(1, 30, 3600, 1.0), SignedDuration::from_secs(36));
+        assert_eq!(retry_delay(1, 30, 3600, -1.0), SignedDuration::from_secs(24));
+    }
+
+    #[test]
+    fn blob_round_trip_and_checks() {
+        let c = claim(Timestamp::UNIX_EPOCH);
+        assert_eq!(Claim::from_blob(&c.to_blob(), &c.task).unwrap(), c);
+        let other = TaskId::parse("loom-00000002").unwrap();
+        assert!(matches!(
+            Claim::from_blob(&c.to_blob(), &other),
+            Err(ClaimBlobError::WrongTask { .. })
+        ));
+    }
+}
