@@ -67,7 +67,8 @@ pub fn run_ideas(args: &IdeasArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         ..ListFilter::default()
     });
     if ui.json {
-        ui.json_value(&render::tasks_json(&rows))?;
+        let claims = render::read_claims(&loom, &snapshot, ui);
+        ui.json_value(&render::tasks_json(&rows, &claims))?;
     } else {
         let table: Vec<Vec<String>> = rows
             .iter()

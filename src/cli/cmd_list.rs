@@ -53,7 +53,8 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     };
     let rows = snapshot.list(&filter);
     if ui.json {
-        ui.json_value(&render::tasks_json(&rows))?;
+        let claims = render::read_claims(&loom, &snapshot, ui);
+        ui.json_value(&render::tasks_json(&rows, &claims))?;
     } else {
         let table: Vec<Vec<String>> = rows
             .iter()

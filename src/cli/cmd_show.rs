@@ -18,11 +18,19 @@ pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
     let loom = context.loom()?;
     let entry = loom.task(&args.id)?;
     let derived = loom.derive(&entry.task, context.now())?;
+    let claim = match loom.claim_of(&entry.task.id)? {
+        Some((_, Ok(claim))) => Some(claim),
+        Some((_, Err(err))) => {
+            ui.warn(err.to_string());
+            None
+        }
+        None => None,
+    };
     if ui.json {
-        ui.json_value(&TaskJson::new(&entry.task, &derived))?;
+        ui.json_value(&TaskJson::new(&entry.task, &derived).with_claim(claim.as_ref()))?;
     } else {
         let last = Some((entry.last_change.as_str(), entry.last_agent.as_deref()));
-        for line in render::detail(&entry.task, &derived, last) {
+        for line in render::detail(&entry.task, &derived, claim.as_ref(), context.now(), last) {
             ui.line(line)?;
         }
     }

@@ -120,6 +120,20 @@ impl From<ops::Error> for CommandError {
                 CommandError::new(Exit::Error, message).hint("see every task with `git loom list --all`")
             }
             E::AmbiguousId { .. } => CommandError::new(Exit::Error, message).hint("type more of the id"),
+            E::Claimed { ref id, .. } => CommandError::new(Exit::Conflict, message).hint(format!(
+                "use `git loom claim --next` for another task, or wait for the lease on {id} to expire"
+            )),
+            E::NotClaimed { .. } => CommandError::new(Exit::Conflict, message).hint(
+                "if you held it, the claim was lost (released, or swept after its lease expired); claim it again",
+            ),
+            E::NotHolder { .. } => CommandError::new(Exit::Conflict, message).hint(
+                "only the holder may do this: pass --token if you hold it under another agent name, \
+                 or --force (recorded in the task's history)",
+            ),
+            E::NotReady { ref id, .. } => {
+                CommandError::new(Exit::Conflict, message).hint(format!("see why with `git loom show {id}`"))
+            }
+            E::NotDead { .. } => CommandError::new(Exit::Conflict, message),
             E::Transition(_)
             | E::Cycle(_)
             | E::NotAnEpic { .. }

@@ -4,10 +4,12 @@
 //! (see `error`).
 
 mod cmd_cancel;
+mod cmd_claim;
 mod cmd_create;
 mod cmd_graph;
 mod cmd_idea;
 mod cmd_init;
+mod cmd_lease;
 mod cmd_list;
 mod cmd_log;
 mod cmd_show;
@@ -70,6 +72,15 @@ enum Command {
     Promote(cmd_idea::PromoteArgs),
     Graph(cmd_graph::GraphArgs),
     Log(cmd_log::LogArgs),
+    Claim(cmd_claim::ClaimArgs),
+    Heartbeat(cmd_claim::HeartbeatArgs),
+    Release(cmd_claim::ReleaseArgs),
+    Done(cmd_claim::DoneArgs),
+    Fail(cmd_claim::FailArgs),
+    Sweep(cmd_lease::SweepArgs),
+    Recover(cmd_lease::RecoverArgs),
+    Dead(cmd_lease::DeadArgs),
+    Reset(cmd_lease::ResetArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -110,6 +121,15 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Promote(args) => cmd_idea::run_promote(args, context, ui),
         Command::Graph(args) => cmd_graph::run(args, context, ui),
         Command::Log(args) => cmd_log::run(args, context, ui),
+        Command::Claim(args) => cmd_claim::run_claim(args, context, ui),
+        Command::Heartbeat(args) => cmd_claim::run_heartbeat(args, context, ui),
+        Command::Release(args) => cmd_claim::run_release(args, context, ui),
+        Command::Done(args) => cmd_claim::run_done(args, context, ui),
+        Command::Fail(args) => cmd_claim::run_fail(args, context, ui),
+        Command::Sweep(args) => cmd_lease::run_sweep(args, context, ui),
+        Command::Recover(args) => cmd_lease::run_recover(args, context, ui),
+        Command::Dead(args) => cmd_lease::run_dead(args, context, ui),
+        Command::Reset(args) => cmd_lease::run_reset(args, context, ui),
     }
 }
 

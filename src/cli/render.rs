@@ -4,8 +4,10 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use git_loom::model::{Derived, Priority, Task, TaskId, View};
-use git_loom::ops::{Snapshot, TaskEntry, Written};
+use git_loom::model::{Claim, Derived, Priority, Task, TaskId, View};
+use std::collections::BTreeMap;
+
+use git_loom::ops::{Loom, Snapshot, TaskEntry, Written};
 
 /// A task as `--json` prints it: the stored fields plus the derived `status` and `blocked_by`.
 #[derive(Debug, Serialize)]
@@ -24,6 +26,14 @@ pub struct TaskJson<'a> {
     pub files: &'a [String],
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    pub attempts: u32,
+    pub retries: u32,
+    pub retry_after: Option<Timestamp>,
+    pub output: Option<&'a serde_json::Value>,
+    pub branch: Option<&'a str>,
+    pub last_failure: Option<&'a str>,
+    /// The claim on the task, `null` when it is not claimed.
+    pub claim: Option<ClaimJson<'a>>,
     /// Only in `ready`: how many open tasks wait on this one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unblocks: Option<usize>,
@@ -46,16 +56,103 @@ impl<'a> TaskJson<'a> {
             files: &task.files,
             created_at: task.created_at,
             updated_at: task.updated_at,
+            attempts: task.attempts,
+            retries: task.retries,
+            retry_after: task.retry_after,
+            output: task.output.as_ref(),
+            branch: task.branch.as_deref(),
+            last_failure: task.last_failure.as_deref(),
+            claim: None,
             unblocks: None,
+        }
+    }
+
+    pub fn with_claim(self, claim: Option<&'a Claim>) -> Self {
+        TaskJson {
+            claim: claim.map(ClaimJson::new),
+            ..self
         }
     }
 }
 
+/// A claim as `--json` prints it inside a task.
+#[derive(Debug, Serialize)]
+pub struct ClaimJson<'a> {
+    pub agent: &'a str,
+    pub token: &'a str,
+    pub claimed_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub heartbeat_at: Timestamp,
+    pub progress: Option<&'a str>,
+    pub percent: Option<u8>,
+    pub attempt: u32,
+}
+
+impl<'a> ClaimJson<'a> {
+    pub fn new(claim: &'a Claim) -> Self {
+        ClaimJson {
+            agent: &claim.agent,
+            token: &claim.token,
+            claimed_at: claim.claimed_at,
+            expires_at: claim.expires_at,
+            heartbeat_at: claim.heartbeat_at,
+            progress: claim.progress.as_deref(),
+            percent: claim.percent,
+            attempt: claim.attempt,
+        }
+    }
+}
+
+/// A short human duration: `42s`, `5m12s`, `3h02m`, `2d04h`.
+pub fn duration(span: jiff::SignedDuration) -> String {
+    let secs = span.as_secs();
+    let (sign, secs) = if secs < 0 { ("-", -secs) } else { ("", secs) };
+    let text = match secs {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3_600 => format!("{}m{:02}s", s / 60, s % 60),
+        s if s < 86_400 => format!("{}h{:02}m", s / 3_600, (s % 3_600) / 60),
+        s => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3_600),
+    };
+    format!("{sign}{text}")
+}
+
+/// One line about a claim at `now`: holder, age, lease left, progress.
+pub fn claim_line(claim: &Claim, now: Timestamp) -> String {
+    let age = duration(now.duration_since(claim.claimed_at));
+    let left = claim.expires_at.duration_since(now);
+    let lease = match left.is_negative() || left.is_zero() {
+        true => format!("lease expired {} ago", duration(-left)),
+        false => format!("lease {} left", duration(left)),
+    };
+    let mut line = format!("by {} for {age}, {lease}, attempt {}", claim.agent, claim.attempt);
+    match (&claim.progress, claim.percent) {
+        (Some(text), Some(p)) => line.push_str(&format!(", {p}%: {text}")),
+        (Some(text), None) => line.push_str(&format!(": {text}")),
+        (None, Some(p)) => line.push_str(&format!(", {p}%")),
+        (None, None) => {}
+    }
+    line
+}
+
 /// A listing as `--json` prints it: an array of task objects.
-pub fn tasks_json<'a>(rows: &'a [(&'a TaskEntry, Derived)]) -> Vec<TaskJson<'a>> {
+pub fn tasks_json<'a>(rows: &'a [(&'a TaskEntry, Derived)], claims: &'a BTreeMap<TaskId, Claim>) -> Vec<TaskJson<'a>> {
     rows.iter()
-        .map(|(entry, derived)| TaskJson::new(&entry.task, derived))
+        .map(|(entry, derived)| TaskJson::new(&entry.task, derived).with_claim(claims.get(&entry.task.id)))
         .collect()
+}
+
+/// Read the claim records a snapshot lists, warning about (and leaving out) unreadable ones.
+pub fn read_claims(loom: &Loom, snapshot: &Snapshot, ui: &mut super::ui::Ui) -> BTreeMap<TaskId, Claim> {
+    let mut claims = BTreeMap::new();
+    for (id, tip) in &snapshot.claims {
+        match loom.read_claim(id, *tip) {
+            Ok(claim) => {
+                claims.insert(id.clone(), claim);
+            }
+            Err(err) => ui.warn(format!("skipping claim: {err}")),
+        }
+    }
+    claims
 }
 
 /// The columns of a task in a listing: id, status, priority, title (with labels).
@@ -82,12 +179,41 @@ pub fn time(timestamp: Timestamp) -> String {
     timestamp.strftime("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
-/// The detail view of `show`. Dependency statuses come from `status_of` when known.
-pub fn detail(task: &Task, derived: &Derived, last_change: Option<(&str, Option<&str>)>) -> Vec<String> {
+/// The detail view of `show`.
+pub fn detail(
+    task: &Task,
+    derived: &Derived,
+    claim: Option<&Claim>,
+    now: Timestamp,
+    last_change: Option<(&str, Option<&str>)>,
+) -> Vec<String> {
     let mut rows: Vec<Vec<String>> = vec![
         vec!["status".into(), derived.view.to_string()],
         vec!["priority".into(), task.priority.to_string()],
     ];
+    if let Some(claim) = claim {
+        rows.push(vec!["claimed".into(), claim_line(claim, now)]);
+    }
+    if task.retries > 0 {
+        let due = match task.retry_after {
+            Some(at) if at > now => format!(", next try in {}", duration(at.duration_since(now))),
+            _ => String::new(),
+        };
+        rows.push(vec!["failures".into(), format!("{}{due}", task.retries)]);
+    }
+    if let Some(reason) = &task.last_failure {
+        rows.push(vec!["last failure".into(), reason.clone()]);
+    }
+    if let Some(branch) = &task.branch {
+        rows.push(vec!["branch".into(), branch.clone()]);
+    }
+    if let Some(output) = &task.output {
+        let text = match output {
+            serde_json::Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        rows.push(vec!["output".into(), text]);
+    }
     let ids = |ids: &mut dyn Iterator<Item = &TaskId>| ids.map(TaskId::to_string).collect::<Vec<_>>().join(", ");
     if !task.deps.is_empty() {
         rows.push(vec!["deps".into(), ids(&mut task.deps.iter())]);

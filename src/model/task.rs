@@ -185,6 +185,9 @@ pub struct Task {
     /// The branch holding the task's work.
     #[serde(default)]
     pub branch: Option<String>,
+    /// Why the task last failed.
+    #[serde(default)]
+    pub last_failure: Option<String>,
     /// Fields written by another version of git-loom, kept verbatim.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
@@ -227,6 +230,7 @@ impl Task {
             max_retries: None,
             output: None,
             branch: None,
+            last_failure: None,
             extra: BTreeMap::new(),
         }
     }

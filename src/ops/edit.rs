@@ -166,6 +166,7 @@ impl Loom {
                 }
             }
             if let Some(status) = changes.status {
+                refuse_if_claimed(self, &id)?;
                 change_status(&mut workset, &id, status)?;
             }
             Ok((finish(workset, &id, actor, "update")?, added))
@@ -250,8 +251,13 @@ impl Loom {
             let snapshot = self.snapshot(actor.now)?;
             let id = snapshot.resolve(input)?;
             let mut workset = Workset::on(&self.store, &snapshot);
-            change_status(&mut workset, &id, Status::Cancelled)?;
             let affected = snapshot.waiting_on(std::slice::from_ref(&id), cascade);
+            for target in std::iter::once(&id).chain(if cascade { &affected[..] } else { &[] }) {
+                if snapshot.claims.contains_key(target) {
+                    refuse_if_claimed(self, target)?;
+                }
+            }
+            change_status(&mut workset, &id, Status::Cancelled)?;
             let stranded = if cascade {
                 for other in &affected {
                     if workset.status_of(other).is_some_and(|s| !s.is_closed()) {
@@ -280,7 +286,7 @@ impl Loom {
     /// the same moment. Each writer judged the epic against the siblings it read, and sibling
     /// statuses are not part of the transaction, so two children finishing together could both
     /// see the other still open; the later of them sees both done here and closes the epic.
-    fn settle_epics(&self, written: &mut Vec<Written>, actor: &Actor, op: &str) -> Result<()> {
+    pub(super) fn settle_epics(&self, written: &mut Vec<Written>, actor: &Actor, op: &str) -> Result<()> {
         let closed_here =
             |epic: &TaskId, written: &[Written]| written.iter().any(|w| &w.id == epic && w.task.status().is_closed());
         let epics: BTreeSet<TaskId> = written
@@ -302,7 +308,7 @@ impl Loom {
 }
 
 /// Commit the workset and report the main task as it now stands.
-fn finish(mut workset: Workset<'_>, id: &TaskId, actor: &Actor, op: &str) -> Result<EditOutcome> {
+pub(super) fn finish(mut workset: Workset<'_>, id: &TaskId, actor: &Actor, op: &str) -> Result<EditOutcome> {
     let unchanged = workset.get(id)?.clone();
     let written = workset.commit(actor, op)?;
     let task = written
@@ -375,8 +381,20 @@ fn set_parent(
     Ok(Some(old))
 }
 
+/// A claimed task's status belongs to its holder: it changes through `done`, `fail` or
+/// `release`, never behind the holder's back.
+fn refuse_if_claimed(loom: &Loom, id: &TaskId) -> Result<()> {
+    match loom.claim_of(id)? {
+        None => Ok(()),
+        Some((_, claim)) => Err(Error::Claimed {
+            id: id.clone(),
+            agent: claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into()),
+        }),
+    }
+}
+
 /// Move `id` to `to` through the state machine and close any epic that thereby finished.
-fn change_status(workset: &mut Workset<'_>, id: &TaskId, to: Status) -> Result<Transition> {
+pub(super) fn change_status(workset: &mut Workset<'_>, id: &TaskId, to: Status) -> Result<Transition> {
     let task = workset.get(id)?.clone();
     let mut guards = Guards::default();
     if to == Status::Done {

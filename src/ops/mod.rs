@@ -6,8 +6,10 @@
 //! got there first the operation re-reads and re-applies its intent, a bounded number of times,
 //! before reporting the conflict.
 
+mod claim;
 mod create;
 mod edit;
+mod lease;
 mod snapshot;
 mod workset;
 
@@ -20,8 +22,10 @@ use crate::model::meta::SCHEMA_VERSION;
 use crate::model::{IdError, IdQuery, Meta, Settings, Status, TaskBlobError, TaskId, TransitionError};
 use crate::store::{self, CommitMessage, Expected, RefUpdate, Signature, Store};
 
+pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
+pub use lease::{Recovery, SweepOutcome};
 pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};
 pub use workset::Written;
 
@@ -76,6 +80,16 @@ pub enum Error {
     EpicWithDeps { id: TaskId },
     #[error("cannot reopen {id}: its epic {epic} is already done")]
     EpicDone { id: TaskId, epic: TaskId },
+    #[error("{id} is claimed by {agent}")]
+    Claimed { id: TaskId, agent: String },
+    #[error("{id} is not claimed")]
+    NotClaimed { id: TaskId },
+    #[error("{id} is claimed by {holder}, not by you")]
+    NotHolder { id: TaskId, holder: String },
+    #[error("{id} is {view}, not ready")]
+    NotReady { id: TaskId, view: crate::model::View },
+    #[error("{id} is {status}, not dead")]
+    NotDead { id: TaskId, status: Status },
     /// Input that is malformed in itself (an empty title, a bad label).
     #[error("{0}")]
     Invalid(String),

@@ -4,13 +4,14 @@
 //! from its ref), remembers the tip it was read at, and collects a note for each change. On
 //! [`Workset::commit`] every changed task gets a new version commit, and all their refs move in
 //! one transaction that expects exactly the tips that were read: either every change lands or
-//! none does.
+//! none does. Claim changes (create, renew, delete) can ride in the same transaction, so a task
+//! and its claim never disagree.
 
 use std::collections::BTreeMap;
 
 use super::snapshot::{Snapshot, read_task};
 use super::{Actor, Error, Result};
-use crate::model::{Status, Task, TaskId};
+use crate::model::{Claim, Status, Task, TaskId};
 use crate::store::{self, CommitMessage, Expected, ObjectId, RefUpdate, Store};
 
 struct Slot {
@@ -19,12 +20,25 @@ struct Slot {
     original: Option<Task>,
     task: Task,
     notes: Vec<String>,
+    /// Write a version even if the task is unchanged, so its history records the notes.
+    record: bool,
+}
+
+/// A change to a claim ref, published in the same transaction as the task changes.
+pub(super) enum ClaimChange {
+    /// Create the claim; fails if one exists (exactly one claimer wins).
+    Create(Claim),
+    /// Replace the claim at `tip` with a renewed version (a heartbeat).
+    Renew { tip: ObjectId, claim: Claim },
+    /// Delete the claim, only if it is still the one at `tip`.
+    Delete { tip: ObjectId },
 }
 
 pub(super) struct Workset<'a> {
     store: &'a Store,
     snapshot: Option<&'a Snapshot>,
     slots: BTreeMap<TaskId, Slot>,
+    claims: Vec<(TaskId, ClaimChange, String)>,
 }
 
 /// A task version this operation wrote.
@@ -43,6 +57,7 @@ impl<'a> Workset<'a> {
             store,
             snapshot: None,
             slots: BTreeMap::new(),
+            claims: Vec::new(),
         }
     }
 
@@ -52,6 +67,7 @@ impl<'a> Workset<'a> {
             store,
             snapshot: Some(snapshot),
             slots: BTreeMap::new(),
+            claims: Vec::new(),
         }
     }
 
@@ -74,6 +90,7 @@ impl<'a> Workset<'a> {
                     original: Some(entry.task.clone()),
                     task: entry.task,
                     notes: Vec::new(),
+                    record: false,
                 },
             );
         }
@@ -103,6 +120,14 @@ impl<'a> Workset<'a> {
         }
     }
 
+    /// Record `note` in the history of `id` even if nothing else about the task changes.
+    pub(super) fn record(&mut self, id: &TaskId, note: impl Into<String>) -> Result<()> {
+        let slot = self.load(id)?;
+        slot.notes.push(note.into());
+        slot.record = true;
+        Ok(())
+    }
+
     pub(super) fn insert_new(&mut self, task: Task, note: impl Into<String>) {
         self.slots.insert(
             task.id.clone(),
@@ -111,8 +136,15 @@ impl<'a> Workset<'a> {
                 original: None,
                 task,
                 notes: vec![note.into()],
+                record: true,
             },
         );
+    }
+
+    /// Change the claim on `id` together with this workset's task changes; `summary` becomes
+    /// the claim commit's message.
+    pub(super) fn change_claim(&mut self, id: &TaskId, change: ClaimChange, summary: impl Into<String>) {
+        self.claims.push((id.clone(), change, summary.into()));
     }
 
     /// Publish every changed task in one transaction; tasks that ended up unchanged are left
@@ -122,7 +154,7 @@ impl<'a> Workset<'a> {
         let mut updates = Vec::new();
         let mut written = Vec::new();
         for (id, mut slot) in self.slots {
-            if slot.original.as_ref() == Some(&slot.task) {
+            if slot.original.as_ref() == Some(&slot.task) && !slot.record {
                 continue;
             }
             if slot.original.is_some() {
@@ -157,6 +189,46 @@ impl<'a> Workset<'a> {
                 notes: slot.notes,
                 task: slot.task,
             });
+        }
+        for (id, change, summary) in self.claims {
+            let message = CommitMessage {
+                summary,
+                body: None,
+                trailers: vec![
+                    ("Loom-Task", id.to_string()),
+                    ("Loom-Agent", actor.agent.clone()),
+                    ("Loom-Op", op.to_owned()),
+                ],
+            };
+            let name = store::claim_ref(&id);
+            let update = match change {
+                ClaimChange::Create(claim) => RefUpdate {
+                    name,
+                    expected: Expected::Absent,
+                    new: Some(self.store.write_version(
+                        &[("claim.json", &claim.to_blob())],
+                        &[],
+                        &message,
+                        &signature,
+                    )?),
+                },
+                ClaimChange::Renew { tip, claim } => RefUpdate {
+                    name,
+                    expected: Expected::Tip(tip),
+                    new: Some(self.store.write_version(
+                        &[("claim.json", &claim.to_blob())],
+                        &[tip],
+                        &message,
+                        &signature,
+                    )?),
+                },
+                ClaimChange::Delete { tip } => RefUpdate {
+                    name,
+                    expected: Expected::Tip(tip),
+                    new: None,
+                },
+            };
+            updates.push(update);
         }
         if !updates.is_empty() {
             self.store.apply(&updates, &signature)?;

@@ -1,0 +1,320 @@
+//! Claims: granting a ready task to exactly one agent, and everything only its holder may do
+//! with it (heartbeat, release, done, fail).
+//!
+//! A claim is granted by creating `refs/loom/claims/<id>` with a create-only update in the
+//! same transaction as a new task version that records it (`claim by <agent> (attempt n)`), so
+//! exactly one claimer wins and the task's history shows every grant. Release, done and fail
+//! delete the claim with a compare-and-swap on the exact claim commit the holder read, in the
+//! same transaction as the task's new version: a task is never done with a claim left behind,
+//! and a claim that was swept and re-granted meanwhile cannot be completed by its old holder.
+
+use super::edit::{change_status, finish};
+use super::snapshot::read_claim;
+use super::workset::{ClaimChange, Workset};
+use super::{Actor, EditOutcome, Error, Loom, Result, with_retries};
+use crate::model::claim::{Claim, Holder, retry_delay};
+use crate::model::{Priority, Status, Task, TaskId, View, state};
+use crate::store::{self, ObjectId};
+
+/// How a new claim is made.
+#[derive(Debug, Clone, Default)]
+pub struct ClaimOptions {
+    /// Lease length; the repository's `claims.ttl_secs` when `None`.
+    pub ttl_secs: Option<u64>,
+}
+
+/// Which ready tasks `claim --next` may take.
+#[derive(Debug, Clone, Default)]
+pub struct NextFilter {
+    pub label: Option<String>,
+    /// Only priorities in this inclusive range (most urgent first).
+    pub priorities: Option<(Priority, Priority)>,
+}
+
+/// How a caller proves it may act on a claim.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Credentials<'a> {
+    /// The claim token, for a process that runs under another agent name than the claimer.
+    pub token: Option<&'a str>,
+    /// Act even though someone else holds the claim; recorded in the task's history.
+    pub force: bool,
+}
+
+/// A task and the claim its caller now holds.
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub task: Task,
+    pub claim: Claim,
+}
+
+/// How many candidates `claim --next` tries, and how many fresh snapshots it takes, before
+/// concluding that nothing is left for it.
+const MAX_NEXT_ATTEMPTS: usize = 64;
+const MAX_NEXT_ROUNDS: usize = 4;
+/// After losing the best candidate, `claim --next` picks among this many of the next ones at
+/// random, so that a crowd of racing agents spreads out instead of colliding again.
+const SPREAD: usize = 8;
+
+impl Loom {
+    /// Claim the task `input` names; it must be ready.
+    pub fn claim(&self, input: &str, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
+        let id = self.resolve(input)?;
+        self.claim_id(&id, options, actor)
+    }
+
+    /// Claim the best ready task that `filter` allows; `None` when nothing is left to claim.
+    /// A candidate another agent wins first is skipped, and the next one tried.
+    pub fn claim_next(&self, filter: &NextFilter, options: &ClaimOptions, actor: &Actor) -> Result<Option<Held>> {
+        let mut attempts = 0;
+        for _ in 0..MAX_NEXT_ROUNDS {
+            let snapshot = self.snapshot(actor.now)?;
+            let mut candidates: Vec<TaskId> = snapshot
+                .ready()
+                .into_iter()
+                .map(|ready| &ready.entry.task)
+                .filter(|task| filter.label.as_ref().is_none_or(|label| task.labels.contains(label)))
+                .filter(|task| {
+                    filter
+                        .priorities
+                        .is_none_or(|(low, high)| (low..=high).contains(&task.priority))
+                })
+                .map(|task| task.id.clone())
+                .collect();
+            if candidates.is_empty() {
+                return Ok(None);
+            }
+            let mut first = true;
+            while !candidates.is_empty() && attempts < MAX_NEXT_ATTEMPTS {
+                attempts += 1;
+                let pick = match first {
+                    true => 0,
+                    false => random_below(candidates.len().min(SPREAD)),
+                };
+                first = false;
+                let id = candidates.remove(pick);
+                match self.claim_id(&id, options, actor) {
+                    Ok(held) => return Ok(Some(held)),
+                    Err(Error::Claimed { .. } | Error::NotReady { .. }) => continue,
+                    Err(err) if err.is_conflict() => continue,
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn claim_id(&self, id: &TaskId, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
+        let ttl_secs = options.ttl_secs.unwrap_or(self.settings.claims.ttl_secs);
+        with_retries(|| {
+            if let Some((_, claim)) = self.claim_of(id)? {
+                let agent = claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into());
+                return Err(Error::Claimed { id: id.clone(), agent });
+            }
+            let mut workset = Workset::new(&self.store);
+            let task = workset.get(id)?.clone();
+            let statuses: Vec<(TaskId, Option<Status>)> = task
+                .deps
+                .iter()
+                .map(|dep| (dep.clone(), workset.status_of(dep)))
+                .collect();
+            let status_of = |dep: &TaskId| statuses.iter().find(|(d, _)| d == dep).and_then(|(_, s)| *s);
+            let view = state::derive(&task, status_of, false, actor.now).view;
+            if view != View::Ready {
+                return Err(Error::NotReady { id: id.clone(), view });
+            }
+            if task.status() == Status::Failed {
+                change_status(&mut workset, id, Status::Pending)?;
+            }
+            let attempt = {
+                let task = workset.get_mut(id)?;
+                task.attempts += 1;
+                task.attempts
+            };
+            let claim = Claim::new(
+                id.clone(),
+                actor.agent.clone(),
+                new_token()?,
+                ttl_secs,
+                attempt,
+                actor.now,
+            );
+            workset.record(id, format!("claim by {} (attempt {attempt})", actor.agent))?;
+            workset.change_claim(
+                id,
+                ClaimChange::Create(claim.clone()),
+                format!("claim by {}", actor.agent),
+            );
+            let written = workset.commit(actor, "claim")?;
+            let task = written
+                .into_iter()
+                .find(|w| &w.id == id)
+                .map(|w| w.task)
+                .expect("the claimed task is written because the claim is recorded in its history");
+            Ok(Held { task, claim })
+        })
+    }
+
+    /// Find the claim on `id` and check that the caller holds it (or forces). Returns the
+    /// claim's tip, the claim, and the history note a forced action leaves.
+    fn held_claim(
+        &self,
+        id: &TaskId,
+        credentials: Credentials<'_>,
+        actor: &Actor,
+    ) -> Result<(ObjectId, Claim, Option<String>)> {
+        let tip = self
+            .store
+            .tip(&store::claim_ref(id))?
+            .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
+        let claim = read_claim(&self.store, id, tip)?;
+        let holder = Holder {
+            agent: &actor.agent,
+            token: credentials.token,
+        };
+        if claim.is_held_by(&holder) {
+            return Ok((tip, claim, None));
+        }
+        if credentials.force {
+            let note = format!("forced by {} (claim held by {})", actor.agent, claim.agent);
+            return Ok((tip, claim, Some(note)));
+        }
+        Err(Error::NotHolder {
+            id: id.clone(),
+            holder: claim.agent,
+        })
+    }
+
+    /// Extend the lease on a claim the caller holds, recording progress.
+    pub fn heartbeat(
+        &self,
+        input: &str,
+        credentials: Credentials<'_>,
+        progress: Option<String>,
+        percent: Option<u8>,
+        actor: &Actor,
+    ) -> Result<Claim> {
+        let id = self.resolve(input)?;
+        with_retries(|| {
+            let (tip, mut claim, forced) = self.held_claim(&id, credentials, actor)?;
+            claim.renew(actor.now, progress.clone(), percent);
+            let mut workset = Workset::new(&self.store);
+            if let Some(note) = forced {
+                workset.record(&id, format!("heartbeat {note}"))?;
+            }
+            let summary = match (&claim.progress, claim.percent) {
+                (Some(text), Some(p)) => format!("heartbeat: {text} ({p}%)"),
+                (Some(text), None) => format!("heartbeat: {text}"),
+                (None, Some(p)) => format!("heartbeat ({p}%)"),
+                (None, None) => "heartbeat".to_owned(),
+            };
+            workset.change_claim(
+                &id,
+                ClaimChange::Renew {
+                    tip,
+                    claim: claim.clone(),
+                },
+                summary,
+            );
+            workset.commit(actor, "heartbeat")?;
+            Ok(claim)
+        })
+    }
+
+    /// Give a claimed task back, ready for someone else.
+    pub fn release(&self, input: &str, credentials: Credentials<'_>, actor: &Actor) -> Result<EditOutcome> {
+        let id = self.resolve(input)?;
+        with_retries(|| {
+            let (tip, claim, forced) = self.held_claim(&id, credentials, actor)?;
+            let mut workset = Workset::new(&self.store);
+            let note = match forced {
+                Some(note) => format!("released, {note}"),
+                None => format!("released by {}", claim.agent),
+            };
+            workset.record(&id, note.clone())?;
+            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
+            finish(workset, &id, actor, "release")
+        })
+    }
+
+    /// Record a claimed task as done: the task's new version and the claim's deletion land
+    /// together, and an epic whose last open child this was closes with them.
+    pub fn done(
+        &self,
+        input: &str,
+        credentials: Credentials<'_>,
+        output: Option<serde_json::Value>,
+        branch: Option<String>,
+        actor: &Actor,
+    ) -> Result<EditOutcome> {
+        let id = self.resolve(input)?;
+        let mut outcome = with_retries(|| {
+            let (tip, claim, forced) = self.held_claim(&id, credentials, actor)?;
+            let mut workset = Workset::new(&self.store);
+            change_status(&mut workset, &id, Status::Done)?;
+            let task = workset.get_mut(&id)?;
+            if output.is_some() {
+                task.output = output.clone();
+            }
+            if branch.is_some() {
+                task.branch = branch.clone();
+            }
+            let note = match forced {
+                Some(note) => format!("done, {note}"),
+                None => format!("done by {}", claim.agent),
+            };
+            workset.record(&id, note.clone())?;
+            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
+            finish(workset, &id, actor, "done")
+        })?;
+        self.settle_epics(&mut outcome.written, actor, "done")?;
+        Ok(outcome)
+    }
+
+    /// Record that a claimed task failed: it is retried after a backoff, or becomes dead once
+    /// it has failed more often than its retry limit allows.
+    pub fn fail(&self, input: &str, credentials: Credentials<'_>, reason: &str, actor: &Actor) -> Result<EditOutcome> {
+        let id = self.resolve(input)?;
+        let reason = reason.trim().to_owned();
+        if reason.is_empty() {
+            return Err(Error::Invalid("a failure needs a reason".into()));
+        }
+        let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
+        let retry = &self.settings.retry;
+        let mut outcome = with_retries(|| {
+            let (tip, claim, forced) = self.held_claim(&id, credentials, actor)?;
+            let mut workset = Workset::new(&self.store);
+            let (retries, limit) = {
+                let task = workset.get_mut(&id)?;
+                task.retries += 1;
+                task.last_failure = Some(reason.clone());
+                (task.retries, task.max_retries.unwrap_or(retry.limit))
+            };
+            if retries > limit {
+                change_status(&mut workset, &id, Status::Dead)?;
+                workset.get_mut(&id)?.retry_after = None;
+            } else {
+                change_status(&mut workset, &id, Status::Failed)?;
+                let after = actor.now + retry_delay(retries, retry.base_secs, retry.max_secs, jitter);
+                workset.get_mut(&id)?.retry_after = Some(after);
+            }
+            let by = forced.unwrap_or_else(|| format!("by {}", claim.agent));
+            let note = format!("failure {retries} (retry limit {limit}) {by}: {reason}");
+            workset.record(&id, note.clone())?;
+            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
+            finish(workset, &id, actor, "fail")
+        })?;
+        self.settle_epics(&mut outcome.written, actor, "fail")?;
+        Ok(outcome)
+    }
+}
+
+/// A fresh claim token: 16 random hex digits.
+fn new_token() -> Result<String> {
+    let value = getrandom::u64().map_err(|err| Error::Internal(format!("cannot draw a claim token: {err}")))?;
+    Ok(format!("{value:016x}"))
+}
+
+/// A random index below `bound` (which must be positive); 0 if randomness is unavailable.
+fn random_below(bound: usize) -> usize {
+    getrandom::u64().map_or(0, |value| (value % bound.max(1) as u64) as usize)
+}

@@ -1,0 +1,178 @@
+//! Taking work back: the sweeper (expired leases, failed tasks whose backoff passed),
+//! `recover` (classify every claim and requeue the stale and expired ones), and the manual
+//! ways out of the dead letter (`reset`, `dead --retry`).
+//!
+//! A claim is only ever removed with a compare-and-swap on the exact claim commit that was
+//! judged: if the holder's heartbeat lands first, the claim moved and is left alone. So any
+//! number of sweepers can run at once, anywhere, beside working holders.
+
+use super::edit::{change_status, finish};
+use super::snapshot::Problem;
+use super::workset::{ClaimChange, Workset};
+use super::{Actor, EditOutcome, Error, Loom, Result, with_retries};
+use crate::model::claim::{Claim, Health};
+use crate::model::{Status, TaskId};
+use crate::store::{self, ObjectId};
+
+/// What a sweep did.
+#[derive(Debug, Clone, Default)]
+pub struct SweepOutcome {
+    /// Tasks whose expired claim was removed, with the agent that held it.
+    pub expired: Vec<(TaskId, String)>,
+    /// Failed tasks whose backoff passed, now pending again.
+    pub revived: Vec<TaskId>,
+    /// Claims that could not be read (left alone).
+    pub problems: Vec<Problem>,
+}
+
+/// How `recover` judged one claim.
+#[derive(Debug, Clone)]
+pub struct Recovery {
+    pub id: TaskId,
+    pub claim: Claim,
+    pub health: Health,
+    /// Whether the claim was (with `execute`) or would be removed.
+    pub requeue: bool,
+    /// With `execute`: whether this run removed it (false when a heartbeat got there first).
+    pub requeued: bool,
+}
+
+impl Loom {
+    /// Remove every expired claim and make failed tasks whose backoff passed pending again.
+    pub fn sweep(&self, actor: &Actor) -> Result<SweepOutcome> {
+        let snapshot = self.snapshot(actor.now)?;
+        let mut outcome = SweepOutcome::default();
+        for (id, &tip) in &snapshot.claims {
+            let claim = match self.read_claim(id, tip) {
+                Ok(claim) => claim,
+                Err(Error::CorruptTask { ref_name, problem }) => {
+                    outcome.problems.push(Problem { ref_name, problem });
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            if claim.is_expired(actor.now) {
+                let note = format!("lease of {} expired (attempt {})", claim.agent, claim.attempt);
+                if self.requeue(id, tip, &note, "sweep", actor)? {
+                    outcome.expired.push((id.clone(), claim.agent));
+                }
+            }
+        }
+        for entry in snapshot.tasks.values() {
+            let task = &entry.task;
+            let due = task.retry_after.is_none_or(|at| at <= actor.now);
+            if task.status() == Status::Failed && due && !snapshot.claims.contains_key(&task.id) {
+                let revived = with_retries(|| {
+                    let mut workset = Workset::new(&self.store);
+                    if workset.get(&task.id)?.status() != Status::Failed {
+                        return Ok(false);
+                    }
+                    change_status(&mut workset, &task.id, Status::Pending)?;
+                    workset.note(&task.id, "retry: backoff passed");
+                    Ok(!workset.commit(actor, "sweep")?.is_empty())
+                });
+                match revived {
+                    Ok(true) => outcome.revived.push(task.id.clone()),
+                    Ok(false) => {}
+                    // Someone else moved the task meanwhile (claimed it, reset it): theirs wins.
+                    Err(Error::Transition(_) | Error::EpicDone { .. }) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Remove the claim on `id` if it is still the commit `tip`, noting why in the task's
+    /// history. Returns false when the claim moved or vanished first (a heartbeat won).
+    fn requeue(&self, id: &TaskId, tip: ObjectId, note: &str, op: &str, actor: &Actor) -> Result<bool> {
+        with_retries(|| {
+            if self.store.tip(&store::claim_ref(id))? != Some(tip) {
+                return Ok(false);
+            }
+            let mut workset = Workset::new(&self.store);
+            workset.record(id, note)?;
+            workset.change_claim(id, ClaimChange::Delete { tip }, note);
+            workset.commit(actor, op)?;
+            Ok(true)
+        })
+    }
+
+    /// Judge every claim: active, stale (no heartbeat for three intervals) or expired. With
+    /// `execute`, requeue the stale and expired ones.
+    pub fn recover(&self, execute: bool, actor: &Actor) -> Result<(Vec<Recovery>, Vec<Problem>)> {
+        let snapshot = self.snapshot(actor.now)?;
+        let heartbeat_secs = self.settings.claims.heartbeat_secs;
+        let mut recoveries = Vec::new();
+        let mut problems = Vec::new();
+        for (id, &tip) in &snapshot.claims {
+            let claim = match self.read_claim(id, tip) {
+                Ok(claim) => claim,
+                Err(Error::CorruptTask { ref_name, problem }) => {
+                    problems.push(Problem { ref_name, problem });
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
+            let health = claim.health(actor.now, heartbeat_secs);
+            let requeue = health != Health::Active;
+            let requeued = match execute && requeue {
+                true => {
+                    let note = format!("recovered from {} ({health:?} claim)", claim.agent).to_lowercase();
+                    self.requeue(id, tip, &note, "recover", actor)?
+                }
+                false => false,
+            };
+            recoveries.push(Recovery {
+                id: id.clone(),
+                claim,
+                health,
+                requeue,
+                requeued,
+            });
+        }
+        Ok((recoveries, problems))
+    }
+
+    /// Return a failed, dead, cancelled or stuck (claimed) task to pending, with its retry
+    /// count reset; with `clear_output`, forget what it reported.
+    pub fn reset(&self, input: &str, clear_output: bool, actor: &Actor) -> Result<EditOutcome> {
+        let id = self.resolve(input)?;
+        with_retries(|| {
+            let mut workset = Workset::new(&self.store);
+            let status = workset.get(&id)?.status();
+            if let Some(tip) = self.store.tip(&store::claim_ref(&id))? {
+                workset.record(&id, "claim removed by reset")?;
+                workset.change_claim(&id, ClaimChange::Delete { tip }, format!("reset by {}", actor.agent));
+            }
+            if matches!(status, Status::Failed | Status::Dead | Status::Cancelled | Status::Done) {
+                change_status(&mut workset, &id, Status::Pending)?;
+            }
+            let task = workset.get_mut(&id)?;
+            task.retries = 0;
+            task.retry_after = None;
+            if clear_output {
+                task.output = None;
+                task.last_failure = None;
+            }
+            finish(workset, &id, actor, "reset")
+        })
+    }
+
+    /// Give a dead task another round of retries.
+    pub fn retry_dead(&self, input: &str, actor: &Actor) -> Result<EditOutcome> {
+        let id = self.resolve(input)?;
+        with_retries(|| {
+            let mut workset = Workset::new(&self.store);
+            let status = workset.get(&id)?.status();
+            if status != Status::Dead {
+                return Err(Error::NotDead { id: id.clone(), status });
+            }
+            change_status(&mut workset, &id, Status::Pending)?;
+            let task = workset.get_mut(&id)?;
+            task.retries = 0;
+            task.retry_after = None;
+            finish(workset, &id, actor, "retry")
+        })
+    }
+}
