@@ -9,7 +9,7 @@ mod common;
 use common::{Repo, is_task_id};
 use serde_json::{Value, json};
 
-const TASK_KEYS: [&str; 14] = [
+const TASK_KEYS: [&str; 21] = [
     "id",
     "title",
     "description",
@@ -24,6 +24,13 @@ const TASK_KEYS: [&str; 14] = [
     "files",
     "created_at",
     "updated_at",
+    "attempts",
+    "retries",
+    "retry_after",
+    "output",
+    "branch",
+    "last_failure",
+    "claim",
 ];
 
 fn ids(value: &Value) -> Vec<String> {
