@@ -24,10 +24,10 @@ pub struct ClaimArgs {
     #[arg(long)]
     next: bool,
     /// With --next: only tasks with this label
-    #[arg(long, value_name = "L", requires = "next")]
+    #[arg(long, value_name = "L")]
     label: Option<String>,
     /// With --next: only these priorities, `p1` or a range `p0..p1`
-    #[arg(long, value_name = "P..", requires = "next", value_parser = parse_priorities)]
+    #[arg(long, value_name = "P..", value_parser = parse_priorities)]
     priority: Option<(Priority, Priority)>,
     /// Lease length in seconds [default: claims.ttl_secs from settings, 1800]
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
@@ -119,6 +119,11 @@ pub struct FailArgs {
 pub fn run_claim(args: &ClaimArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
+    if args.id.is_some() && (args.label.is_some() || args.priority.is_some()) {
+        return Err(CommandError::usage(
+            "--label and --priority choose among ready tasks: use them with --next",
+        ));
+    }
     let options = ClaimOptions { ttl_secs: args.ttl };
     let held = match &args.id {
         Some(id) => loom.claim(id, &options, &actor)?,

@@ -50,6 +50,7 @@ pub struct ResetArgs {
 #[derive(Serialize)]
 struct SweepJson<'a> {
     expired: Vec<ExpiredJson<'a>>,
+    void: Vec<ExpiredJson<'a>>,
     revived: &'a [TaskId],
 }
 
@@ -82,16 +83,26 @@ pub fn run_sweep(_: &SweepArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
                 .iter()
                 .map(|(id, agent)| ExpiredJson { id, agent })
                 .collect(),
+            void: outcome
+                .void
+                .iter()
+                .map(|(id, agent)| ExpiredJson { id, agent })
+                .collect(),
             revived: &outcome.revived,
         })?;
     } else {
         for (id, agent) in &outcome.expired {
             ui.line(format!("{id}  requeued: lease of {agent} expired"))?;
         }
+        for (id, agent) in &outcome.void {
+            ui.line(format!(
+                "{id}  removed the void claim of {agent}: the task had moved on"
+            ))?;
+        }
         for id in &outcome.revived {
             ui.line(format!("{id}  pending again: retry backoff passed"))?;
         }
-        if outcome.expired.is_empty() && outcome.revived.is_empty() {
+        if outcome.expired.is_empty() && outcome.void.is_empty() && outcome.revived.is_empty() {
             ui.note("nothing to sweep");
         }
     }

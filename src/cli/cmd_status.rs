@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::model::View;
+use git_loom::model::{TaskId, View};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render;
+use super::render::{self, ClaimJson};
 use super::ui::Ui;
 
 /// Summarize the graph: tasks by status, ready work, recent activity
@@ -27,7 +27,15 @@ struct StatusJson<'a> {
     counts: BTreeMap<&'static str, usize>,
     ready: usize,
     unreadable: Vec<&'a str>,
+    claims: Vec<ClaimedJson<'a>>,
     recent: Vec<RecentJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ClaimedJson<'a> {
+    id: &'a TaskId,
+    #[serde(flatten)]
+    claim: ClaimJson<'a>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +53,7 @@ pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     let counts = snapshot.counts();
     let ready = counts.get(View::Ready.as_str()).copied().unwrap_or(0);
     let recent = snapshot.recent(args.recent);
+    let claims = render::read_claims(&loom, &snapshot, ui);
     if ui.json {
         ui.json_value(&StatusJson {
             project: &loom.meta().project,
@@ -52,6 +61,13 @@ pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
             counts,
             ready,
             unreadable: snapshot.problems.iter().map(|p| p.ref_name.as_str()).collect(),
+            claims: claims
+                .iter()
+                .map(|(id, claim)| ClaimedJson {
+                    id,
+                    claim: ClaimJson::new(claim),
+                })
+                .collect(),
             recent: recent
                 .iter()
                 .map(|entry| RecentJson {
@@ -79,6 +95,14 @@ pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     ui.table(&rows)?;
     if !snapshot.problems.is_empty() {
         ui.line(format!("  unreadable  {}", snapshot.problems.len()))?;
+    }
+    if !claims.is_empty() {
+        ui.line("claims:")?;
+        let rows: Vec<Vec<String>> = claims
+            .iter()
+            .map(|(id, claim)| vec![format!("  {id}"), render::claim_line(claim, context.now())])
+            .collect();
+        ui.table(&rows)?;
     }
     if !recent.is_empty() {
         ui.line("recent activity:")?;

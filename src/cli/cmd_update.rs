@@ -150,7 +150,11 @@ pub fn print_written(
 ) -> Result<Exit, CommandError> {
     if ui.json {
         let derived = loom.derive(task, context.now())?;
-        ui.json_value(&TaskJson::new(task, &derived))?;
+        let claim = match loom.claim_of(&task.id)? {
+            Some((_, Ok(claim))) => Some(claim),
+            _ => None,
+        };
+        ui.json_value(&TaskJson::new(task, &derived).with_claim(claim.as_ref()))?;
     } else if written.is_empty() {
         ui.note(format!("{}: {unchanged}", task.id));
     } else {

@@ -48,6 +48,21 @@ pub struct Settings {
     pub tasks: TaskSettings,
     pub claims: ClaimSettings,
     pub retry: RetrySettings,
+    pub locks: LockSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LockSettings {
+    /// A ref lock file at least this old was left by a process that died mid-write; the next
+    /// writer that runs into it removes it.
+    pub stale_after_secs: u64,
+}
+
+impl Default for LockSettings {
+    fn default() -> Self {
+        LockSettings { stale_after_secs: 10 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

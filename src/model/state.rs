@@ -102,7 +102,9 @@ pub fn derive(task: &Task, status_of: impl Fn(&TaskId) -> Option<Status>, claime
         .collect();
     let retry_due = task.retry_after.is_none_or(|at| at <= now);
     let view = match task.status {
-        Status::Pending | Status::Failed if claimed => View::Claimed,
+        // Only a pending task can be held: a claim left on a task that has moved on (by a
+        // writer that died between its two ref updates) is void, and swept.
+        Status::Pending if claimed => View::Claimed,
         Status::Pending if blocked_by.is_empty() => View::Ready,
         Status::Pending => View::Blocked,
         Status::Failed if blocked_by.is_empty() && retry_due => View::Ready,

@@ -106,12 +106,18 @@ impl Loom {
     fn claim_id(&self, id: &TaskId, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
         let ttl_secs = options.ttl_secs.unwrap_or(self.settings.claims.ttl_secs);
         with_retries(|| {
-            if let Some((_, claim)) = self.claim_of(id)? {
-                let agent = claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into());
-                return Err(Error::Claimed { id: id.clone(), agent });
-            }
             let mut workset = Workset::new(&self.store);
             let task = workset.get(id)?.clone();
+            // A claim on a task that is no longer pending is void (its writer died between the
+            // task's update and the claim's deletion): the new claim replaces it.
+            let orphan = match self.claim_of(id)? {
+                Some((tip, _)) if task.status() != Status::Pending => Some(tip),
+                Some((_, claim)) => {
+                    let agent = claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into());
+                    return Err(Error::Claimed { id: id.clone(), agent });
+                }
+                None => None,
+            };
             let statuses: Vec<(TaskId, Option<Status>)> = task
                 .deps
                 .iter()
@@ -139,11 +145,14 @@ impl Loom {
                 actor.now,
             );
             workset.record(id, format!("claim by {} (attempt {attempt})", actor.agent))?;
-            workset.change_claim(
-                id,
-                ClaimChange::Create(claim.clone()),
-                format!("claim by {}", actor.agent),
-            );
+            let change = match orphan {
+                Some(orphan) => ClaimChange::Take {
+                    orphan,
+                    claim: claim.clone(),
+                },
+                None => ClaimChange::Create(claim.clone()),
+            };
+            workset.change_claim(id, change, format!("claim by {}", actor.agent));
             let written = workset.commit(actor, "claim")?;
             let task = written
                 .into_iter()

@@ -19,6 +19,8 @@ use crate::store::{self, ObjectId};
 pub struct SweepOutcome {
     /// Tasks whose expired claim was removed, with the agent that held it.
     pub expired: Vec<(TaskId, String)>,
+    /// Claims removed because their task had already moved on (done, failed, …).
+    pub void: Vec<(TaskId, String)>,
     /// Failed tasks whose backoff passed, now pending again.
     pub revived: Vec<TaskId>,
     /// Claims that could not be read (left alone).
@@ -51,7 +53,16 @@ impl Loom {
                 }
                 Err(err) => return Err(err),
             };
-            if claim.is_expired(actor.now) {
+            let status = snapshot.status_of(id);
+            if status.is_some_and(|status| status != Status::Pending) {
+                // Void: left by a writer that died between the task's update and this
+                // claim's deletion.
+                let status = status.map_or(String::new(), |s| s.to_string());
+                let note = format!("removed the void claim of {} on a {status} task", claim.agent);
+                if self.requeue(id, tip, &note, "sweep", actor)? {
+                    outcome.void.push((id.clone(), claim.agent));
+                }
+            } else if claim.is_expired(actor.now) {
                 let note = format!("lease of {} expired (attempt {})", claim.agent, claim.attempt);
                 if self.requeue(id, tip, &note, "sweep", actor)? {
                     outcome.expired.push((id.clone(), claim.agent));

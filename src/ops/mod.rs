@@ -160,8 +160,9 @@ impl Loom {
     }
 
     /// Use an already opened store; fails if the repository was never initialised.
-    pub fn load(store: Store) -> Result<Loom> {
+    pub fn load(mut store: Store) -> Result<Loom> {
         let (_, (meta, settings), _) = read_meta(&store)?.ok_or(Error::NotInitialized)?;
+        store.set_stale_lock_after(std::time::Duration::from_secs(settings.locks.stale_after_secs));
         Ok(Loom { store, meta, settings })
     }
 

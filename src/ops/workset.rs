@@ -32,6 +32,8 @@ pub(super) enum ClaimChange {
     Renew { tip: ObjectId, claim: Claim },
     /// Delete the claim, only if it is still the one at `tip`.
     Delete { tip: ObjectId },
+    /// Replace a void claim (left on a task that is no longer pending) with a new one.
+    Take { orphan: ObjectId, claim: Claim },
 }
 
 pub(super) struct Workset<'a> {
@@ -153,43 +155,9 @@ impl<'a> Workset<'a> {
         let signature = actor.signature();
         let mut updates = Vec::new();
         let mut written = Vec::new();
-        for (id, mut slot) in self.slots {
-            if slot.original.as_ref() == Some(&slot.task) && !slot.record {
-                continue;
-            }
-            if slot.original.is_some() {
-                slot.task.touch(actor.now);
-            }
-            let summary = match slot.notes.is_empty() {
-                true => op.to_owned(),
-                false => slot.notes.join("; "),
-            };
-            let message = CommitMessage {
-                summary,
-                body: None,
-                trailers: vec![
-                    ("Loom-Task", id.to_string()),
-                    ("Loom-Agent", actor.agent.clone()),
-                    ("Loom-Op", op.to_owned()),
-                ],
-            };
-            let blob = slot.task.to_blob();
-            let parents: Vec<ObjectId> = slot.base.into_iter().collect();
-            let commit = self
-                .store
-                .write_version(&[("task.json", &blob)], &parents, &message, &signature)?;
-            updates.push(RefUpdate {
-                name: store::task_ref(&id),
-                expected: slot.base.map_or(Expected::Absent, Expected::Tip),
-                new: Some(commit),
-            });
-            written.push(Written {
-                id,
-                commit,
-                notes: slot.notes,
-                task: slot.task,
-            });
-        }
+        // Claim refs go first: the refs of one transaction are renamed into place one after
+        // another (deletions last), so a writer killed half-way leaves a claim without its
+        // history record, never a record of a claim that does not exist.
         for (id, change, summary) in self.claims {
             let message = CommitMessage {
                 summary,
@@ -227,8 +195,55 @@ impl<'a> Workset<'a> {
                     expected: Expected::Tip(tip),
                     new: None,
                 },
+                ClaimChange::Take { orphan, claim } => RefUpdate {
+                    name,
+                    expected: Expected::Tip(orphan),
+                    new: Some(self.store.write_version(
+                        &[("claim.json", &claim.to_blob())],
+                        &[],
+                        &message,
+                        &signature,
+                    )?),
+                },
             };
             updates.push(update);
+        }
+        for (id, mut slot) in self.slots {
+            if slot.original.as_ref() == Some(&slot.task) && !slot.record {
+                continue;
+            }
+            if slot.original.is_some() {
+                slot.task.touch(actor.now);
+            }
+            let summary = match slot.notes.is_empty() {
+                true => op.to_owned(),
+                false => slot.notes.join("; "),
+            };
+            let message = CommitMessage {
+                summary,
+                body: None,
+                trailers: vec![
+                    ("Loom-Task", id.to_string()),
+                    ("Loom-Agent", actor.agent.clone()),
+                    ("Loom-Op", op.to_owned()),
+                ],
+            };
+            let blob = slot.task.to_blob();
+            let parents: Vec<ObjectId> = slot.base.into_iter().collect();
+            let commit = self
+                .store
+                .write_version(&[("task.json", &blob)], &parents, &message, &signature)?;
+            updates.push(RefUpdate {
+                name: store::task_ref(&id),
+                expected: slot.base.map_or(Expected::Absent, Expected::Tip),
+                new: Some(commit),
+            });
+            written.push(Written {
+                id,
+                commit,
+                notes: slot.notes,
+                task: slot.task,
+            });
         }
         if !updates.is_empty() {
             self.store.apply(&updates, &signature)?;

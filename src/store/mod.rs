@@ -59,7 +59,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A handle on one repository's loom refs and object database.
 pub struct Store {
     repo: gix::Repository,
+    /// Lock files at least this old are taken to be left by a dead process.
+    stale_lock_after: std::time::Duration,
 }
+
+/// How old a ref lock file must be before it is taken to be left by a dead process.
+pub const DEFAULT_STALE_LOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Store {
     /// Open the repository containing `path`, refusing one whose refs gix cannot see.
@@ -79,7 +84,15 @@ impl Store {
         }
         // Task blobs are read once per command; a small cache helps repeated tree lookups.
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
-        Ok(Store { repo })
+        Ok(Store {
+            repo,
+            stale_lock_after: DEFAULT_STALE_LOCK_AFTER,
+        })
+    }
+
+    /// Change how old a lock file must be before a writer that finds it removes it.
+    pub fn set_stale_lock_after(&mut self, age: std::time::Duration) {
+        self.stale_lock_after = age;
     }
 
     /// The directory of the main working tree, if the repository has one.

@@ -164,10 +164,43 @@ impl Store {
         }
         let committer = by.to_gix();
         let mut time_buf = gix::date::parse::TimeBuf::default();
-        self.repo
-            .edit_references_as(edits, Some(committer.to_ref(&mut time_buf)))
-            .map(|_| ())
-            .map_err(|err| classify_transaction_error(err, updates))
+        let result = self
+            .repo
+            .edit_references_as(edits, Some(committer.to_ref(&mut time_buf)));
+        match result {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let locked = err.is_retryable();
+                let err = classify_transaction_error(err, updates);
+                if locked {
+                    self.remove_stale_locks(updates);
+                }
+                Err(err)
+            }
+        }
+    }
+
+    /// Remove lock files of `updates`' refs (and of `packed-refs`) that are older than the
+    /// stale-lock age. A writer holds its locks for milliseconds; one that is much older was
+    /// left by a process that died mid-write (git cannot clean those up by itself), and would
+    /// otherwise block the ref for good. The caller's retry then finds the ref free.
+    fn remove_stale_locks(&self, updates: &[RefUpdate]) {
+        let now = std::time::SystemTime::now();
+        let common = self.repo.common_dir();
+        let locks = updates
+            .iter()
+            .map(|update| common.join(format!("{}.lock", update.name)))
+            .chain(std::iter::once(common.join("packed-refs.lock")));
+        for lock in locks {
+            let stale = std::fs::metadata(&lock)
+                .and_then(|meta| meta.modified())
+                .ok()
+                .and_then(|modified| now.duration_since(modified).ok())
+                .is_some_and(|age| age >= self.stale_lock_after);
+            if stale {
+                let _ = std::fs::remove_file(&lock);
+            }
+        }
     }
 }
 
