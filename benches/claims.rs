@@ -23,7 +23,11 @@ fn git(dir: &Path, args: &[&str]) -> String {
     let out = hermetic(Command::new("git").arg("-C").arg(dir).args(args))
         .output()
         .expect("git runs because it is installed");
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -56,14 +60,22 @@ fn repository(root: &Path, name: &str, count: usize) -> (PathBuf, Vec<String>) {
     let ids = (0..count)
         .map(|i| {
             let new = NewTask::titled(format!("task {i}"), Kind::Task);
-            loom.create(&new, &actor("bench")).expect("creating a task works").id.to_string()
+            loom.create(&new, &actor("bench"))
+                .expect("creating a task works")
+                .id
+                .to_string()
         })
         .collect();
     (dir, ids)
 }
 
 fn copy(from: &Path, to: &Path) {
-    let status = Command::new("cp").arg("-a").arg(from).arg(to).status().expect("cp runs");
+    let status = Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp runs");
     assert!(status.success());
 }
 
@@ -79,7 +91,11 @@ fn time_process(command: &mut Command) -> Duration {
     let start = Instant::now();
     let out = command.output().expect("the process starts");
     let elapsed = start.elapsed();
-    assert!(out.status.success(), "{command:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     elapsed
 }
 
@@ -137,7 +153,11 @@ fn race_by_id(dir: &Path, ids: &[String], agents: usize) -> f64 {
                         .args(["--agent", &format!("agent-{n}"), "-q", "claim", id])
                         .output()
                         .expect("git-loom runs");
-                    assert!(out.status.success(), "claim {id}: {}", String::from_utf8_lossy(&out.stderr));
+                    assert!(
+                        out.status.success(),
+                        "claim {id}: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
                 }
             });
         }
@@ -152,7 +172,10 @@ fn main() {
         .unwrap_or(1_000);
     let root = tempfile::tempdir().expect("a temporary directory can be made");
     let (base, ids) = repository(root.path(), "base", tasks);
-    println!("git-loom claim benchmarks: {tasks} ready tasks, git {}", git(&base, &["--version"]));
+    println!(
+        "git-loom claim benchmarks: {tasks} ready tasks, git {}",
+        git(&base, &["--version"])
+    );
     println!();
 
     // In-process: the library call alone, after the repository is open.
@@ -164,7 +187,8 @@ fn main() {
         .take(200)
         .map(|id| {
             let start = Instant::now();
-            loom.claim(id, &ClaimOptions::default(), &actor("bench")).expect("a ready task can be claimed");
+            loom.claim(id, &ClaimOptions::default(), &actor("bench"))
+                .expect("a ready task can be claimed");
             start.elapsed()
         })
         .collect();
@@ -183,17 +207,24 @@ fn main() {
         let head = git(&dir, &["rev-parse", "HEAD"]);
         let floor: Vec<Duration> = (0..30)
             .map(|n| {
-                time_process(
-                    hermetic(&mut Command::new("git"))
-                        .arg("-C")
-                        .arg(&dir)
-                        .args(["update-ref", &format!("refs/loom/bench/{n}"), &head, ""]),
-                )
+                time_process(hermetic(&mut Command::new("git")).arg("-C").arg(&dir).args([
+                    "update-ref",
+                    &format!("refs/loom/bench/{n}"),
+                    &head,
+                    "",
+                ]))
             })
             .collect();
         let claims: Vec<Duration> = ids[200..230]
             .iter()
-            .map(|id| time_process(hermetic(&mut Command::new(BIN)).arg("-C").arg(&dir).args(["-q", "claim", id])))
+            .map(|id| {
+                time_process(
+                    hermetic(&mut Command::new(BIN))
+                        .arg("-C")
+                        .arg(&dir)
+                        .args(["-q", "claim", id]),
+                )
+            })
             .collect();
         let (floor_median, floor_p90) = stats(floor);
         let (median, p90) = stats(claims);

@@ -422,8 +422,8 @@ fn only_the_holder_may_act_on_a_claim() {
         "bob",
         &["heartbeat", &id, "--token", &token, "--progress", "via token"],
     ));
-    assert_eq!(beat["agent"], json!(AGENT), "the claim stays the claimer's");
-    assert_eq!(beat["progress"], json!("via token"));
+    assert_eq!(beat["claim"]["agent"], json!(AGENT), "the claim stays the claimer's");
+    assert_eq!(beat["claim"]["progress"], json!("via token"));
     repo.run_ok(&as_agent("bob", &["release", &id, "--token", &token]));
     assert!(!is_claimed(&repo, &id));
     assert_eq!(repo.status_of(&id), "ready");
@@ -475,6 +475,13 @@ fn heartbeat_extends_the_lease_and_reports_progress() {
     let task_tip = repo.tip(&id);
 
     let beat = repo.json(&["heartbeat", &id, "--progress", "compiling", "--percent", "40"]);
+    assert_eq!(
+        beat["id"],
+        json!(id),
+        "heartbeat --json is the task with its claim: {beat}"
+    );
+    assert_eq!(beat["status"], json!("claimed"));
+    let beat = beat["claim"].clone();
     let heartbeat_at = ts(&beat["heartbeat_at"]);
     assert!(heartbeat_at > ts(&first["heartbeat_at"]), "{beat}");
     assert_eq!(ts(&beat["expires_at"]), heartbeat_at + SignedDuration::from_secs(100));
@@ -993,4 +1000,26 @@ fn every_json_task_object_of_a_claimed_task_carries_its_claim() {
         assert_eq!(task["status"], json!("claimed"), "{args:?}: {task}");
         assert_eq!(task["claim"], held, "{args:?}: {task}");
     }
+}
+
+#[test]
+fn a_task_can_override_the_retry_limit() {
+    let repo = Repo::new();
+    let id = repo.create("Fragile", &["--max-retries", "1"]);
+    assert_eq!(repo.show(&id)["max_retries"], 1);
+    claim(&repo, &id, &[]);
+    repo.run_ok(&["fail", &id, "--reason", "first"]);
+    assert_eq!(repo.show(&id)["status"], "failed", "one failure is within its limit");
+    repo.run_ok(&["reset", &id]);
+    claim(&repo, &id, &[]);
+    repo.run_ok(&["fail", &id, "--reason", "again"]);
+    repo.run_ok(&["update", &id, "--max-retries", "0"]);
+    repo.run_ok(&["reset", &id]);
+    claim(&repo, &id, &[]);
+    repo.run_ok(&["fail", &id, "--reason", "no retries allowed"]);
+    assert_eq!(
+        repo.show(&id)["status"],
+        "dead",
+        "with a limit of 0 the first failure is final"
+    );
 }

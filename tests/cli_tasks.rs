@@ -9,7 +9,7 @@ mod common;
 use common::{Repo, is_task_id};
 use serde_json::{Value, json};
 
-const TASK_KEYS: [&str; 21] = [
+const TASK_KEYS: [&str; 22] = [
     "id",
     "title",
     "description",
@@ -26,6 +26,7 @@ const TASK_KEYS: [&str; 21] = [
     "updated_at",
     "attempts",
     "retries",
+    "max_retries",
     "retry_after",
     "output",
     "branch",

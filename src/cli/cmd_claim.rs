@@ -171,7 +171,8 @@ pub fn run_heartbeat(args: &HeartbeatArgs, context: &Context<'_>, ui: &mut Ui) -
         &actor,
     )?;
     if ui.json {
-        ui.json_value(&render::ClaimJson::new(&claim))?;
+        let task = loom.task(claim.task.as_str())?.task;
+        print_held(&loom, &Held { task, claim }, context, ui)?;
     } else {
         ui.line(format!("{}  {}", claim.task, render::claim_line(&claim, context.now())))?;
     }

@@ -37,6 +37,9 @@ pub struct CreateArgs {
     /// A glob of files the task is expected to touch (repeatable)
     #[arg(long = "files", value_name = "GLOB")]
     files: Vec<String>,
+    /// Failures allowed before the task is dead [default: retry.limit from settings, 3]
+    #[arg(long, value_name = "N")]
+    max_retries: Option<u32>,
     /// Create an idea (backlog; not ready until promoted)
     #[arg(long, conflicts_with = "epic")]
     idea: bool,
@@ -61,6 +64,7 @@ pub fn run(args: &CreateArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
         labels: args.labels.clone(),
         acceptance: args.acceptance.clone(),
         files: args.files.clone(),
+        max_retries: args.max_retries,
     };
     create_and_print(&new, context, ui)
 }

@@ -87,11 +87,17 @@ pub fn run(args: &GraphArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit,
             view: derived[&entry.task.id].view,
         })
         .collect();
+    let claims = match format {
+        Format::Json => render::read_claims(&loom, &snapshot, ui),
+        _ => BTreeMap::new(),
+    };
     match format {
         Format::Json => ui.json_value(&GraphJson {
             nodes: entries
                 .iter()
-                .map(|entry| TaskJson::new(&entry.task, &derived[&entry.task.id]))
+                .map(|entry| {
+                    TaskJson::new(&entry.task, &derived[&entry.task.id]).with_claim(claims.get(&entry.task.id))
+                })
                 .collect(),
             edges: edges
                 .iter()

@@ -18,7 +18,7 @@ pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
     let loom = context.loom()?;
     let entry = loom.task(&args.id)?;
     let derived = loom.derive(&entry.task, context.now())?;
-    let claim = match loom.claim_of(&entry.task.id)? {
+    let claim = match loom.live_claim(&entry.task.id)? {
         Some((_, Ok(claim))) => Some(claim),
         Some((_, Err(err))) => {
             ui.warn(err.to_string());

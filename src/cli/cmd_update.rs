@@ -42,6 +42,9 @@ pub struct UpdateArgs {
     /// Take the task out of its epic
     #[arg(long)]
     no_parent: bool,
+    /// Failures allowed before the task is dead (overrides retry.limit from settings)
+    #[arg(long, value_name = "N")]
+    max_retries: Option<u32>,
     /// New stored status: idea, pending, epic, done, failed, dead, cancelled
     /// (ready and blocked are derived from dependencies)
     #[arg(long, value_name = "S", value_parser = parse_status)]
@@ -97,6 +100,7 @@ pub fn run(args: &UpdateArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
             (None, false) => None,
         },
         status: args.status,
+        max_retries: args.max_retries,
     };
     apply(&args.id, &changes, context, ui)
 }
@@ -150,7 +154,7 @@ pub fn print_written(
 ) -> Result<Exit, CommandError> {
     if ui.json {
         let derived = loom.derive(task, context.now())?;
-        let claim = match loom.claim_of(&task.id)? {
+        let claim = match loom.live_claim(&task.id)? {
             Some((_, Ok(claim))) => Some(claim),
             _ => None,
         };

@@ -28,6 +28,7 @@ pub struct TaskJson<'a> {
     pub updated_at: Timestamp,
     pub attempts: u32,
     pub retries: u32,
+    pub max_retries: Option<u32>,
     pub retry_after: Option<Timestamp>,
     pub output: Option<&'a serde_json::Value>,
     pub branch: Option<&'a str>,
@@ -58,6 +59,7 @@ impl<'a> TaskJson<'a> {
             updated_at: task.updated_at,
             attempts: task.attempts,
             retries: task.retries,
+            max_retries: task.max_retries,
             retry_after: task.retry_after,
             output: task.output.as_ref(),
             branch: task.branch.as_deref(),
@@ -144,7 +146,12 @@ pub fn tasks_json<'a>(rows: &'a [(&'a TaskEntry, Derived)], claims: &'a BTreeMap
 /// Read the claim records a snapshot lists, warning about (and leaving out) unreadable ones.
 pub fn read_claims(loom: &Loom, snapshot: &Snapshot, ui: &mut super::ui::Ui) -> BTreeMap<TaskId, Claim> {
     let mut claims = BTreeMap::new();
-    for (id, tip) in &snapshot.claims {
+    // A claim on a task that is no longer pending is void and not shown.
+    let live = snapshot
+        .claims
+        .iter()
+        .filter(|(id, _)| snapshot.status_of(id) == Some(git_loom::model::Status::Pending));
+    for (id, tip) in live {
         match loom.read_claim(id, *tip) {
             Ok(claim) => {
                 claims.insert(id.clone(), claim);

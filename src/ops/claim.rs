@@ -9,12 +9,11 @@
 //! and a claim that was swept and re-granted meanwhile cannot be completed by its old holder.
 
 use super::edit::{change_status, finish};
-use super::snapshot::read_claim;
 use super::workset::{ClaimChange, Workset};
 use super::{Actor, EditOutcome, Error, Loom, Result, with_retries};
 use crate::model::claim::{Claim, Holder, retry_delay};
 use crate::model::{Priority, Status, Task, TaskId, View, state};
-use crate::store::{self, ObjectId};
+use crate::store::ObjectId;
 
 /// How a new claim is made.
 #[derive(Debug, Clone, Default)]
@@ -130,6 +129,7 @@ impl Loom {
             }
             if task.status() == Status::Failed {
                 change_status(&mut workset, id, Status::Pending)?;
+                workset.get_mut(id)?.retry_after = None;
             }
             let attempt = {
                 let task = workset.get_mut(id)?;
@@ -171,11 +171,10 @@ impl Loom {
         credentials: Credentials<'_>,
         actor: &Actor,
     ) -> Result<(ObjectId, Claim, Option<String>)> {
-        let tip = self
-            .store
-            .tip(&store::claim_ref(id))?
+        let (tip, claim) = self
+            .live_claim(id)?
             .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
-        let claim = read_claim(&self.store, id, tip)?;
+        let claim = claim?;
         let holder = Holder {
             agent: &actor.agent,
             token: credentials.token,

@@ -28,6 +28,8 @@ pub struct NewTask {
     pub labels: Vec<String>,
     pub acceptance: Vec<String>,
     pub files: Vec<String>,
+    /// Failures allowed before the task is dead; the repository's `retry.limit` when `None`.
+    pub max_retries: Option<u32>,
 }
 
 impl NewTask {
@@ -42,6 +44,7 @@ impl NewTask {
             labels: Vec::new(),
             acceptance: Vec::new(),
             files: Vec::new(),
+            max_retries: None,
         }
     }
 }
@@ -120,6 +123,7 @@ impl Loom {
             task.labels = labels.clone();
             task.acceptance = acceptance.clone();
             task.files = new.files.clone();
+            task.max_retries = new.max_retries;
             task.parent = parent.clone();
 
             let mut workset = Workset::new(&self.store);

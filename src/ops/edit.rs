@@ -26,6 +26,8 @@ pub struct Changes {
     pub rm_labels: Vec<String>,
     /// `Some(None)` removes the task from its epic.
     pub parent: Option<Option<String>>,
+    /// Failures allowed before the task is dead (overrides the repository's retry limit).
+    pub max_retries: Option<u32>,
     pub status: Option<Status>,
 }
 
@@ -126,6 +128,12 @@ impl Loom {
             {
                 task.description = description.clone();
                 notes.push("description".to_owned());
+            }
+            if let Some(limit) = changes.max_retries
+                && task.max_retries != Some(limit)
+            {
+                task.max_retries = Some(limit);
+                notes.push(format!("retry limit {limit}"));
             }
             if let Some(priority) = changes.priority
                 && task.priority != priority
@@ -384,7 +392,7 @@ fn set_parent(
 /// A claimed task's status belongs to its holder: it changes through `done`, `fail` or
 /// `release`, never behind the holder's back.
 fn refuse_if_claimed(loom: &Loom, id: &TaskId) -> Result<()> {
-    match loom.claim_of(id)? {
+    match loom.live_claim(id)? {
         None => Ok(()),
         Some((_, claim)) => Err(Error::Claimed {
             id: id.clone(),

@@ -79,6 +79,7 @@ impl Loom {
                         return Ok(false);
                     }
                     change_status(&mut workset, &task.id, Status::Pending)?;
+                    workset.get_mut(&task.id)?.retry_after = None;
                     workset.note(&task.id, "retry: backoff passed");
                     Ok(!workset.commit(actor, "sweep")?.is_empty())
                 });
@@ -125,11 +126,16 @@ impl Loom {
                 }
                 Err(err) => return Err(err),
             };
+            if snapshot.status_of(id) != Some(Status::Pending) {
+                // A void claim on a task that moved on: not a lease to judge; `sweep` removes it.
+                continue;
+            }
             let health = claim.health(actor.now, heartbeat_secs);
             let requeue = health != Health::Active;
             let requeued = match execute && requeue {
                 true => {
-                    let note = format!("recovered from {} ({health:?} claim)", claim.agent).to_lowercase();
+                    let health_name = format!("{health:?}").to_lowercase();
+                    let note = format!("recovered from {} ({health_name} claim)", claim.agent);
                     self.requeue(id, tip, &note, "recover", actor)?
                 }
                 false => false,

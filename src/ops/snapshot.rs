@@ -167,6 +167,19 @@ impl Loom {
             .map(|tip| (tip, read_claim(&self.store, id, tip))))
     }
 
+    /// The claim on a task if it is live: a claim ref on a task that is no longer pending is
+    /// void (left by a writer that died half-way) and does not count.
+    pub fn live_claim(&self, id: &TaskId) -> Result<Option<(ObjectId, Result<Claim>)>> {
+        let Some(claim) = self.claim_of(id)? else {
+            return Ok(None);
+        };
+        let pending = match self.store.tip(&store::task_ref(id))? {
+            Some(tip) => read_task(&self.store, id, tip)?.task.status() == Status::Pending,
+            None => false,
+        };
+        Ok(pending.then_some(claim))
+    }
+
     /// Read the claim record a snapshot listed.
     pub fn read_claim(&self, id: &TaskId, tip: ObjectId) -> Result<Claim> {
         read_claim(&self.store, id, tip)
