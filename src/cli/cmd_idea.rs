@@ -66,16 +66,9 @@ pub fn run_ideas(args: &IdeasArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         statuses: vec![View::Idea],
         ..ListFilter::default()
     });
-    if ui.json {
-        let claims = render::read_claims(&loom, &snapshot, ui);
-        ui.json_value(&render::tasks_json(&rows, &claims))?;
-    } else {
-        let table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|(entry, _)| vec![entry.task.id.to_string(), render::title_with_labels(&entry.task)])
-            .collect();
-        ui.table(&table)?;
-    }
+    render::print_tasks(&loom, &snapshot, &rows, ui, |task, _| {
+        vec![task.id.to_string(), render::title_with_labels(task)]
+    })?;
     Ok(Exit::Success)
 }
 

@@ -167,24 +167,14 @@ pub fn run_dead(args: &DeadArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         statuses: vec![View::Dead],
         ..ListFilter::default()
     });
-    if ui.json {
-        let claims = render::read_claims(&loom, &snapshot, ui);
-        ui.json_value(&render::tasks_json(&rows, &claims))?;
-    } else {
-        let table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|(entry, _)| {
-                let task = &entry.task;
-                vec![
-                    task.id.to_string(),
-                    format!("{} failures", task.retries),
-                    task.title.clone(),
-                    task.last_failure.clone().unwrap_or_default(),
-                ]
-            })
-            .collect();
-        ui.table(&table)?;
-    }
+    render::print_tasks(&loom, &snapshot, &rows, ui, |task, _| {
+        vec![
+            task.id.to_string(),
+            format!("{} failures", task.retries),
+            task.title.clone(),
+            task.last_failure.clone().unwrap_or_default(),
+        ]
+    })?;
     Ok(Exit::Success)
 }
 

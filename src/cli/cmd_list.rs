@@ -52,16 +52,9 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         all: args.all,
     };
     let rows = snapshot.list(&filter);
-    if ui.json {
-        let claims = render::read_claims(&loom, &snapshot, ui);
-        ui.json_value(&render::tasks_json(&rows, &claims))?;
-    } else {
-        let table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|(entry, derived)| render::row(&entry.task, derived.view))
-            .collect();
-        ui.table(&table)?;
-    }
+    render::print_tasks(&loom, &snapshot, &rows, ui, |task, derived| {
+        render::row(task, derived.view)
+    })?;
     Ok(Exit::Success)
 }
 

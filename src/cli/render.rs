@@ -143,6 +143,23 @@ pub fn tasks_json<'a>(rows: &'a [(&'a TaskEntry, Derived)], claims: &'a BTreeMap
         .collect()
 }
 
+/// Print listed tasks: a JSON array of task objects (with their claims), or one table row each.
+pub fn print_tasks(
+    loom: &Loom,
+    snapshot: &Snapshot,
+    rows: &[(&TaskEntry, Derived)],
+    ui: &mut super::ui::Ui,
+    row: impl Fn(&Task, &Derived) -> Vec<String>,
+) -> std::io::Result<()> {
+    if ui.json {
+        let claims = read_claims(loom, snapshot, ui);
+        ui.json_value(&tasks_json(rows, &claims))
+    } else {
+        let table: Vec<Vec<String>> = rows.iter().map(|(entry, derived)| row(&entry.task, derived)).collect();
+        ui.table(&table)
+    }
+}
+
 /// Read the claim records a snapshot lists, warning about (and leaving out) unreadable ones.
 pub fn read_claims(loom: &Loom, snapshot: &Snapshot, ui: &mut super::ui::Ui) -> BTreeMap<TaskId, Claim> {
     let mut claims = BTreeMap::new();

@@ -159,54 +159,30 @@ impl<'a> Workset<'a> {
         // another (deletions last), so a writer killed half-way leaves a claim without its
         // history record, never a record of a claim that does not exist.
         for (id, change, summary) in self.claims {
-            let message = CommitMessage {
-                summary,
-                body: None,
-                trailers: vec![
-                    ("Loom-Task", id.to_string()),
-                    ("Loom-Agent", actor.agent.clone()),
-                    ("Loom-Op", op.to_owned()),
-                ],
+            let message = version_message(summary, &id, actor, op);
+            // (expected value, parent of the new claim commit, new claim); no claim deletes it.
+            let (expected, parent, claim) = match change {
+                ClaimChange::Create(claim) => (Expected::Absent, None, Some(claim)),
+                ClaimChange::Renew { tip, claim } => (Expected::Tip(tip), Some(tip), Some(claim)),
+                ClaimChange::Take { orphan, claim } => (Expected::Tip(orphan), None, Some(claim)),
+                ClaimChange::Delete { tip } => (Expected::Tip(tip), None, None),
             };
-            let name = store::claim_ref(&id);
-            let update = match change {
-                ClaimChange::Create(claim) => RefUpdate {
-                    name,
-                    expected: Expected::Absent,
-                    new: Some(self.store.write_version(
-                        &[("claim.json", &claim.to_blob())],
-                        &[],
-                        &message,
-                        &signature,
-                    )?),
-                },
-                ClaimChange::Renew { tip, claim } => RefUpdate {
-                    name,
-                    expected: Expected::Tip(tip),
-                    new: Some(self.store.write_version(
-                        &[("claim.json", &claim.to_blob())],
-                        &[tip],
-                        &message,
-                        &signature,
-                    )?),
-                },
-                ClaimChange::Delete { tip } => RefUpdate {
-                    name,
-                    expected: Expected::Tip(tip),
-                    new: None,
-                },
-                ClaimChange::Take { orphan, claim } => RefUpdate {
-                    name,
-                    expected: Expected::Tip(orphan),
-                    new: Some(self.store.write_version(
-                        &[("claim.json", &claim.to_blob())],
-                        &[],
-                        &message,
-                        &signature,
-                    )?),
-                },
+            let new = match claim {
+                Some(claim) => {
+                    let parents: Vec<ObjectId> = parent.into_iter().collect();
+                    let blob = claim.to_blob();
+                    Some(
+                        self.store
+                            .write_version(&[("claim.json", &blob)], &parents, &message, &signature)?,
+                    )
+                }
+                None => None,
             };
-            updates.push(update);
+            updates.push(RefUpdate {
+                name: store::claim_ref(&id),
+                expected,
+                new,
+            });
         }
         for (id, mut slot) in self.slots {
             if slot.original.as_ref() == Some(&slot.task) && !slot.record {
@@ -219,15 +195,7 @@ impl<'a> Workset<'a> {
                 true => op.to_owned(),
                 false => slot.notes.join("; "),
             };
-            let message = CommitMessage {
-                summary,
-                body: None,
-                trailers: vec![
-                    ("Loom-Task", id.to_string()),
-                    ("Loom-Agent", actor.agent.clone()),
-                    ("Loom-Op", op.to_owned()),
-                ],
-            };
+            let message = version_message(summary, &id, actor, op);
             let blob = slot.task.to_blob();
             let parents: Vec<ObjectId> = slot.base.into_iter().collect();
             let commit = self
@@ -249,6 +217,19 @@ impl<'a> Workset<'a> {
             self.store.apply(&updates, &signature)?;
         }
         Ok(written)
+    }
+}
+
+/// The message of a version commit: what happened, and the trailers naming task, agent and op.
+fn version_message(summary: String, id: &TaskId, actor: &Actor, op: &str) -> CommitMessage {
+    CommitMessage {
+        summary,
+        body: None,
+        trailers: vec![
+            ("Loom-Task", id.to_string()),
+            ("Loom-Agent", actor.agent.clone()),
+            ("Loom-Op", op.to_owned()),
+        ],
     }
 }
 
