@@ -1023,3 +1023,40 @@ fn a_task_can_override_the_retry_limit() {
         "with a limit of 0 the first failure is final"
     );
 }
+
+/// Put back a claim ref that was deleted, as a writer killed between the task's update and the
+/// claim's deletion would leave it.
+fn leave_void_claim(repo: &Repo, id: &str, claim_commit: &str) {
+    repo.git(&["update-ref", &claim_ref(id), claim_commit, ""]);
+}
+
+// Guards: a void claim coming back to life when its task is reopened.
+#[test]
+fn a_void_claim_never_counts_and_is_removed_when_the_task_is_reopened() {
+    let repo = Repo::new();
+    let id = repo.create("Flaky", &[]);
+    claim(&repo, &id, &[]);
+    let claim_commit = repo.rev(&claim_ref(&id)).unwrap();
+    repo.run_ok(&["fail", &id, "--reason", "boom"]);
+    leave_void_claim(&repo, &id, &claim_commit);
+
+    let shown = repo.show(&id);
+    assert_eq!(shown["claim"], Value::Null, "a claim on a failed task is void: {shown}");
+    assert_ne!(shown["status"], json!("claimed"));
+    let run = repo.run_fail(3, &["heartbeat", &id]);
+    assert!(run.stderr.contains("not claimed"), "{run}");
+
+    repo.run_ok(&["update", &id, "--status", "pending"]);
+    assert!(!is_claimed(&repo, &id), "reopening the task removed the void claim");
+    assert_eq!(repo.status_of(&id), "ready");
+
+    // On a done task, sweep removes it.
+    claim(&repo, &id, &[]);
+    let claim_commit = repo.rev(&claim_ref(&id)).unwrap();
+    repo.run_ok(&["done", &id]);
+    leave_void_claim(&repo, &id, &claim_commit);
+    assert_eq!(repo.status_of(&id), "done");
+    let swept = repo.json(&["sweep"]);
+    assert_eq!(swept["void"][0]["id"], json!(id), "{swept}");
+    assert!(!is_claimed(&repo, &id));
+}

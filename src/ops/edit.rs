@@ -175,7 +175,10 @@ impl Loom {
             }
             if let Some(status) = changes.status {
                 refuse_if_claimed(self, &id)?;
-                change_status(&mut workset, &id, status)?;
+                let reopened = change_status(&mut workset, &id, status)? != Transition::Unchanged;
+                if reopened && status == Status::Pending {
+                    workset.drop_void_claim(&id)?;
+                }
             }
             Ok((finish(workset, &id, actor, "update")?, added))
         })

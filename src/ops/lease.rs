@@ -72,7 +72,8 @@ impl Loom {
         for entry in snapshot.tasks.values() {
             let task = &entry.task;
             let due = task.retry_after.is_none_or(|at| at <= actor.now);
-            if task.status() == Status::Failed && due && !snapshot.claims.contains_key(&task.id) {
+            // Any claim on a failed task is void; reviving the task removes it.
+            if task.status() == Status::Failed && due {
                 let revived = with_retries(|| {
                     let mut workset = Workset::new(&self.store);
                     if workset.get(&task.id)?.status() != Status::Failed {
@@ -80,6 +81,7 @@ impl Loom {
                     }
                     change_status(&mut workset, &task.id, Status::Pending)?;
                     workset.get_mut(&task.id)?.retry_after = None;
+                    workset.drop_void_claim(&task.id)?;
                     workset.note(&task.id, "retry: backoff passed");
                     Ok(!workset.commit(actor, "sweep")?.is_empty())
                 });
@@ -186,6 +188,7 @@ impl Loom {
                 return Err(Error::NotDead { id: id.clone(), status });
             }
             change_status(&mut workset, &id, Status::Pending)?;
+            workset.drop_void_claim(&id)?;
             let task = workset.get_mut(&id)?;
             task.retries = 0;
             task.retry_after = None;

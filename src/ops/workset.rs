@@ -149,6 +149,15 @@ impl<'a> Workset<'a> {
         self.claims.push((id.clone(), change, summary.into()));
     }
 
+    /// Remove a void claim left on `id` (by a writer that died half-way), so that the task
+    /// becoming pending again does not bring it back to life.
+    pub(super) fn drop_void_claim(&mut self, id: &TaskId) -> Result<()> {
+        if let Some(tip) = self.store.tip(&store::claim_ref(id))? {
+            self.change_claim(id, ClaimChange::Delete { tip }, "removed a void claim");
+        }
+        Ok(())
+    }
+
     /// Publish every changed task in one transaction; tasks that ended up unchanged are left
     /// alone. Returns what was written, in id order.
     pub(super) fn commit(self, actor: &Actor, op: &str) -> Result<Vec<Written>> {
