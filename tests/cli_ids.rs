@@ -37,7 +37,9 @@ fn git_dir_paths(repo: &Repo) -> BTreeSet<String> {
         for entry in std::fs::read_dir(dir).unwrap() {
             let path = entry.unwrap().path();
             let relative = path.strip_prefix(root).unwrap().to_string_lossy().into_owned();
-            if relative == "objects" {
+            // Objects are written before a command knows it will publish them, and `loom/`
+            // holds the local read cache, rebuilt whenever the refs change.
+            if relative == "objects" || relative == "loom" {
                 continue;
             }
             if path.is_dir() {

@@ -2,6 +2,7 @@
 //! settings, and the state machine. Pure values: nothing here touches git or the outside world.
 
 pub mod claim;
+pub mod compact;
 pub mod id;
 pub mod meta;
 pub mod state;

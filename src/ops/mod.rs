@@ -6,6 +6,7 @@
 //! got there first the operation re-reads and re-applies its intent, a bounded number of times,
 //! before reporting the conflict.
 
+mod cache;
 mod claim;
 mod create;
 mod edit;

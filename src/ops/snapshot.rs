@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 
+use super::cache::TaskCache;
 use super::{Error, Loom, Result, resolve_among};
 use crate::graph::TaskGraph;
 use crate::model::state::{self, Derived};
@@ -127,6 +128,9 @@ impl Loom {
                 }),
             }
         }
+        // Entries for unchanged refs come from the cache; the rest are read and cached.
+        let mut cache = TaskCache::load(&self.store.local_dir());
+        let mut stale = false;
         for tip in tips {
             let Some(id) = store::task_id_from_ref(&tip.name) else {
                 snapshot.problems.push(Problem {
@@ -135,14 +139,22 @@ impl Loom {
                 });
                 continue;
             };
+            if let Some(entry) = cache.take(&id, tip.tip) {
+                snapshot.tasks.insert(id, entry);
+                continue;
+            }
             match read_task(&self.store, &id, tip.tip) {
                 Ok(entry) => {
+                    stale = true;
                     snapshot.tasks.insert(id, entry);
                 }
                 Err(Error::CorruptTask { ref_name, problem }) => snapshot.problems.push(Problem { ref_name, problem }),
                 Err(Error::Store(err)) => snapshot.problems.push(Problem::from(err)),
                 Err(other) => return Err(other),
             }
+        }
+        if stale || cache.has_leftovers() {
+            cache.store(&snapshot.tasks);
         }
         Ok(snapshot)
     }

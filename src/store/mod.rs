@@ -105,6 +105,12 @@ impl Store {
         self.repo.git_dir()
     }
 
+    /// Where git-loom keeps local files that are not part of the shared state (caches): a
+    /// `loom` directory in the repository's common git dir, shared by all its worktrees.
+    pub fn local_dir(&self) -> std::path::PathBuf {
+        self.repo.common_dir().join("loom")
+    }
+
     /// A git config value as seen by this repository (local, global and system files).
     pub fn config_string(&self, key: &str) -> Option<String> {
         self.repo.config_snapshot().string(key).map(|value| value.to_string())
