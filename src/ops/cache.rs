@@ -9,7 +9,7 @@
 //! - it is replaced atomically (written to a temporary file, then renamed), so concurrent
 //!   readers and writers only ever see a whole cache, and the last writer wins.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -34,31 +34,48 @@ struct Record {
     task: CompactTask,
 }
 
-/// Cached entries by task id, as loaded from disk.
+/// Cached entries in id order, as loaded from disk.
 pub(super) struct TaskCache {
     path: PathBuf,
-    records: HashMap<TaskId, Record>,
+    /// Reversed, so that taking entries in id order pops from the end.
+    records: Vec<(TaskId, Record)>,
+    /// Entries passed over without being taken: tasks whose ref is gone or moved.
+    skipped: usize,
 }
 
 impl TaskCache {
     /// Load the cache in `dir`; an absent or unusable file gives an empty cache.
     pub(super) fn load(dir: &Path) -> TaskCache {
         let path = dir.join(FILE_NAME);
-        let records = std::fs::read(&path)
+        let mut records = std::fs::read(&path)
             .ok()
             .and_then(|bytes| {
                 let body = bytes.strip_prefix(MAGIC)?;
                 postcard::from_bytes::<Vec<(TaskId, Record)>>(body).ok()
             })
-            .map(|records| records.into_iter().collect())
+            .filter(|records| records.is_sorted_by(|a, b| a.0 < b.0))
             .unwrap_or_default();
-        TaskCache { path, records }
+        records.reverse();
+        TaskCache {
+            path,
+            records,
+            skipped: 0,
+        }
     }
 
-    /// The cached entry for `id` if it was made from the commit `tip`.
+    /// The cached entry for `id` if it was made from the commit `tip`. Ids must be asked for
+    /// in increasing order (as refs are listed).
     pub(super) fn take(&mut self, id: &TaskId, tip: ObjectId) -> Option<TaskEntry> {
-        let record = self.records.remove(id)?;
+        while self.records.last().is_some_and(|(cached, _)| cached < id) {
+            self.records.pop();
+            self.skipped += 1;
+        }
+        if self.records.last().is_none_or(|(cached, _)| cached != id) {
+            return None;
+        }
+        let (_, record) = self.records.pop().expect("the last record was just checked to exist");
         if record.tip.as_slice() != tip.as_slice() {
+            self.skipped += 1;
             return None;
         }
         Some(TaskEntry {
@@ -72,7 +89,7 @@ impl TaskCache {
 
     /// Whether entries were left that no ref points at any more (deleted tasks).
     pub(super) fn has_leftovers(&self) -> bool {
-        !self.records.is_empty()
+        self.skipped > 0 || !self.records.is_empty()
     }
 
     /// Replace the cache file with exactly `tasks`. Failing to write only costs speed later,

@@ -131,6 +131,8 @@ impl Loom {
         // Entries for unchanged refs come from the cache; the rest are read and cached.
         let mut cache = TaskCache::load(&self.store.local_dir());
         let mut stale = false;
+        // Refs come sorted by name, so ids arrive in order and the map is built in bulk.
+        let mut tasks = Vec::with_capacity(tips.len());
         for tip in tips {
             let Some(id) = store::task_id_from_ref(&tip.name) else {
                 snapshot.problems.push(Problem {
@@ -140,19 +142,20 @@ impl Loom {
                 continue;
             };
             if let Some(entry) = cache.take(&id, tip.tip) {
-                snapshot.tasks.insert(id, entry);
+                tasks.push((id, entry));
                 continue;
             }
             match read_task(&self.store, &id, tip.tip) {
                 Ok(entry) => {
                     stale = true;
-                    snapshot.tasks.insert(id, entry);
+                    tasks.push((id, entry));
                 }
                 Err(Error::CorruptTask { ref_name, problem }) => snapshot.problems.push(Problem { ref_name, problem }),
                 Err(Error::Store(err)) => snapshot.problems.push(Problem::from(err)),
                 Err(other) => return Err(other),
             }
         }
+        snapshot.tasks = tasks.into_iter().collect();
         if stale || cache.has_leftovers() {
             cache.store(&snapshot.tasks);
         }
