@@ -1060,3 +1060,24 @@ fn a_void_claim_never_counts_and_is_removed_when_the_task_is_reopened() {
     assert_eq!(swept["void"][0]["id"], json!(id), "{swept}");
     assert!(!is_claimed(&repo, &id));
 }
+
+// Guards: a stray claim on a task that no longer exists stopping every sweep.
+#[test]
+fn sweep_removes_an_expired_claim_whose_task_is_gone() {
+    let repo = Repo::new();
+    let gone = repo.create("Gone", &[]);
+    let kept = repo.create("Kept", &[]);
+    claim(&repo, &gone, &["--ttl", "1"]);
+    claim(&repo, &kept, &["--ttl", "1"]);
+    repo.git(&["update-ref", "-d", &format!("refs/loom/tasks/{gone}")]);
+    sleep_secs(1.5);
+    let swept = repo.json(&["sweep"]);
+    let expired: Vec<&str> = swept["expired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap())
+        .collect();
+    assert!(expired.contains(&kept.as_str()), "{swept}");
+    assert!(!is_claimed(&repo, &gone), "the stray claim was removed: {swept}");
+}

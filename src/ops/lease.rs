@@ -105,7 +105,11 @@ impl Loom {
                 return Ok(false);
             }
             let mut workset = Workset::new(&self.store);
-            workset.record(id, note)?;
+            match workset.record(id, note) {
+                // A claim on a task that is gone or unreadable is removed all the same.
+                Ok(()) | Err(Error::UnknownTask { .. } | Error::CorruptTask { .. }) => {}
+                Err(err) => return Err(err),
+            }
             workset.change_claim(id, ClaimChange::Delete { tip }, note);
             workset.commit(actor, op)?;
             Ok(true)
