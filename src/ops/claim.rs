@@ -167,12 +167,17 @@ impl Loom {
     /// claim's tip, the claim, and the history note a forced action leaves.
     fn held_claim(
         &self,
+        workset: &mut Workset<'_>,
         id: &TaskId,
         credentials: Credentials<'_>,
         actor: &Actor,
     ) -> Result<(ObjectId, Claim, Option<String>)> {
+        // The task is read through the workset that will write it, so it is read only once;
+        // a claim on a task that is not pending is void and held by nobody.
+        let pending = workset.get(id)?.status() == Status::Pending;
         let (tip, claim) = self
-            .live_claim(id)?
+            .claim_of(id)?
+            .filter(|_| pending)
             .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
         let claim = claim?;
         let holder = Holder {
@@ -203,9 +208,9 @@ impl Loom {
     ) -> Result<Claim> {
         let id = self.resolve(input)?;
         with_retries(|| {
-            let (tip, mut claim, forced) = self.held_claim(&id, credentials, actor)?;
-            claim.renew(actor.now, progress.clone(), percent);
             let mut workset = Workset::new(&self.store);
+            let (tip, mut claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
+            claim.renew(actor.now, progress.clone(), percent);
             if let Some(note) = forced {
                 workset.record(&id, format!("heartbeat {note}"))?;
             }
@@ -232,8 +237,8 @@ impl Loom {
     pub fn release(&self, input: &str, credentials: Credentials<'_>, actor: &Actor) -> Result<EditOutcome> {
         let id = self.resolve(input)?;
         with_retries(|| {
-            let (tip, claim, forced) = self.held_claim(&id, credentials, actor)?;
             let mut workset = Workset::new(&self.store);
+            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
             let note = match forced {
                 Some(note) => format!("released, {note}"),
                 None => format!("released by {}", claim.agent),
@@ -256,8 +261,8 @@ impl Loom {
     ) -> Result<EditOutcome> {
         let id = self.resolve(input)?;
         let mut outcome = with_retries(|| {
-            let (tip, claim, forced) = self.held_claim(&id, credentials, actor)?;
             let mut workset = Workset::new(&self.store);
+            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
             change_status(&mut workset, &id, Status::Done)?;
             let task = workset.get_mut(&id)?;
             if output.is_some() {
@@ -289,8 +294,8 @@ impl Loom {
         let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
         let retry = &self.settings.retry;
         let mut outcome = with_retries(|| {
-            let (tip, claim, forced) = self.held_claim(&id, credentials, actor)?;
             let mut workset = Workset::new(&self.store);
+            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
             let (retries, limit) = {
                 let task = workset.get_mut(&id)?;
                 task.retries += 1;
