@@ -129,11 +129,7 @@ impl Claim {
 
     /// Parse a blob read from `refs/loom/claims/<expected>`.
     pub fn from_blob(bytes: &[u8], expected: &TaskId) -> Result<Self, ClaimBlobError> {
-        #[derive(Deserialize)]
-        struct SchemaOnly {
-            schema: u32,
-        }
-        let schema = serde_json::from_slice::<SchemaOnly>(bytes)?.schema;
+        let schema = super::blob_schema(bytes)?;
         if schema > CLAIM_SCHEMA {
             return Err(ClaimBlobError::NewerSchema {
                 found: schema,

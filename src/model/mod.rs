@@ -13,3 +13,13 @@ pub use id::{IdError, IdQuery, TaskId};
 pub use meta::{Meta, Settings};
 pub use state::{Derived, Kind, Transition, TransitionError, View};
 pub use task::{Priority, Status, Task, TaskBlobError, UnknownName};
+
+/// The `schema` number of a versioned JSON blob, read before anything else so that a blob
+/// written by a newer git-loom is refused instead of misread.
+pub fn blob_schema(bytes: &[u8]) -> Result<u32, serde_json::Error> {
+    #[derive(serde::Deserialize)]
+    struct SchemaOnly {
+        schema: u32,
+    }
+    Ok(serde_json::from_slice::<SchemaOnly>(bytes)?.schema)
+}

@@ -241,11 +241,7 @@ impl Task {
 
     /// Parse a blob read from `refs/loom/tasks/<expected>`.
     pub fn from_blob(bytes: &[u8], expected: &TaskId) -> Result<Self, TaskBlobError> {
-        #[derive(Deserialize)]
-        struct SchemaOnly {
-            schema: u32,
-        }
-        let schema = serde_json::from_slice::<SchemaOnly>(bytes)?.schema;
+        let schema = super::blob_schema(bytes)?;
         if schema > TASK_SCHEMA {
             return Err(TaskBlobError::NewerSchema {
                 found: schema,

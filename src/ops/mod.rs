@@ -239,13 +239,8 @@ fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
         .files
         .get(META_FILE)
         .ok_or_else(|| corrupt(format!("{META_FILE} is missing")))?;
-    #[derive(serde::Deserialize)]
-    struct SchemaOnly {
-        schema: u32,
-    }
-    let schema = serde_json::from_slice::<SchemaOnly>(meta_bytes)
-        .map_err(|err| corrupt(format!("{META_FILE} is not valid: {err}")))?
-        .schema;
+    let schema =
+        crate::model::blob_schema(meta_bytes).map_err(|err| corrupt(format!("{META_FILE} is not valid: {err}")))?;
     if schema > SCHEMA_VERSION {
         return Err(Error::NewerSchema {
             found: schema,
