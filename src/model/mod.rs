@@ -4,6 +4,7 @@
 pub mod claim;
 pub mod compact;
 pub mod id;
+pub mod merge;
 pub mod meta;
 pub mod state;
 pub mod task;
