@@ -10,14 +10,17 @@
 //! such repositories are refused at [`Store::discover`] instead of being silently misread.
 
 mod layout;
+mod objects;
 mod read;
+mod refs;
 mod write;
 
 use std::path::{Path, PathBuf};
 
 pub use gix::ObjectId;
 pub use layout::{CLAIMS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, task_id_from_ref, task_ref};
-pub use read::{EntityVersion, RefTip};
+pub use read::EntityVersion;
+pub use refs::RefTip;
 pub use write::{CommitMessage, Expected, RefUpdate, Signature};
 
 /// Errors from reading or writing refs and objects.
@@ -59,6 +62,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A handle on one repository's loom refs and object database.
 pub struct Store {
     repo: gix::Repository,
+    objects: objects::LooseWriter,
     /// Lock files at least this old are taken to be left by a dead process.
     stale_lock_after: std::time::Duration,
 }
@@ -85,6 +89,7 @@ impl Store {
         // Task blobs are read once per command; a small cache helps repeated tree lookups.
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
         Ok(Store {
+            objects: objects::LooseWriter::new(&repo),
             repo,
             stale_lock_after: DEFAULT_STALE_LOCK_AFTER,
         })

@@ -10,13 +10,6 @@ use jiff::Timestamp;
 
 use super::{Error, ObjectId, Result, Store};
 
-/// A ref and the commit it points at.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RefTip {
-    pub name: String,
-    pub tip: ObjectId,
-}
-
 /// One version of an entity: a commit and the files in its tree.
 #[derive(Debug, Clone)]
 pub struct EntityVersion {
@@ -44,63 +37,6 @@ impl EntityVersion {
 }
 
 impl Store {
-    /// The commit a ref points at, or `None` if the ref does not exist.
-    pub fn tip(&self, ref_name: &str) -> Result<Option<ObjectId>> {
-        let reference = self
-            .repo
-            .try_find_reference(ref_name)
-            .map_err(|source| Error::Corrupt {
-                ref_name: ref_name.to_owned(),
-                problem: format!("the ref cannot be read: {source}"),
-            })?;
-        match reference {
-            None => Ok(None),
-            Some(reference) => match reference.target().try_id() {
-                Some(id) => Ok(Some(id.to_owned())),
-                None => Err(Error::Corrupt {
-                    ref_name: ref_name.to_owned(),
-                    problem: "the ref is symbolic, not a commit".into(),
-                }),
-            },
-        }
-    }
-
-    /// Every ref under `prefix` with its tip, in name order, plus the refs that could not be read.
-    pub fn list(&self, prefix: &str) -> Result<(Vec<RefTip>, Vec<Error>)> {
-        let platform = self
-            .repo
-            .references()
-            .map_err(Error::git("cannot read the references"))?;
-        let iter = platform
-            .prefixed(prefix)
-            .map_err(Error::git(format!("cannot list {prefix}")))?;
-        let mut tips = Vec::new();
-        let mut broken = Vec::new();
-        for item in iter {
-            match item {
-                Ok(reference) => {
-                    let name = reference.name().as_bstr().to_string();
-                    match reference.target().try_id() {
-                        Some(id) => tips.push(RefTip {
-                            name,
-                            tip: id.to_owned(),
-                        }),
-                        None => broken.push(Error::Corrupt {
-                            ref_name: name,
-                            problem: "the ref is symbolic, not a commit".into(),
-                        }),
-                    }
-                }
-                Err(err) => broken.push(Error::Corrupt {
-                    ref_name: prefix.to_owned(),
-                    problem: format!("a ref under it cannot be read: {err}"),
-                }),
-            }
-        }
-        tips.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok((tips, broken))
-    }
-
     /// Read the version of the entity at `ref_name` that `commit_id` records.
     pub fn read_version(&self, ref_name: &str, commit_id: ObjectId) -> Result<EntityVersion> {
         let corrupt = |problem: String| Error::Corrupt {

@@ -93,28 +93,22 @@ impl Store {
     ) -> Result<ObjectId> {
         let mut entries = Vec::with_capacity(files.len());
         for (name, bytes) in files {
-            let blob_id = self
-                .repo
-                .write_blob(bytes)
-                .map_err(Error::git(format!("cannot write {name}")))?;
+            let blob_id = self.objects.write_buf(gix::objs::Kind::Blob, bytes)?;
             entries.push(gix::objs::tree::Entry {
                 mode: gix::objs::tree::EntryKind::Blob.into(),
                 filename: (*name).into(),
-                oid: blob_id.detach(),
+                oid: blob_id,
             });
         }
         entries.sort();
-        let tree_id = self
-            .repo
-            .write_object(gix::objs::Tree { entries })
-            .map_err(Error::git("cannot write a tree"))?;
+        let tree_id = self.objects.write(&gix::objs::Tree { entries })?;
         let nonce = getrandom::u64().map_err(|err| Error::Git {
             context: "cannot draw a random nonce".into(),
             source: gix::Error::from_error(std::io::Error::other(err.to_string())),
         })?;
         let signature = by.to_gix();
         let commit = gix::objs::Commit {
-            tree: tree_id.detach(),
+            tree: tree_id,
             parents: parents.iter().copied().collect(),
             author: signature.clone(),
             committer: signature,
@@ -122,11 +116,7 @@ impl Store {
             message: BString::from(message.render(nonce)),
             extra_headers: Vec::new(),
         };
-        let commit_id = self
-            .repo
-            .write_object(&commit)
-            .map_err(Error::git("cannot write a commit"))?;
-        Ok(commit_id.detach())
+        self.objects.write(&commit)
     }
 
     /// Apply all `updates` atomically, each only if its ref holds the expected value.
