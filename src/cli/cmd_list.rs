@@ -3,7 +3,7 @@
 use clap::Args;
 
 use git_loom::model::View;
-use git_loom::ops::ListFilter;
+use git_loom::ops::{BoardRow, BoardView, ListFilter};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -44,13 +44,32 @@ pub struct ReadyArgs {
 
 pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
-    let snapshot = loom.snapshot(context.now())?;
-    render::report_problems(ui, &snapshot);
     let filter = ListFilter {
         statuses: args.statuses.clone(),
         label: args.label.clone(),
         all: args.all,
     };
+    if !ui.json {
+        // The human table needs only what the board keeps.
+        return loom.with_board(context.now(), |board| {
+            report_board_problems(ui, board);
+            let table: Vec<Vec<String>> = board
+                .list(&filter)
+                .map(|row| {
+                    vec![
+                        row.id.to_owned(),
+                        row.view.to_string(),
+                        row.priority.to_string(),
+                        title_with_labels(row),
+                    ]
+                })
+                .collect();
+            ui.table(&table)?;
+            Ok(Exit::Success)
+        })?;
+    }
+    let snapshot = loom.snapshot(context.now())?;
+    render::report_problems(ui, &snapshot);
     let rows = snapshot.list(&filter);
     render::print_tasks(&loom, &snapshot, &rows, ui, |task, derived| {
         render::row(task, derived.view)
@@ -60,36 +79,54 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
 
 pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
+    let limit = args.limit.unwrap_or(usize::MAX);
+    if !ui.json {
+        return loom.with_board(context.now(), |board| {
+            report_board_problems(ui, board);
+            let table: Vec<Vec<String>> = board
+                .ready()
+                .take(limit)
+                .map(|(row, unblocks)| {
+                    vec![
+                        row.id.to_owned(),
+                        row.priority.to_string(),
+                        format!("unblocks {unblocks}"),
+                        title_with_labels(row),
+                    ]
+                })
+                .collect();
+            ui.table(&table)?;
+            Ok(Exit::Success)
+        })?;
+    }
     let snapshot = loom.snapshot(context.now())?;
     render::report_problems(ui, &snapshot);
     let mut ready = snapshot.ready();
-    if let Some(limit) = args.limit {
-        ready.truncate(limit);
-    }
-    if ui.json {
-        let derived: Vec<_> = ready.iter().map(|r| snapshot.derive(&r.entry.task)).collect();
-        let tasks: Vec<TaskJson<'_>> = ready
-            .iter()
-            .zip(&derived)
-            .map(|(r, derived)| TaskJson {
-                unblocks: Some(r.unblocks),
-                ..TaskJson::new(&r.entry.task, derived)
-            })
-            .collect();
-        ui.json_value(&tasks)?;
-    } else {
-        let table: Vec<Vec<String>> = ready
-            .iter()
-            .map(|r| {
-                vec![
-                    r.entry.task.id.to_string(),
-                    r.entry.task.priority.to_string(),
-                    format!("unblocks {}", r.unblocks),
-                    render::title_with_labels(&r.entry.task),
-                ]
-            })
-            .collect();
-        ui.table(&table)?;
-    }
+    ready.truncate(limit);
+    let derived: Vec<_> = ready.iter().map(|r| snapshot.derive(&r.entry.task)).collect();
+    let tasks: Vec<TaskJson<'_>> = ready
+        .iter()
+        .zip(&derived)
+        .map(|(r, derived)| TaskJson {
+            unblocks: Some(r.unblocks),
+            ..TaskJson::new(&r.entry.task, derived)
+        })
+        .collect();
+    ui.json_value(&tasks)?;
     Ok(Exit::Success)
+}
+
+fn report_board_problems(ui: &mut Ui, board: &BoardView<'_>) {
+    for problem in &board.problems {
+        ui.warn(format!("skipping {}: {}", problem.ref_name, problem.problem));
+    }
+}
+
+/// The title followed by the labels, as every table shows it.
+fn title_with_labels(row: &BoardRow<'_>) -> String {
+    if row.labels.is_empty() {
+        row.title.to_owned()
+    } else {
+        format!("{}  [{}]", row.title, row.labels.join(", "))
+    }
 }

@@ -21,13 +21,13 @@
 use std::fmt;
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::id::TaskId;
 use super::task::{Priority, Status, Task};
 
 /// The status a user sees: the stored status, with `pending` split into `ready` and `blocked`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum View {
     Idea,

@@ -8,12 +8,13 @@
 //! same transaction as the task's new version: a task is never done with a claim left behind,
 //! and a claim that was swept and re-granted meanwhile cannot be completed by its old holder.
 
+use super::board::{self, BoardRow};
 use super::edit::{change_status, finish};
 use super::workset::{ClaimChange, Workset};
 use super::{Actor, EditOutcome, Error, Loom, Result, with_retries};
 use crate::model::claim::{Claim, Holder, retry_delay};
 use crate::model::{Priority, Status, Task, TaskId, View, state};
-use crate::store::ObjectId;
+use crate::store::{self, ObjectId};
 
 /// How a new claim is made.
 #[derive(Debug, Clone, Default)]
@@ -64,40 +65,51 @@ impl Loom {
     /// Claim the best ready task that `filter` allows; `None` when nothing is left to claim.
     /// A candidate another agent wins first is skipped, and the next one tried.
     pub fn claim_next(&self, filter: &NextFilter, options: &ClaimOptions, actor: &Actor) -> Result<Option<Held>> {
+        let keep = |row: &BoardRow<'_>| {
+            filter.label.as_deref().is_none_or(|label| row.labels.contains(&label))
+                && filter
+                    .priorities
+                    .is_none_or(|(low, high)| (low..=high).contains(&row.priority))
+        };
         let mut attempts = 0;
+        // The first round may start from a recent board without listing refs; once that runs
+        // dry, every later round reads the refs afresh, so "nothing ready" is always checked.
+        let mut fresh = false;
         for _ in 0..MAX_NEXT_ROUNDS {
-            let snapshot = self.snapshot(actor.now)?;
-            let mut candidates: Vec<TaskId> = snapshot
-                .ready()
-                .into_iter()
-                .map(|ready| &ready.entry.task)
-                .filter(|task| filter.label.as_ref().is_none_or(|label| task.labels.contains(label)))
-                .filter(|task| {
-                    filter
-                        .priorities
-                        .is_none_or(|(low, high)| (low..=high).contains(&task.priority))
-                })
-                .map(|task| task.id.clone())
-                .collect();
+            let (mut candidates, was_fresh) = self.next_candidates(actor.now, fresh, keep)?;
             if candidates.is_empty() {
-                return Ok(None);
+                if was_fresh {
+                    return Ok(None);
+                }
+                fresh = true;
+                continue;
             }
             let mut first = true;
             while !candidates.is_empty() && attempts < MAX_NEXT_ATTEMPTS {
-                attempts += 1;
                 let pick = match first {
                     true => 0,
                     false => random_below(candidates.len().min(SPREAD)),
                 };
                 first = false;
-                let id = candidates.remove(pick);
+                let Ok(id) = TaskId::parse(&candidates.remove(pick)) else {
+                    continue;
+                };
+                // Taken since the board was built: one ref read says so.
+                if self.store.tip(&store::claim_ref(&id))?.is_some() {
+                    continue;
+                }
+                attempts += 1;
                 match self.claim_id(&id, options, actor) {
-                    Ok(held) => return Ok(Some(held)),
+                    Ok(held) => {
+                        board::note_taken(&self.store.local_dir(), id.as_str());
+                        return Ok(Some(held));
+                    }
                     Err(Error::Claimed { .. } | Error::NotReady { .. }) => continue,
                     Err(err) if err.is_conflict() => continue,
                     Err(err) => return Err(err),
                 }
             }
+            fresh = true;
         }
         Ok(None)
     }

@@ -6,6 +6,7 @@
 //! got there first the operation re-reads and re-applies its intent, a bounded number of times,
 //! before reporting the conflict.
 
+mod board;
 mod cache;
 mod claim;
 mod create;
@@ -23,6 +24,7 @@ use crate::model::meta::SCHEMA_VERSION;
 use crate::model::{IdError, IdQuery, Meta, Settings, Status, TaskBlobError, TaskId, TransitionError};
 use crate::store::{self, CommitMessage, Expected, RefUpdate, Signature, Store};
 
+pub use board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD_FOR};
 pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};

@@ -12,7 +12,7 @@ use super::{Error, Loom, Result, resolve_among};
 use crate::graph::TaskGraph;
 use crate::model::state::{self, Derived};
 use crate::model::{Claim, IdQuery, Status, Task, TaskId, View};
-use crate::store::{self, ObjectId, Store};
+use crate::store::{self, ObjectId, RefTip, Store};
 
 /// One task as read from its ref.
 #[derive(Debug, Clone)]
@@ -110,8 +110,19 @@ pub(super) fn read_claim(store: &Store, id: &TaskId, tip: ObjectId) -> Result<Cl
 impl Loom {
     /// Read every task and which are claimed, judged at `now`.
     pub fn snapshot(&self, now: Timestamp) -> Result<Snapshot> {
-        let (tips, broken) = self.store.list(store::TASKS_PREFIX)?;
-        let (claim_tips, broken_claims) = self.store.list(store::CLAIMS_PREFIX)?;
+        let tasks = self.store.list(store::TASKS_PREFIX)?;
+        let claims = self.store.list(store::CLAIMS_PREFIX)?;
+        self.snapshot_of(tasks, claims, now)
+    }
+
+    /// Read every task from refs already listed: the task refs and the claim refs, each with
+    /// the refs that could not be read.
+    pub(super) fn snapshot_of(
+        &self,
+        (tips, broken): (Vec<RefTip>, Vec<store::Error>),
+        (claim_tips, broken_claims): (Vec<RefTip>, Vec<store::Error>),
+        now: Timestamp,
+    ) -> Result<Snapshot> {
         let mut snapshot = Snapshot {
             problems: broken.into_iter().chain(broken_claims).map(Problem::from).collect(),
             now,

@@ -164,6 +164,13 @@ impl<'a> Workset<'a> {
         let signature = actor.signature();
         let mut updates = Vec::new();
         let mut written = Vec::new();
+        // Granting or renewing a claim never makes another task ready, so a board stays a good
+        // starting point for `claim --next`; any other change may, and drops it.
+        let keeps_board = !self.claims.is_empty()
+            && self
+                .claims
+                .iter()
+                .all(|(_, change, _)| matches!(change, ClaimChange::Create(_) | ClaimChange::Renew { .. }));
         // Claim refs go first: the refs of one transaction are renamed into place one after
         // another (deletions last), so a writer killed half-way leaves a claim without its
         // history record, never a record of a claim that does not exist.
@@ -224,6 +231,9 @@ impl<'a> Workset<'a> {
         }
         if !updates.is_empty() {
             self.store.apply(&updates, &signature)?;
+            if !keeps_board {
+                super::board::forget(&self.store.local_dir());
+            }
         }
         Ok(written)
     }

@@ -1,0 +1,270 @@
+//! The board: what `ready` and `list` show, kept in one local file so that showing it again
+//! while nothing changed costs little more than listing the refs.
+//!
+//! Guarantees:
+//! - it is only a cache: it is used only when every task ref and claim ref still points at the
+//!   commit it pointed at when the board was built (any ref change, by git-loom, `git fetch` or
+//!   `git update-ref`, makes it stale), and only before the earliest moment a failed task's
+//!   retry falls due (the one way the passing of time changes what is shown); deleting the file
+//!   loses nothing;
+//! - a board that is missing, unreadable or from another version is rebuilt, never misread;
+//! - it is replaced atomically (temporary file, then rename).
+//!
+//! `claim --next` may also start from a board built a few seconds ago without listing refs
+//! (see [`Loom::next_candidates`]): every candidate is then checked against its refs before it
+//! is claimed, so a stale board can cost a worse pick but never a wrong claim, and local writes
+//! that can make a task ready delete the board so that the next pick sees them.
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::Path;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::snapshot::Snapshot;
+use super::{ListFilter, Loom, Result};
+use crate::model::{Priority, View};
+use crate::store::{self, RefTip};
+
+/// The first bytes of a board file; a different version is ignored, never misread.
+const MAGIC: &[u8] = b"git-loom board v1\n";
+const FILE_NAME: &str = "board.cache";
+/// Ids `claim --next` took since the board was built, one per line: a hint for the others.
+const TAKEN_FILE: &str = "board.taken";
+/// How old a board `claim --next` uses without listing refs may be.
+pub const NEXT_TRUSTS_BOARD_FOR: SignedDuration = SignedDuration::from_secs(30);
+
+/// One task as the board shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BoardRow<'a> {
+    pub id: &'a str,
+    pub view: View,
+    pub priority: Priority,
+    pub title: &'a str,
+    #[serde(borrow)]
+    pub labels: Vec<&'a str>,
+}
+
+/// A ready task: its row and how many open tasks wait on it.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct BoardReady {
+    pub row: u32,
+    pub unblocks: u32,
+}
+
+/// A ref the board could not read, and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BoardProblem<'a> {
+    pub ref_name: &'a str,
+    pub problem: &'a str,
+}
+
+/// The board as decoded, borrowing its text from the file's bytes.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct BoardView<'a> {
+    built_at: i128,
+    valid_until: Option<i128>,
+    #[serde(borrow)]
+    key: &'a [u8],
+    /// Every readable task, in list order: priority, then age, then id.
+    #[serde(borrow)]
+    pub rows: Vec<BoardRow<'a>>,
+    /// The ready tasks, best first.
+    pub ready: Vec<BoardReady>,
+    #[serde(borrow)]
+    pub problems: Vec<BoardProblem<'a>>,
+}
+
+impl BoardView<'_> {
+    /// The rows `filter` selects, in list order.
+    pub fn list<'v>(&'v self, filter: &'v ListFilter) -> impl Iterator<Item = &'v BoardRow<'v>> + 'v {
+        let default_hidden = [View::Done, View::Cancelled, View::Idea];
+        self.rows.iter().filter(move |row| {
+            let labelled = filter.label.as_deref().is_none_or(|label| row.labels.contains(&label));
+            let shown = if filter.statuses.is_empty() {
+                filter.all || !default_hidden.contains(&row.view)
+            } else {
+                filter.statuses.contains(&row.view)
+            };
+            labelled && shown
+        })
+    }
+
+    /// The ready tasks, best first, with how many open tasks wait on each.
+    pub fn ready(&self) -> impl Iterator<Item = (&BoardRow<'_>, u32)> + '_ {
+        self.ready.iter().map(|ready| (&self.rows[ready.row as usize], ready.unblocks))
+    }
+
+    fn usable_at(&self, now: Timestamp) -> bool {
+        let now = now.as_nanosecond();
+        self.built_at <= now && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+/// Every task ref and claim ref with its tip, as one byte string: equal keys mean nothing
+/// the board shows can differ.
+fn listing_key(tasks: &[RefTip], claims: &[RefTip]) -> Vec<u8> {
+    let mut key = Vec::with_capacity((tasks.len() + claims.len()) * 64 + 8);
+    for (section, tips) in [(b"tasks\n", tasks), (b"claim\n", claims)] {
+        key.extend_from_slice(section);
+        for tip in tips {
+            key.extend_from_slice(tip.name.as_bytes());
+            key.push(0);
+            key.extend_from_slice(tip.tip.as_slice());
+        }
+    }
+    key
+}
+
+/// Build the board's bytes from a snapshot whose refs were listed as `key`.
+fn build(snapshot: &Snapshot, key: &[u8]) -> Vec<u8> {
+    let everything = ListFilter {
+        all: true,
+        ..ListFilter::default()
+    };
+    let listed = snapshot.list(&everything);
+    let index: HashMap<&str, u32> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, (entry, _))| (entry.task.id.as_str(), i as u32))
+        .collect();
+    let rows = listed
+        .iter()
+        .map(|(entry, derived)| BoardRow {
+            id: entry.task.id.as_str(),
+            view: derived.view,
+            priority: entry.task.priority,
+            title: &entry.task.title,
+            labels: entry.task.labels.iter().map(String::as_str).collect(),
+        })
+        .collect();
+    let ready = snapshot
+        .ready()
+        .iter()
+        .filter_map(|ready| {
+            Some(BoardReady {
+                row: *index.get(ready.entry.task.id.as_str())?,
+                unblocks: u32::try_from(ready.unblocks).unwrap_or(u32::MAX),
+            })
+        })
+        .collect();
+    let now = snapshot.now;
+    let valid_until = snapshot
+        .tasks
+        .values()
+        .filter_map(|entry| entry.task.retry_after)
+        .filter(|at| *at > now)
+        .min()
+        .map(Timestamp::as_nanosecond);
+    let view = BoardView {
+        built_at: now.as_nanosecond(),
+        valid_until,
+        key,
+        rows,
+        ready,
+        problems: snapshot
+            .problems
+            .iter()
+            .map(|problem| BoardProblem {
+                ref_name: &problem.ref_name,
+                problem: &problem.problem,
+            })
+            .collect(),
+    };
+    let mut bytes = MAGIC.to_vec();
+    postcard::to_io(&view, &mut bytes).expect("encoding into memory cannot fail because a Vec grows as needed");
+    bytes
+}
+
+fn decode(bytes: &[u8]) -> Option<BoardView<'_>> {
+    postcard::from_bytes(bytes.strip_prefix(MAGIC)?).ok()
+}
+
+/// Replace the board file. Failing to write only costs speed later, so errors are ignored.
+fn save(dir: &Path, bytes: &[u8]) {
+    let _ = std::fs::create_dir_all(dir);
+    let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
+        return;
+    };
+    if file.write_all(bytes).is_ok() && file.persist(dir.join(FILE_NAME)).is_ok() {
+        // Claims taken from the previous board are in this one's listing.
+        let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
+    }
+}
+
+/// Delete the board (and its hints): called after writes that can make a task ready, so that
+/// `claim --next` does not pick from a board that cannot know it.
+pub(super) fn forget(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(FILE_NAME));
+    let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
+}
+
+/// Note that `id` was just claimed, so that `claim --next` elsewhere skips it without a look.
+pub(super) fn note_taken(dir: &Path, id: &str) {
+    let file = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.join(TAKEN_FILE));
+    if let Ok(mut file) = file {
+        // One short write in append mode: concurrent notes never interleave.
+        let _ = file.write_all(format!("{id}\n").as_bytes());
+    }
+}
+
+impl Loom {
+    /// Show the board as of `now`: from the board file when no ref changed since it was built,
+    /// else from a fresh read of every task (which also replaces the file).
+    pub fn with_board<R>(&self, now: Timestamp, show: impl FnOnce(&BoardView<'_>) -> R) -> Result<R> {
+        let dir = self.store.local_dir();
+        let (tasks, broken) = self.store.list(store::TASKS_PREFIX)?;
+        let (claims, broken_claims) = self.store.list(store::CLAIMS_PREFIX)?;
+        let key = listing_key(&tasks, &claims);
+        if let Ok(bytes) = std::fs::read(dir.join(FILE_NAME))
+            && let Some(view) = decode(&bytes)
+            && view.key == key.as_slice()
+            && view.usable_at(now)
+        {
+            return Ok(show(&view));
+        }
+        let snapshot = self.snapshot_of((tasks, broken), (claims, broken_claims), now)?;
+        let bytes = build(&snapshot, &key);
+        save(&dir, &bytes);
+        let view = decode(&bytes).expect("a board just encoded decodes because both use one layout");
+        Ok(show(&view))
+    }
+
+    /// Ids of ready tasks in best-first order for `claim --next`, and whether they come from a
+    /// fresh read. A board built less than [`NEXT_TRUSTS_BOARD_FOR`] ago is used without
+    /// listing refs unless `fresh` is asked for, minus the ids other claimers noted as taken.
+    pub(super) fn next_candidates(
+        &self,
+        now: Timestamp,
+        fresh: bool,
+        keep: impl Fn(&BoardRow<'_>) -> bool,
+    ) -> Result<(Vec<String>, bool)> {
+        let dir = self.store.local_dir();
+        if !fresh
+            && let Ok(bytes) = std::fs::read(dir.join(FILE_NAME))
+            && let Some(view) = decode(&bytes)
+            && view.usable_at(now)
+            && now.as_nanosecond() - view.built_at < NEXT_TRUSTS_BOARD_FOR.as_nanos()
+        {
+            let taken = std::fs::read_to_string(dir.join(TAKEN_FILE)).unwrap_or_default();
+            let taken: std::collections::HashSet<&str> = taken.lines().collect();
+            let ids = view
+                .ready()
+                .filter(|(row, _)| !taken.contains(row.id) && keep(row))
+                .map(|(row, _)| row.id.to_owned())
+                .collect();
+            return Ok((ids, false));
+        }
+        let ids = self.with_board(now, |view| {
+            view.ready()
+                .filter(|(row, _)| keep(row))
+                .map(|(row, _)| row.id.to_owned())
+                .collect()
+        })?;
+        Ok((ids, true))
+    }
+}
