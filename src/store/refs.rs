@@ -55,34 +55,59 @@ impl Store {
         let Some(packed) = packed else {
             return Ok((loose, broken));
         };
-        let iter = packed
-            .iter_prefixed(prefix.into())
-            .map_err(|err| unreadable("packed-refs", &err.to_string()))?;
         let mut tips = Vec::with_capacity(loose.len() + 64);
         let mut loose = loose.into_iter().peekable();
-        for item in iter {
-            let reference = match item {
-                Ok(reference) => reference,
+        for record in packed_under(packed.as_ref().as_ref(), prefix) {
+            let (name, tip) = match record {
+                Ok(record) => record,
                 Err(err) => {
-                    broken.push(unreadable("packed-refs", &err.to_string()));
-                    break;
+                    broken.push(err);
+                    continue;
                 }
             };
-            let name = reference.name.as_bstr().to_str_lossy();
-            while let Some(ahead) = loose.next_if(|entry| entry.name.as_str() < name.as_ref()) {
+            while let Some(ahead) = loose.next_if(|entry| entry.name.as_str() < name) {
                 tips.push(ahead);
             }
             if loose.peek().is_some_and(|entry| entry.name == name) {
                 continue;
             }
             tips.push(RefTip {
-                name: name.into_owned(),
-                tip: reference.target(),
+                name: name.to_owned(),
+                tip,
             });
         }
         tips.extend(loose);
         Ok((tips, broken))
     }
+}
+
+/// The refs under `prefix` in the body of a sorted `packed-refs` file, in order, each with its
+/// tip. Read in place: the block of lines is found with one substring search (a ref name cannot
+/// contain a space, so `" <prefix>"` only matches where a name starts) and only its lines are
+/// parsed; names are not re-validated, since callers accept only names they recognise.
+fn packed_under<'a>(body: &'a [u8], prefix: &'a str) -> impl Iterator<Item = Result<(&'a str, ObjectId)>> + 'a {
+    let needle = format!(" {prefix}");
+    let start = body
+        .find(needle.as_bytes())
+        .map(|at| body[..at].rfind_byte(b'\n').map_or(0, |newline| newline + 1));
+    let block = start.map_or(&[][..], |start| &body[start..]);
+    block
+        .lines()
+        // A peeled line (`^<id>`) belongs to the tag above it.
+        .filter(|line| !line.starts_with(b"^"))
+        .map(|line| {
+            let (hex, name) = line.split_once_str(" ").unwrap_or((line, b""));
+            (hex, name)
+        })
+        .take_while(move |(_, name)| name.starts_with(prefix.as_bytes()))
+        .map(|(hex, name)| {
+            let name = std::str::from_utf8(name).map_err(|_| unreadable("packed-refs", "a ref name is not UTF-8"))?;
+            let tip = ObjectId::from_hex(hex).map_err(|_| Error::Corrupt {
+                ref_name: name.to_owned(),
+                problem: "its packed-refs line does not hold an object id".into(),
+            })?;
+            Ok((name, tip))
+        })
 }
 
 /// Collect the loose refs in `dir`, whose ref name starts with `prefix`, recursively.
