@@ -41,11 +41,19 @@ pub(super) fn cache_file(dir: &Path) -> PathBuf {
     dir.join(".git/loom/tasks.cache")
 }
 
+/// The board: the ready and list tables as of the listed tips.
+pub(super) fn board_file(dir: &Path) -> PathBuf {
+    dir.join(".git/loom/board.cache")
+}
+
+/// Remove every local read cache, so the next read starts from the objects.
 pub(super) fn remove_cache(dir: &Path) {
-    match std::fs::remove_file(cache_file(dir)) {
-        Ok(()) => {}
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => panic!("removing the read cache: {err}"),
+    for file in [cache_file(dir), board_file(dir)] {
+        match std::fs::remove_file(file) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => panic!("removing a read cache: {err}"),
+        }
     }
 }
 
@@ -112,8 +120,23 @@ pub(super) fn scenarios(dir: &Path, size: usize, layout: &'static str, rows: &mu
         );
         push(rows, &format!("{command} cold"), f, Some(Floor::ForEachRef));
         assert!(cache_file(dir).exists(), "a cold {command} writes the read cache");
+        assert!(board_file(dir).exists(), "a cold {command} writes the board");
         let f = measure(RUNS, || {}, |_| time_process(loom_cmd(dir).arg(command)));
         push(rows, &format!("{command} warm"), f, Some(Floor::ForEachRef));
+        // The usual case between those two: one task changed since the last read.
+        let f = measure(
+            RUNS,
+            || {},
+            |n| {
+                let retitle = loom_cmd(dir)
+                    .args(["-q", "update", &show_id, "--title", &format!("retitled {n}")])
+                    .status()
+                    .expect("git-loom runs");
+                assert!(retitle.success(), "update {show_id} succeeds");
+                time_process(loom_cmd(dir).arg(command))
+            },
+        );
+        push(rows, &format!("{command} after 1 change"), f, Some(Floor::ForEachRef));
     }
     let f = measure(RUNS, || {}, |_| time_process(loom_cmd(dir).args(["show", &show_id])));
     push(rows, "show ID", f, Some(Floor::Version));

@@ -13,7 +13,8 @@
 //! `claim --next` may also start from a board built a few seconds ago without listing refs
 //! (see [`Loom::next_candidates`]): every candidate is then checked against its refs before it
 //! is claimed, so a stale board can cost a worse pick but never a wrong claim, and local writes
-//! that can make a task ready delete the board so that the next pick sees them.
+//! that can make a task ready delete the board and change its epoch, so that the next pick
+//! sees them.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -29,9 +30,13 @@ use crate::store::{self, RefTip};
 
 /// The first bytes of a board file; a different version is ignored, never misread.
 const MAGIC: &[u8] = b"git-loom board v1\n";
+// After the magic: a CRC-32 of the rest (little-endian), then the postcard-encoded view. A
+// damaged file is rebuilt instead of shown.
 const FILE_NAME: &str = "board.cache";
 /// Ids `claim --next` took since the board was built, one per line: a hint for the others.
 const TAKEN_FILE: &str = "board.taken";
+/// Changed by every write that can make a task ready.
+const EPOCH_FILE: &str = "board.epoch";
 /// How old a board `claim --next` uses without listing refs may be.
 pub const NEXT_TRUSTS_BOARD_FOR: SignedDuration = SignedDuration::from_secs(30);
 
@@ -64,6 +69,8 @@ pub struct BoardProblem<'a> {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BoardView<'a> {
     built_at: i128,
+    #[serde(borrow)]
+    epoch: &'a str,
     valid_until: Option<i128>,
     #[serde(borrow)]
     key: &'a [u8],
@@ -93,7 +100,9 @@ impl BoardView<'_> {
 
     /// The ready tasks, best first, with how many open tasks wait on each.
     pub fn ready(&self) -> impl Iterator<Item = (&BoardRow<'_>, u32)> + '_ {
-        self.ready.iter().map(|ready| (&self.rows[ready.row as usize], ready.unblocks))
+        self.ready
+            .iter()
+            .map(|ready| (&self.rows[ready.row as usize], ready.unblocks))
     }
 
     fn usable_at(&self, now: Timestamp) -> bool {
@@ -102,23 +111,30 @@ impl BoardView<'_> {
     }
 }
 
-/// Every task ref and claim ref with its tip, as one byte string: equal keys mean nothing
-/// the board shows can differ.
-fn listing_key(tasks: &[RefTip], claims: &[RefTip]) -> Vec<u8> {
-    let mut key = Vec::with_capacity((tasks.len() + claims.len()) * 64 + 8);
-    for (section, tips) in [(b"tasks\n", tasks), (b"claim\n", claims)] {
+/// Every task ref and claim ref with its tip, and every ref under them that could not be
+/// read, as one byte string: equal keys mean nothing the board shows can differ.
+fn listing_key(tasks: &Listing, claims: &Listing) -> Vec<u8> {
+    let mut key = Vec::with_capacity((tasks.0.len() + claims.0.len()) * 64 + 8);
+    for (section, (tips, broken)) in [(b"tasks\n", tasks), (b"claim\n", claims)] {
         key.extend_from_slice(section);
         for tip in tips {
             key.extend_from_slice(tip.name.as_bytes());
             key.push(0);
             key.extend_from_slice(tip.tip.as_slice());
         }
+        for err in broken {
+            key.extend_from_slice(b"\nbroken ");
+            key.extend_from_slice(err.to_string().as_bytes());
+        }
     }
     key
 }
 
+/// Refs listed under one prefix: the readable ones and the errors of the others.
+type Listing = (Vec<RefTip>, Vec<store::Error>);
+
 /// Build the board's bytes from a snapshot whose refs were listed as `key`.
-fn build(snapshot: &Snapshot, key: &[u8]) -> Vec<u8> {
+fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> Vec<u8> {
     let everything = ListFilter {
         all: true,
         ..ListFilter::default()
@@ -159,6 +175,7 @@ fn build(snapshot: &Snapshot, key: &[u8]) -> Vec<u8> {
         .map(Timestamp::as_nanosecond);
     let view = BoardView {
         built_at: now.as_nanosecond(),
+        epoch,
         valid_until,
         key,
         rows,
@@ -172,13 +189,27 @@ fn build(snapshot: &Snapshot, key: &[u8]) -> Vec<u8> {
             })
             .collect(),
     };
-    let mut bytes = MAGIC.to_vec();
-    postcard::to_io(&view, &mut bytes).expect("encoding into memory cannot fail because a Vec grows as needed");
+    let body = postcard::to_stdvec(&view).expect("encoding into memory cannot fail because a Vec grows as needed");
+    let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + body.len());
+    bytes.extend_from_slice(MAGIC);
+    bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+    bytes.extend_from_slice(&body);
     bytes
 }
 
+/// Decode a board file, or `None` when it is not a whole, undamaged board of this version.
 fn decode(bytes: &[u8]) -> Option<BoardView<'_>> {
-    postcard::from_bytes(bytes.strip_prefix(MAGIC)?).ok()
+    let rest = bytes.strip_prefix(MAGIC)?;
+    let (checksum, body) = rest.split_first_chunk::<4>()?;
+    if u32::from_le_bytes(*checksum) != crc32fast::hash(body) {
+        return None;
+    }
+    let view: BoardView<'_> = postcard::from_bytes(body).ok()?;
+    let rows = view.rows.len();
+    view.ready
+        .iter()
+        .all(|ready| (ready.row as usize) < rows)
+        .then_some(view)
 }
 
 /// Replace the board file. Failing to write only costs speed later, so errors are ignored.
@@ -193,11 +224,21 @@ fn save(dir: &Path, bytes: &[u8]) {
     }
 }
 
-/// Delete the board (and its hints): called after writes that can make a task ready, so that
-/// `claim --next` does not pick from a board that cannot know it.
+/// Delete the board (and its hints) and start a new epoch: called after writes that can make a
+/// task ready, so that `claim --next` does not pick from a board that cannot know it. The
+/// epoch covers a board being built at the same moment from refs listed before the write:
+/// it carries the epoch read before its listing, which no longer matches.
 pub(super) fn forget(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(FILE_NAME));
     let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
+    let epoch = getrandom::u64().map_or_else(|_| "unknown".to_owned(), |n| format!("{n:016x}"));
+    let _ = std::fs::create_dir_all(dir);
+    let _ = std::fs::write(dir.join(EPOCH_FILE), epoch);
+}
+
+/// The current epoch (see [`forget`]); empty before the first write that set one.
+fn epoch(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join(EPOCH_FILE)).unwrap_or_default()
 }
 
 /// Note that `id` was just claimed, so that `claim --next` elsewhere skips it without a look.
@@ -217,8 +258,9 @@ impl Loom {
     /// else from a fresh read of every task (which also replaces the file).
     pub fn with_board<R>(&self, now: Timestamp, show: impl FnOnce(&BoardView<'_>) -> R) -> Result<R> {
         let dir = self.store.local_dir();
-        let (tasks, broken) = self.store.list(store::TASKS_PREFIX)?;
-        let (claims, broken_claims) = self.store.list(store::CLAIMS_PREFIX)?;
+        let epoch = epoch(&dir);
+        let tasks = self.store.list(store::TASKS_PREFIX)?;
+        let claims = self.store.list(store::CLAIMS_PREFIX)?;
         let key = listing_key(&tasks, &claims);
         if let Ok(bytes) = std::fs::read(dir.join(FILE_NAME))
             && let Some(view) = decode(&bytes)
@@ -227,8 +269,8 @@ impl Loom {
         {
             return Ok(show(&view));
         }
-        let snapshot = self.snapshot_of((tasks, broken), (claims, broken_claims), now)?;
-        let bytes = build(&snapshot, &key);
+        let snapshot = self.snapshot_of(tasks, claims, now)?;
+        let bytes = build(&snapshot, &key, &epoch);
         save(&dir, &bytes);
         let view = decode(&bytes).expect("a board just encoded decodes because both use one layout");
         Ok(show(&view))
@@ -249,6 +291,7 @@ impl Loom {
             && let Some(view) = decode(&bytes)
             && view.usable_at(now)
             && now.as_nanosecond() - view.built_at < NEXT_TRUSTS_BOARD_FOR.as_nanos()
+            && view.epoch == epoch(&dir)
         {
             let taken = std::fs::read_to_string(dir.join(TAKEN_FILE)).unwrap_or_default();
             let taken: std::collections::HashSet<&str> = taken.lines().collect();

@@ -104,7 +104,14 @@ impl Loom {
                         board::note_taken(&self.store.local_dir(), id.as_str());
                         return Ok(Some(held));
                     }
-                    Err(Error::Claimed { .. } | Error::NotReady { .. }) => continue,
+                    // Taken, no longer ready, deleted or damaged since the candidates were
+                    // listed: move on to the next one.
+                    Err(
+                        Error::Claimed { .. }
+                        | Error::NotReady { .. }
+                        | Error::UnknownTask { .. }
+                        | Error::CorruptTask { .. },
+                    ) => continue,
                     Err(err) if err.is_conflict() => continue,
                     Err(err) => return Err(err),
                 }
