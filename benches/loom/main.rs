@@ -355,8 +355,11 @@ fn main() {
          the same run on the same copy: `git --version` (starting a process), \
          `git update-ref refs/loom/bench/<n> <oid> \"\"` (one atomic ref create) and \
          `git for-each-ref --format='%(refname) %(objectname)' refs/loom/` (listing the refs \
-         and their tips). `cold` removes `.git/loom/tasks.cache` before each run (outside the \
-         timing; one untimed cold read first loads the copy's objects into the file cache); `warm` runs with nothing changed since the previous run. `claim ID`, \
+         and their tips). `cold` removes the local read caches (`.git/loom/tasks.cache`, the \
+         parsed tasks, and `.git/loom/board.cache`, the tables) before each run (outside the \
+         timing; one untimed cold read first loads the copy's objects into the file cache); \
+         `warm` runs with nothing changed since the previous run; `after 1 change` runs right \
+         after an untimed `update --title` of one task. `claim ID`, \
          `heartbeat ID` and `done ID` act on the same fresh ready tasks; `claim --next` takes \
          the best ready ones.",
         thousands(CHAINED_CHILDREN),
@@ -460,9 +463,9 @@ fn main() {
 
     let _ = writeln!(
         out,
-        "Racing `claim --next` processes on {} ready tasks (a fresh repository per line), \
-         counting grants afterwards from every task's history: exactly one `claim by` commit \
-         each; any extra is a double grant.",
+        "Racing `claim --next` processes on {} ready tasks (a fresh repository per line, on \
+         which one untimed `ready` has built the board), counting grants afterwards from every \
+         task's history: exactly one `claim by` commit each; any extra is a double grant.",
         thousands(RACE_TASKS)
     );
     let _ = writeln!(out);

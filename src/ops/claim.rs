@@ -99,7 +99,7 @@ impl Loom {
                     continue;
                 }
                 attempts += 1;
-                match self.claim_id(&id, options, actor) {
+                match self.try_claim(&id, options, actor) {
                     Ok(held) => {
                         board::note_taken(&self.store.local_dir(), id.as_str());
                         return Ok(Some(held));
@@ -122,64 +122,68 @@ impl Loom {
     }
 
     fn claim_id(&self, id: &TaskId, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
+        with_retries(|| self.try_claim(id, options, actor))
+    }
+
+    /// One attempt at claiming `id`: a lost race is returned as a conflict, not retried (for
+    /// `claim --next`, another candidate is a better next step than waiting for this one).
+    fn try_claim(&self, id: &TaskId, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
         let ttl_secs = options.ttl_secs.unwrap_or(self.settings.claims.ttl_secs);
-        with_retries(|| {
-            let mut workset = Workset::new(&self.store);
-            let task = workset.get(id)?.clone();
-            // A claim on a task that is no longer pending is void (its writer died between the
-            // task's update and the claim's deletion): the new claim replaces it.
-            let orphan = match self.claim_of(id)? {
-                Some((tip, _)) if task.status() != Status::Pending => Some(tip),
-                Some((_, claim)) => {
-                    let agent = claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into());
-                    return Err(Error::Claimed { id: id.clone(), agent });
-                }
-                None => None,
-            };
-            let statuses: Vec<(TaskId, Option<Status>)> = task
-                .deps
-                .iter()
-                .map(|dep| (dep.clone(), workset.status_of(dep)))
-                .collect();
-            let status_of = |dep: &TaskId| statuses.iter().find(|(d, _)| d == dep).and_then(|(_, s)| *s);
-            let view = state::derive(&task, status_of, false, actor.now).view;
-            if view != View::Ready {
-                return Err(Error::NotReady { id: id.clone(), view });
+        let mut workset = Workset::new(&self.store);
+        let task = workset.get(id)?.clone();
+        // A claim on a task that is no longer pending is void (its writer died between the
+        // task's update and the claim's deletion): the new claim replaces it.
+        let orphan = match self.claim_of(id)? {
+            Some((tip, _)) if task.status() != Status::Pending => Some(tip),
+            Some((_, claim)) => {
+                let agent = claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into());
+                return Err(Error::Claimed { id: id.clone(), agent });
             }
-            if task.status() == Status::Failed {
-                change_status(&mut workset, id, Status::Pending)?;
-                workset.get_mut(id)?.retry_after = None;
-            }
-            let attempt = {
-                let task = workset.get_mut(id)?;
-                task.attempts += 1;
-                task.attempts
-            };
-            let claim = Claim::new(
-                id.clone(),
-                actor.agent.clone(),
-                new_token()?,
-                ttl_secs,
-                attempt,
-                actor.now,
-            );
-            workset.record(id, format!("claim by {} (attempt {attempt})", actor.agent))?;
-            let change = match orphan {
-                Some(orphan) => ClaimChange::Take {
-                    orphan,
-                    claim: claim.clone(),
-                },
-                None => ClaimChange::Create(claim.clone()),
-            };
-            workset.change_claim(id, change, format!("claim by {}", actor.agent));
-            let written = workset.commit(actor, "claim")?;
-            let task = written
-                .into_iter()
-                .find(|w| &w.id == id)
-                .map(|w| w.task)
-                .expect("the claimed task is written because the claim is recorded in its history");
-            Ok(Held { task, claim })
-        })
+            None => None,
+        };
+        let statuses: Vec<(TaskId, Option<Status>)> = task
+            .deps
+            .iter()
+            .map(|dep| (dep.clone(), workset.status_of(dep)))
+            .collect();
+        let status_of = |dep: &TaskId| statuses.iter().find(|(d, _)| d == dep).and_then(|(_, s)| *s);
+        let view = state::derive(&task, status_of, false, actor.now).view;
+        if view != View::Ready {
+            return Err(Error::NotReady { id: id.clone(), view });
+        }
+        if task.status() == Status::Failed {
+            change_status(&mut workset, id, Status::Pending)?;
+            workset.get_mut(id)?.retry_after = None;
+        }
+        let attempt = {
+            let task = workset.get_mut(id)?;
+            task.attempts += 1;
+            task.attempts
+        };
+        let claim = Claim::new(
+            id.clone(),
+            actor.agent.clone(),
+            new_token()?,
+            ttl_secs,
+            attempt,
+            actor.now,
+        );
+        workset.record(id, format!("claim by {} (attempt {attempt})", actor.agent))?;
+        let change = match orphan {
+            Some(orphan) => ClaimChange::Take {
+                orphan,
+                claim: claim.clone(),
+            },
+            None => ClaimChange::Create(claim.clone()),
+        };
+        workset.change_claim(id, change, format!("claim by {}", actor.agent));
+        let written = workset.commit(actor, "claim")?;
+        let task = written
+            .into_iter()
+            .find(|w| &w.id == id)
+            .map(|w| w.task)
+            .expect("the claimed task is written because the claim is recorded in its history");
+        Ok(Held { task, claim })
     }
 
     /// Find the claim on `id` and check that the caller holds it (or forces). Returns the
