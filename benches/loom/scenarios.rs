@@ -130,9 +130,9 @@ pub(super) fn scenarios(dir: &Path, size: usize, layout: &'static str, rows: &mu
             |n| {
                 let retitle = loom_cmd(dir)
                     .args(["-q", "update", &show_id, "--title", &format!("retitled {n}")])
-                    .status()
+                    .output()
                     .expect("git-loom runs");
-                assert!(retitle.success(), "update {show_id} succeeds");
+                assert!(retitle.status.success(), "update {show_id} succeeds");
                 time_process(loom_cmd(dir).arg(command))
             },
         );

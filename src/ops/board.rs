@@ -33,6 +33,9 @@ const MAGIC: &[u8] = b"git-loom board v1\n";
 // After the magic: a CRC-32 of the rest (little-endian), then the postcard-encoded view. A
 // damaged file is rebuilt instead of shown.
 const FILE_NAME: &str = "board.cache";
+/// The ready rows alone, for `claim --next`.
+const NEXT_FILE: &str = "board.next";
+const NEXT_MAGIC: &[u8] = b"git-loom board ready v1\n";
 /// Ids `claim --next` took since the board was built, one per line: a hint for the others.
 const TAKEN_FILE: &str = "board.taken";
 /// Changed by every write that can make a task ready.
@@ -111,6 +114,29 @@ impl BoardView<'_> {
     }
 }
 
+/// What `claim --next` reads: the ready rows in ready order, kept in a file of their own so
+/// that picking a task never decodes the whole board.
+#[derive(Debug, Serialize, Deserialize)]
+struct NextView<'a> {
+    built_at: i128,
+    #[serde(borrow)]
+    epoch: &'a str,
+    valid_until: Option<i128>,
+    #[serde(borrow)]
+    ready: Vec<BoardRow<'a>>,
+}
+
+impl NextView<'_> {
+    /// Whether `claim --next` may start from this without listing refs at `now`.
+    fn trusted_at(&self, now: Timestamp, current_epoch: &str) -> bool {
+        let now = now.as_nanosecond();
+        self.built_at <= now
+            && self.valid_until.is_none_or(|until| now < until)
+            && now - self.built_at < NEXT_TRUSTS_BOARD_FOR.as_nanos()
+            && self.epoch == current_epoch
+    }
+}
+
 /// Every task ref and claim ref with its tip, and every ref under them that could not be
 /// read, as one byte string: equal keys mean nothing the board shows can differ.
 fn listing_key(tasks: &Listing, claims: &Listing) -> Vec<u8> {
@@ -134,7 +160,7 @@ fn listing_key(tasks: &Listing, claims: &Listing) -> Vec<u8> {
 type Listing = (Vec<RefTip>, Vec<store::Error>);
 
 /// Build the board's bytes from a snapshot whose refs were listed as `key`.
-fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> Vec<u8> {
+fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
     let everything = ListFilter {
         all: true,
         ..ListFilter::default()
@@ -189,22 +215,35 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> Vec<u8> {
             })
             .collect(),
     };
-    let body = postcard::to_stdvec(&view).expect("encoding into memory cannot fail because a Vec grows as needed");
-    let mut bytes = Vec::with_capacity(MAGIC.len() + 4 + body.len());
-    bytes.extend_from_slice(MAGIC);
+    let next = NextView {
+        built_at: view.built_at,
+        epoch,
+        valid_until,
+        ready: view.ready().map(|(row, _)| row.clone()).collect(),
+    };
+    (encode(MAGIC, &view), encode(NEXT_MAGIC, &next))
+}
+
+/// The magic line, a CRC-32 of the body, then the body.
+fn encode(magic: &[u8], value: &impl Serialize) -> Vec<u8> {
+    let body = postcard::to_stdvec(value).expect("encoding into memory cannot fail because a Vec grows as needed");
+    let mut bytes = Vec::with_capacity(magic.len() + 4 + body.len());
+    bytes.extend_from_slice(magic);
     bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
     bytes.extend_from_slice(&body);
     bytes
 }
 
+/// The body of a file written by [`encode`], or `None` when it is damaged or of another version.
+fn checked_body<'b>(magic: &[u8], bytes: &'b [u8]) -> Option<&'b [u8]> {
+    let rest = bytes.strip_prefix(magic)?;
+    let (checksum, body) = rest.split_first_chunk::<4>()?;
+    (u32::from_le_bytes(*checksum) == crc32fast::hash(body)).then_some(body)
+}
+
 /// Decode a board file, or `None` when it is not a whole, undamaged board of this version.
 fn decode(bytes: &[u8]) -> Option<BoardView<'_>> {
-    let rest = bytes.strip_prefix(MAGIC)?;
-    let (checksum, body) = rest.split_first_chunk::<4>()?;
-    if u32::from_le_bytes(*checksum) != crc32fast::hash(body) {
-        return None;
-    }
-    let view: BoardView<'_> = postcard::from_bytes(body).ok()?;
+    let view: BoardView<'_> = postcard::from_bytes(checked_body(MAGIC, bytes)?).ok()?;
     let rows = view.rows.len();
     view.ready
         .iter()
@@ -212,13 +251,16 @@ fn decode(bytes: &[u8]) -> Option<BoardView<'_>> {
         .then_some(view)
 }
 
-/// Replace the board file. Failing to write only costs speed later, so errors are ignored.
-fn save(dir: &Path, bytes: &[u8]) {
+/// Replace the board files. Failing to write only costs speed later, so errors are ignored.
+fn save(dir: &Path, board: &[u8], next: &[u8]) {
     let _ = std::fs::create_dir_all(dir);
-    let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
-        return;
+    let write = |name: &str, bytes: &[u8]| -> bool {
+        let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
+            return false;
+        };
+        file.write_all(bytes).is_ok() && file.persist(dir.join(name)).is_ok()
     };
-    if file.write_all(bytes).is_ok() && file.persist(dir.join(FILE_NAME)).is_ok() {
+    if write(FILE_NAME, board) && write(NEXT_FILE, next) {
         // Claims taken from the previous board are in this one's listing.
         let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
     }
@@ -230,6 +272,7 @@ fn save(dir: &Path, bytes: &[u8]) {
 /// it carries the epoch read before its listing, which no longer matches.
 pub(super) fn forget(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(FILE_NAME));
+    let _ = std::fs::remove_file(dir.join(NEXT_FILE));
     let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
     let epoch = getrandom::u64().map_or_else(|_| "unknown".to_owned(), |n| format!("{n:016x}"));
     let _ = std::fs::create_dir_all(dir);
@@ -270,8 +313,8 @@ impl Loom {
             return Ok(show(&view));
         }
         let snapshot = self.snapshot_of(tasks, claims, now)?;
-        let bytes = build(&snapshot, &key, &epoch);
-        save(&dir, &bytes);
+        let (bytes, next) = build(&snapshot, &key, &epoch);
+        save(&dir, &bytes, &next);
         let view = decode(&bytes).expect("a board just encoded decodes because both use one layout");
         Ok(show(&view))
     }
@@ -287,18 +330,18 @@ impl Loom {
     ) -> Result<(Vec<String>, bool)> {
         let dir = self.store.local_dir();
         if !fresh
-            && let Ok(bytes) = std::fs::read(dir.join(FILE_NAME))
-            && let Some(view) = decode(&bytes)
-            && view.usable_at(now)
-            && now.as_nanosecond() - view.built_at < NEXT_TRUSTS_BOARD_FOR.as_nanos()
-            && view.epoch == epoch(&dir)
+            && let Ok(bytes) = std::fs::read(dir.join(NEXT_FILE))
+            && let Some(next) =
+                checked_body(NEXT_MAGIC, &bytes).and_then(|body| postcard::from_bytes::<NextView<'_>>(body).ok())
+            && next.trusted_at(now, &epoch(&dir))
         {
             let taken = std::fs::read_to_string(dir.join(TAKEN_FILE)).unwrap_or_default();
             let taken: std::collections::HashSet<&str> = taken.lines().collect();
-            let ids = view
-                .ready()
-                .filter(|(row, _)| !taken.contains(row.id) && keep(row))
-                .map(|(row, _)| row.id.to_owned())
+            let ids = next
+                .ready
+                .iter()
+                .filter(|row| !taken.contains(row.id) && keep(row))
+                .map(|row| row.id.to_owned())
                 .collect();
             return Ok((ids, false));
         }

@@ -99,11 +99,12 @@ impl Loom {
                     continue;
                 }
                 attempts += 1;
+                // Noted before trying, so that claimers starting meanwhile go elsewhere instead
+                // of racing for it. Should the attempt fail for another reason than a rival's
+                // claim, the task is only hidden from this board's readers until it is rebuilt.
+                board::note_taken(&self.store.local_dir(), id.as_str());
                 match self.try_claim(&id, options, actor) {
-                    Ok(held) => {
-                        board::note_taken(&self.store.local_dir(), id.as_str());
-                        return Ok(Some(held));
-                    }
+                    Ok(held) => return Ok(Some(held)),
                     // Taken, no longer ready, deleted or damaged since the candidates were
                     // listed: move on to the next one.
                     Err(
