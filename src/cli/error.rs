@@ -110,6 +110,9 @@ impl From<ops::Error> for CommandError {
                     "inspect it with `git show {ref_name}`; other tasks are unaffected"
                 ))
             }
+            E::Store(store::Error::Remote { ref remote, .. }) => CommandError::new(Exit::Error, message).hint(format!(
+                "check that `git fetch {remote}` works from this repository; nothing was changed that the remote did not accept"
+            )),
             E::Store(store::Error::Git { context, source }) => {
                 CommandError::new(Exit::Error, format!("{context}: {source}"))
             }

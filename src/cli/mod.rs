@@ -12,6 +12,7 @@ mod cmd_init;
 mod cmd_lease;
 mod cmd_list;
 mod cmd_log;
+mod cmd_remote;
 mod cmd_show;
 mod cmd_status;
 mod cmd_update;
@@ -81,6 +82,10 @@ enum Command {
     Recover(cmd_lease::RecoverArgs),
     Dead(cmd_lease::DeadArgs),
     Reset(cmd_lease::ResetArgs),
+    Remote(cmd_remote::RemoteArgs),
+    Fetch(cmd_remote::FetchArgs),
+    Push(cmd_remote::PushArgs),
+    Sync(cmd_remote::SyncArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -130,6 +135,10 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Recover(args) => cmd_lease::run_recover(args, context, ui),
         Command::Dead(args) => cmd_lease::run_dead(args, context, ui),
         Command::Reset(args) => cmd_lease::run_reset(args, context, ui),
+        Command::Remote(args) => cmd_remote::run_remote(args, context, ui),
+        Command::Fetch(args) => cmd_remote::run_fetch(args, context, ui),
+        Command::Push(args) => cmd_remote::run_push(args, context, ui),
+        Command::Sync(args) => cmd_remote::run_sync(args, context, ui),
     }
 }
 

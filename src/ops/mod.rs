@@ -13,6 +13,7 @@ mod create;
 mod edit;
 mod lease;
 mod snapshot;
+mod sync;
 mod workset;
 
 use std::path::Path;
@@ -30,6 +31,7 @@ pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use lease::{Recovery, SweepOutcome};
 pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};
+pub use sync::{Reconciler, SyncReport};
 pub use workset::Written;
 
 /// Who is acting, and when. Supplied by the caller: the library never reads the clock's

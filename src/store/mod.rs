@@ -9,10 +9,12 @@
 //! Local work goes through gix in-process. gix does not understand the reftable ref backend, so
 //! such repositories are refused at [`Store::discover`] instead of being silently misread.
 
+mod ancestry;
 mod layout;
 mod objects;
 mod read;
 mod refs;
+mod transport;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +23,9 @@ pub use gix::ObjectId;
 pub use layout::{CLAIMS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, task_id_from_ref, task_ref};
 pub use read::EntityVersion;
 pub use refs::RefTip;
+pub use transport::{
+    FetchedRef, PushOutcome, PushUpdate, REMOTE_TRACKING_ROOT, is_valid_remote_name, tracking_prefix, tracking_ref,
+};
 pub use write::{CommitMessage, Expected, RefUpdate, Signature};
 
 /// Errors from reading or writing refs and objects.
@@ -42,6 +47,9 @@ pub enum Error {
     Conflict { ref_name: String },
     #[error("{ref_name}: {problem}")]
     Corrupt { ref_name: String, problem: String },
+    /// A remote could not be reached, does not exist, or refused to talk.
+    #[error("remote {remote:?}: {message}")]
+    Remote { remote: String, message: String },
     #[error("{context}")]
     Git {
         context: String,
@@ -114,6 +122,29 @@ impl Store {
     /// `loom` directory in the repository's common git dir, shared by all its worktrees.
     pub fn local_dir(&self) -> std::path::PathBuf {
         self.repo.common_dir().join("loom")
+    }
+
+    /// Set a value in this repository's own git config (`.git/config`), through `git config`
+    /// so that git's own locking and format rules apply.
+    pub fn set_local_config(&self, key: &str, value: &str) -> Result<()> {
+        let output = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(self.repo.git_dir())
+            .args(["config", "--local", key, value])
+            .output()
+            .map_err(|err| Error::Git {
+                context: format!("cannot run git to set {key}"),
+                source: gix::Error::from_error(err),
+            })?;
+        if !output.status.success() {
+            return Err(Error::Git {
+                context: format!("cannot set {key}"),
+                source: gix::Error::from_error(std::io::Error::other(
+                    String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+                )),
+            });
+        }
+        Ok(())
     }
 
     /// A git config value as seen by this repository (local, global and system files).

@@ -1,0 +1,511 @@
+//! Coordination through a git remote: fetch the remote's `refs/loom/*`, reconcile every entity
+//! with its local version, and push what the remote lacks, until both sides agree.
+//!
+//! Reconciling one task: the same tip on both sides needs nothing; when one side descends from
+//! the other the other is fast-forwarded; diverged histories are joined by a merge commit (both
+//! tips as parents) whose `task.json` is the field-by-field merge of the two tips against their
+//! merge base ([`crate::model::merge`]). The merge depends only on the two histories, so two
+//! clones reconciling the same pair write the same tree, and the next round fast-forwards one
+//! to the other.
+//!
+//! Claims are never merged: the remote decides. A claim only the remote has is mirrored
+//! locally; one the remote deleted (swept, released elsewhere) is deleted locally; one only this
+//! clone has (taken offline) is offered to the remote as a create-only update, and dropped
+//! locally when the remote refuses it; a claim both have at different commits takes the remote's
+//! unless the local one descends from it (heartbeats not pushed yet), which is then pushed.
+//! `refs/loom/meta` fast-forwards either way; when diverged the remote's is taken.
+//!
+//! Every local ref move states the tip it replaces; every push carries a lease on the value the
+//! remote was last seen to hold, so a remote that moved meanwhile refuses the push and the next
+//! round starts from a new fetch.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::{Actor, Error, Result};
+use crate::graph::TaskGraph;
+use crate::model::merge::{Conflict, Side, merge_tasks};
+use crate::model::{Task, TaskId};
+use crate::store::{self, CommitMessage, Expected, ObjectId, PushOutcome, PushUpdate, RefUpdate, Store};
+
+/// How many fetch–reconcile–push rounds a sync makes before giving up on a remote that keeps
+/// moving.
+const MAX_ROUNDS: u32 = 8;
+
+/// What a fetch, push or sync did.
+#[derive(Debug, Clone, Default)]
+pub struct SyncReport {
+    /// Remote-tracking refs the fetches changed.
+    pub fetched: usize,
+    /// Local refs moved forward to the remote's version.
+    pub fast_forwarded: Vec<String>,
+    /// Tasks whose diverged histories were joined, with the fields both sides changed.
+    pub merged: Vec<(TaskId, Vec<Conflict>)>,
+    /// Dependencies dropped because the merged graph would have had a cycle.
+    pub cycles_broken: Vec<(TaskId, TaskId)>,
+    /// Local claims the remote did not have or refused, removed locally.
+    pub claims_dropped: Vec<TaskId>,
+    /// Local versions replaced by the remote's (claims and meta decided by the remote).
+    pub taken_from_remote: Vec<String>,
+    /// Refs the pushes set on the remote.
+    pub pushed: Vec<String>,
+    /// Refs that could not be reconciled (unreadable on one side), named with the reason.
+    pub skipped: Vec<(String, String)>,
+    /// Rounds made.
+    pub rounds: u32,
+}
+
+/// One ref's tips on the two sides.
+struct Pair {
+    local: Option<ObjectId>,
+    remote: Option<ObjectId>,
+}
+
+/// What one reconcile round decided.
+#[derive(Default)]
+struct Plan {
+    local: Vec<RefUpdate>,
+    push: Vec<PushUpdate>,
+}
+
+/// Reconciles this clone's loom refs with a remote's. Works on any repository, initialised or
+/// not: a fresh clone's first sync brings everything, `refs/loom/meta` included.
+pub struct Reconciler<'a> {
+    store: &'a Store,
+}
+
+impl<'a> Reconciler<'a> {
+    pub fn new(store: &'a Store) -> Self {
+        Reconciler { store }
+    }
+
+    /// Fetch `remote`'s refs and reconcile them into the local ones, pushing nothing.
+    pub fn fetch(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        let pruned = self.fetch_round(remote, &mut report)?;
+        let plan = self.reconcile(remote, &pruned, actor, &mut report)?;
+        self.apply_local(&plan, actor)?;
+        report.rounds = 1;
+        Ok(report)
+    }
+
+    /// Fetch, reconcile and push until the remote and this clone agree on every loom ref.
+    pub fn sync(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        for round in 1..=MAX_ROUNDS {
+            report.rounds = round;
+            let pruned = self.fetch_round(remote, &mut report)?;
+            let plan = self.reconcile(remote, &pruned, actor, &mut report)?;
+            self.apply_local(&plan, actor)?;
+            if plan.push.is_empty() {
+                return Ok(report);
+            }
+            match self.store.push_loom(remote, &plan.push, &actor.signature())? {
+                PushOutcome::Accepted => {
+                    report.pushed.extend(plan.push.iter().map(|update| update.name.clone()));
+                    return Ok(report);
+                }
+                // Another clone pushed meanwhile: the next round starts from a new fetch, where a
+                // claim the remote now holds for one of ours replaces it (the remote decides).
+                PushOutcome::Rejected(_) => {}
+            }
+        }
+        Err(Error::Internal(format!(
+            "remote {remote:?} kept changing: no agreement after {MAX_ROUNDS} rounds of sync"
+        )))
+    }
+
+    /// Push what the remote lacks without fetching first: only refs the remote-tracking state
+    /// shows the remote can fast-forward to are sent; diverged ones wait for a sync.
+    pub fn push(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
+        let mut report = SyncReport::default();
+        let plan = self.reconcile(remote, &BTreeSet::new(), actor, &mut report)?;
+        report.rounds = 1;
+        let diverged: Vec<String> = plan.local.iter().map(|update| update.name.clone()).collect();
+        if !diverged.is_empty() {
+            return Err(Error::Invalid(format!(
+                "the remote {remote:?} has changes this clone does not ({}): run `git loom sync {remote}`",
+                diverged.join(", ")
+            )));
+        }
+        match self.store.push_loom(remote, &plan.push, &actor.signature())? {
+            PushOutcome::Accepted => {
+                report.pushed.extend(plan.push.iter().map(|update| update.name.clone()));
+                Ok(report)
+            }
+            PushOutcome::Rejected(refused) => Err(Error::Store(store::Error::Conflict {
+                ref_name: refused
+                    .iter()
+                    .map(|(name, why)| format!("{name} ({why})"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })),
+        }
+    }
+
+    /// Fetch once; returns the local names of the refs the remote no longer has.
+    fn fetch_round(&self, remote: &str, report: &mut SyncReport) -> Result<BTreeSet<String>> {
+        let fetched = self.store.fetch_loom(remote)?;
+        report.fetched += fetched.len();
+        let prefix = store::tracking_prefix(remote);
+        Ok(fetched
+            .into_iter()
+            .filter(|change| change.new.is_none())
+            .filter_map(|change| {
+                let rest = change.tracking_ref.strip_prefix(&prefix)?;
+                Some(format!("refs/loom/{rest}"))
+            })
+            .collect())
+    }
+
+    /// Compare every loom ref with the remote's and decide what moves where. `pruned` names the
+    /// refs the last fetch found gone from the remote.
+    fn reconcile(
+        &self,
+        remote: &str,
+        pruned: &BTreeSet<String>,
+        actor: &Actor,
+        report: &mut SyncReport,
+    ) -> Result<Plan> {
+        let mut plan = Plan::default();
+        let tracking = store::tracking_prefix(remote);
+        for (prefix, kind) in [(store::TASKS_PREFIX, Kind::Task), (store::CLAIMS_PREFIX, Kind::Claim)] {
+            let remote_prefix = store::tracking_ref(remote, prefix);
+            let pairs = self.pairs(prefix, &remote_prefix, report)?;
+            for (name, pair) in pairs {
+                match kind {
+                    Kind::Task => self.reconcile_task(&name, pair, actor, &mut plan, report)?,
+                    Kind::Claim => reconcile_claim(self.store, &name, pair, pruned, &mut plan, report)?,
+                }
+            }
+        }
+        let meta = Pair {
+            local: self.store.tip(store::META_REF)?,
+            remote: self.store.tip(&format!("{tracking}meta"))?,
+        };
+        self.reconcile_meta(meta, &mut plan, report)?;
+        self.break_merged_cycles(remote, &mut plan, actor, report)?;
+        Ok(plan)
+    }
+
+    /// Every ref under `prefix` locally and under `remote_prefix` in the mirror, by local name.
+    fn pairs(&self, prefix: &str, remote_prefix: &str, report: &mut SyncReport) -> Result<BTreeMap<String, Pair>> {
+        let (local, broken) = self.store.list(prefix)?;
+        let (remote, broken_remote) = self.store.list(remote_prefix)?;
+        for err in broken.into_iter().chain(broken_remote) {
+            report.skipped.push((prefix.to_owned(), err.to_string()));
+        }
+        let mut pairs: BTreeMap<String, Pair> = BTreeMap::new();
+        for tip in local {
+            pairs
+                .entry(tip.name)
+                .or_insert(Pair {
+                    local: None,
+                    remote: None,
+                })
+                .local = Some(tip.tip);
+        }
+        for tip in remote {
+            let Some(rest) = tip.name.strip_prefix(remote_prefix) else {
+                continue;
+            };
+            pairs
+                .entry(format!("{prefix}{rest}"))
+                .or_insert(Pair {
+                    local: None,
+                    remote: None,
+                })
+                .remote = Some(tip.tip);
+        }
+        Ok(pairs)
+    }
+
+    fn reconcile_task(
+        &self,
+        name: &str,
+        pair: Pair,
+        actor: &Actor,
+        plan: &mut Plan,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let Some(id) = store::task_id_from_ref(name) else {
+            report
+                .skipped
+                .push((name.to_owned(), "the ref name is not a task id".into()));
+            return Ok(());
+        };
+        match (pair.local, pair.remote) {
+            (None, None) => {}
+            (Some(local), None) => plan.push.push(push_update(name, Expected::Absent, Some(local))),
+            (None, Some(remote)) => {
+                plan.local.push(local_update(name, Expected::Absent, Some(remote)));
+                report.fast_forwarded.push(name.to_owned());
+            }
+            (Some(local), Some(remote)) if local == remote => {}
+            (Some(local_tip), Some(remote_tip)) => {
+                if self.store.is_ancestor(name, local_tip, remote_tip)? {
+                    plan.local
+                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+                    report.fast_forwarded.push(name.to_owned());
+                } else if self.store.is_ancestor(name, remote_tip, local_tip)? {
+                    plan.push
+                        .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
+                } else {
+                    match self.merge_task(&id, local_tip, remote_tip, actor) {
+                        Ok((merged_tip, conflicts)) => {
+                            plan.local
+                                .push(local_update(name, Expected::Tip(local_tip), Some(merged_tip)));
+                            plan.push
+                                .push(push_update(name, Expected::Tip(remote_tip), Some(merged_tip)));
+                            report.merged.push((id, conflicts));
+                        }
+                        Err(Error::CorruptTask { ref_name, problem }) => report.skipped.push((ref_name, problem)),
+                        Err(Error::Store(store::Error::Corrupt { ref_name, problem })) => {
+                            report.skipped.push((ref_name, problem))
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the commit joining two diverged histories of a task; returns it and the fields
+    /// both sides changed.
+    fn merge_task(
+        &self,
+        id: &TaskId,
+        local: ObjectId,
+        remote: ObjectId,
+        actor: &Actor,
+    ) -> Result<(ObjectId, Vec<Conflict>)> {
+        let name = store::task_ref(id);
+        let base = self.store.merge_base(&name, local, remote)?;
+        let read = |tip: ObjectId| super::snapshot::read_task(self.store, id, tip);
+        let base_task = base.map(read).transpose()?.map(|entry| entry.task);
+        let ours = read(local)?;
+        let theirs = read(remote)?;
+        let ours_agent = ours.last_agent.clone().unwrap_or_default();
+        let theirs_agent = theirs.last_agent.clone().unwrap_or_default();
+        let merged = merge_tasks(
+            base_task.as_ref(),
+            Side {
+                task: &ours.task,
+                agent: &ours_agent,
+            },
+            Side {
+                task: &theirs.task,
+                agent: &theirs_agent,
+            },
+        );
+        let fields: Vec<&str> = merged.conflicts.iter().map(|c| c.field.as_str()).collect();
+        let summary = match fields.is_empty() {
+            true => format!("merge {id}"),
+            false => format!("merge {id} (both changed: {})", fields.join(", ")),
+        };
+        let message = merge_message(summary, id, actor);
+        let blob = merged.task.to_blob();
+        let commit =
+            self.store
+                .write_version(&[("task.json", &blob)], &[local, remote], &message, &actor.signature())?;
+        Ok((commit, merged.conflicts))
+    }
+
+    fn reconcile_meta(&self, pair: Pair, plan: &mut Plan, report: &mut SyncReport) -> Result<()> {
+        let name = store::META_REF;
+        match (pair.local, pair.remote) {
+            (None, None) => {}
+            (Some(local_tip), None) => plan.push.push(push_update(name, Expected::Absent, Some(local_tip))),
+            (None, Some(remote)) => {
+                plan.local.push(local_update(name, Expected::Absent, Some(remote)));
+                report.fast_forwarded.push(name.to_owned());
+            }
+            (Some(local), Some(remote)) if local == remote => {}
+            (Some(local_tip), Some(remote_tip)) => {
+                if self.store.is_ancestor(name, local_tip, remote_tip)? {
+                    plan.local
+                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+                    report.fast_forwarded.push(name.to_owned());
+                } else if self.store.is_ancestor(name, remote_tip, local_tip)? {
+                    plan.push
+                        .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
+                } else {
+                    plan.local
+                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+                    report.taken_from_remote.push(name.to_owned());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Merged dependency sets can close a cycle no single side had. Each cycle is broken by
+    /// dropping its greatest edge (by dependent id, then dependency id), the same on every
+    /// clone, in a new version of that task on top of the reconciled one.
+    fn break_merged_cycles(&self, remote: &str, plan: &mut Plan, actor: &Actor, report: &mut SyncReport) -> Result<()> {
+        if report.merged.is_empty() {
+            return Ok(());
+        }
+        // The graph as it will be once this round's local moves land.
+        let mut tips: BTreeMap<TaskId, ObjectId> = BTreeMap::new();
+        for tip in self.store.list(store::TASKS_PREFIX)?.0 {
+            if let Some(id) = store::task_id_from_ref(&tip.name) {
+                tips.insert(id, tip.tip);
+            }
+        }
+        for update in &plan.local {
+            if let (Some(id), Some(new)) = (store::task_id_from_ref(&update.name), update.new) {
+                tips.insert(id, new);
+            }
+        }
+        let mut tasks: BTreeMap<TaskId, Task> = BTreeMap::new();
+        for (id, tip) in &tips {
+            if let Ok(entry) = super::snapshot::read_task(self.store, id, *tip) {
+                tasks.insert(id.clone(), entry.task);
+            }
+        }
+        let mut dropped: BTreeMap<TaskId, BTreeSet<TaskId>> = BTreeMap::new();
+        for _ in 0..tasks.len() {
+            let graph = TaskGraph::build(tasks.values());
+            let Some(cycle) = graph.find_cycle() else { break };
+            // Consecutive ids along the cycle wait on one another; only dependencies can go
+            // (an epic always waits for its children).
+            let edge = cycle
+                .0
+                .windows(2)
+                .map(|pair| (pair[0].clone(), pair[1].clone()))
+                .filter(|(from, to)| tasks.get(from).is_some_and(|task| task.deps.contains(to)))
+                .max();
+            let Some((from, to)) = edge else { break };
+            if let Some(task) = tasks.get_mut(&from) {
+                task.deps.remove(&to);
+            }
+            dropped.entry(from.clone()).or_default().insert(to.clone());
+            report.cycles_broken.push((from, to));
+        }
+        for (id, deps) in dropped {
+            let name = store::task_ref(&id);
+            let Some(task) = tasks.get(&id) else { continue };
+            let parent = tips[&id];
+            let listed: Vec<&str> = deps.iter().map(TaskId::as_str).collect();
+            let message = merge_message(
+                format!(
+                    "drop dependency on {} (it closed a cycle when histories were merged)",
+                    listed.join(", ")
+                ),
+                &id,
+                actor,
+            );
+            let commit = self.store.write_version(
+                &[("task.json", &task.to_blob())],
+                &[parent],
+                &message,
+                &actor.signature(),
+            )?;
+            // Replace this round's move of the ref (or add one) and what is pushed for it.
+            let remote_expected = plan
+                .push
+                .iter()
+                .find(|update| update.name == name)
+                .map(|update| update.expected);
+            let local_expected = match plan.local.iter().position(|update| update.name == name) {
+                Some(at) => plan.local.remove(at).expected,
+                None => Expected::Tip(parent),
+            };
+            plan.local.push(local_update(&name, local_expected, Some(commit)));
+            plan.push.retain(|update| update.name != name);
+            let remote_tip = self.store.tip(&store::tracking_ref(remote, &name))?;
+            let expected = remote_expected.unwrap_or(remote_tip.map_or(Expected::Absent, Expected::Tip));
+            plan.push.push(push_update(&name, expected, Some(commit)));
+        }
+        Ok(())
+    }
+
+    /// Move the local refs as planned, all in one transaction.
+    fn apply_local(&self, plan: &Plan, actor: &Actor) -> Result<()> {
+        if plan.local.is_empty() {
+            return Ok(());
+        }
+        self.store.apply(&plan.local, &actor.signature())?;
+        super::board::forget(&self.store.local_dir());
+        Ok(())
+    }
+}
+
+/// A claim: the remote decides. See the module comment.
+fn reconcile_claim(
+    store: &store::Store,
+    name: &str,
+    pair: Pair,
+    pruned: &BTreeSet<String>,
+    plan: &mut Plan,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let Some(id) = store::claim_id_from_ref(name) else {
+        report
+            .skipped
+            .push((name.to_owned(), "the ref name is not a task id".into()));
+        return Ok(());
+    };
+    match (pair.local, pair.remote) {
+        (None, None) => {}
+        (None, Some(remote)) => {
+            plan.local.push(local_update(name, Expected::Absent, Some(remote)));
+            report.taken_from_remote.push(name.to_owned());
+        }
+        // Gone from the remote since the last fetch: swept or finished elsewhere.
+        (Some(local_tip), None) if pruned.contains(name) => {
+            plan.local.push(local_update(name, Expected::Tip(local_tip), None));
+            report.claims_dropped.push(id);
+        }
+        // Never seen there: taken offline, offered now (the remote refuses it if another clone
+        // holds the task, and the next round takes that claim instead).
+        (Some(local_tip), None) => plan.push.push(push_update(name, Expected::Absent, Some(local_tip))),
+        (Some(local), Some(remote)) if local == remote => {}
+        (Some(local_tip), Some(remote_tip)) => {
+            if store.is_ancestor(name, remote_tip, local_tip)? {
+                plan.push
+                    .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
+            } else {
+                plan.local
+                    .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+                report.taken_from_remote.push(name.to_owned());
+                report.claims_dropped.push(id);
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Kind {
+    Task,
+    Claim,
+}
+
+fn local_update(name: &str, expected: Expected, new: Option<ObjectId>) -> RefUpdate {
+    RefUpdate {
+        name: name.to_owned(),
+        expected,
+        new,
+    }
+}
+
+fn push_update(name: &str, expected: Expected, new: Option<ObjectId>) -> PushUpdate {
+    PushUpdate {
+        name: name.to_owned(),
+        expected,
+        new,
+    }
+}
+
+fn merge_message(summary: String, id: &TaskId, actor: &Actor) -> CommitMessage {
+    CommitMessage {
+        summary,
+        body: None,
+        trailers: vec![
+            ("Loom-Task", id.to_string()),
+            ("Loom-Agent", actor.agent.clone()),
+            ("Loom-Op", "sync".to_owned()),
+        ],
+    }
+}

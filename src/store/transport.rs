@@ -1,0 +1,241 @@
+//! Talking to a git remote: fetching `refs/loom/*` into a remote-tracking namespace, and pushing
+//! ref updates each guarded by a lease on the value the remote must still hold.
+//!
+//! Network operations run the user's own `git` executable, so every URL scheme, credential
+//! helper and ssh configuration the user has works unchanged. Output is read from
+//! `--porcelain`, never from messages meant for people.
+//!
+//! Guarantees:
+//! - a fetch writes only under `refs/loom-remote/<remote>/` (the remote's `refs/loom/*`, mirrored
+//!   with `--prune`), never a ref the user owns, and never `FETCH_HEAD`;
+//! - a push sends exactly the refs asked for, each with `--force-with-lease=<ref>:<expected>`
+//!   (an empty expected value means "must not exist"), all-or-nothing (`--atomic`); a ref the
+//!   remote holds at another value rejects the whole push, reported as a rejection, not an error;
+//! - a remote that cannot be reached or does not exist is an [`Error::Remote`] naming it.
+
+use std::process::Command;
+
+use super::{Error, Expected, ObjectId, Result, Store};
+
+/// Where the remote's `refs/loom/*` are mirrored: `refs/loom-remote/<remote>/…`.
+pub const REMOTE_TRACKING_ROOT: &str = "refs/loom-remote/";
+
+/// The local mirror of `loom_ref` (a ref under `refs/loom/`) as last seen on `remote`.
+pub fn tracking_ref(remote: &str, loom_ref: &str) -> String {
+    let rest = loom_ref.strip_prefix("refs/loom/").unwrap_or(loom_ref);
+    format!("{REMOTE_TRACKING_ROOT}{remote}/{rest}")
+}
+
+/// The prefix under which `remote`'s refs are mirrored (ends in `/`).
+pub fn tracking_prefix(remote: &str) -> String {
+    format!("{REMOTE_TRACKING_ROOT}{remote}/")
+}
+
+/// Whether `name` can be used as a remote name inside a ref name and on git's command line.
+pub fn is_valid_remote_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && !name.starts_with('.')
+        && !name.ends_with(".lock")
+        && !name.contains("..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// One ref a fetch changed in the remote-tracking namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchedRef {
+    /// The mirror ref, under `refs/loom-remote/<remote>/`.
+    pub tracking_ref: String,
+    /// `None` when the ref is new.
+    pub old: Option<ObjectId>,
+    /// `None` when the remote no longer has the ref (it was pruned).
+    pub new: Option<ObjectId>,
+}
+
+/// One ref to set on the remote: it must hold `expected` there, and is moved to `new` (or
+/// deleted when `new` is `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushUpdate {
+    /// A ref under `refs/loom/`, named the same locally and on the remote.
+    pub name: String,
+    pub expected: Expected,
+    pub new: Option<ObjectId>,
+}
+
+/// What the remote said to a push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushOutcome {
+    /// Every update landed.
+    Accepted,
+    /// Nothing landed: these refs were refused (with git's reason); with an atomic push the
+    /// others are refused with them.
+    Rejected(Vec<(String, String)>),
+}
+
+impl Store {
+    /// Whether `name` is a remote configured in this repository.
+    pub fn has_remote(&self, name: &str) -> bool {
+        self.repo
+            .config_snapshot()
+            .string(format!("remote.{name}.url").as_str())
+            .is_some()
+    }
+
+    /// A `git` command run on this repository.
+    fn git(&self) -> Command {
+        let mut command = Command::new("git");
+        command.arg("--git-dir").arg(self.repo.git_dir());
+        command
+    }
+
+    /// Fetch `remote`'s `refs/loom/*` into `refs/loom-remote/<remote>/*` (pruning what it no
+    /// longer has) and return what changed there.
+    pub fn fetch_loom(&self, remote: &str) -> Result<Vec<FetchedRef>> {
+        let refspec = format!("+refs/loom/*:{}*", tracking_prefix(remote));
+        let output = self
+            .git()
+            .args([
+                "fetch",
+                "--porcelain",
+                "--no-tags",
+                "--prune",
+                "--no-write-fetch-head",
+                "--no-auto-gc",
+                "--no-recurse-submodules",
+            ])
+            .arg(remote)
+            .arg(&refspec)
+            .output()
+            .map_err(|err| remote_error(remote, &format!("cannot run git: {err}")))?;
+        if !output.status.success() {
+            return Err(remote_error(remote, &String::from_utf8_lossy(&output.stderr)));
+        }
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut fetched = Vec::new();
+        for line in stdout.lines() {
+            // `<flag> <old> <new> <local ref>`
+            let mut fields = line.splitn(4, ' ');
+            let (Some(flag), Some(old), Some(new), Some(name)) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if flag == "=" || flag == "!" {
+                continue;
+            }
+            fetched.push(FetchedRef {
+                tracking_ref: name.to_owned(),
+                old: parse_id(old),
+                new: parse_id(new),
+            });
+        }
+        Ok(fetched)
+    }
+
+    /// Push `updates` to `remote` in one atomic push, each with a lease on its expected value.
+    /// On success the remote-tracking refs are moved to match, signed by `by`.
+    pub fn push_loom(&self, remote: &str, updates: &[PushUpdate], by: &super::Signature) -> Result<PushOutcome> {
+        if updates.is_empty() {
+            return Ok(PushOutcome::Accepted);
+        }
+        let mut command = self.git();
+        command.args(["push", "--porcelain", "--atomic", "--no-verify"]);
+        for update in updates {
+            let expected = match update.expected {
+                Expected::Absent => String::new(),
+                Expected::Tip(id) => id.to_string(),
+            };
+            command.arg(format!("--force-with-lease={}:{expected}", update.name));
+        }
+        command.arg(remote);
+        for update in updates {
+            let source = update.new.map(|id| id.to_string()).unwrap_or_default();
+            command.arg(format!("{source}:{}", update.name));
+        }
+        let output = command
+            .output()
+            .map_err(|err| remote_error(remote, &format!("cannot run git: {err}")))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let mut rejected = Vec::new();
+        let mut reported = 0;
+        for line in stdout.lines() {
+            // `<flag>\t<from>:<to>\t<summary>`
+            let mut fields = line.splitn(3, '\t');
+            let (Some(flag), Some(refs), summary) = (fields.next(), fields.next(), fields.next()) else {
+                continue;
+            };
+            let Some((_, to)) = refs.split_once(':') else { continue };
+            reported += 1;
+            if flag == "!" {
+                rejected.push((to.to_owned(), summary.unwrap_or_default().to_owned()));
+            }
+        }
+        if !rejected.is_empty() {
+            return Ok(PushOutcome::Rejected(rejected));
+        }
+        if !output.status.success() || reported == 0 {
+            return Err(remote_error(remote, &String::from_utf8_lossy(&output.stderr)));
+        }
+        self.record_pushed(remote, updates, by);
+        Ok(PushOutcome::Accepted)
+    }
+
+    /// Move the remote-tracking refs to what a push just set on the remote. A mirror that moved
+    /// meanwhile (a concurrent fetch) is left alone: the next fetch sets it right.
+    fn record_pushed(&self, remote: &str, updates: &[PushUpdate], by: &super::Signature) {
+        let mirrored: Vec<super::RefUpdate> = updates
+            .iter()
+            .map(|update| super::RefUpdate {
+                name: tracking_ref(remote, &update.name),
+                expected: update.expected,
+                new: update.new,
+            })
+            .collect();
+        for update in mirrored {
+            let _ = self.apply(std::slice::from_ref(&update), by);
+        }
+    }
+}
+
+/// An object id as printed by git; the all-zero id (and anything unreadable) means "none".
+fn parse_id(text: &str) -> Option<ObjectId> {
+    ObjectId::from_hex(text.as_bytes()).ok().filter(|id| !id.is_null())
+}
+
+fn remote_error(remote: &str, message: &str) -> Error {
+    let message = message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Error::Remote {
+        remote: remote.to_owned(),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracking_refs_mirror_the_loom_namespace() {
+        assert_eq!(
+            tracking_ref("origin", "refs/loom/tasks/loom-0000abcd"),
+            "refs/loom-remote/origin/tasks/loom-0000abcd"
+        );
+        assert_eq!(tracking_prefix("up"), "refs/loom-remote/up/");
+    }
+
+    #[test]
+    fn remote_names_that_could_escape_a_ref_or_an_argument_are_refused() {
+        assert!(is_valid_remote_name("origin"));
+        assert!(is_valid_remote_name("team-2.mirror"));
+        for bad in ["", "-x", ".hidden", "a..b", "a/b", "x.lock", "a b"] {
+            assert!(!is_valid_remote_name(bad), "{bad:?}");
+        }
+    }
+}
