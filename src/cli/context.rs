@@ -31,8 +31,22 @@ impl<'a> Context<'a> {
         self.global.directory.clone().unwrap_or_else(|| PathBuf::from("."))
     }
 
+    /// The repository, set to publish every write to the coordination remote (git config
+    /// `loom.remote`) unless `--offline`.
     pub fn store(&self) -> Result<Store, CommandError> {
-        Ok(Store::discover(&self.path())?)
+        let mut store = Store::discover(&self.path())?;
+        if !self.global.offline {
+            let remote = store
+                .config_string("loom.remote")
+                .filter(|name| !name.trim().is_empty());
+            store.set_publish_remote(remote);
+        }
+        Ok(store)
+    }
+
+    /// Whether `--offline` keeps this command's writes local.
+    pub fn offline(&self) -> bool {
+        self.global.offline
     }
 
     pub fn loom(&self) -> Result<Loom, CommandError> {

@@ -55,6 +55,10 @@ pub struct GlobalArgs {
     /// Act as this agent (default: $LOOM_AGENT, git config loom.agent, or user.name@host)
     #[arg(long, global = true, value_name = "NAME")]
     agent: Option<String>,
+    /// Change only this clone, even with a coordination remote set (`git loom sync` publishes
+    /// later)
+    #[arg(long, global = true)]
+    offline: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,7 @@ mod claim;
 mod create;
 mod edit;
 mod lease;
+mod publish;
 mod snapshot;
 mod sync;
 mod workset;
@@ -320,13 +321,14 @@ fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOut
         &message,
         &signature,
     )?;
-    store.apply(
+    publish::publish(
+        store,
         &[RefUpdate {
             name: store::META_REF.to_owned(),
             expected,
             new: Some(commit),
         }],
-        &signature,
+        actor,
     )?;
     Ok(outcome)
 }

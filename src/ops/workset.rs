@@ -230,7 +230,7 @@ impl<'a> Workset<'a> {
             });
         }
         if !updates.is_empty() {
-            self.store.apply(&updates, &signature)?;
+            super::publish::publish(self.store, &updates, actor)?;
             if !keeps_board {
                 super::board::forget(&self.store.local_dir());
             }

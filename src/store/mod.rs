@@ -70,6 +70,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// A handle on one repository's loom refs and object database.
 pub struct Store {
     repo: gix::Repository,
+    /// The remote every write is published to before local refs move, if any.
+    publish_remote: Option<String>,
     objects: objects::LooseWriter,
     /// Lock files at least this old are taken to be left by a dead process.
     stale_lock_after: std::time::Duration,
@@ -97,10 +99,22 @@ impl Store {
         // Task blobs are read once per command; a small cache helps repeated tree lookups.
         repo.object_cache_size_if_unset(4 * 1024 * 1024);
         Ok(Store {
+            publish_remote: None,
             objects: objects::LooseWriter::new(&repo),
             repo,
             stale_lock_after: DEFAULT_STALE_LOCK_AFTER,
         })
+    }
+
+    /// Publish every write to `remote` before moving local refs (see `ops::publish`); `None`
+    /// keeps writes local.
+    pub fn set_publish_remote(&mut self, remote: Option<String>) {
+        self.publish_remote = remote;
+    }
+
+    /// The remote writes are published to, if any.
+    pub fn publish_remote(&self) -> Option<&str> {
+        self.publish_remote.as_deref()
     }
 
     /// Change how old a lock file must be before a writer that finds it removes it.

@@ -93,6 +93,25 @@ impl Store {
     /// Fetch `remote`'s `refs/loom/*` into `refs/loom-remote/<remote>/*` (pruning what it no
     /// longer has) and return what changed there.
     pub fn fetch_loom(&self, remote: &str) -> Result<Vec<FetchedRef>> {
+        // Several commands of one clone may fetch at the same moment; git then refuses to move
+        // a mirror ref another fetch is moving. That is not the remote's fault: try again.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.fetch_once(remote) {
+                Err(FetchFailure::MirrorBusy(_)) if attempt < FETCH_ATTEMPTS => {
+                    let pause = getrandom::u32().unwrap_or(0) % (5_000 << attempt.min(4));
+                    std::thread::sleep(std::time::Duration::from_micros(u64::from(pause)));
+                }
+                Err(FetchFailure::MirrorBusy(message) | FetchFailure::Other(message)) => {
+                    return Err(remote_error(remote, &message));
+                }
+                Ok(fetched) => return Ok(fetched),
+            }
+        }
+    }
+
+    fn fetch_once(&self, remote: &str) -> std::result::Result<Vec<FetchedRef>, FetchFailure> {
         let refspec = format!("+refs/loom/*:{}*", tracking_prefix(remote));
         let output = self
             .git()
@@ -108,9 +127,14 @@ impl Store {
             .arg(remote)
             .arg(&refspec)
             .output()
-            .map_err(|err| remote_error(remote, &format!("cannot run git: {err}")))?;
+            .map_err(|err| FetchFailure::Other(format!("cannot run git: {err}")))?;
         if !output.status.success() {
-            return Err(remote_error(remote, &String::from_utf8_lossy(&output.stderr)));
+            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+            let mirror_busy = stderr.contains(&format!("cannot lock ref '{}", tracking_prefix(remote)));
+            return Err(match mirror_busy {
+                true => FetchFailure::MirrorBusy(stderr),
+                false => FetchFailure::Other(stderr),
+            });
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
         let mut fetched = Vec::new();
@@ -197,6 +221,15 @@ impl Store {
             let _ = self.apply(std::slice::from_ref(&update), by);
         }
     }
+}
+
+/// How many times a fetch is tried while another fetch of the same clone holds a mirror ref.
+const FETCH_ATTEMPTS: u32 = 8;
+
+/// Why one fetch failed: git's message, and whether only a concurrent local fetch was in the way.
+enum FetchFailure {
+    MirrorBusy(String),
+    Other(String),
 }
 
 /// An object id as printed by git; the all-zero id (and anything unreadable) means "none".

@@ -1,0 +1,83 @@
+//! Publishing a write: with a coordination remote, the remote accepts it before any local ref
+//! moves; without one, the local transaction is the whole write.
+//!
+//! With a remote, the new versions (already written as objects) are pushed in one atomic push,
+//! each ref with a lease on the value the remote was last seen to hold (the mirror under
+//! `refs/loom-remote/<remote>/`). Only when the remote accepts do the local refs move, with the
+//! usual compare-and-swap on the tips the operation read. So:
+//! - a claim is exclusive across every clone of the remote: its create-only lease fails when
+//!   another clone's claim got there first;
+//! - a holder whose claim was swept and granted again elsewhere is refused on its next
+//!   heartbeat, release, done or fail, and its work is not recorded;
+//! - nothing changes locally that the remote did not accept: an unreachable remote is an error
+//!   naming it, and leaves the local refs as they were.
+//!
+//! A refused push means the remote moved: the remote's refs are fetched and reconciled, and the
+//! write reports a conflict, so the operation re-reads and re-applies itself (or, for
+//! `claim --next`, moves to another candidate).
+
+use super::sync::Reconciler;
+use super::{Actor, Result};
+use crate::store::{self, Expected, PushOutcome, PushUpdate, RefUpdate, Store};
+
+/// Move `updates` locally, after the coordination remote (if the store has one) accepted them.
+pub(super) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Result<()> {
+    let signature = actor.signature();
+    if let Some(remote) = store.publish_remote() {
+        let mut pushes = Vec::with_capacity(updates.len());
+        for update in updates {
+            let mirrored = store.tip(&store::tracking_ref(remote, &update.name))?;
+            // The remote's version must be part of what is pushed, or a lease that matches
+            // would let the push replace work this clone has not seen.
+            if let Some(remote_tip) = mirrored {
+                let builds_on_it = match update.expected {
+                    Expected::Tip(local_tip) => store.is_ancestor(&update.name, remote_tip, local_tip)?,
+                    Expected::Absent => false,
+                };
+                // A ref the operation deletes (a claim) needs no history, only the lease.
+                if !builds_on_it && update.new.is_some() {
+                    Reconciler::new(store).fetch(remote, actor)?;
+                    return Err(conflict(&update.name));
+                }
+            }
+            // Deleting what the remote never had (a claim taken offline) has nothing to send.
+            if mirrored.is_none() && update.new.is_none() {
+                continue;
+            }
+            pushes.push(PushUpdate {
+                name: update.name.clone(),
+                expected: mirrored.map_or(Expected::Absent, Expected::Tip),
+                new: update.new,
+            });
+        }
+        // A remote that has never seen this repository's meta gets it with the first write,
+        // so that clones of it can read what is pushed.
+        let meta_pushed = pushes.iter().any(|push| push.name == store::META_REF);
+        if !meta_pushed
+            && store.tip(&store::tracking_ref(remote, store::META_REF))?.is_none()
+            && let Some(meta) = store.tip(store::META_REF)?
+        {
+            pushes.push(PushUpdate {
+                name: store::META_REF.to_owned(),
+                expected: Expected::Absent,
+                new: Some(meta),
+            });
+        }
+        match store.push_loom(remote, &pushes, &signature)? {
+            PushOutcome::Accepted => {}
+            PushOutcome::Rejected(refused) => {
+                Reconciler::new(store).fetch(remote, actor)?;
+                let names: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
+                return Err(conflict(&names.join(", ")));
+            }
+        }
+    }
+    store.apply(updates, &signature)?;
+    Ok(())
+}
+
+fn conflict(ref_name: &str) -> super::Error {
+    super::Error::Store(store::Error::Conflict {
+        ref_name: ref_name.to_owned(),
+    })
+}
