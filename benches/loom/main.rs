@@ -13,7 +13,9 @@
 //!    `git for-each-ref` over `refs/loom/` (listing the refs and their tips);
 //! 3. races 1, 4 and 16 `claim --next` processes on 1,000 ready tasks and counts double grants;
 //! 4. compares `claim ID` and `create` at the smallest and the largest size;
-//! 5. prints the results as Markdown and appends them to `doc/benchmarks.md`.
+//! 5. measures a published claim and `sync` through `git daemon` on 127.0.0.1 (sizes up to
+//!    10,000) beside plain `git push` / `git fetch`;
+//! 6. prints the results as Markdown and appends them to `doc/benchmarks.md`.
 //!
 //! Environment:
 //! - `LOOM_BENCH_SIZES=1000,10000` — the sizes to measure (default `1000,10000,100000`);
@@ -56,6 +58,8 @@ const FIGURE_BUDGET: Duration = Duration::from_secs(15);
 const CHAINED_CHILDREN: usize = 1_500;
 /// Ready tasks in the racing benchmark.
 const RACE_TASKS: usize = 1_000;
+/// The largest graph measured through a remote.
+const REMOTE_MAX_TASKS: usize = 10_000;
 /// No racing loop may run longer than this.
 const RACE_DEADLINE: Duration = Duration::from_secs(300);
 
@@ -166,9 +170,11 @@ fn measure_within(
 }
 
 mod generate;
+mod remote;
 mod scenarios;
 
 use generate::*;
+use remote::*;
 use scenarios::*;
 
 // Report
@@ -321,6 +327,24 @@ fn main() {
             races.push(result);
         }
     }
+    // 4. Through a remote (sizes up to 10,000: the first push of a larger graph alone takes
+    // minutes).
+    let mut remote_rows = Vec::new();
+    let mut remote_setups = Vec::new();
+    for (size, info) in fixtures.iter().filter(|(size, _)| *size <= REMOTE_MAX_TASKS) {
+        eprintln!("through git daemon on 127.0.0.1 with {size} tasks …");
+        settle();
+        let (rows, setup) = remote_scenarios(&info.dir, *size, &work);
+        for row in &rows {
+            eprintln!(
+                "  {:<26} {size:>6} {:>9.2} ms median; {} {:.2} ms",
+                row.operation, row.figure.median, row.floor_name, row.floor.median
+            );
+        }
+        remote_rows.extend(rows);
+        remote_setups.push(setup);
+    }
+
     // Nothing is removed while measuring (see `copy_repository`).
     std::fs::remove_dir_all(&work).ok();
     settle();
@@ -493,6 +517,58 @@ fn main() {
         .filter(|(_, info)| info.generated_now)
         .map(|(size, info)| format!("{} tasks in {:.1} s", thousands(*size), info.generation_secs))
         .collect();
+    if !remote_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "Through a remote: a bare repository served by `git daemon` on 127.0.0.1. Clone A \
+             (the fixture, `loom.remote` set, so each write is pushed before it lands) pushed \
+             everything with a first `git loom sync`; clone B took it with its own first sync; \
+             clone C mirrors the same refs with plain `git fetch origin \
+             +refs/loom/*:refs/loom-remote/origin/*` for the floors. `claim ID (published)` is \
+             A claiming a ready task (an atomic push of the claim and the task with leases) \
+             beside `git push origin <oid>:refs/loom/bench/<n>` from A; `sync (10 tasks \
+             changed)` is B's sync after A changed 10 tasks (untimed), beside C's fetch of the \
+             same change. Median and p90 of up to {REMOTE_RUNS} runs (5 for the 10-change figure)."
+        );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| tasks | refs on the remote | first sync, pushing everything (s) | first sync of a new clone (s) |"
+        );
+        let _ = writeln!(out, "|---:|---:|---:|---:|");
+        for setup in &remote_setups {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {:.1} | {:.1} |",
+                thousands(setup.tasks),
+                thousands(setup.remote_refs),
+                setup.initial_sync_secs,
+                setup.first_fetch_secs
+            );
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| operation | tasks | runs | median ms | p90 ms | floor | floor median ms | × floor |"
+        );
+        let _ = writeln!(out, "|---|---:|---:|---:|---:|---|---:|---:|");
+        for row in &remote_rows {
+            let _ = writeln!(
+                out,
+                "| `{}` | {} | {} | {} | {} | {} | {} | {:.2} |",
+                row.operation,
+                thousands(row.tasks),
+                row.figure.runs,
+                ms(row.figure.median),
+                ms(row.figure.p90),
+                row.floor_name,
+                ms(row.floor.median),
+                row.figure.median / row.floor.median
+            );
+        }
+        let _ = writeln!(out);
+    }
+
     let _ = writeln!(out, "Notes:");
     let _ = writeln!(out);
     if generated.is_empty() {
@@ -501,10 +577,13 @@ fn main() {
         let _ = writeln!(out, "- Generated in this run: {}.", generated.join(", "));
     }
     let _ = writeln!(out, "- The whole run took {:.0} s.", run_start.elapsed().as_secs_f64());
-    let _ = writeln!(
-        out,
-        "- No remote scenarios (push, fetch): remotes are not implemented yet."
-    );
+    if remote_rows.is_empty() {
+        let _ = writeln!(
+            out,
+            "- No remote scenarios: they run only for sizes up to {}.",
+            thousands(REMOTE_MAX_TASKS)
+        );
+    }
     let double: usize = races.iter().map(|r| r.double).sum();
     let _ = writeln!(out, "- Double grants over all races: {double}.");
 
