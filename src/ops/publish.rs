@@ -34,8 +34,14 @@ pub(super) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Re
                     Expected::Tip(local_tip) => store.is_ancestor(&update.name, remote_tip, local_tip)?,
                     Expected::Absent => false,
                 };
-                // A ref the operation deletes (a claim) needs no history, only the lease.
-                if !builds_on_it && update.new.is_some() {
+                // A deletion (of a claim) must find on the remote exactly the version it judged:
+                // a sweep that saw an expired lease must not delete a newer heartbeat.
+                let judged_it = update.expected == Expected::Tip(remote_tip);
+                let acceptable = match update.new {
+                    Some(_) => builds_on_it,
+                    None => judged_it,
+                };
+                if !acceptable {
                     Reconciler::new(store).fetch(remote, actor)?;
                     return Err(conflict(&update.name));
                 }
