@@ -111,7 +111,7 @@ impl From<ops::Error> for CommandError {
                 ))
             }
             E::Store(store::Error::Remote { ref remote, .. }) => CommandError::new(Exit::Error, message).hint(format!(
-                "check that `git fetch {remote}` works from this repository; nothing was changed that the remote did not accept"
+                "nothing changed here that {remote} did not accept; check that fetching from and pushing to it work, or pass --offline to change only this clone"
             )),
             E::Store(store::Error::Git { context, source }) => {
                 CommandError::new(Exit::Error, format!("{context}: {source}"))

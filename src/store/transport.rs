@@ -115,6 +115,8 @@ impl Store {
         let refspec = format!("+refs/loom/*:{}*", tracking_prefix(remote));
         let output = self
             .git()
+            // Protocol v2 lets the remote advertise only the refs under the refspec's prefix.
+            .args(["-c", "protocol.version=2"])
             .args([
                 "fetch",
                 "--porcelain",
@@ -195,6 +197,20 @@ impl Store {
             if flag == "!" {
                 rejected.push((to.to_owned(), summary.unwrap_or_default().to_owned()));
             }
+        }
+        // `[remote rejected]` is the remote's policy (a hook, permissions, a protected
+        // namespace), not a race: trying again would be refused again. `(atomic push failed)`
+        // only says a sibling ref was refused.
+        let refused_by_policy: Vec<String> = rejected
+            .iter()
+            .filter(|(_, summary)| summary.starts_with("[remote rejected]") && !summary.contains("atomic push failed"))
+            .map(|(name, summary)| format!("{name} {summary}"))
+            .collect();
+        if !refused_by_policy.is_empty() {
+            return Err(remote_error(
+                remote,
+                &format!("the remote refused the push: {}", refused_by_policy.join("; ")),
+            ));
         }
         if !rejected.is_empty() {
             return Ok(PushOutcome::Rejected(rejected));
