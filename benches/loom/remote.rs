@@ -40,8 +40,10 @@ impl Daemon {
             .and_then(|listener| listener.local_addr())
             .expect("a free loopback port exists")
             .port();
-        let child = hermetic(&mut Command::new("git"))
-            .arg("daemon")
+        // `git daemon` would run `git-daemon` as a child of its own, which killing the PID we
+        // hold would leave behind: run it directly.
+        let exec_path = git(base, &["--exec-path"]);
+        let child = hermetic(&mut Command::new(Path::new(&exec_path).join("git-daemon")))
             .arg("--export-all")
             .arg("--enable=receive-pack")
             .arg("--reuseaddr")
@@ -93,27 +95,38 @@ pub(super) fn remote_scenarios(fixture_dir: &Path, size: usize, work: &Path) -> 
     copy_repository(fixture_dir, &a);
     let (b, c) = (base.join("b"), base.join("c"));
     for dir in [&b, &c] {
-        git(&base, &["init", "-q", "-b", "main", dir.to_str().expect("work paths are UTF-8")]);
+        git(
+            &base,
+            &["init", "-q", "-b", "main", dir.to_str().expect("work paths are UTF-8")],
+        );
     }
     for dir in [&a, &b, &c] {
         git(dir, &["remote", "add", "origin", &url]);
     }
     for dir in [&a, &b] {
-        let out = loom_cmd(dir).args(["-q", "remote", "origin"]).output().expect("git-loom runs");
+        let out = loom_cmd(dir)
+            .args(["-q", "remote", "origin"])
+            .output()
+            .expect("git-loom runs");
         assert!(out.status.success(), "git loom remote origin");
     }
     let initial_sync_secs = timed(loom_cmd(&a).args(["-q", "sync"]));
     let first_fetch_secs = timed(loom_cmd(&b).args(["-q", "sync"]));
     let fetch_refspec = "+refs/loom/*:refs/loom-remote/origin/*";
     git(&c, &["fetch", "-q", "origin", fetch_refspec]);
-    let remote_refs = git(&bare, &["for-each-ref", "--format=x", "refs/loom/"]).lines().count();
+    let remote_refs = git(&bare, &["for-each-ref", "--format=x", "refs/loom/"])
+        .lines()
+        .count();
 
     let ready: Vec<String> = {
         let loom = Loom::open(&a).expect("the work copy opens");
         let snapshot = loom.snapshot(jiff::Timestamp::now()).expect("the work copy reads");
         snapshot.ready().iter().map(|r| r.entry.task.id.to_string()).collect()
     };
-    assert!(ready.len() >= 2 * REMOTE_RUNS + 10, "the fixture has too few ready tasks");
+    assert!(
+        ready.len() >= 2 * REMOTE_RUNS + 10,
+        "the fixture has too few ready tasks"
+    );
     let head = git(&a, &["rev-parse", "HEAD"]);
     let mut rows = Vec::new();
 
@@ -123,7 +136,11 @@ pub(super) fn remote_scenarios(fixture_dir: &Path, size: usize, work: &Path) -> 
         || {},
         |n| time_process(git_cmd(&a).args(["push", "-q", "origin", &format!("{head}:refs/loom/bench/push-{n}")])),
     );
-    let claim = measure(REMOTE_RUNS, || {}, |n| time_process(loom_cmd(&a).args(["-q", "claim", &ready[n]])));
+    let claim = measure(
+        REMOTE_RUNS,
+        || {},
+        |n| time_process(loom_cmd(&a).args(["-q", "claim", &ready[n]])),
+    );
     rows.push(RemoteRow {
         operation: "claim ID (published)",
         tasks: size,
@@ -157,7 +174,11 @@ pub(super) fn remote_scenarios(fixture_dir: &Path, size: usize, work: &Path) -> 
                 .args(["-q", "update", id, "--title", &format!("changed {run}")])
                 .output()
                 .expect("git-loom runs");
-            assert!(out.status.success(), "update {id}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "update {id}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         fetch_samples.push(time_process(git_cmd(&c).args(["fetch", "-q", "origin", fetch_refspec])));
         sync_samples.push(time_process(loom_cmd(&b).args(["-q", "sync"])));

@@ -22,7 +22,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Actor, Error, Result};
-use crate::graph::TaskGraph;
 use crate::model::merge::{Conflict, Side, merge_tasks};
 use crate::model::{Task, TaskId};
 use crate::store::{self, CommitMessage, Expected, ObjectId, PushOutcome, PushUpdate, RefUpdate, Store};
@@ -339,54 +338,64 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
-    /// Merged dependency sets can close a cycle no single side had. Each cycle is broken by
-    /// dropping its greatest edge (by dependent id, then dependency id), the same on every
-    /// clone, in a new version of that task on top of the reconciled one.
+    /// Reconciled dependency sets can close a cycle that neither side had: one clone added
+    /// x → y, another y → x. Only tasks this round moves locally can be on such a cycle (the
+    /// local graph was acyclic, and pushes only send it), so only their edges are followed, and
+    /// only the tasks those edges reach are read. Each cycle is broken by dropping its greatest
+    /// dependency edge (by dependent id, then dependency id), in a new version of that task on
+    /// top of the reconciled one.
     fn break_merged_cycles(&self, remote: &str, plan: &mut Plan, actor: &Actor, report: &mut SyncReport) -> Result<()> {
-        if report.merged.is_empty() {
+        let moved: BTreeMap<TaskId, ObjectId> = plan
+            .local
+            .iter()
+            .filter_map(|update| Some((store::task_id_from_ref(&update.name)?, update.new?)))
+            .collect();
+        if moved.is_empty() {
             return Ok(());
         }
-        // The graph as it will be once this round's local moves land.
-        let mut tips: BTreeMap<TaskId, ObjectId> = BTreeMap::new();
-        for tip in self.store.list(store::TASKS_PREFIX)?.0 {
-            if let Some(id) = store::task_id_from_ref(&tip.name) {
-                tips.insert(id, tip.tip);
-            }
-        }
-        for update in &plan.local {
-            if let (Some(id), Some(new)) = (store::task_id_from_ref(&update.name), update.new) {
-                tips.insert(id, new);
-            }
-        }
-        let mut tasks: BTreeMap<TaskId, Task> = BTreeMap::new();
-        for (id, tip) in &tips {
-            if let Ok(entry) = super::snapshot::read_task(self.store, id, *tip) {
-                tasks.insert(id.clone(), entry.task);
-            }
-        }
+        let mut graph = FinalGraph {
+            store: self.store,
+            moved: &moved,
+            tasks: BTreeMap::new(),
+        };
         let mut dropped: BTreeMap<TaskId, BTreeSet<TaskId>> = BTreeMap::new();
-        for _ in 0..tasks.len() {
-            let graph = TaskGraph::build(tasks.values());
-            let Some(cycle) = graph.find_cycle() else { break };
-            // Consecutive ids along the cycle wait on one another; only dependencies can go
-            // (an epic always waits for its children).
-            let edge = cycle
-                .0
-                .windows(2)
-                .map(|pair| (pair[0].clone(), pair[1].clone()))
-                .filter(|(from, to)| tasks.get(from).is_some_and(|task| task.deps.contains(to)))
-                .max();
-            let Some((from, to)) = edge else { break };
-            if let Some(task) = tasks.get_mut(&from) {
-                task.deps.remove(&to);
+        for start in moved.keys() {
+            // Each pass removes one edge, so this ends; the bound only guards against surprises.
+            for _ in 0..MAX_CYCLE_BREAKS {
+                let Some(cycle) = graph.cycle_through(start)? else {
+                    break;
+                };
+                let edge = cycle
+                    .windows(2)
+                    .map(|pair| (pair[0].clone(), pair[1].clone()))
+                    .filter(|(from, to)| graph.has_dep(from, to))
+                    .max();
+                let Some((from, to)) = edge else { break };
+                graph.drop_dep(&from, &to);
+                dropped.entry(from.clone()).or_default().insert(to.clone());
+                report.cycles_broken.push((from, to));
             }
-            dropped.entry(from.clone()).or_default().insert(to.clone());
-            report.cycles_broken.push((from, to));
         }
+        let tasks = &graph.tasks;
+        let mut tips: BTreeMap<TaskId, ObjectId> = BTreeMap::new();
+        for id in dropped.keys() {
+            let tip = match moved.get(id) {
+                Some(tip) => Some(*tip),
+                None => self.store.tip(&store::task_ref(id))?,
+            };
+            if let Some(tip) = tip {
+                tips.insert(id.clone(), tip);
+            }
+        }
+        let tasks: BTreeMap<TaskId, Task> = tasks
+            .iter()
+            .filter_map(|(id, task)| Some((id.clone(), task.clone()?)))
+            .collect();
         for (id, deps) in dropped {
             let name = store::task_ref(&id);
-            let Some(task) = tasks.get(&id) else { continue };
-            let parent = tips[&id];
+            let (Some(task), Some(&parent)) = (tasks.get(&id), tips.get(&id)) else {
+                continue;
+            };
             let listed: Vec<&str> = deps.iter().map(TaskId::as_str).collect();
             let message = merge_message(
                 format!(
@@ -429,6 +438,79 @@ impl<'a> Reconciler<'a> {
         self.store.apply(&plan.local, &actor.signature())?;
         super::board::forget(&self.store.local_dir());
         Ok(())
+    }
+}
+
+/// How many dependency edges one sync may drop to break cycles through one task.
+const MAX_CYCLE_BREAKS: usize = 1_000;
+
+/// The task graph as it will be once a round's local moves land, read lazily.
+struct FinalGraph<'a> {
+    store: &'a Store,
+    moved: &'a BTreeMap<TaskId, ObjectId>,
+    /// Tasks read so far (`None`: missing or unreadable, so on no cycle).
+    tasks: BTreeMap<TaskId, Option<Task>>,
+}
+
+impl FinalGraph<'_> {
+    fn task(&mut self, id: &TaskId) -> Result<Option<&Task>> {
+        if !self.tasks.contains_key(id) {
+            let tip = match self.moved.get(id) {
+                Some(tip) => Some(*tip),
+                None => self.store.tip(&store::task_ref(id))?,
+            };
+            let task = tip.and_then(|tip| {
+                super::snapshot::read_task(self.store, id, tip)
+                    .ok()
+                    .map(|entry| entry.task)
+            });
+            self.tasks.insert(id.clone(), task);
+        }
+        Ok(self.tasks.get(id).and_then(Option::as_ref))
+    }
+
+    /// What `id` waits for: its dependencies and, for an epic, its children.
+    fn waits_for(&mut self, id: &TaskId) -> Result<Vec<TaskId>> {
+        Ok(self
+            .task(id)?
+            .map(|task| task.deps.iter().chain(&task.children).cloned().collect())
+            .unwrap_or_default())
+    }
+
+    fn has_dep(&self, from: &TaskId, to: &TaskId) -> bool {
+        self.tasks
+            .get(from)
+            .and_then(Option::as_ref)
+            .is_some_and(|task| task.deps.contains(to))
+    }
+
+    fn drop_dep(&mut self, from: &TaskId, to: &TaskId) {
+        if let Some(Some(task)) = self.tasks.get_mut(from) {
+            task.deps.remove(to);
+        }
+    }
+
+    /// A cycle through `start` (`start → … → start`), found by a depth-first walk from it.
+    fn cycle_through(&mut self, start: &TaskId) -> Result<Option<Vec<TaskId>>> {
+        let mut path = vec![start.clone()];
+        let mut pending = vec![self.waits_for(start)?];
+        let mut seen = BTreeSet::from([start.clone()]);
+        while let Some(next) = pending.last_mut().and_then(Vec::pop) {
+            if &next == start {
+                path.push(next);
+                return Ok(Some(path));
+            }
+            if seen.insert(next.clone()) {
+                let onward = self.waits_for(&next)?;
+                path.push(next);
+                pending.push(onward);
+            }
+            while pending.last().is_some_and(Vec::is_empty) {
+                pending.pop();
+                path.pop();
+            }
+        }
+        Ok(None)
     }
 }
 

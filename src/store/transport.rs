@@ -99,13 +99,15 @@ impl Store {
         loop {
             attempt += 1;
             match self.fetch_once(remote) {
-                Err(FetchFailure::MirrorBusy(_)) if attempt < FETCH_ATTEMPTS => {
+                Err(FetchFailure::MirrorBusy) if attempt < FETCH_ATTEMPTS => {
                     let pause = getrandom::u32().unwrap_or(0) % (5_000 << attempt.min(4));
                     std::thread::sleep(std::time::Duration::from_micros(u64::from(pause)));
                 }
-                Err(FetchFailure::MirrorBusy(message) | FetchFailure::Other(message)) => {
-                    return Err(remote_error(remote, &message));
-                }
+                // The remote answered; other fetches of this clone keep refreshing the same
+                // mirror from it, so it is as fresh as theirs. Whatever is stale shows up as a
+                // refused lease on the next push.
+                Err(FetchFailure::MirrorBusy) => return Ok(Vec::new()),
+                Err(FetchFailure::Other(message)) => return Err(remote_error(remote, &message)),
                 Ok(fetched) => return Ok(fetched),
             }
         }
@@ -134,7 +136,7 @@ impl Store {
             let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
             let mirror_busy = stderr.contains(&format!("cannot lock ref '{}", tracking_prefix(remote)));
             return Err(match mirror_busy {
-                true => FetchFailure::MirrorBusy(stderr),
+                true => FetchFailure::MirrorBusy,
                 false => FetchFailure::Other(stderr),
             });
         }
@@ -199,11 +201,13 @@ impl Store {
             }
         }
         // `[remote rejected]` is the remote's policy (a hook, permissions, a protected
-        // namespace), not a race: trying again would be refused again. `(atomic push failed)`
-        // only says a sibling ref was refused.
+        // namespace), not a race: trying again would be refused again. Except when its reason
+        // names the atomic transaction: `(atomic push failed)` says a sibling ref was refused,
+        // and `(atomic transaction failed)` that a concurrent push moved a ref between the
+        // lease check and the update, which is a lost race.
         let refused_by_policy: Vec<String> = rejected
             .iter()
-            .filter(|(_, summary)| summary.starts_with("[remote rejected]") && !summary.contains("atomic push failed"))
+            .filter(|(_, summary)| summary.starts_with("[remote rejected]") && !summary.contains("atomic"))
             .map(|(name, summary)| format!("{name} {summary}"))
             .collect();
         if !refused_by_policy.is_empty() {
@@ -244,7 +248,7 @@ const FETCH_ATTEMPTS: u32 = 8;
 
 /// Why one fetch failed: git's message, and whether only a concurrent local fetch was in the way.
 enum FetchFailure {
-    MirrorBusy(String),
+    MirrorBusy,
     Other(String),
 }
 
