@@ -57,7 +57,7 @@ pub struct HolderArgs {
 }
 
 impl HolderArgs {
-    fn credentials(&self) -> Credentials<'_> {
+    pub fn credentials(&self) -> Credentials<'_> {
         Credentials {
             token: self.token.as_deref(),
             force: self.force,

@@ -7,6 +7,7 @@ mod cmd_cancel;
 mod cmd_claim;
 mod cmd_create;
 mod cmd_graph;
+mod cmd_handoff;
 mod cmd_idea;
 mod cmd_init;
 mod cmd_lease;
@@ -86,6 +87,8 @@ enum Command {
     Recover(cmd_lease::RecoverArgs),
     Dead(cmd_lease::DeadArgs),
     Reset(cmd_lease::ResetArgs),
+    Handoff(cmd_handoff::HandoffArgs),
+    Handoffs(cmd_handoff::HandoffsArgs),
     Remote(cmd_remote::RemoteArgs),
     Fetch(cmd_remote::FetchArgs),
     Push(cmd_remote::PushArgs),
@@ -139,6 +142,8 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Recover(args) => cmd_lease::run_recover(args, context, ui),
         Command::Dead(args) => cmd_lease::run_dead(args, context, ui),
         Command::Reset(args) => cmd_lease::run_reset(args, context, ui),
+        Command::Handoff(args) => cmd_handoff::run_handoff(args, context, ui),
+        Command::Handoffs(args) => cmd_handoff::run_handoffs(args, context, ui),
         Command::Remote(args) => cmd_remote::run_remote(args, context, ui),
         Command::Fetch(args) => cmd_remote::run_fetch(args, context, ui),
         Command::Push(args) => cmd_remote::run_push(args, context, ui),

@@ -49,6 +49,27 @@ pub struct Settings {
     pub claims: ClaimSettings,
     pub retry: RetrySettings,
     pub locks: LockSettings,
+    pub worktrees: WorktreeSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorktreeSettings {
+    /// Where task worktrees go, relative to the main working tree (kept out of git's view
+    /// through `.git/info/exclude`).
+    pub dir: String,
+    /// The branch task branches start from and merge back into; empty means the branch the
+    /// main working tree has checked out.
+    pub target: String,
+}
+
+impl Default for WorktreeSettings {
+    fn default() -> Self {
+        WorktreeSettings {
+            dir: ".loom/worktrees".into(),
+            target: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 pub mod claim;
 pub mod compact;
+pub mod handoff;
 pub mod id;
 pub mod merge;
 pub mod meta;
@@ -10,6 +11,7 @@ pub mod state;
 pub mod task;
 
 pub use claim::{Claim, ClaimBlobError, Health, Holder};
+pub use handoff::{Handoff, HandoffBlobError};
 pub use id::{IdError, IdQuery, TaskId};
 pub use meta::{Meta, Settings};
 pub use state::{Derived, Kind, Transition, TransitionError, View};

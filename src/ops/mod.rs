@@ -11,6 +11,7 @@ mod cache;
 mod claim;
 mod create;
 mod edit;
+mod handoff;
 mod lease;
 mod publish;
 mod snapshot;
@@ -30,6 +31,7 @@ pub use board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD
 pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
+pub use handoff::HandoffNote;
 pub use lease::{Recovery, SweepOutcome};
 pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};
 pub use sync::{Reconciler, SyncReport};

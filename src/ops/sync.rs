@@ -167,13 +167,19 @@ impl<'a> Reconciler<'a> {
     ) -> Result<Plan> {
         let mut plan = Plan::default();
         let tracking = store::tracking_prefix(remote);
-        for (prefix, kind) in [(store::TASKS_PREFIX, Kind::Task), (store::CLAIMS_PREFIX, Kind::Claim)] {
+        let kinds = [
+            (store::TASKS_PREFIX, Kind::Task),
+            (store::CLAIMS_PREFIX, Kind::Claim),
+            (store::HANDOFFS_PREFIX, Kind::Handoffs),
+        ];
+        for (prefix, kind) in kinds {
             let remote_prefix = store::tracking_ref(remote, prefix);
             let pairs = self.pairs(prefix, &remote_prefix, report)?;
             for (name, pair) in pairs {
                 match kind {
                     Kind::Task => self.reconcile_task(&name, pair, actor, &mut plan, report)?,
                     Kind::Claim => reconcile_claim(self.store, &name, pair, pruned, &mut plan, report)?,
+                    Kind::Handoffs => self.reconcile_handoffs(&name, pair, actor, &mut plan, report)?,
                 }
             }
         }
@@ -263,6 +269,82 @@ impl<'a> Reconciler<'a> {
                         }
                         Err(other) => return Err(other),
                     }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A handoff chain is a log: diverged chains are joined by a commit with both tips as
+    /// parents (so every handoff stays in the history) whose `handoff.json` is the later of the
+    /// two tips' (by time, then agent, then content), the same on every clone.
+    fn reconcile_handoffs(
+        &self,
+        name: &str,
+        pair: Pair,
+        actor: &Actor,
+        plan: &mut Plan,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let Some(id) = store::handoff_id_from_ref(name) else {
+            report
+                .skipped
+                .push((name.to_owned(), "the ref name is not a task id".into()));
+            return Ok(());
+        };
+        match (pair.local, pair.remote) {
+            (None, None) => {}
+            (Some(local_tip), None) => plan.push.push(push_update(name, Expected::Absent, Some(local_tip))),
+            (None, Some(remote_tip)) => {
+                plan.local.push(local_update(name, Expected::Absent, Some(remote_tip)));
+                report.fast_forwarded.push(name.to_owned());
+            }
+            (Some(local_tip), Some(remote_tip)) if local_tip == remote_tip => {}
+            (Some(local_tip), Some(remote_tip)) => {
+                if self.store.is_ancestor(name, local_tip, remote_tip)? {
+                    plan.local
+                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+                    report.fast_forwarded.push(name.to_owned());
+                } else if self.store.is_ancestor(name, remote_tip, local_tip)? {
+                    plan.push
+                        .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
+                } else {
+                    let read = |tip| -> Result<Vec<u8>> {
+                        let version = self.store.read_version(name, tip)?;
+                        version
+                            .files
+                            .get("handoff.json")
+                            .cloned()
+                            .ok_or_else(|| Error::CorruptTask {
+                                ref_name: name.to_owned(),
+                                problem: "handoff.json is missing".into(),
+                            })
+                    };
+                    let (ours, theirs) = (read(local_tip)?, read(remote_tip)?);
+                    let key = |bytes: &[u8]| {
+                        let handoff = crate::model::Handoff::from_blob(bytes, &id).ok();
+                        (handoff.as_ref().map(|h| h.at), handoff.map(|h| h.agent), bytes.to_vec())
+                    };
+                    let later = if key(&ours) >= key(&theirs) { ours } else { theirs };
+                    let message = CommitMessage {
+                        summary: format!("merge handoffs of {id}"),
+                        body: None,
+                        trailers: vec![
+                            ("Loom-Task", id.to_string()),
+                            ("Loom-Agent", actor.agent.clone()),
+                            ("Loom-Op", "sync".to_owned()),
+                        ],
+                    };
+                    let commit = self.store.write_version(
+                        &[("handoff.json", &later)],
+                        &[local_tip, remote_tip],
+                        &message,
+                        &actor.signature(),
+                    )?;
+                    plan.local
+                        .push(local_update(name, Expected::Tip(local_tip), Some(commit)));
+                    plan.push
+                        .push(push_update(name, Expected::Tip(remote_tip), Some(commit)));
                 }
             }
         }
@@ -562,6 +644,7 @@ fn reconcile_claim(
 enum Kind {
     Task,
     Claim,
+    Handoffs,
 }
 
 fn local_update(name: &str, expected: Expected, new: Option<ObjectId>) -> RefUpdate {

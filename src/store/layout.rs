@@ -11,6 +11,21 @@ pub const TASKS_PREFIX: &str = "refs/loom/tasks/";
 /// Exists while a task is claimed: `refs/loom/claims/<id>`.
 pub const CLAIMS_PREFIX: &str = "refs/loom/claims/";
 
+/// The handoff history of a task: `refs/loom/handoffs/<id>`.
+pub const HANDOFFS_PREFIX: &str = "refs/loom/handoffs/";
+
+/// The ref holding a task's handoffs.
+pub fn handoff_ref(id: &TaskId) -> String {
+    format!("{HANDOFFS_PREFIX}{id}")
+}
+
+/// The task id a ref under [`HANDOFFS_PREFIX`] names.
+pub fn handoff_id_from_ref(ref_name: &str) -> Option<TaskId> {
+    ref_name
+        .strip_prefix(HANDOFFS_PREFIX)
+        .and_then(|rest| TaskId::parse(rest).ok())
+}
+
 /// The ref whose existence is the claim on a task.
 pub fn claim_ref(id: &TaskId) -> String {
     format!("{CLAIMS_PREFIX}{id}")

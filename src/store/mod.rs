@@ -10,6 +10,7 @@
 //! such repositories are refused at [`Store::discover`] instead of being silently misread.
 
 mod ancestry;
+mod branches;
 mod layout;
 mod objects;
 mod read;
@@ -19,8 +20,12 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
+pub use branches::{BranchWork, Worktree};
 pub use gix::ObjectId;
-pub use layout::{CLAIMS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, task_id_from_ref, task_ref};
+pub use layout::{
+    CLAIMS_PREFIX, HANDOFFS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, handoff_id_from_ref,
+    handoff_ref, task_id_from_ref, task_ref,
+};
 pub use read::EntityVersion;
 pub use refs::RefTip;
 pub use transport::{

@@ -1,0 +1,180 @@
+//! Handoffs: the holder of a task leaves an account for whoever works on it next, appended to
+//! `refs/loom/handoffs/<id>`. git-loom adds what it can see for itself (the claim's progress,
+//! the task branch's commits and changed files), so the next session starts from facts as well
+//! as from the previous agent's words.
+
+use super::claim::Credentials;
+use super::publish::publish;
+use super::{Actor, Error, Loom, Result};
+use crate::model::handoff::{CommitLine, FileChange, HANDOFF_SCHEMA, Handoff, MAX_LISTED_COMMITS, WorkState};
+use crate::model::{Holder, Task, TaskId};
+use crate::store::{self, CommitMessage, Expected, RefUpdate};
+
+/// What the agent writes into a handoff.
+#[derive(Debug, Clone, Default)]
+pub struct HandoffNote {
+    pub message: String,
+    pub context_percent: Option<u8>,
+}
+
+impl Loom {
+    /// The branch task branches start from: `[worktrees] target`, else the branch the main
+    /// working tree has checked out.
+    pub fn target_branch(&self) -> Option<String> {
+        let configured = self.settings.worktrees.target.trim();
+        match configured.is_empty() {
+            true => self.store.head_branch(),
+            false => Some(configured.to_owned()),
+        }
+    }
+
+    /// The branch a task's work lives on: the one recorded on the task, else `loom/<id>`.
+    pub fn task_branch(task: &Task) -> String {
+        task.branch.clone().unwrap_or_else(|| format!("loom/{}", task.id))
+    }
+
+    /// Append a handoff to a task the caller holds.
+    pub fn handoff(
+        &self,
+        input: &str,
+        note: &HandoffNote,
+        credentials: Credentials<'_>,
+        actor: &Actor,
+    ) -> Result<Handoff> {
+        if note.message.trim().is_empty() {
+            return Err(Error::Invalid("a handoff needs a message".into()));
+        }
+        if note.context_percent.is_some_and(|percent| percent > 100) {
+            return Err(Error::Invalid("--context-percent is a percentage, 0 to 100".into()));
+        }
+        let entry = self.task(input)?;
+        let id = entry.task.id.clone();
+        let (_, claim) = self
+            .live_claim(&id)?
+            .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
+        let claim = claim?;
+        let holder = Holder {
+            agent: &actor.agent,
+            token: credentials.token,
+        };
+        if !claim.is_held_by(&holder) && !credentials.force {
+            return Err(Error::NotHolder {
+                id,
+                holder: claim.agent,
+            });
+        }
+        let branch = claim.branch.clone().unwrap_or_else(|| Loom::task_branch(&entry.task));
+        let target = self.target_branch();
+        let work = self
+            .store
+            .branch_work(&branch, target.as_deref().filter(|target| *target != branch))?
+            .map(|work| WorkState {
+                branch: branch.clone(),
+                tip: work.tip,
+                base: work.base,
+                commits_since_base: work.commits_since_base,
+                commits: work
+                    .commits
+                    .into_iter()
+                    .take(MAX_LISTED_COMMITS)
+                    .map(|(id, summary)| CommitLine { id, summary })
+                    .collect(),
+                files: work
+                    .files
+                    .into_iter()
+                    .map(|(path, added, removed)| FileChange { path, added, removed })
+                    .collect(),
+            });
+        let handoff = Handoff {
+            schema: HANDOFF_SCHEMA,
+            task: id.clone(),
+            agent: actor.agent.clone(),
+            at: actor.now,
+            message: note.message.trim_end().to_owned(),
+            context_percent: note.context_percent,
+            progress: claim.progress.clone(),
+            percent: claim.percent,
+            attempt: Some(claim.attempt),
+            work,
+            extra: Default::default(),
+        };
+        let name = store::handoff_ref(&id);
+        super::with_retries(|| {
+            let tip = self.store.tip(&name)?;
+            let message = CommitMessage {
+                summary: format!("handoff by {} on {id}", actor.agent),
+                body: None,
+                trailers: vec![
+                    ("Loom-Task", id.to_string()),
+                    ("Loom-Agent", actor.agent.clone()),
+                    ("Loom-Op", "handoff".into()),
+                ],
+            };
+            let parents: Vec<_> = tip.into_iter().collect();
+            let commit = self.store.write_version(
+                &[("handoff.json", &handoff.to_blob())],
+                &parents,
+                &message,
+                &actor.signature(),
+            )?;
+            publish(
+                &self.store,
+                &[RefUpdate {
+                    name: name.clone(),
+                    expected: tip.map_or(Expected::Absent, Expected::Tip),
+                    new: Some(commit),
+                }],
+                actor,
+            )
+        })?;
+        Ok(handoff)
+    }
+
+    /// A task's handoffs, newest first: only the latest unless `all`.
+    pub fn handoffs(&self, input: &str, all: bool) -> Result<(TaskId, Vec<Handoff>)> {
+        let id = self.resolve(input)?;
+        let handoffs = match all {
+            true => self.handoff_history(&id)?,
+            false => self.latest_handoff(&id)?.into_iter().collect(),
+        };
+        Ok((id, handoffs))
+    }
+
+    /// The newest handoff of a task, if it has any.
+    pub fn latest_handoff(&self, id: &TaskId) -> Result<Option<Handoff>> {
+        let name = store::handoff_ref(id);
+        let Some(tip) = self.store.tip(&name)? else {
+            return Ok(None);
+        };
+        let version = self.store.read_version(&name, tip)?;
+        Ok(Some(handoff_of(&name, id, &version.files)?))
+    }
+
+    fn handoff_history(&self, id: &TaskId) -> Result<Vec<Handoff>> {
+        let name = store::handoff_ref(id);
+        let Some(tip) = self.store.tip(&name)? else {
+            return Ok(Vec::new());
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut handoffs = Vec::new();
+        for version in self.store.history(&name, tip)? {
+            let handoff = handoff_of(&name, id, &version.files)?;
+            // A commit joining two clones' chains repeats one of them: list each handoff once.
+            if seen.insert(handoff.to_blob()) {
+                handoffs.push(handoff);
+            }
+        }
+        Ok(handoffs)
+    }
+}
+
+fn handoff_of(ref_name: &str, id: &TaskId, files: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<Handoff> {
+    let bytes = files.get("handoff.json").ok_or_else(|| Error::CorruptTask {
+        ref_name: ref_name.to_owned(),
+        problem: "handoff.json is missing".into(),
+    })?;
+    Handoff::from_blob(bytes, id).map_err(|err| Error::CorruptTask {
+        ref_name: ref_name.to_owned(),
+        problem: err.to_string(),
+    })
+}
