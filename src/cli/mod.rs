@@ -17,6 +17,7 @@ mod cmd_remote;
 mod cmd_show;
 mod cmd_status;
 mod cmd_update;
+mod cmd_worktree;
 mod context;
 mod error;
 mod render;
@@ -89,6 +90,7 @@ enum Command {
     Reset(cmd_lease::ResetArgs),
     Handoff(cmd_handoff::HandoffArgs),
     Handoffs(cmd_handoff::HandoffsArgs),
+    Worktree(cmd_worktree::WorktreeArgs),
     Remote(cmd_remote::RemoteArgs),
     Fetch(cmd_remote::FetchArgs),
     Push(cmd_remote::PushArgs),
@@ -144,6 +146,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Reset(args) => cmd_lease::run_reset(args, context, ui),
         Command::Handoff(args) => cmd_handoff::run_handoff(args, context, ui),
         Command::Handoffs(args) => cmd_handoff::run_handoffs(args, context, ui),
+        Command::Worktree(args) => cmd_worktree::run(args, context, ui),
         Command::Remote(args) => cmd_remote::run_remote(args, context, ui),
         Command::Fetch(args) => cmd_remote::run_fetch(args, context, ui),
         Command::Push(args) => cmd_remote::run_push(args, context, ui),

@@ -17,6 +17,7 @@ mod publish;
 mod snapshot;
 mod sync;
 mod workset;
+mod worktree;
 
 use std::path::Path;
 
@@ -36,6 +37,7 @@ pub use lease::{Recovery, SweepOutcome};
 pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};
 pub use sync::{Reconciler, SyncReport};
 pub use workset::Written;
+pub use worktree::{Removal, TaskWorktree, WorktreeStatus};
 
 /// Who is acting, and when. Supplied by the caller: the library never reads the clock's
 /// environment or the user's identity itself.

@@ -1,0 +1,212 @@
+//! Task worktrees: one linked git worktree per task, on the task's own branch, in a directory
+//! git ignores (through `.git/info/exclude`, never the user's tracked files).
+//!
+//! Creating one records its branch on the task (and the worktree and branch on the claim, when
+//! the caller holds it). Removing one never loses work: a worktree with uncommitted changes, or
+//! whose branch is not merged into the target, stays unless forced.
+
+use std::path::PathBuf;
+
+use super::workset::{ClaimChange, Workset};
+use super::{Actor, Error, Loom, Result, with_retries};
+use crate::model::{Holder, Status, TaskId};
+
+/// A task's worktree as created or found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskWorktree {
+    pub task: TaskId,
+    pub path: PathBuf,
+    pub branch: String,
+    /// `false` when it already existed.
+    pub created: bool,
+}
+
+/// One linked worktree, as `worktree list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorktreeStatus {
+    /// The task it belongs to, when it is one of git-loom's.
+    pub task: Option<TaskId>,
+    pub path: PathBuf,
+    pub branch: Option<String>,
+    pub dirty: bool,
+    /// Commits the branch has that the target lacks, and the other way round.
+    pub ahead_behind: Option<(u32, u32)>,
+}
+
+/// What `worktree remove` or `prune` did with one worktree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Removal {
+    Removed { task: TaskId, path: PathBuf, branch_deleted: bool },
+    Kept { task: TaskId, path: PathBuf, why: String },
+}
+
+impl Loom {
+    /// Where a task's worktree lives.
+    pub fn worktree_path(&self, id: &TaskId) -> Result<PathBuf> {
+        let root = self
+            .store
+            .work_dir()
+            .ok_or_else(|| Error::Invalid("a bare repository has no working tree to put task worktrees next to".into()))?;
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        Ok(root.join(&self.settings.worktrees.dir).join(id.as_str()))
+    }
+
+    /// Create (or find) the worktree of a task, on its branch, started from `base` (default:
+    /// the target branch).
+    pub fn worktree_add(&self, input: &str, base: Option<&str>, actor: &Actor) -> Result<TaskWorktree> {
+        let entry = self.task(input)?;
+        let id = entry.task.id.clone();
+        let branch = Loom::task_branch(&entry.task);
+        let path = self.worktree_path(&id)?;
+        let existing = self.store.worktrees()?.into_iter().find(|worktree| same_path(&worktree.path, &path));
+        let created = existing.is_none();
+        if created {
+            let base = match base {
+                Some(base) => base.to_owned(),
+                None => self.target_branch().ok_or_else(|| {
+                    Error::Invalid("no target branch: the main working tree has no branch checked out; pass --base".into())
+                })?,
+            };
+            if self.store.branch_tip(&base)?.is_none() && self.store.branch_tip(&branch)?.is_none() {
+                return Err(Error::Invalid(format!("the base branch {base:?} does not exist")));
+            }
+            if let Some(dir) = self.settings.worktrees.dir.split('/').next().filter(|dir| !dir.is_empty()) {
+                self.store.exclude_locally(dir)?;
+            }
+            self.store.add_worktree(&path, &branch, &base)?;
+        }
+        self.record_worktree(&id, &path, &branch, actor)?;
+        Ok(TaskWorktree {
+            task: id,
+            path,
+            branch,
+            created,
+        })
+    }
+
+    /// Note the branch on the task, and worktree and branch on the caller's claim.
+    fn record_worktree(&self, id: &TaskId, path: &std::path::Path, branch: &str, actor: &Actor) -> Result<()> {
+        let path_text = path.to_string_lossy().into_owned();
+        with_retries(|| {
+            let mut workset = Workset::new(&self.store);
+            let task = workset.get(id)?.clone();
+            if task.branch.as_deref() != Some(branch) {
+                workset.get_mut(id)?.branch = Some(branch.to_owned());
+                workset.note(id, format!("branch {branch}"));
+            }
+            let held = match self.live_claim(id)? {
+                Some((tip, Ok(claim))) if claim.is_held_by(&Holder { agent: &actor.agent, token: None }) => {
+                    Some((tip, claim))
+                }
+                _ => None,
+            };
+            if let Some((tip, mut claim)) = held
+                && (claim.worktree.as_deref() != Some(path_text.as_str()) || claim.branch.as_deref() != Some(branch))
+            {
+                claim.worktree = Some(path_text.clone());
+                claim.branch = Some(branch.to_owned());
+                workset.change_claim(id, ClaimChange::Renew { tip, claim }, format!("worktree {path_text}"));
+            }
+            workset.commit(actor, "worktree")?;
+            Ok(())
+        })
+    }
+
+    /// Every linked worktree, with its task when it is one of git-loom's.
+    pub fn worktree_list(&self) -> Result<Vec<WorktreeStatus>> {
+        let target = self.target_branch();
+        let mut found = Vec::new();
+        for worktree in self.store.worktrees()? {
+            let task = worktree
+                .path
+                .file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| TaskId::parse(name).ok())
+                .filter(|id| self.worktree_path(id).is_ok_and(|path| same_path(&path, &worktree.path)));
+            let dirty = worktree.path.exists() && self.store.worktree_is_dirty(&worktree.path)?;
+            let ahead_behind = match (&worktree.branch, &target) {
+                (Some(branch), Some(target)) if branch != target => self.store.ahead_behind(branch, target)?,
+                _ => None,
+            };
+            found.push(WorktreeStatus {
+                task,
+                path: worktree.path,
+                branch: worktree.branch,
+                dirty,
+                ahead_behind,
+            });
+        }
+        Ok(found)
+    }
+
+    /// Remove a task's worktree: only when it has no uncommitted changes and its branch is
+    /// merged into the target, unless `force`. A merged branch is deleted with it.
+    pub fn worktree_remove(&self, input: &str, force: bool) -> Result<Removal> {
+        let id = self.resolve(input)?;
+        let path = self.worktree_path(&id)?;
+        let Some(worktree) = self.store.worktrees()?.into_iter().find(|w| same_path(&w.path, &path)) else {
+            return Err(Error::Invalid(format!("{id} has no worktree")));
+        };
+        self.remove_one(id, worktree, force)
+    }
+
+    /// Remove the worktrees of done or cancelled tasks whose branches are merged.
+    pub fn worktree_prune(&self) -> Result<Vec<Removal>> {
+        let mut removals = Vec::new();
+        for status in self.worktree_list()? {
+            let Some(id) = status.task.clone() else { continue };
+            let closed = self
+                .task(id.as_str())
+                .is_ok_and(|entry| matches!(entry.task.status(), Status::Done | Status::Cancelled));
+            if !closed {
+                continue;
+            }
+            let worktree = crate::store::Worktree {
+                path: status.path,
+                branch: status.branch,
+            };
+            removals.push(self.remove_one(id, worktree, false)?);
+        }
+        Ok(removals)
+    }
+
+    fn remove_one(&self, task: TaskId, worktree: crate::store::Worktree, force: bool) -> Result<Removal> {
+        let path = worktree.path.clone();
+        let merged = match (&worktree.branch, self.target_branch()) {
+            (Some(branch), Some(target)) => self.store.ahead_behind(branch, &target)?.is_some_and(|(ahead, _)| ahead == 0),
+            _ => false,
+        };
+        if !force {
+            if path.exists() && self.store.worktree_is_dirty(&path)? {
+                return Ok(Removal::Kept {
+                    task,
+                    path,
+                    why: "it has uncommitted changes".into(),
+                });
+            }
+            if !merged {
+                return Ok(Removal::Kept {
+                    task,
+                    path,
+                    why: "its branch is not merged into the target branch".into(),
+                });
+            }
+        }
+        self.store.remove_worktree(&path, force)?;
+        let branch_deleted = match &worktree.branch {
+            Some(branch) if merged || force => self.store.delete_branch(branch, force).is_ok(),
+            _ => false,
+        };
+        Ok(Removal::Removed {
+            task,
+            path,
+            branch_deleted,
+        })
+    }
+}
+
+/// Whether two paths name the same directory (git prints worktree paths canonicalised).
+fn same_path(a: &std::path::Path, b: &std::path::Path) -> bool {
+    let canonical = |p: &std::path::Path| p.canonicalize().unwrap_or_else(|_| p.to_path_buf());
+    canonical(a) == canonical(b)
+}
