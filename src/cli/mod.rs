@@ -13,6 +13,7 @@ mod cmd_init;
 mod cmd_lease;
 mod cmd_list;
 mod cmd_log;
+mod cmd_next;
 mod cmd_remote;
 mod cmd_show;
 mod cmd_status;
@@ -90,6 +91,8 @@ enum Command {
     Reset(cmd_lease::ResetArgs),
     Handoff(cmd_handoff::HandoffArgs),
     Handoffs(cmd_handoff::HandoffsArgs),
+    Signal(cmd_next::SignalArgs),
+    Next(cmd_next::NextArgs),
     Worktree(cmd_worktree::WorktreeArgs),
     Remote(cmd_remote::RemoteArgs),
     Fetch(cmd_remote::FetchArgs),
@@ -146,6 +149,8 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Reset(args) => cmd_lease::run_reset(args, context, ui),
         Command::Handoff(args) => cmd_handoff::run_handoff(args, context, ui),
         Command::Handoffs(args) => cmd_handoff::run_handoffs(args, context, ui),
+        Command::Signal(args) => cmd_next::run_signal(args, context, ui),
+        Command::Next(args) => cmd_next::run_next(args, context, ui),
         Command::Worktree(args) => cmd_worktree::run(args, context, ui),
         Command::Remote(args) => cmd_remote::run_remote(args, context, ui),
         Command::Fetch(args) => cmd_remote::run_fetch(args, context, ui),

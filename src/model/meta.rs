@@ -50,6 +50,15 @@ pub struct Settings {
     pub retry: RetrySettings,
     pub locks: LockSettings,
     pub worktrees: WorktreeSettings,
+    pub signal: SignalSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignalSettings {
+    /// A markdown template for `git loom signal` and `next`, relative to the main working tree;
+    /// empty means the built-in layout.
+    pub template: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

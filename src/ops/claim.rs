@@ -122,6 +122,33 @@ impl Loom {
         Ok(None)
     }
 
+    /// A live claim `agent` holds, if any (the oldest, when it holds several).
+    pub fn claim_held_by(&self, agent: &str) -> Result<Option<Held>> {
+        let (claims, _) = self.store.list(store::CLAIMS_PREFIX)?;
+        let mut held = Vec::new();
+        for tip in claims {
+            let Some(id) = store::claim_id_from_ref(&tip.name) else {
+                continue;
+            };
+            let Ok(claim) = self.read_claim(&id, tip.tip) else {
+                continue;
+            };
+            if claim.agent != agent {
+                continue;
+            }
+            // A claim on a task that is no longer pending is void.
+            let Ok(entry) = self.task(id.as_str()) else { continue };
+            if entry.task.status() == Status::Pending {
+                held.push(Held {
+                    task: entry.task,
+                    claim,
+                });
+            }
+        }
+        held.sort_by(|a, b| a.claim.claimed_at.cmp(&b.claim.claimed_at));
+        Ok(held.into_iter().next())
+    }
+
     fn claim_id(&self, id: &TaskId, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
         with_retries(|| self.try_claim(id, options, actor))
     }

@@ -1,0 +1,129 @@
+//! `git loom signal` and `git loom next`: the prompt an agent session starts from, and the one
+//! command that gets a session going (resume or claim, worktree, signal).
+
+use clap::Args;
+use serde::Serialize;
+
+use git_loom::ops::{ClaimOptions, Held, Loom, NextFilter, SignalInput, render_default, render_template, sections};
+
+use super::cmd_handoff;
+use super::context::Context;
+use super::error::{CommandError, Exit};
+use super::render::TaskJson;
+use super::ui::Ui;
+
+/// Print the markdown prompt an agent starts from for a task
+///
+/// The task and its acceptance checks, what its dependencies produced, the latest handoff,
+/// where to work, and how to report back. `[signal] template` in loom.toml replaces the
+/// layout (placeholders: {{id}}, {{title}}, {{task}}, {{acceptance}}, {{files}},
+/// {{dependencies}}, {{handoff}}, {{workspace}}, {{report}}).
+#[derive(Debug, Args)]
+pub struct SignalArgs {
+    /// The task
+    id: String,
+}
+
+/// Start or resume an agent session: the task it holds, or the best ready one, with its
+/// worktree and signal
+///
+/// If the agent already holds a claim, that task is resumed; otherwise the best ready task is
+/// claimed (as `claim --next`). Its worktree is created if needed and its signal printed.
+#[derive(Debug, Args)]
+pub struct NextArgs {
+    /// Only tasks with this label (when claiming)
+    #[arg(long, value_name = "L")]
+    label: Option<String>,
+    /// Lease length in seconds for a new claim
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    ttl: Option<u64>,
+}
+
+pub fn run_signal(args: &SignalArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    let loom = context.loom()?;
+    let input = loom.signal_input(&args.id, None)?;
+    let text = signal_text(&loom, &input)?;
+    if ui.json {
+        ui.json_value(&serde_json::json!({ "task": input.task.id.as_str(), "signal": text }))?;
+    } else {
+        ui.text(text)?;
+    }
+    Ok(Exit::Success)
+}
+
+#[derive(Serialize)]
+struct NextJson<'a> {
+    resumed: bool,
+    task: TaskJson<'a>,
+    worktree: String,
+    branch: &'a str,
+    signal: &'a str,
+}
+
+pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    let loom = context.loom()?;
+    let actor = context.actor(loom.store())?;
+    let (held, resumed): (Held, bool) = match loom.claim_held_by(&actor.agent)? {
+        Some(held) => (held, true),
+        None => {
+            let filter = NextFilter {
+                label: args.label.clone(),
+                priorities: None,
+            };
+            let options = ClaimOptions { ttl_secs: args.ttl };
+            match loom.claim_next(&filter, &options, &actor)? {
+                Some(held) => (held, false),
+                None => {
+                    ui.note("nothing is ready to claim");
+                    return Ok(Exit::NothingToDo);
+                }
+            }
+        }
+    };
+    let worktree = loom.worktree_add(held.task.id.as_str(), None, &actor)?;
+    let input = loom.signal_input(held.task.id.as_str(), Some(held.claim.token.clone()))?;
+    let text = signal_text(&loom, &input)?;
+    if ui.json {
+        let derived = loom.derive(&input.task, context.now())?;
+        let claim = loom.claim_held_by(&actor.agent)?.map(|held| held.claim);
+        ui.json_value(&NextJson {
+            resumed,
+            task: TaskJson::new(&input.task, &derived).with_claim(claim.as_ref()),
+            worktree: worktree.path.display().to_string(),
+            branch: &worktree.branch,
+            signal: &text,
+        })?;
+    } else {
+        if resumed {
+            ui.note(format!(
+                "resuming {}, which {} already holds",
+                held.task.id, actor.agent
+            ));
+        }
+        ui.text(text)?;
+    }
+    Ok(Exit::Success)
+}
+
+/// The signal of a task: the configured template, or the built-in layout.
+fn signal_text(loom: &Loom, input: &SignalInput) -> Result<String, CommandError> {
+    let sections = sections(input, cmd_handoff::markdown);
+    let template = loom.settings().signal.template.trim();
+    if template.is_empty() {
+        return Ok(render_default(&sections));
+    }
+    let root = loom
+        .store()
+        .work_dir()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let path = root.join(template);
+    let text = std::fs::read_to_string(&path).map_err(|err| {
+        CommandError::new(
+            Exit::Error,
+            format!("cannot read the signal template {}: {err}", path.display()),
+        )
+        .hint("fix or clear `[signal] template` in loom.toml")
+    })?;
+    Ok(render_template(&text, &sections))
+}

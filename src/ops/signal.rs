@@ -1,0 +1,229 @@
+//! The signal: the markdown prompt an agent session starts from. It says what the task is and
+//! how its work will be checked, what the tasks it depends on produced, what the previous
+//! session left (the latest handoff), where to work, and exactly how to report back, with the
+//! task id filled in everywhere.
+//!
+//! The default layout can be replaced by a template (`[signal] template` in `loom.toml`, a path
+//! relative to the main working tree): its `{{name}}` placeholders are replaced by the sections
+//! below, and unknown placeholders are left as they are, so a template never fails to render.
+
+use std::collections::BTreeMap;
+
+use super::{Loom, Result};
+use crate::model::handoff::Handoff;
+use crate::model::{Status, Task, TaskId};
+
+/// What a signal is made from.
+#[derive(Debug, Clone)]
+pub struct SignalInput {
+    pub task: Task,
+    /// Dependencies: id, title, status and output (if any).
+    pub dependencies: Vec<(TaskId, String, Option<Status>, Option<serde_json::Value>)>,
+    pub handoff: Option<Handoff>,
+    pub worktree: Option<String>,
+    pub branch: String,
+    /// The claim's token, when the signal is for its holder.
+    pub token: Option<String>,
+}
+
+/// The placeholders a template may use, each a ready markdown section (empty when there is
+/// nothing to say).
+pub const PLACEHOLDERS: &[&str] = &[
+    "id",
+    "title",
+    "task",
+    "acceptance",
+    "files",
+    "dependencies",
+    "handoff",
+    "workspace",
+    "report",
+];
+
+impl Loom {
+    /// Gather what the signal of `input` shows.
+    pub fn signal_input(&self, input: &str, token: Option<String>) -> Result<SignalInput> {
+        let entry = self.task(input)?;
+        let task = entry.task;
+        let mut dependencies = Vec::new();
+        for dep in &task.deps {
+            let found = self.task(dep.as_str()).ok();
+            dependencies.push((
+                dep.clone(),
+                found
+                    .as_ref()
+                    .map(|e| e.task.title.clone())
+                    .unwrap_or_else(|| "(unreadable)".into()),
+                found.as_ref().map(|e| e.task.status()),
+                found.and_then(|e| e.task.output.clone()),
+            ));
+        }
+        let handoff = self.latest_handoff(&task.id)?;
+        let claim = self.live_claim(&task.id)?.and_then(|(_, claim)| claim.ok());
+        let branch = claim
+            .as_ref()
+            .and_then(|claim| claim.branch.clone())
+            .unwrap_or_else(|| Loom::task_branch(&task));
+        let worktree = claim.and_then(|claim| claim.worktree);
+        Ok(SignalInput {
+            task,
+            dependencies,
+            handoff,
+            worktree,
+            branch,
+            token,
+        })
+    }
+}
+
+/// The sections of a signal by placeholder name.
+pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> String) -> BTreeMap<&'static str, String> {
+    let task = &input.task;
+    let id = task.id.as_str();
+    let mut sections = BTreeMap::new();
+    sections.insert("id", id.to_owned());
+    sections.insert("title", task.title.clone());
+    let mut about = format!("# {id}: {}\n\n", task.title);
+    if !task.description.trim().is_empty() {
+        about.push_str(task.description.trim_end());
+        about.push_str("\n\n");
+    }
+    about.push_str(&format!(
+        "Priority {}, attempt {}.",
+        task.priority,
+        task.attempts.max(1)
+    ));
+    if !task.labels.is_empty() {
+        let labels: Vec<&str> = task.labels.iter().map(String::as_str).collect();
+        about.push_str(&format!(" Labels: {}.", labels.join(", ")));
+    }
+    if let Some(failure) = &task.last_failure {
+        about.push_str(&format!("\n\nThe last attempt failed: {failure}"));
+    }
+    about.push('\n');
+    sections.insert("task", about);
+    let list = |title: &str, items: &[String]| -> String {
+        if items.is_empty() {
+            return String::new();
+        }
+        let mut text = format!("## {title}\n\n");
+        for item in items {
+            text.push_str(&format!("- `{item}`\n"));
+        }
+        text
+    };
+    sections.insert(
+        "acceptance",
+        list(
+            "Acceptance (each must succeed; `git loom verify` runs them)",
+            &task.acceptance,
+        ),
+    );
+    sections.insert("files", list("Files this task is expected to touch", &task.files));
+    let mut deps = String::new();
+    if !input.dependencies.is_empty() {
+        deps.push_str("## What it builds on\n\n");
+        for (dep, title, status, output) in &input.dependencies {
+            let status = status.map_or("unreadable", Status::as_str);
+            deps.push_str(&format!("- {dep} ({status}): {title}\n"));
+            match output {
+                Some(serde_json::Value::String(text)) => deps.push_str(&format!("  Output: {text}\n")),
+                Some(value) => deps.push_str(&format!("  Output: `{value}`\n")),
+                None => {}
+            }
+        }
+    }
+    sections.insert("dependencies", deps);
+    let handoff = match &input.handoff {
+        Some(handoff) => format!("## Where the last session stopped\n\n{}", handoff_markdown(handoff)),
+        None => String::new(),
+    };
+    sections.insert("handoff", handoff);
+    let mut workspace = String::from("## Where to work\n\n");
+    match &input.worktree {
+        Some(path) => workspace.push_str(&format!("Work in `{path}`, on branch `{}`.\n", input.branch)),
+        None => workspace.push_str(&format!(
+            "Work on branch `{}` (`git loom worktree add {id}` makes a worktree for it).\n",
+            input.branch
+        )),
+    }
+    sections.insert("workspace", workspace);
+    let token = input
+        .token
+        .as_deref()
+        .map(|token| format!(" --token {token}"))
+        .unwrap_or_default();
+    let report = format!(
+        "## Reporting back\n\n\
+         - Keep the claim alive while you work: `git loom heartbeat {id}{token} --progress \"…\" --percent N`\n\
+         - Before your context runs out, leave a handoff: `git loom handoff {id}{token} --message \"what is done, what is left\" --context-percent N`\n\
+         - When the work is committed on `{branch}` and the checks pass: `git loom done {id}{token} --branch {branch} --output \"what you produced\"`\n\
+         - If it cannot be done: `git loom fail {id}{token} --reason \"why\"`\n",
+        branch = input.branch
+    );
+    sections.insert("report", report);
+    sections
+}
+
+/// The default signal: every section in order.
+pub fn render_default(sections: &BTreeMap<&'static str, String>) -> String {
+    [
+        "task",
+        "acceptance",
+        "files",
+        "dependencies",
+        "handoff",
+        "workspace",
+        "report",
+    ]
+    .iter()
+    .filter_map(|name| sections.get(name))
+    .filter(|section| !section.is_empty())
+    .map(|section| section.trim_end().to_owned())
+    .collect::<Vec<_>>()
+    .join("\n\n")
+        + "\n"
+}
+
+/// A template with its `{{name}}` placeholders replaced.
+pub fn render_template(template: &str, sections: &BTreeMap<&'static str, String>) -> String {
+    let mut out = String::with_capacity(template.len() * 2);
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find("}}") {
+            Some(end) => {
+                let name = after[..end].trim();
+                match sections.get(name) {
+                    Some(section) => out.push_str(section.trim_end()),
+                    None => out.push_str(&rest[start..start + 2 + end + 2]),
+                }
+                rest = &after[end + 2..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_replaces_known_placeholders_and_keeps_the_rest() {
+        let mut sections = BTreeMap::new();
+        sections.insert("id", "loom-0000abcd".to_owned());
+        sections.insert("report", "## Reporting back\n\n- done\n".to_owned());
+        let text = render_template("Task {{ id }}.\n{{report}}\n{{unknown}} {{ unclosed", &sections);
+        assert_eq!(
+            text,
+            "Task loom-0000abcd.\n## Reporting back\n\n- done\n{{unknown}} {{ unclosed"
+        );
+    }
+}
