@@ -145,7 +145,7 @@ impl Loom {
                 });
             }
         }
-        held.sort_by(|a, b| a.claim.claimed_at.cmp(&b.claim.claimed_at));
+        held.sort_by_key(|held| held.claim.claimed_at);
         Ok(held.into_iter().next())
     }
 
