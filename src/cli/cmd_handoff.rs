@@ -50,9 +50,8 @@ pub fn run_handoff(args: &HandoffArgs, context: &Context<'_>, ui: &mut Ui) -> Re
         (None, Some(path)) if path.as_os_str() == "-" => {
             std::io::read_to_string(std::io::stdin()).map_err(CommandError::from)?
         }
-        (None, Some(path)) => std::fs::read_to_string(path).map_err(|err| {
-            CommandError::new(Exit::Error, format!("cannot read {}: {err}", path.display()))
-        })?,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|err| CommandError::new(Exit::Error, format!("cannot read {}: {err}", path.display())))?,
         (None, None) => return Err(CommandError::usage("a handoff needs --message TEXT or --file FILE")),
     };
     let loom = context.loom()?;
@@ -122,7 +121,11 @@ pub fn markdown(handoff: &Handoff) -> String {
             if work.commits_since_base == 1 { "" } else { "s" }
         ));
         for commit in &work.commits {
-            text.push_str(&format!("- {} {}\n", &commit.id[..commit.id.len().min(12)], commit.summary));
+            text.push_str(&format!(
+                "- {} {}\n",
+                &commit.id[..commit.id.len().min(12)],
+                commit.summary
+            ));
         }
         if !work.files.is_empty() {
             text.push_str("\nFiles changed:\n");

@@ -91,7 +91,12 @@ pub fn run(args: &WorktreeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
                     "created": worktree.created,
                 }))?;
             } else {
-                ui.line(format!("{}  {}  {}", worktree.task, worktree.branch, worktree.path.display()))?;
+                ui.line(format!(
+                    "{}  {}  {}",
+                    worktree.task,
+                    worktree.branch,
+                    worktree.path.display()
+                ))?;
             }
             Ok(Exit::Success)
         }
@@ -172,9 +177,10 @@ fn print_removals(ui: &mut Ui, removals: &[Removal]) -> Result<(), CommandError>
                 path.display(),
                 if *branch_deleted { " and its branch" } else { "" }
             ))?,
-            Removal::Kept { task, path, why } => {
-                ui.warn(format!("kept {task}'s worktree {}: {why} (use --force to remove it anyway)", path.display()))
-            }
+            Removal::Kept { task, path, why } => ui.warn(format!(
+                "kept {task}'s worktree {}: {why} (use --force to remove it anyway)",
+                path.display()
+            )),
         }
     }
     Ok(())

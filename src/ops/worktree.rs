@@ -36,17 +36,24 @@ pub struct WorktreeStatus {
 /// What `worktree remove` or `prune` did with one worktree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Removal {
-    Removed { task: TaskId, path: PathBuf, branch_deleted: bool },
-    Kept { task: TaskId, path: PathBuf, why: String },
+    Removed {
+        task: TaskId,
+        path: PathBuf,
+        branch_deleted: bool,
+    },
+    Kept {
+        task: TaskId,
+        path: PathBuf,
+        why: String,
+    },
 }
 
 impl Loom {
     /// Where a task's worktree lives.
     pub fn worktree_path(&self, id: &TaskId) -> Result<PathBuf> {
-        let root = self
-            .store
-            .work_dir()
-            .ok_or_else(|| Error::Invalid("a bare repository has no working tree to put task worktrees next to".into()))?;
+        let root = self.store.work_dir().ok_or_else(|| {
+            Error::Invalid("a bare repository has no working tree to put task worktrees next to".into())
+        })?;
         let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         Ok(root.join(&self.settings.worktrees.dir).join(id.as_str()))
     }
@@ -58,19 +65,32 @@ impl Loom {
         let id = entry.task.id.clone();
         let branch = Loom::task_branch(&entry.task);
         let path = self.worktree_path(&id)?;
-        let existing = self.store.worktrees()?.into_iter().find(|worktree| same_path(&worktree.path, &path));
+        let existing = self
+            .store
+            .worktrees()?
+            .into_iter()
+            .find(|worktree| same_path(&worktree.path, &path));
         let created = existing.is_none();
         if created {
             let base = match base {
                 Some(base) => base.to_owned(),
                 None => self.target_branch().ok_or_else(|| {
-                    Error::Invalid("no target branch: the main working tree has no branch checked out; pass --base".into())
+                    Error::Invalid(
+                        "no target branch: the main working tree has no branch checked out; pass --base".into(),
+                    )
                 })?,
             };
             if self.store.branch_tip(&base)?.is_none() && self.store.branch_tip(&branch)?.is_none() {
                 return Err(Error::Invalid(format!("the base branch {base:?} does not exist")));
             }
-            if let Some(dir) = self.settings.worktrees.dir.split('/').next().filter(|dir| !dir.is_empty()) {
+            if let Some(dir) = self
+                .settings
+                .worktrees
+                .dir
+                .split('/')
+                .next()
+                .filter(|dir| !dir.is_empty())
+            {
                 self.store.exclude_locally(dir)?;
             }
             self.store.add_worktree(&path, &branch, &base)?;
@@ -95,7 +115,12 @@ impl Loom {
                 workset.note(id, format!("branch {branch}"));
             }
             let held = match self.live_claim(id)? {
-                Some((tip, Ok(claim))) if claim.is_held_by(&Holder { agent: &actor.agent, token: None }) => {
+                Some((tip, Ok(claim)))
+                    if claim.is_held_by(&Holder {
+                        agent: &actor.agent,
+                        token: None,
+                    }) =>
+                {
                     Some((tip, claim))
                 }
                 _ => None,
@@ -122,7 +147,10 @@ impl Loom {
                 .file_name()
                 .and_then(|name| name.to_str())
                 .and_then(|name| TaskId::parse(name).ok())
-                .filter(|id| self.worktree_path(id).is_ok_and(|path| same_path(&path, &worktree.path)));
+                .filter(|id| {
+                    self.worktree_path(id)
+                        .is_ok_and(|path| same_path(&path, &worktree.path))
+                });
             let dirty = worktree.path.exists() && self.store.worktree_is_dirty(&worktree.path)?;
             let ahead_behind = match (&worktree.branch, &target) {
                 (Some(branch), Some(target)) if branch != target => self.store.ahead_behind(branch, target)?,
@@ -173,7 +201,10 @@ impl Loom {
     fn remove_one(&self, task: TaskId, worktree: crate::store::Worktree, force: bool) -> Result<Removal> {
         let path = worktree.path.clone();
         let merged = match (&worktree.branch, self.target_branch()) {
-            (Some(branch), Some(target)) => self.store.ahead_behind(branch, &target)?.is_some_and(|(ahead, _)| ahead == 0),
+            (Some(branch), Some(target)) => self
+                .store
+                .ahead_behind(branch, &target)?
+                .is_some_and(|(ahead, _)| ahead == 0),
             _ => false,
         };
         if !force {
