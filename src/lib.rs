@@ -18,3 +18,4 @@ pub mod history;
 pub mod model;
 pub mod ops;
 pub mod store;
+pub mod verify;

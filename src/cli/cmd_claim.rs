@@ -100,6 +100,13 @@ pub struct DoneArgs {
     /// The branch holding the work
     #[arg(long, value_name = "BRANCH")]
     branch: Option<String>,
+    /// Do not run the task's checks first
+    #[arg(long)]
+    skip_verify: bool,
+    /// Run the checks in this directory (default: the claim's worktree, else the task's, else
+    /// the main working tree)
+    #[arg(long, value_name = "PATH")]
+    worktree: Option<std::path::PathBuf>,
     #[command(flatten)]
     holder: HolderArgs,
 }
@@ -201,6 +208,30 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         .output
         .as_ref()
         .map(|text| serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone())));
+    if !args.skip_verify {
+        let task = loom.task(&args.id)?.task;
+        // Only the holder's checks count: anyone else is refused by `done` without running them.
+        let holds = match loom.live_claim(&task.id)? {
+            Some((_, Ok(claim))) => {
+                args.holder.force
+                    || claim.is_held_by(&git_loom::model::Holder {
+                        agent: &actor.agent,
+                        token: args.holder.token.as_deref(),
+                    })
+            }
+            _ => false,
+        };
+        if holds && super::cmd_verify::has_any_checks(&task) {
+            let passed = super::cmd_verify::check(&loom, &task, args.worktree.clone(), false, ui)?;
+            if !passed {
+                ui.note(format!(
+                    "{} stays claimed: fix the failing checks and run `git loom done` again (or pass --skip-verify)",
+                    task.id
+                ));
+                return Ok(Exit::ChecksFailed);
+            }
+        }
+    }
     let outcome = loom.done(&args.id, args.holder.credentials(), output, args.branch.clone(), &actor)?;
     print_edit(&loom, &outcome, context, ui)
 }

@@ -83,6 +83,12 @@ pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     let worktree = loom.worktree_add(held.task.id.as_str(), None, &actor)?;
     let input = loom.signal_input(held.task.id.as_str(), Some(held.claim.token.clone()))?;
     let text = signal_text(&loom, &input)?;
+    if resumed {
+        ui.note(format!(
+            "resuming {}, which {} already holds",
+            held.task.id, actor.agent
+        ));
+    }
     if ui.json {
         let derived = loom.derive(&input.task, context.now())?;
         let claim = loom.claim_held_by(&actor.agent)?.map(|held| held.claim);
@@ -94,12 +100,6 @@ pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
             signal: &text,
         })?;
     } else {
-        if resumed {
-            ui.note(format!(
-                "resuming {}, which {} already holds",
-                held.task.id, actor.agent
-            ));
-        }
         ui.text(text)?;
     }
     Ok(Exit::Success)
@@ -112,11 +112,7 @@ fn signal_text(loom: &Loom, input: &SignalInput) -> Result<String, CommandError>
     if template.is_empty() {
         return Ok(render_default(&sections));
     }
-    let root = loom
-        .store()
-        .work_dir()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
+    let root = loom.store().main_work_dir().unwrap_or_default();
     let path = root.join(template);
     let text = std::fs::read_to_string(&path).map_err(|err| {
         CommandError::new(

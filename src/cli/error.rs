@@ -17,6 +17,8 @@ pub enum Exit {
     Usage = 2,
     Conflict = 3,
     NothingToDo = 4,
+    /// `verify` (or the verify `done` runs first) found a failing check.
+    ChecksFailed = 5,
 }
 
 impl From<Exit> for ExitCode {

@@ -18,6 +18,7 @@ mod cmd_remote;
 mod cmd_show;
 mod cmd_status;
 mod cmd_update;
+mod cmd_verify;
 mod cmd_worktree;
 mod context;
 mod error;
@@ -91,6 +92,7 @@ enum Command {
     Reset(cmd_lease::ResetArgs),
     Handoff(cmd_handoff::HandoffArgs),
     Handoffs(cmd_handoff::HandoffsArgs),
+    Verify(cmd_verify::VerifyArgs),
     Signal(cmd_next::SignalArgs),
     Next(cmd_next::NextArgs),
     Worktree(cmd_worktree::WorktreeArgs),
@@ -149,6 +151,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Reset(args) => cmd_lease::run_reset(args, context, ui),
         Command::Handoff(args) => cmd_handoff::run_handoff(args, context, ui),
         Command::Handoffs(args) => cmd_handoff::run_handoffs(args, context, ui),
+        Command::Verify(args) => cmd_verify::run(args, context, ui),
         Command::Signal(args) => cmd_next::run_signal(args, context, ui),
         Command::Next(args) => cmd_next::run_next(args, context, ui),
         Command::Worktree(args) => cmd_worktree::run(args, context, ui),

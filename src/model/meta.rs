@@ -51,6 +51,20 @@ pub struct Settings {
     pub locks: LockSettings,
     pub worktrees: WorktreeSettings,
     pub signal: SignalSettings,
+    pub verify: VerifySettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct VerifySettings {
+    /// How long one acceptance command may run before it is killed and fails.
+    pub timeout_secs: u64,
+}
+
+impl Default for VerifySettings {
+    fn default() -> Self {
+        VerifySettings { timeout_secs: 600 }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]

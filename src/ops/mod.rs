@@ -8,6 +8,7 @@
 
 mod board;
 mod cache;
+mod checks;
 mod claim;
 mod create;
 mod edit;
@@ -30,6 +31,7 @@ use crate::model::{IdError, IdQuery, Meta, Settings, Status, TaskBlobError, Task
 use crate::store::{self, CommitMessage, Expected, RefUpdate, Signature, Store};
 
 pub use board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD_FOR};
+pub use checks::{DEFAULT_CHECK_TIMEOUT, has_checks, spec_of};
 pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};

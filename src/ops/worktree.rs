@@ -51,10 +51,9 @@ pub enum Removal {
 impl Loom {
     /// Where a task's worktree lives.
     pub fn worktree_path(&self, id: &TaskId) -> Result<PathBuf> {
-        let root = self.store.work_dir().ok_or_else(|| {
+        let root = self.store.main_work_dir().ok_or_else(|| {
             Error::Invalid("a bare repository has no working tree to put task worktrees next to".into())
         })?;
-        let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         Ok(root.join(&self.settings.worktrees.dir).join(id.as_str()))
     }
 

@@ -39,7 +39,7 @@ impl Store {
     /// A `git` command run in the main working tree (or the git dir of a bare repository).
     fn git_here(&self) -> Command {
         let mut command = Command::new("git");
-        match self.repo.workdir() {
+        match self.main_work_dir() {
             Some(dir) => command.arg("-C").arg(dir),
             None => command.arg("--git-dir").arg(self.repo.git_dir()),
         };
@@ -82,10 +82,12 @@ impl Store {
             .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned()))
     }
 
-    /// The branch the main working tree has checked out, if any.
+    /// The branch the main working tree has checked out, if any (also when running inside a
+    /// linked worktree, whose own HEAD is a task branch).
     pub fn head_branch(&self) -> Option<String> {
-        let head = self.repo.head_name().ok().flatten()?;
-        Some(head.shorten().to_string())
+        let head = std::fs::read_to_string(self.repo.common_dir().join("HEAD")).ok()?;
+        let name = head.trim().strip_prefix("ref:")?.trim();
+        Some(name.strip_prefix("refs/heads/").unwrap_or(name).to_owned())
     }
 
     /// The state of `branch` against `target`, or `None` when the branch does not exist.

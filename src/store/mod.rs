@@ -132,6 +132,18 @@ impl Store {
         self.repo.workdir()
     }
 
+    /// The main working tree (not a linked worktree git-loom may be running in), if the
+    /// repository has one: task worktrees and the target branch are relative to it.
+    pub fn main_work_dir(&self) -> Option<PathBuf> {
+        self.repo.workdir()?;
+        let common = self.repo.common_dir();
+        let common = common.canonicalize().unwrap_or_else(|_| common.to_path_buf());
+        match common.file_name().is_some_and(|name| name == ".git") {
+            true => common.parent().map(Path::to_path_buf),
+            false => self.repo.workdir().map(Path::to_path_buf),
+        }
+    }
+
     /// The repository's `.git` directory (for a linked worktree: its private git dir).
     pub fn git_dir(&self) -> &Path {
         self.repo.git_dir()

@@ -1,0 +1,597 @@
+//! Running one acceptance command and judging its result.
+//!
+//! Guarantees: the command runs as `sh -c <command>` in the worktree (or its `working_dir`
+//! inside it) with stdin null, the caller's environment additions, then `LOOM_TASK` and
+//! `LOOM_WORKTREE`; it never runs longer than the timeout plus a short grace for collecting
+//! output; stdout and stderr are read concurrently, so a child that fills one pipe while the
+//! other is being read cannot deadlock; `stdout_contains` and `stdout_not_contains` are judged
+//! on the whole stream, while only its last [`OUTPUT_TAIL_BYTES`] are kept for the report.
+//!
+//! On unix the command leads its own process group, and a timeout kills that whole group
+//! (`kill -KILL -- -<pgid>`, the group of the process started here and no other), so
+//! background processes it started die with it. The group is also killed when the command
+//! exits but a process it started keeps its output open past the timeout; the check then fails,
+//! since the run left a process behind. A process that left the group (with `setsid`, say) and
+//! still holds the output is not waited for beyond a 2 s grace: the output read so far is
+//! reported, and the thread reading it ends when that process closes it.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::glob::relative_path;
+use super::{Acceptance, CheckKind, CheckResult, Context};
+
+/// How much of the end of stdout and of stderr a report keeps.
+pub const OUTPUT_TAIL_BYTES: usize = 4096;
+
+/// How long to wait for output pipes to close once their processes have been killed.
+const READER_GRACE: Duration = Duration::from_secs(2);
+
+/// The longest pause between two looks at whether the command has exited: short, so a quick
+/// command is not held up, and long enough not to keep a core busy while a slow one runs.
+const MAX_POLL: Duration = Duration::from_millis(20);
+
+/// One output stream as read so far.
+struct Capture {
+    /// The end of the stream; up to twice [`OUTPUT_TAIL_BYTES`] so it is trimmed in batches.
+    tail: Vec<u8>,
+    total: u64,
+    needles: Vec<Vec<u8>>,
+    found: Vec<bool>,
+    /// The last bytes of the stream, one fewer than the longest needle, so a needle split
+    /// between two reads is still found.
+    carry: Vec<u8>,
+}
+
+impl Capture {
+    fn new(needles: &[String]) -> Capture {
+        let needles: Vec<Vec<u8>> = needles.iter().map(|needle| needle.as_bytes().to_vec()).collect();
+        let found = needles.iter().map(Vec::is_empty).collect();
+        Capture {
+            tail: Vec::new(),
+            total: 0,
+            needles,
+            found,
+            carry: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, chunk: &[u8]) {
+        self.total += chunk.len() as u64;
+        if self.found.contains(&false) {
+            let mut window = std::mem::take(&mut self.carry);
+            window.extend_from_slice(chunk);
+            for (needle, found) in self.needles.iter().zip(self.found.iter_mut()) {
+                if !*found && window.windows(needle.len()).any(|part| part == needle.as_slice()) {
+                    *found = true;
+                }
+            }
+            let keep = self.needles.iter().map(Vec::len).max().unwrap_or(0).saturating_sub(1);
+            self.carry = window.split_off(window.len().saturating_sub(keep));
+        }
+        self.tail.extend_from_slice(chunk);
+        if self.tail.len() > 2 * OUTPUT_TAIL_BYTES {
+            self.tail.drain(..self.tail.len() - OUTPUT_TAIL_BYTES);
+        }
+    }
+
+    /// The kept end of the stream as text, opening with how many bytes were cut before it.
+    fn text(&self) -> String {
+        let mut kept = &self.tail[self.tail.len().saturating_sub(OUTPUT_TAIL_BYTES)..];
+        if (kept.len() as u64) < self.total {
+            // Start on a character boundary rather than with a broken character.
+            while let Some((&byte, rest)) = kept.split_first()
+                && byte & 0xC0 == 0x80
+            {
+                kept = rest;
+            }
+        }
+        let cut = self.total - kept.len() as u64;
+        let body = String::from_utf8_lossy(kept);
+        if cut == 0 {
+            body.into_owned()
+        } else {
+            format!("[{cut} earlier bytes cut]\n{body}")
+        }
+    }
+}
+
+/// A reader that panicked part-way through a push leaves at worst a slightly wrong tail or count,
+/// which is better than losing the whole result, so a poisoned lock is used as it is.
+fn lock(capture: &Mutex<Capture>) -> MutexGuard<'_, Capture> {
+    capture.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Read `pipe` to its end on a thread of its own, counting it in `readers` once started.
+fn spawn_reader(
+    pipe: Option<impl Read + Send + 'static>,
+    capture: &Arc<Mutex<Capture>>,
+    done: &Sender<()>,
+    readers: &mut usize,
+) -> std::io::Result<()> {
+    let Some(mut pipe) = pipe else {
+        return Ok(());
+    };
+    let capture = Arc::clone(capture);
+    let done = done.clone();
+    thread::Builder::new().name("verify-output".to_owned()).spawn(move || {
+        let mut buffer = [0u8; 8192];
+        loop {
+            match pipe.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(read) => lock(&capture).push(&buffer[..read]),
+                Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        // The receiver may have given up waiting already; nothing is owed to it then.
+        let _ = done.send(());
+    })?;
+    *readers += 1;
+    Ok(())
+}
+
+/// How the command's process ended.
+enum Ended {
+    Exited(ExitStatus),
+    TimedOut,
+    /// It exited, but something it started held stdout or stderr open past the deadline.
+    HeldOpen(ExitStatus),
+    Failed(String),
+}
+
+/// Kill the command's process group. Only the group led by the child started here is named, and
+/// errors are ignored: the group may already be gone, which is what was wanted.
+fn kill_group(child: &Child) {
+    #[cfg(unix)]
+    {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", child.id())])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+    #[cfg(not(unix))]
+    let _ = child;
+}
+
+/// Kill the group, then the child itself in case `kill` could not run, and reap it.
+fn stop(child: &mut Child) {
+    kill_group(child);
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn wait_for_exit(child: &mut Child, deadline: Option<Instant>) -> Ended {
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ended::Exited(status),
+            Ok(None) => {}
+            Err(err) => {
+                stop(child);
+                return Ended::Failed(format!("could not wait for the command: {err}"));
+            }
+        }
+        let mut sleep = pause;
+        if let Some(deadline) = deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                stop(child);
+                return Ended::TimedOut;
+            }
+            sleep = sleep.min(left);
+        }
+        thread::sleep(sleep);
+        pause = (pause * 2).min(MAX_POLL);
+    }
+}
+
+/// Wait until `readers` readers have finished or `until` passes; how many are still reading.
+fn wait_for_readers(done: &Receiver<()>, mut readers: usize, until: Option<Instant>) -> usize {
+    while readers > 0 {
+        let received = match until {
+            Some(until) => done.recv_timeout(until.saturating_duration_since(Instant::now())),
+            None => done.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        };
+        match received {
+            Ok(()) => readers -= 1,
+            // Every sender gone means every reader has finished, whether or not it said so.
+            Err(RecvTimeoutError::Disconnected) => return 0,
+            Err(RecvTimeoutError::Timeout) => break,
+        }
+    }
+    readers
+}
+
+/// "1s", "1.5s": how a timeout is written in a report.
+pub(super) fn seconds(duration: Duration) -> String {
+    let text = format!("{:.3}", duration.as_secs_f64());
+    format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
+/// Run one acceptance command in `worktree` (absolute) and judge it.
+pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &Path) -> CheckResult {
+    let started = Instant::now();
+    let mut result = CheckResult::new(CheckKind::Acceptance, acceptance.command.clone());
+    let dir = match &acceptance.working_dir {
+        None => worktree.to_path_buf(),
+        Some(dir) => match relative_path(dir) {
+            Ok(clean) if worktree.join(&clean).is_dir() => worktree.join(clean),
+            Ok(clean) => {
+                result.detail = format!("working directory {clean} does not exist in the worktree");
+                return result;
+            }
+            Err(reason) => {
+                result.detail = format!("working directory {dir:?} {reason}");
+                return result;
+            }
+        },
+    };
+
+    let mut command = Command::new("sh");
+    command
+        .arg("-c")
+        .arg(&acceptance.command)
+        .current_dir(&dir)
+        .envs(context.env.iter().map(|(key, value)| (key, value)))
+        .env("LOOM_TASK", &context.task)
+        .env("LOOM_WORKTREE", worktree)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => {
+            result.detail = format!("could not start sh: {err}");
+            result.duration_ms = elapsed_ms(started);
+            return result;
+        }
+    };
+    let needles = [&acceptance.stdout_contains[..], &acceptance.stdout_not_contains[..]].concat();
+    let stdout = Arc::new(Mutex::new(Capture::new(&needles)));
+    let stderr = Arc::new(Mutex::new(Capture::new(&[])));
+    let (done_tx, done_rx) = mpsc::channel();
+    let mut readers = 0;
+    let reading = spawn_reader(child.stdout.take(), &stdout, &done_tx, &mut readers)
+        .and_then(|()| spawn_reader(child.stderr.take(), &stderr, &done_tx, &mut readers));
+    if let Err(err) = reading {
+        stop(&mut child);
+        result.detail = format!("could not start reading the command's output: {err}");
+        result.duration_ms = elapsed_ms(started);
+        return result;
+    }
+    drop(done_tx);
+
+    let deadline = started.checked_add(context.timeout);
+    let mut ended = wait_for_exit(&mut child, deadline);
+    let readers_until = match ended {
+        Ended::Exited(_) => deadline,
+        _ => Instant::now().checked_add(READER_GRACE),
+    };
+    let left = wait_for_readers(&done_rx, readers, readers_until);
+    if left > 0
+        && let Ended::Exited(status) = ended
+    {
+        // The leader is reaped, but whatever holds the pipes open is still alive and most likely
+        // in its group, which keeps the group's id from being reused by another process.
+        kill_group(&child);
+        ended = Ended::HeldOpen(status);
+        wait_for_readers(&done_rx, left, Instant::now().checked_add(READER_GRACE));
+    }
+
+    let stdout = lock(&stdout);
+    let stderr = lock(&stderr);
+    result.stdout = stdout.text();
+    result.stderr = stderr.text();
+    judge(acceptance, context.timeout, &ended, &stdout.found, &mut result);
+    result.duration_ms = elapsed_ms(started);
+    result
+}
+
+fn elapsed_ms(started: Instant) -> u64 {
+    u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Decide pass or fail. `found` holds, in order, whether each `stdout_contains` and then each
+/// `stdout_not_contains` string appeared.
+fn judge(acceptance: &Acceptance, timeout: Duration, ended: &Ended, found: &[bool], result: &mut CheckResult) {
+    let status = match ended {
+        Ended::Exited(status) => status,
+        Ended::TimedOut => {
+            result.detail = format!("timed out after {}", seconds(timeout));
+            return;
+        }
+        Ended::HeldOpen(status) => {
+            result.exit_code = status.code();
+            result.detail = format!(
+                "timed out after {}: the command exited, but a process it started kept its output open",
+                seconds(timeout)
+            );
+            return;
+        }
+        Ended::Failed(reason) => {
+            result.detail = reason.clone();
+            return;
+        }
+    };
+    result.exit_code = status.code();
+    let expected = acceptance.exit_code.unwrap_or(0);
+    let mut problems = Vec::new();
+    match status.code() {
+        Some(code) if code == expected => {}
+        Some(code) => problems.push(format!("exit code {code}, expected {expected}")),
+        None => problems.push(match signal(status) {
+            Some(signal) => format!("killed by signal {signal}"),
+            None => "ended without an exit code".to_owned(),
+        }),
+    }
+    let (contains, not_contains) = found.split_at(acceptance.stdout_contains.len().min(found.len()));
+    for (text, &seen) in acceptance.stdout_contains.iter().zip(contains) {
+        if !seen {
+            problems.push(format!("stdout does not contain {text:?}"));
+        }
+    }
+    for (text, &seen) in acceptance.stdout_not_contains.iter().zip(not_contains) {
+        if seen {
+            problems.push(format!("stdout contains {text:?}"));
+        }
+    }
+    result.passed = problems.is_empty();
+    result.detail = if result.passed {
+        format!("exit code {expected} as expected")
+    } else {
+        problems.join("; ")
+    };
+}
+
+#[cfg(unix)]
+fn signal(status: &ExitStatus) -> Option<i32> {
+    std::os::unix::process::ExitStatusExt::signal(status)
+}
+
+#[cfg(not(unix))]
+fn signal(_status: &ExitStatus) -> Option<i32> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use super::*;
+
+    fn context(worktree: &Path, timeout: Duration) -> Context {
+        Context {
+            task: "loom-0000abcd".to_owned(),
+            worktree: worktree.to_path_buf(),
+            env: vec![("LOOM_EXTRA".to_owned(), "extra value".to_owned())],
+            timeout,
+        }
+    }
+
+    /// Run in a fresh directory with a generous timeout, for commands that end by themselves.
+    fn run(acceptance: &Acceptance) -> CheckResult {
+        let dir = tempfile::tempdir().unwrap();
+        let worktree = fs::canonicalize(dir.path()).unwrap();
+        super::acceptance(acceptance, &context(&worktree, Duration::from_secs(20)), &worktree)
+    }
+
+    #[test]
+    fn exit_codes_decide() {
+        let ok = run(&Acceptance::new("true"));
+        assert!(ok.passed, "{}", ok.detail);
+        assert_eq!(ok.exit_code, Some(0));
+        assert_eq!(ok.kind, CheckKind::Acceptance);
+        assert_eq!(ok.name, "true");
+
+        let failed = run(&Acceptance::new("echo nope >&2; exit 3"));
+        assert!(!failed.passed);
+        assert_eq!(failed.exit_code, Some(3));
+        assert_eq!(failed.detail, "exit code 3, expected 0");
+        assert_eq!(failed.stderr, "nope\n");
+    }
+
+    #[test]
+    fn expected_exit_code_is_honoured() {
+        let expect_two = |command: &str| Acceptance {
+            exit_code: Some(2),
+            ..Acceptance::new(command)
+        };
+        assert!(run(&expect_two("exit 2")).passed);
+        let zero = run(&expect_two("true"));
+        assert!(!zero.passed);
+        assert_eq!(zero.detail, "exit code 0, expected 2");
+    }
+
+    #[test]
+    fn stdout_conditions() {
+        let check = |command: &str| Acceptance {
+            stdout_contains: vec!["test result: ok".to_owned(), "2 passed".to_owned()],
+            stdout_not_contains: vec!["FAILED".to_owned()],
+            ..Acceptance::new(command)
+        };
+        assert!(run(&check("echo 'test result: ok. 2 passed'")).passed);
+
+        let missing = run(&check("echo 'test result: ok. 1 passed'"));
+        assert!(!missing.passed);
+        assert_eq!(missing.detail, "stdout does not contain \"2 passed\"");
+
+        let forbidden = run(&check("echo 'test result: ok. 2 passed'; echo FAILED; exit 1"));
+        assert!(!forbidden.passed);
+        assert_eq!(forbidden.detail, "exit code 1, expected 0; stdout contains \"FAILED\"");
+
+        // Text only on stderr does not count as stdout.
+        assert!(!run(&check("echo 'test result: ok. 2 passed' >&2")).passed);
+    }
+
+    #[test]
+    fn stdout_is_searched_beyond_the_kept_tail() {
+        let acceptance = Acceptance {
+            stdout_contains: vec!["EARLY MARKER".to_owned()],
+            ..Acceptance::new("echo 'EARLY MARKER'; head -c 100000 /dev/zero | tr '\\0' x")
+        };
+        let result = run(&acceptance);
+        assert!(result.passed, "{}", result.detail);
+        assert!(!result.stdout.contains("EARLY MARKER"));
+    }
+
+    #[test]
+    fn needles_split_between_reads_are_found() {
+        let mut capture = Capture::new(&["split needle".to_owned(), "absent".to_owned(), String::new()]);
+        capture.push(b"first a spl");
+        capture.push(b"it nee");
+        capture.push(b"dle and more");
+        assert_eq!(capture.found, [true, false, true]);
+        assert_eq!(capture.text(), "first a split needle and more");
+    }
+
+    #[test]
+    fn environment_and_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let worktree = fs::canonicalize(dir.path()).unwrap();
+        fs::create_dir(worktree.join("sub")).unwrap();
+        let script = "printf '%s|%s|%s|%s' \"$LOOM_TASK\" \"$LOOM_WORKTREE\" \"$LOOM_EXTRA\" \"$(pwd -P)\"";
+        let context = context(&worktree, Duration::from_secs(20));
+
+        let result = super::acceptance(&Acceptance::new(script), &context, &worktree);
+        assert!(result.passed, "{}", result.detail);
+        let root = worktree.display();
+        assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}"));
+
+        let in_sub = Acceptance {
+            working_dir: Some("sub".to_owned()),
+            ..Acceptance::new(script)
+        };
+        let result = super::acceptance(&in_sub, &context, &worktree);
+        assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}/sub"));
+
+        let missing = Acceptance {
+            working_dir: Some("nowhere".to_owned()),
+            ..Acceptance::new("true")
+        };
+        let result = super::acceptance(&missing, &context, &worktree);
+        assert!(!result.passed);
+        assert_eq!(
+            result.detail,
+            "working directory nowhere does not exist in the worktree"
+        );
+
+        let outside = Acceptance {
+            working_dir: Some("..".to_owned()),
+            ..Acceptance::new("true")
+        };
+        assert!(
+            super::acceptance(&outside, &context, &worktree)
+                .detail
+                .contains("leaves the worktree")
+        );
+    }
+
+    #[test]
+    fn stdin_is_null() {
+        let result = run(&Acceptance::new("cat; echo done"));
+        assert!(result.passed, "{}", result.detail);
+        assert_eq!(result.stdout, "done\n");
+    }
+
+    #[test]
+    fn timeout_kills_the_command_and_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let worktree = fs::canonicalize(dir.path()).unwrap();
+        let context = context(&worktree, Duration::from_secs(1));
+        let started = Instant::now();
+        // The background sleep holds the output pipes too: the run ends only if it is killed.
+        let result = super::acceptance(&Acceptance::new("sleep 30 & sleep 30"), &context, &worktree);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(!result.passed);
+        assert_eq!(result.detail, "timed out after 1s");
+        assert_eq!(result.exit_code, None);
+        assert!(result.duration_ms >= 1000);
+    }
+
+    #[test]
+    fn a_process_left_holding_the_output_fails_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let worktree = fs::canonicalize(dir.path()).unwrap();
+        let context = context(&worktree, Duration::from_secs(1));
+        let started = Instant::now();
+        let result = super::acceptance(&Acceptance::new("sleep 30 & echo started"), &context, &worktree);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert!(!result.passed);
+        assert!(result.detail.contains("kept its output open"), "{}", result.detail);
+        assert_eq!(result.exit_code, Some(0));
+        assert_eq!(result.stdout, "started\n");
+    }
+
+    #[test]
+    fn output_keeps_the_end_and_says_what_was_cut() {
+        let result = run(&Acceptance::new(
+            "head -c 10000 /dev/zero | tr '\\0' a; echo END; head -c 5000 /dev/zero | tr '\\0' e >&2",
+        ));
+        assert!(result.passed, "{}", result.detail);
+        let cut = 10004 - OUTPUT_TAIL_BYTES;
+        assert!(
+            result.stdout.starts_with(&format!("[{cut} earlier bytes cut]\n")),
+            "{}",
+            &result.stdout[..40]
+        );
+        assert!(result.stdout.ends_with("aEND\n"));
+        assert!(
+            result
+                .stderr
+                .starts_with(&format!("[{} earlier bytes cut]\n", 5000 - OUTPUT_TAIL_BYTES))
+        );
+    }
+
+    #[test]
+    fn a_chatty_command_cannot_deadlock() {
+        let result = run(&Acceptance::new(
+            "head -c 1000000 /dev/zero >&2; head -c 1000000 /dev/zero; head -c 1000000 /dev/zero >&2",
+        ));
+        assert!(result.passed, "{}", result.detail);
+        assert!(
+            result
+                .stderr
+                .starts_with(&format!("[{} earlier", 2_000_000 - OUTPUT_TAIL_BYTES))
+        );
+    }
+
+    #[test]
+    fn cuts_fall_on_character_boundaries() {
+        let mut capture = Capture::new(&[]);
+        // 6000 bytes of three-byte characters: keeping the last 4096 would start one byte into
+        // a character, so that byte is cut as well.
+        capture.push("€".repeat(2000).as_bytes());
+        let text = capture.text();
+        assert!(!text.contains('\u{FFFD}'));
+        assert!(text.starts_with("[1905 earlier bytes cut]\n€"), "{}", &text[..30]);
+    }
+
+    #[test]
+    fn signals_and_durations_read_well() {
+        let result = run(&Acceptance::new("kill -9 $$"));
+        assert!(!result.passed);
+        assert_eq!(result.exit_code, None);
+        assert_eq!(result.detail, "killed by signal 9");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(seconds(Duration::from_millis(250)), "0.25s");
+    }
+}
