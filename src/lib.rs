@@ -17,5 +17,6 @@ pub mod graph;
 pub mod history;
 pub mod model;
 pub mod ops;
+pub mod plan;
 pub mod store;
 pub mod verify;

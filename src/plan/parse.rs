@@ -1,0 +1,427 @@
+//! Lowering the located tree into a [`Plan`], checking the shape of every field.
+//!
+//! A field of the wrong type, a missing required field or an unsupported version is an error
+//! with the line of the offending node; reading goes on after each so that one pass reports
+//! them all. What spans fields or stages (ids, dependencies, commands, patterns, budgets) is
+//! left to `validate`, which gets the lines it needs in [`StageLines`] so the public types do
+//! not carry a line for every item. A key that is present with no value (`key:` in yaml) means
+//! the same as an absent key. Unknown keys are kept as JSON in the owner's `extra` and each is
+//! reported as a warning with its line.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::tree::{Entry, Node, NodeValue};
+use super::{Check, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, Stage, Wiring};
+
+/// The result of lowering: a plan (possibly partial), and what was found on the way.
+pub(super) struct Lowered {
+    pub plan: Plan,
+    /// One per stage of `plan.stages`, in the same order.
+    pub lines: Vec<StageLines>,
+    pub errors: Vec<PlanError>,
+    pub warnings: Vec<PlanWarning>,
+    /// False when lowering stopped early (no `loom`, or another version), so the plan holds
+    /// too little to be worth validating.
+    pub complete: bool,
+}
+
+/// Where the parts of one stage that `validate` checks were written. Each list runs parallel
+/// to the stage's field of the same name.
+#[derive(Debug, Clone, Default)]
+pub(super) struct StageLines {
+    /// The line of the id's value; `None` when the stage has no usable id (already reported).
+    pub id: Option<usize>,
+    pub dependencies: Vec<usize>,
+    /// The line of each check's command.
+    pub acceptance: Vec<usize>,
+    pub truths: Vec<usize>,
+    pub setup: Vec<usize>,
+    /// The line of each wiring's pattern.
+    pub wiring: Vec<usize>,
+    /// The value as written, which may be out of range for the stage's `u8`, and its line.
+    pub context_budget: Option<(i128, usize)>,
+}
+
+/// The keys of one map, remembering which were read so the rest can be kept as unknown.
+struct Fields<'a> {
+    entries: &'a [Entry],
+    taken: Vec<bool>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(entries: &'a [Entry]) -> Self {
+        Fields {
+            entries,
+            taken: vec![false; entries.len()],
+        }
+    }
+
+    /// The entry for `key`, unless it is absent or has no value.
+    fn take(&mut self, key: &str) -> Option<&'a Entry> {
+        let index = self.entries.iter().position(|entry| entry.key == key)?;
+        self.taken[index] = true;
+        let entry = &self.entries[index];
+        (!matches!(entry.value.value, NodeValue::Null)).then_some(entry)
+    }
+
+    fn rest(&self) -> impl Iterator<Item = &'a Entry> + '_ {
+        let entries = self.entries;
+        entries
+            .iter()
+            .zip(&self.taken)
+            .filter(|(_, taken)| !**taken)
+            .map(|(entry, _)| entry)
+    }
+}
+
+#[derive(Default)]
+struct Lowerer {
+    errors: Vec<PlanError>,
+    warnings: Vec<PlanWarning>,
+}
+
+impl Lowerer {
+    fn error(&mut self, line: usize, kind: PlanErrorKind) {
+        self.errors.push(PlanError { line: Some(line), kind });
+    }
+
+    fn wrong_type(&mut self, node: &Node, context: String, expected: &'static str) {
+        let found = node.kind();
+        self.error(
+            node.line,
+            PlanErrorKind::WrongType {
+                context,
+                expected,
+                found,
+            },
+        );
+    }
+
+    fn missing(&mut self, line: usize, context: &str, field: &'static str) {
+        let context = context.to_owned();
+        self.error(line, PlanErrorKind::MissingField { context, field });
+    }
+
+    /// The keys nobody read, kept verbatim, each with a warning.
+    fn extra(&mut self, fields: &Fields<'_>, context: &str) -> BTreeMap<String, Value> {
+        let mut extra = BTreeMap::new();
+        for entry in fields.rest() {
+            self.warnings.push(PlanWarning {
+                line: entry.line,
+                kind: PlanWarningKind::UnknownField {
+                    context: context.to_owned(),
+                    field: entry.key.clone(),
+                },
+            });
+            extra.insert(entry.key.clone(), entry.value.to_json());
+        }
+        extra
+    }
+
+    fn string(&mut self, entry: &Entry, owner: &str) -> Option<String> {
+        let text = entry.value.text().map(str::to_owned);
+        if text.is_none() {
+            self.wrong_type(&entry.value, format!("`{}` of {owner}", entry.key), "a string");
+        }
+        text
+    }
+
+    fn optional_string(&mut self, fields: &mut Fields<'_>, key: &str, owner: &str) -> Option<String> {
+        fields.take(key).and_then(|entry| self.string(entry, owner))
+    }
+
+    /// A required string; an empty one stands in when it is missing, so the rest of the owner
+    /// can still be read and checked.
+    fn required_string(&mut self, fields: &mut Fields<'_>, key: &'static str, owner: &str, line: usize) -> String {
+        match fields.take(key) {
+            Some(entry) => self.string(entry, owner).unwrap_or_default(),
+            None => {
+                self.missing(line, owner, key);
+                String::new()
+            }
+        }
+    }
+
+    /// A list of strings, with the line of each.
+    fn string_list(&mut self, entry: Option<&Entry>, owner: &str) -> (Vec<String>, Vec<usize>) {
+        let mut strings = (Vec::new(), Vec::new());
+        let Some(entry) = entry else { return strings };
+        let NodeValue::List(items) = &entry.value.value else {
+            self.wrong_type(&entry.value, format!("`{}` of {owner}", entry.key), "a list of strings");
+            return strings;
+        };
+        for (index, item) in items.iter().enumerate() {
+            match item.text() {
+                Some(text) => {
+                    strings.0.push(text.to_owned());
+                    strings.1.push(item.line);
+                }
+                None => self.wrong_type(
+                    item,
+                    format!("item {} of `{}` of {owner}", index + 1, entry.key),
+                    "a string",
+                ),
+            }
+        }
+        strings
+    }
+
+    /// `stdout_contains` and its kin: one text, or a list of them.
+    fn texts(&mut self, entry: Option<&Entry>, owner: &str) -> Vec<String> {
+        match entry.and_then(|entry| entry.value.text()) {
+            Some(text) => vec![text.to_owned()],
+            None => self.string_list(entry, owner).0,
+        }
+    }
+
+    /// Acceptance criteria or truths: each a command string, or a map with a `command`.
+    fn checks(&mut self, entry: Option<&Entry>, owner: &str) -> (Vec<Check>, Vec<usize>) {
+        let mut checks = (Vec::new(), Vec::new());
+        let Some(entry) = entry else { return checks };
+        let NodeValue::List(items) = &entry.value.value else {
+            self.wrong_type(&entry.value, format!("`{}` of {owner}", entry.key), "a list");
+            return checks;
+        };
+        for (index, item) in items.iter().enumerate() {
+            let item_owner = format!("`{}` item {} of {owner}", entry.key, index + 1);
+            if let Some(command) = item.text() {
+                checks.0.push(Check {
+                    command: command.to_owned(),
+                    ..Check::default()
+                });
+                checks.1.push(item.line);
+                continue;
+            }
+            let NodeValue::Map(entries) = &item.value else {
+                self.wrong_type(item, item_owner, "a command string or a map");
+                continue;
+            };
+            let mut fields = Fields::new(entries);
+            let command = fields.take("command");
+            let stdout_contains = self.texts(fields.take("stdout_contains"), &item_owner);
+            let stdout_not_contains = self.texts(fields.take("stdout_not_contains"), &item_owner);
+            let exit_code = fields.take("exit_code").and_then(|code| {
+                let number = match code.value.value {
+                    NodeValue::Int(number) => i32::try_from(number).ok(),
+                    _ => None,
+                };
+                if number.is_none() {
+                    let context = format!("`exit_code` of {item_owner}");
+                    self.wrong_type(&code.value, context, "a whole number within 32 bits");
+                }
+                number
+            });
+            let extra = self.extra(&fields, &item_owner);
+            let Some(command) = command else {
+                self.missing(item.line, &item_owner, "command");
+                continue;
+            };
+            if let Some(text) = self.string(command, &item_owner) {
+                checks.0.push(Check {
+                    command: text,
+                    stdout_contains,
+                    stdout_not_contains,
+                    exit_code,
+                    extra,
+                });
+                checks.1.push(command.value.line);
+            }
+        }
+        checks
+    }
+
+    /// Wiring checks, each a map with `source` and `pattern`.
+    fn wiring(&mut self, entry: Option<&Entry>, owner: &str) -> (Vec<Wiring>, Vec<usize>) {
+        let mut wiring = (Vec::new(), Vec::new());
+        let Some(entry) = entry else { return wiring };
+        let NodeValue::List(items) = &entry.value.value else {
+            self.wrong_type(&entry.value, format!("`wiring` of {owner}"), "a list");
+            return wiring;
+        };
+        for (index, item) in items.iter().enumerate() {
+            let item_owner = format!("`wiring` item {} of {owner}", index + 1);
+            let NodeValue::Map(entries) = &item.value else {
+                self.wrong_type(item, item_owner, "a map");
+                continue;
+            };
+            let mut fields = Fields::new(entries);
+            let source = self.required_string(&mut fields, "source", &item_owner, item.line);
+            let pattern = fields.take("pattern");
+            let description = self.optional_string(&mut fields, "description", &item_owner);
+            let extra = self.extra(&fields, &item_owner);
+            let Some(pattern) = pattern else {
+                self.missing(item.line, &item_owner, "pattern");
+                continue;
+            };
+            if let Some(text) = self.string(pattern, &item_owner) {
+                wiring.0.push(Wiring {
+                    source,
+                    pattern: text,
+                    description,
+                    extra,
+                });
+                wiring.1.push(pattern.value.line);
+            }
+        }
+        wiring
+    }
+
+    fn stage(&mut self, index: usize, node: &Node) -> Option<(Stage, StageLines)> {
+        // Without a usable id a stage is named by its position, with a `#` no id can contain.
+        let numbered = format!("stage `#{}`", index + 1);
+        let NodeValue::Map(entries) = &node.value else {
+            self.wrong_type(node, numbered, "a map");
+            return None;
+        };
+        let mut fields = Fields::new(entries);
+        let mut lines = StageLines::default();
+        let id = match fields.take("id") {
+            Some(entry) => self
+                .string(entry, &numbered)
+                .inspect(|_| lines.id = Some(entry.value.line)),
+            None => {
+                self.missing(node.line, &numbered, "id");
+                None
+            }
+        };
+        let owner = id.as_ref().map_or(numbered, |id| format!("stage `{id}`"));
+        let name = self.required_string(&mut fields, "name", &owner, node.line);
+        let description = self.required_string(&mut fields, "description", &owner, node.line);
+        let dependencies;
+        (dependencies, lines.dependencies) = self.string_list(fields.take("dependencies"), &owner);
+        let acceptance;
+        (acceptance, lines.acceptance) = self.checks(fields.take("acceptance"), &owner);
+        let setup;
+        (setup, lines.setup) = self.string_list(fields.take("setup"), &owner);
+        let (files, _) = self.string_list(fields.take("files"), &owner);
+        let (artifacts, _) = self.string_list(fields.take("artifacts"), &owner);
+        let wiring;
+        (wiring, lines.wiring) = self.wiring(fields.take("wiring"), &owner);
+        let truths;
+        (truths, lines.truths) = self.checks(fields.take("truths"), &owner);
+        if let Some(entry) = fields.take("context_budget") {
+            match entry.value.value {
+                NodeValue::Int(percent) => lines.context_budget = Some((percent, entry.value.line)),
+                _ => self.wrong_type(&entry.value, format!("`context_budget` of {owner}"), "a whole percent"),
+            }
+        }
+        let working_dir = self.optional_string(&mut fields, "working_dir", &owner);
+        let extra = self.extra(&fields, &owner);
+        let stage = Stage {
+            id: id.unwrap_or_default(),
+            name,
+            description,
+            dependencies,
+            acceptance,
+            setup,
+            files,
+            artifacts,
+            wiring,
+            truths,
+            // Out of range is reported by `validate`; the plan is refused then, so `None` here
+            // never reaches a caller.
+            context_budget: lines
+                .context_budget
+                .and_then(|(percent, _)| u8::try_from(percent).ok())
+                .filter(|percent| (1..=100).contains(percent)),
+            working_dir,
+            extra,
+            line: node.line,
+        };
+        Some((stage, lines))
+    }
+
+    /// The `loom` map: its version, its stages and whatever else it holds.
+    fn loom(&mut self, entry: &Entry, lowered: &mut Lowered) {
+        let NodeValue::Map(entries) = &entry.value.value else {
+            self.wrong_type(&entry.value, "`loom`".to_owned(), "a map");
+            lowered.complete = false;
+            return;
+        };
+        let mut fields = Fields::new(entries);
+        match fields.take("version") {
+            Some(version) if !matches!(version.value.value, NodeValue::Int(number) if number == i128::from(PLAN_VERSION)) =>
+            {
+                let found = match &version.value.value {
+                    NodeValue::Int(number) => number.to_string(),
+                    NodeValue::Float(number) => number.to_string(),
+                    NodeValue::Str(text) => format!("{text:?}"),
+                    _ => version.value.kind().to_owned(),
+                };
+                self.error(version.value.line, PlanErrorKind::UnsupportedVersion { found });
+                lowered.complete = false;
+                return;
+            }
+            Some(_) => {}
+            None => self.missing(entry.line, "`loom`", "version"),
+        }
+        match fields.take("stages") {
+            Some(stages) => match &stages.value.value {
+                NodeValue::List(items) => {
+                    for (index, item) in items.iter().enumerate() {
+                        if let Some((stage, lines)) = self.stage(index, item) {
+                            lowered.plan.stages.push(stage);
+                            lowered.lines.push(lines);
+                        }
+                    }
+                }
+                _ => self.wrong_type(&stages.value, "`stages` of `loom`".to_owned(), "a list of stages"),
+            },
+            None => self.missing(entry.line, "`loom`", "stages"),
+        }
+        lowered.plan.extra = self.extra(&fields, "`loom`");
+    }
+}
+
+/// Lower a parsed document whose block starts on file line `first_line`.
+pub(super) fn lower(root: &Node, first_line: usize) -> Lowered {
+    let mut lowerer = Lowerer::default();
+    let mut lowered = Lowered {
+        plan: Plan {
+            version: PLAN_VERSION,
+            stages: Vec::new(),
+            extra: BTreeMap::new(),
+        },
+        lines: Vec::new(),
+        errors: Vec::new(),
+        warnings: Vec::new(),
+        complete: true,
+    };
+    match &root.value {
+        NodeValue::Map(entries) => {
+            let mut fields = Fields::new(entries);
+            let loom = fields.take("loom");
+            for entry in fields.rest() {
+                lowerer.warnings.push(PlanWarning {
+                    line: entry.line,
+                    kind: PlanWarningKind::IgnoredField {
+                        field: entry.key.clone(),
+                    },
+                });
+            }
+            match loom {
+                Some(loom) => lowerer.loom(loom, &mut lowered),
+                None => {
+                    lowerer.missing(first_line, "the plan", "loom");
+                    lowered.complete = false;
+                }
+            }
+        }
+        // An empty document: yaml places it after the last line, which says less than the
+        // block's first line.
+        NodeValue::Null => {
+            lowerer.missing(first_line, "the plan", "loom");
+            lowered.complete = false;
+        }
+        _ => {
+            lowerer.wrong_type(root, "the plan".to_owned(), "a map with a `loom` key");
+            lowered.complete = false;
+        }
+    }
+    lowered.errors = lowerer.errors;
+    lowered.warnings = lowerer.warnings;
+    lowered.warnings.sort_by_key(|warning| warning.line);
+    lowered
+}
