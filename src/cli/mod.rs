@@ -14,6 +14,7 @@ mod cmd_lease;
 mod cmd_list;
 mod cmd_log;
 mod cmd_next;
+mod cmd_plan;
 mod cmd_remote;
 mod cmd_show;
 mod cmd_status;
@@ -92,6 +93,7 @@ enum Command {
     Reset(cmd_lease::ResetArgs),
     Handoff(cmd_handoff::HandoffArgs),
     Handoffs(cmd_handoff::HandoffsArgs),
+    Plan(cmd_plan::PlanArgs),
     Verify(cmd_verify::VerifyArgs),
     Signal(cmd_next::SignalArgs),
     Next(cmd_next::NextArgs),
@@ -151,6 +153,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Reset(args) => cmd_lease::run_reset(args, context, ui),
         Command::Handoff(args) => cmd_handoff::run_handoff(args, context, ui),
         Command::Handoffs(args) => cmd_handoff::run_handoffs(args, context, ui),
+        Command::Plan(args) => cmd_plan::run(args, context, ui),
         Command::Verify(args) => cmd_verify::run(args, context, ui),
         Command::Signal(args) => cmd_next::run_signal(args, context, ui),
         Command::Next(args) => cmd_next::run_next(args, context, ui),

@@ -168,7 +168,7 @@ impl Loom {
 
     /// Draw an id no task has yet. The create-only ref update still guards the moment between
     /// this check and the write.
-    fn fresh_id(&self, title: &str, actor: &Actor) -> Result<TaskId> {
+    pub(super) fn fresh_id(&self, title: &str, actor: &Actor) -> Result<TaskId> {
         let nanos = actor.now.as_nanosecond();
         for _ in 0..MAX_ID_DRAWS {
             let nonce = getrandom::u64().map_err(|err| Error::Internal(format!("cannot draw a random id: {err}")))?;

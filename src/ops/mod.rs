@@ -13,6 +13,7 @@ mod claim;
 mod create;
 mod edit;
 mod handoff;
+mod import;
 mod lease;
 mod publish;
 mod signal;
@@ -36,6 +37,7 @@ pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use handoff::HandoffNote;
+pub use import::ImportOutcome;
 pub use lease::{Recovery, SweepOutcome};
 pub use signal::{PLACEHOLDERS, SignalInput, render_default, render_template, sections};
 pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};
@@ -202,6 +204,18 @@ impl Loom {
 
     /// Turn what a user typed into the id of an existing task.
     pub fn resolve(&self, input: &str) -> Result<TaskId> {
+        // A plan's stage id works wherever a task id does.
+        if IdQuery::parse(input).is_err()
+            && let Some(mut found) = self.resolve_stage(input)?
+        {
+            return match found.len() {
+                1 => Ok(found.remove(0)),
+                _ => Err(Error::AmbiguousId {
+                    query: input.to_owned(),
+                    candidates: found,
+                }),
+            };
+        }
         match IdQuery::parse(input)? {
             IdQuery::Full(id) => match self.store.tip(&store::task_ref(&id))? {
                 Some(_) => Ok(id),

@@ -250,12 +250,35 @@ impl Snapshot {
     /// Resolve user input against the tasks in this snapshot, unreadable ones included (so
     /// that using one reports what is wrong with it, not that it does not exist).
     pub fn resolve(&self, input: &str) -> Result<TaskId> {
+        // A plan's stage id works wherever a task id does.
+        if IdQuery::parse(input).is_err()
+            && let Some(mut found) = self.tasks_of_stage(input)
+        {
+            return match found.len() {
+                1 => Ok(found.remove(0)),
+                _ => Err(Error::AmbiguousId {
+                    query: input.to_owned(),
+                    candidates: found,
+                }),
+            };
+        }
         let query = IdQuery::parse(input)?;
         let unreadable = self
             .problems
             .iter()
             .filter_map(|problem| store::task_id_from_ref(&problem.ref_name));
         resolve_among(input, &query, self.tasks.keys().cloned().chain(unreadable))
+    }
+
+    /// The tasks imported from a plan stage with this id, if any.
+    pub fn tasks_of_stage(&self, stage: &str) -> Option<Vec<TaskId>> {
+        let found: Vec<TaskId> = self
+            .tasks
+            .values()
+            .filter(|entry| entry.task.extra.get("stage").and_then(serde_json::Value::as_str) == Some(stage))
+            .map(|entry| entry.task.id.clone())
+            .collect();
+        (!found.is_empty()).then_some(found)
     }
 
     pub fn graph(&self) -> TaskGraph {

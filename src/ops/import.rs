@@ -1,0 +1,210 @@
+//! Importing a plan: each stage becomes a task (or updates the task it became before), so a
+//! plan can be re-imported as it evolves.
+//!
+//! A stage's task records where it came from in `task.json`: `plan` (the plan's key, its file
+//! name), `stage` (the stage id, which then works wherever a task id is accepted) and
+//! `stage_fingerprint` (a hash of the stage as last imported). Re-importing the same plan:
+//! unchanged stages change nothing, changed stages update their task (a new version in its
+//! history), new stages are created, and stages gone from the plan are reported (cancelled only
+//! with `prune`). A task that is done is never reopened. All of it lands in one transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::edit::change_status;
+use super::workset::Workset;
+use super::{Actor, Loom, Result, with_retries};
+use crate::model::state::{self, Kind};
+use crate::model::{Status, Task, TaskId};
+use crate::plan::{Check, Plan, Stage};
+
+/// What importing a plan did (or, with `dry_run`, would do), by stage id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportOutcome {
+    pub created: Vec<(String, TaskId)>,
+    pub updated: Vec<(String, TaskId)>,
+    pub unchanged: Vec<(String, TaskId)>,
+    /// Stages no longer in the plan whose tasks are still open.
+    pub removed: Vec<(String, TaskId)>,
+    /// Of those, the ones cancelled (with `prune`).
+    pub cancelled: Vec<(String, TaskId)>,
+}
+
+/// The `task.json` fields a stage sets beyond the task's own.
+const STAGE_FIELDS: &[&str] = &[
+    "plan",
+    "stage",
+    "stage_fingerprint",
+    "acceptance_checks",
+    "artifacts",
+    "wiring",
+    "truths",
+    "setup",
+    "context_budget",
+    "working_dir",
+    "stage_extra",
+];
+
+impl Loom {
+    /// Import `plan` under `plan_key`.
+    pub fn import_plan(
+        &self,
+        plan: &Plan,
+        plan_key: &str,
+        dry_run: bool,
+        prune: bool,
+        actor: &Actor,
+    ) -> Result<ImportOutcome> {
+        with_retries(|| self.import_once(plan, plan_key, dry_run, prune, actor))
+    }
+
+    fn import_once(
+        &self,
+        plan: &Plan,
+        plan_key: &str,
+        dry_run: bool,
+        prune: bool,
+        actor: &Actor,
+    ) -> Result<ImportOutcome> {
+        let snapshot = self.snapshot(actor.now)?;
+        let mut existing: BTreeMap<String, TaskId> = BTreeMap::new();
+        for entry in snapshot.tasks.values() {
+            if entry.task.extra.get("plan").and_then(Value::as_str) == Some(plan_key)
+                && let Some(stage) = entry.task.extra.get("stage").and_then(Value::as_str)
+            {
+                existing.insert(stage.to_owned(), entry.task.id.clone());
+            }
+        }
+        let mut ids: BTreeMap<&str, TaskId> = BTreeMap::new();
+        for stage in &plan.stages {
+            let id = match existing.get(&stage.id) {
+                Some(id) => id.clone(),
+                None => self.fresh_id(&stage.name, actor)?,
+            };
+            ids.insert(stage.id.as_str(), id);
+        }
+        let mut outcome = ImportOutcome::default();
+        let mut workset = Workset::on(&self.store, &snapshot);
+        for stage in &plan.stages {
+            let id = ids[stage.id.as_str()].clone();
+            let deps: BTreeSet<TaskId> = stage
+                .dependencies
+                .iter()
+                .filter_map(|dep| ids.get(dep.as_str()).cloned())
+                .collect();
+            if existing.contains_key(&stage.id) {
+                let current = workset.get(&id)?.clone();
+                let fingerprint = stage.fingerprint();
+                if current.extra.get("stage_fingerprint").and_then(Value::as_str) == Some(fingerprint.as_str()) {
+                    outcome.unchanged.push((stage.id.clone(), id));
+                    continue;
+                }
+                let task = workset.get_mut(&id)?;
+                apply_stage(task, stage, plan_key, deps);
+                workset.note(&id, format!("update from plan {plan_key} (stage {})", stage.id));
+                outcome.updated.push((stage.id.clone(), id));
+            } else {
+                let priority = self.settings.tasks.default_priority;
+                let mut task = state::new_task(id.clone(), stage.name.clone(), Kind::Task, priority, actor.now);
+                apply_stage(&mut task, stage, plan_key, deps);
+                workset.insert_new(
+                    task,
+                    format!("create task {:?} from plan {plan_key} (stage {})", stage.name, stage.id),
+                );
+                outcome.created.push((stage.id.clone(), id));
+            }
+        }
+        for (stage, id) in &existing {
+            if plan.stage(stage).is_some() {
+                continue;
+            }
+            let status = workset.get(id)?.status();
+            if status.is_closed() {
+                continue;
+            }
+            outcome.removed.push((stage.clone(), id.clone()));
+            if prune {
+                change_status(&mut workset, id, Status::Cancelled)?;
+                workset.note(id, format!("cancelled: stage {stage} is no longer in plan {plan_key}"));
+                outcome.cancelled.push((stage.clone(), id.clone()));
+            }
+        }
+        if !dry_run {
+            workset.commit(actor, "plan import")?;
+        }
+        Ok(outcome)
+    }
+
+    /// The task a stage id names, when exactly one task came from a stage of that id.
+    pub(super) fn resolve_stage(&self, stage: &str) -> Result<Option<Vec<TaskId>>> {
+        if crate::plan::check_stage_id(stage).is_err() {
+            return Ok(None);
+        }
+        // Statuses do not matter here, so any moment will do.
+        let snapshot = self.snapshot(jiff::Timestamp::UNIX_EPOCH)?;
+        Ok(snapshot.tasks_of_stage(stage))
+    }
+}
+
+/// Set the task's fields from the stage (the status is never touched: a done task stays done).
+fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<TaskId>) {
+    task.title = stage.name.clone();
+    task.description = stage.description.clone();
+    task.deps = deps;
+    task.files = stage.files.clone();
+    // Plain commands go where every version reads them; commands with expectations go to
+    // `acceptance_checks`, which `verify` reads too.
+    let (plain, rich): (Vec<&Check>, Vec<&Check>) = stage.acceptance.iter().partition(|check| is_plain(check));
+    task.acceptance = plain.iter().map(|check| check.command.clone()).collect();
+    for field in STAGE_FIELDS {
+        task.extra.remove(*field);
+    }
+    let mut set = |key: &str, value: Value| {
+        let empty = matches!(&value, Value::Array(items) if items.is_empty())
+            || matches!(&value, Value::Object(map) if map.is_empty())
+            || value.is_null();
+        if !empty {
+            task.extra.insert(key.to_owned(), value);
+        }
+    };
+    set("plan", json!(plan_key));
+    set("stage", json!(stage.id));
+    set("stage_fingerprint", json!(stage.fingerprint()));
+    set(
+        "acceptance_checks",
+        json!(rich.iter().map(|check| check_json(check)).collect::<Vec<_>>()),
+    );
+    set("artifacts", json!(stage.artifacts));
+    set(
+        "wiring",
+        json!(
+            stage
+                .wiring
+                .iter()
+                .map(|wiring| json!({"source": wiring.source, "pattern": wiring.pattern, "description": wiring.description}))
+                .collect::<Vec<_>>()
+        ),
+    );
+    set("truths", json!(stage.truths.iter().map(check_json).collect::<Vec<_>>()));
+    set("setup", json!(stage.setup));
+    set("context_budget", json!(stage.context_budget));
+    set("working_dir", json!(stage.working_dir));
+    set("stage_extra", json!(stage.extra));
+}
+
+fn is_plain(check: &Check) -> bool {
+    check.stdout_contains.is_empty()
+        && check.stdout_not_contains.is_empty()
+        && check.exit_code.is_none_or(|code| code == 0)
+        && check.extra.is_empty()
+}
+
+fn check_json(check: &Check) -> Value {
+    json!({
+        "command": check.command,
+        "stdout_contains": check.stdout_contains,
+        "stdout_not_contains": check.stdout_not_contains,
+        "exit_code": check.exit_code,
+    })
+}
