@@ -16,7 +16,7 @@ use super::ui::Ui;
 ///
 /// The task and its acceptance checks, what its dependencies produced, the latest handoff,
 /// where to work, and how to report back. `[signal] template` in loom.toml replaces the
-/// layout (placeholders: {{id}}, {{title}}, {{task}}, {{acceptance}}, {{files}},
+/// layout (placeholders: {{id}}, {{title}}, {{task}}, {{acceptance}}, {{goals}}, {{files}},
 /// {{dependencies}}, {{handoff}}, {{workspace}}, {{report}}).
 #[derive(Debug, Args)]
 pub struct SignalArgs {

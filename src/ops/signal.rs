@@ -34,6 +34,7 @@ pub const PLACEHOLDERS: &[&str] = &[
     "task",
     "acceptance",
     "files",
+    "goals",
     "dependencies",
     "handoff",
     "workspace",
@@ -120,6 +121,7 @@ pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> Stri
         ),
     );
     sections.insert("files", list("Files this task is expected to touch", &task.files));
+    sections.insert("goals", goal_checks(task));
     let mut deps = String::new();
     if !input.dependencies.is_empty() {
         deps.push_str("## What it builds on\n\n");
@@ -165,11 +167,66 @@ pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> Stri
     sections
 }
 
+/// The goal checks a plan gave the task: what must exist, what must be wired, what must be
+/// observably true, and the context budget.
+fn goal_checks(task: &Task) -> String {
+    let strings = |name: &str| -> Vec<String> {
+        task.extra
+            .get(name)
+            .and_then(|value| serde_json::from_value::<Vec<serde_json::Value>>(value.clone()).ok())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|item| match item {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Object(map) => {
+                    let get = |key: &str| {
+                        map.get(key)
+                            .and_then(serde_json::Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    match map.contains_key("pattern") {
+                        true => format!(
+                            "`{}` must match /{}/ {}",
+                            get("source"),
+                            get("pattern"),
+                            get("description")
+                        ),
+                        false => format!("`{}`", get("command")),
+                    }
+                }
+                other => other.to_string(),
+            })
+            .collect()
+    };
+    let mut lines = Vec::new();
+    for check in strings("acceptance_checks") {
+        lines.push(format!("- acceptance: {check} (with the expected output or exit code)"));
+    }
+    for artifact in strings("artifacts") {
+        lines.push(format!("- must exist with a real implementation: `{artifact}`"));
+    }
+    for wiring in strings("wiring") {
+        lines.push(format!("- wiring: {}", wiring.trim_end()));
+    }
+    for truth in strings("truths") {
+        lines.push(format!("- must hold: {truth}"));
+    }
+    if let Some(budget) = task.extra.get("context_budget").and_then(serde_json::Value::as_u64) {
+        lines.push(format!("- leave a handoff before {budget}% of your context is used"));
+    }
+    match lines.is_empty() {
+        true => String::new(),
+        false => format!("## Goal checks\n\n{}\n", lines.join("\n")),
+    }
+}
+
 /// The default signal: every section in order.
 pub fn render_default(sections: &BTreeMap<&'static str, String>) -> String {
     [
         "task",
         "acceptance",
+        "goals",
         "files",
         "dependencies",
         "handoff",
