@@ -30,6 +30,12 @@ pub fn spec_of(task: &Task) -> Spec {
     {
         acceptance.extend(checks);
     }
+    // A plan stage's `working_dir` is where its commands run (relative to the worktree).
+    if let Some(dir) = field("working_dir").and_then(|value| value.as_str().map(str::to_owned)) {
+        for check in acceptance.iter_mut().filter(|check| check.working_dir.is_none()) {
+            check.working_dir = Some(dir.clone());
+        }
+    }
     let artifacts = field("artifacts")
         .and_then(|value| serde_json::from_value::<Vec<String>>(value).ok())
         .unwrap_or_default();
