@@ -240,7 +240,7 @@ impl<'a> Workset<'a> {
 }
 
 /// The message of a version commit: what happened, and the trailers naming task, agent and op.
-fn version_message(summary: String, id: &TaskId, actor: &Actor, op: &str) -> CommitMessage {
+pub(super) fn version_message(summary: String, id: &TaskId, actor: &Actor, op: &str) -> CommitMessage {
     CommitMessage {
         summary,
         body: None,

@@ -21,9 +21,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+mod cycles;
+
 use super::{Actor, Error, Result};
+use crate::model::TaskId;
 use crate::model::merge::{Conflict, Side, merge_tasks};
-use crate::model::{Task, TaskId};
 use crate::store::{self, CommitMessage, Expected, ObjectId, PushOutcome, PushUpdate, RefUpdate, Store};
 
 /// How many fetch–reconcile–push rounds a sync makes before giving up on a remote that keeps
@@ -224,6 +226,38 @@ impl<'a> Reconciler<'a> {
         Ok(pairs)
     }
 
+    /// Settle every case a history can be settled in without joining it: absent or equal on
+    /// both sides, on one side only, or one side descending from the other. Returns the two
+    /// tips when they diverged, for the caller to join.
+    fn follow(
+        &self,
+        name: &str,
+        pair: &Pair,
+        plan: &mut Plan,
+        report: &mut SyncReport,
+    ) -> Result<Option<(ObjectId, ObjectId)>> {
+        match (pair.local, pair.remote) {
+            (None, None) => {}
+            (Some(local), None) => plan.push.push(push_update(name, Expected::Absent, Some(local))),
+            (None, Some(remote)) => {
+                plan.local.push(local_update(name, Expected::Absent, Some(remote)));
+                report.fast_forwarded.push(name.to_owned());
+            }
+            (Some(local), Some(remote)) if local == remote => {}
+            (Some(local), Some(remote)) => {
+                if self.store.is_ancestor(name, local, remote)? {
+                    plan.local.push(local_update(name, Expected::Tip(local), Some(remote)));
+                    report.fast_forwarded.push(name.to_owned());
+                } else if self.store.is_ancestor(name, remote, local)? {
+                    plan.push.push(push_update(name, Expected::Tip(remote), Some(local)));
+                } else {
+                    return Ok(Some((local, remote)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
     fn reconcile_task(
         &self,
         name: &str,
@@ -238,39 +272,20 @@ impl<'a> Reconciler<'a> {
                 .push((name.to_owned(), "the ref name is not a task id".into()));
             return Ok(());
         };
-        match (pair.local, pair.remote) {
-            (None, None) => {}
-            (Some(local), None) => plan.push.push(push_update(name, Expected::Absent, Some(local))),
-            (None, Some(remote)) => {
-                plan.local.push(local_update(name, Expected::Absent, Some(remote)));
-                report.fast_forwarded.push(name.to_owned());
+        let Some((local_tip, remote_tip)) = self.follow(name, &pair, plan, report)? else {
+            return Ok(());
+        };
+        match self.merge_task(&id, local_tip, remote_tip, actor) {
+            Ok((merged_tip, conflicts)) => {
+                plan.local
+                    .push(local_update(name, Expected::Tip(local_tip), Some(merged_tip)));
+                plan.push
+                    .push(push_update(name, Expected::Tip(remote_tip), Some(merged_tip)));
+                report.merged.push((id, conflicts));
             }
-            (Some(local), Some(remote)) if local == remote => {}
-            (Some(local_tip), Some(remote_tip)) => {
-                if self.store.is_ancestor(name, local_tip, remote_tip)? {
-                    plan.local
-                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
-                    report.fast_forwarded.push(name.to_owned());
-                } else if self.store.is_ancestor(name, remote_tip, local_tip)? {
-                    plan.push
-                        .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
-                } else {
-                    match self.merge_task(&id, local_tip, remote_tip, actor) {
-                        Ok((merged_tip, conflicts)) => {
-                            plan.local
-                                .push(local_update(name, Expected::Tip(local_tip), Some(merged_tip)));
-                            plan.push
-                                .push(push_update(name, Expected::Tip(remote_tip), Some(merged_tip)));
-                            report.merged.push((id, conflicts));
-                        }
-                        Err(Error::CorruptTask { ref_name, problem }) => report.skipped.push((ref_name, problem)),
-                        Err(Error::Store(store::Error::Corrupt { ref_name, problem })) => {
-                            report.skipped.push((ref_name, problem))
-                        }
-                        Err(other) => return Err(other),
-                    }
-                }
-            }
+            Err(Error::CorruptTask { ref_name, problem }) => report.skipped.push((ref_name, problem)),
+            Err(Error::Store(store::Error::Corrupt { ref_name, problem })) => report.skipped.push((ref_name, problem)),
+            Err(other) => return Err(other),
         }
         Ok(())
     }
@@ -292,62 +307,37 @@ impl<'a> Reconciler<'a> {
                 .push((name.to_owned(), "the ref name is not a task id".into()));
             return Ok(());
         };
-        match (pair.local, pair.remote) {
-            (None, None) => {}
-            (Some(local_tip), None) => plan.push.push(push_update(name, Expected::Absent, Some(local_tip))),
-            (None, Some(remote_tip)) => {
-                plan.local.push(local_update(name, Expected::Absent, Some(remote_tip)));
-                report.fast_forwarded.push(name.to_owned());
-            }
-            (Some(local_tip), Some(remote_tip)) if local_tip == remote_tip => {}
-            (Some(local_tip), Some(remote_tip)) => {
-                if self.store.is_ancestor(name, local_tip, remote_tip)? {
-                    plan.local
-                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
-                    report.fast_forwarded.push(name.to_owned());
-                } else if self.store.is_ancestor(name, remote_tip, local_tip)? {
-                    plan.push
-                        .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
-                } else {
-                    let read = |tip| -> Result<Vec<u8>> {
-                        let version = self.store.read_version(name, tip)?;
-                        version
-                            .files
-                            .get("handoff.json")
-                            .cloned()
-                            .ok_or_else(|| Error::CorruptTask {
-                                ref_name: name.to_owned(),
-                                problem: "handoff.json is missing".into(),
-                            })
-                    };
-                    let (ours, theirs) = (read(local_tip)?, read(remote_tip)?);
-                    let key = |bytes: &[u8]| {
-                        let handoff = crate::model::Handoff::from_blob(bytes, &id).ok();
-                        (handoff.as_ref().map(|h| h.at), handoff.map(|h| h.agent), bytes.to_vec())
-                    };
-                    let later = if key(&ours) >= key(&theirs) { ours } else { theirs };
-                    let message = CommitMessage {
-                        summary: format!("merge handoffs of {id}"),
-                        body: None,
-                        trailers: vec![
-                            ("Loom-Task", id.to_string()),
-                            ("Loom-Agent", actor.agent.clone()),
-                            ("Loom-Op", "sync".to_owned()),
-                        ],
-                    };
-                    let commit = self.store.write_version(
-                        &[("handoff.json", &later)],
-                        &[local_tip, remote_tip],
-                        &message,
-                        &actor.signature(),
-                    )?;
-                    plan.local
-                        .push(local_update(name, Expected::Tip(local_tip), Some(commit)));
-                    plan.push
-                        .push(push_update(name, Expected::Tip(remote_tip), Some(commit)));
-                }
-            }
-        }
+        let Some((local_tip, remote_tip)) = self.follow(name, &pair, plan, report)? else {
+            return Ok(());
+        };
+        let read = |tip| -> Result<Vec<u8>> {
+            let version = self.store.read_version(name, tip)?;
+            version
+                .files
+                .get("handoff.json")
+                .cloned()
+                .ok_or_else(|| Error::CorruptTask {
+                    ref_name: name.to_owned(),
+                    problem: "handoff.json is missing".into(),
+                })
+        };
+        let (ours, theirs) = (read(local_tip)?, read(remote_tip)?);
+        let key = |bytes: &[u8]| {
+            let handoff = crate::model::Handoff::from_blob(bytes, &id).ok();
+            (handoff.as_ref().map(|h| h.at), handoff.map(|h| h.agent), bytes.to_vec())
+        };
+        let later = if key(&ours) >= key(&theirs) { ours } else { theirs };
+        let message = sync_message(format!("merge handoffs of {id}"), &id, actor);
+        let commit = self.store.write_version(
+            &[("handoff.json", &later)],
+            &[local_tip, remote_tip],
+            &message,
+            &actor.signature(),
+        )?;
+        plan.local
+            .push(local_update(name, Expected::Tip(local_tip), Some(commit)));
+        plan.push
+            .push(push_update(name, Expected::Tip(remote_tip), Some(commit)));
         Ok(())
     }
 
@@ -384,7 +374,7 @@ impl<'a> Reconciler<'a> {
             true => format!("merge {id}"),
             false => format!("merge {id} (both changed: {})", fields.join(", ")),
         };
-        let message = merge_message(summary, id, actor);
+        let message = sync_message(summary, id, actor);
         let blob = merged.task.to_blob();
         let commit =
             self.store
@@ -394,120 +384,10 @@ impl<'a> Reconciler<'a> {
 
     fn reconcile_meta(&self, pair: Pair, plan: &mut Plan, report: &mut SyncReport) -> Result<()> {
         let name = store::META_REF;
-        match (pair.local, pair.remote) {
-            (None, None) => {}
-            (Some(local_tip), None) => plan.push.push(push_update(name, Expected::Absent, Some(local_tip))),
-            (None, Some(remote)) => {
-                plan.local.push(local_update(name, Expected::Absent, Some(remote)));
-                report.fast_forwarded.push(name.to_owned());
-            }
-            (Some(local), Some(remote)) if local == remote => {}
-            (Some(local_tip), Some(remote_tip)) => {
-                if self.store.is_ancestor(name, local_tip, remote_tip)? {
-                    plan.local
-                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
-                    report.fast_forwarded.push(name.to_owned());
-                } else if self.store.is_ancestor(name, remote_tip, local_tip)? {
-                    plan.push
-                        .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
-                } else {
-                    plan.local
-                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
-                    report.taken_from_remote.push(name.to_owned());
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Reconciled dependency sets can close a cycle that neither side had: one clone added
-    /// x → y, another y → x. Only tasks this round moves locally can be on such a cycle (the
-    /// local graph was acyclic, and pushes only send it), so only their edges are followed, and
-    /// only the tasks those edges reach are read. Each cycle is broken by dropping its greatest
-    /// dependency edge (by dependent id, then dependency id), in a new version of that task on
-    /// top of the reconciled one.
-    fn break_merged_cycles(&self, remote: &str, plan: &mut Plan, actor: &Actor, report: &mut SyncReport) -> Result<()> {
-        let moved: BTreeMap<TaskId, ObjectId> = plan
-            .local
-            .iter()
-            .filter_map(|update| Some((store::task_id_from_ref(&update.name)?, update.new?)))
-            .collect();
-        if moved.is_empty() {
-            return Ok(());
-        }
-        let mut graph = FinalGraph {
-            store: self.store,
-            moved: &moved,
-            tasks: BTreeMap::new(),
-        };
-        let mut dropped: BTreeMap<TaskId, BTreeSet<TaskId>> = BTreeMap::new();
-        for start in moved.keys() {
-            // Each pass removes one edge, so this ends; the bound only guards against surprises.
-            for _ in 0..MAX_CYCLE_BREAKS {
-                let Some(cycle) = graph.cycle_through(start)? else {
-                    break;
-                };
-                let edge = cycle
-                    .windows(2)
-                    .map(|pair| (pair[0].clone(), pair[1].clone()))
-                    .filter(|(from, to)| graph.has_dep(from, to))
-                    .max();
-                let Some((from, to)) = edge else { break };
-                graph.drop_dep(&from, &to);
-                dropped.entry(from.clone()).or_default().insert(to.clone());
-                report.cycles_broken.push((from, to));
-            }
-        }
-        let tasks = &graph.tasks;
-        let mut tips: BTreeMap<TaskId, ObjectId> = BTreeMap::new();
-        for id in dropped.keys() {
-            let tip = match moved.get(id) {
-                Some(tip) => Some(*tip),
-                None => self.store.tip(&store::task_ref(id))?,
-            };
-            if let Some(tip) = tip {
-                tips.insert(id.clone(), tip);
-            }
-        }
-        let tasks: BTreeMap<TaskId, Task> = tasks
-            .iter()
-            .filter_map(|(id, task)| Some((id.clone(), task.clone()?)))
-            .collect();
-        for (id, deps) in dropped {
-            let name = store::task_ref(&id);
-            let (Some(task), Some(&parent)) = (tasks.get(&id), tips.get(&id)) else {
-                continue;
-            };
-            let listed: Vec<&str> = deps.iter().map(TaskId::as_str).collect();
-            let message = merge_message(
-                format!(
-                    "drop dependency on {} (it closed a cycle when histories were merged)",
-                    listed.join(", ")
-                ),
-                &id,
-                actor,
-            );
-            let commit = self.store.write_version(
-                &[("task.json", &task.to_blob())],
-                &[parent],
-                &message,
-                &actor.signature(),
-            )?;
-            // Replace this round's move of the ref (or add one) and what is pushed for it.
-            let remote_expected = plan
-                .push
-                .iter()
-                .find(|update| update.name == name)
-                .map(|update| update.expected);
-            let local_expected = match plan.local.iter().position(|update| update.name == name) {
-                Some(at) => plan.local.remove(at).expected,
-                None => Expected::Tip(parent),
-            };
-            plan.local.push(local_update(&name, local_expected, Some(commit)));
-            plan.push.retain(|update| update.name != name);
-            let remote_tip = self.store.tip(&store::tracking_ref(remote, &name))?;
-            let expected = remote_expected.unwrap_or(remote_tip.map_or(Expected::Absent, Expected::Tip));
-            plan.push.push(push_update(&name, expected, Some(commit)));
+        if let Some((local_tip, remote_tip)) = self.follow(name, &pair, plan, report)? {
+            plan.local
+                .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+            report.taken_from_remote.push(name.to_owned());
         }
         Ok(())
     }
@@ -520,79 +400,6 @@ impl<'a> Reconciler<'a> {
         self.store.apply(&plan.local, &actor.signature())?;
         super::board::forget(&self.store.local_dir());
         Ok(())
-    }
-}
-
-/// How many dependency edges one sync may drop to break cycles through one task.
-const MAX_CYCLE_BREAKS: usize = 1_000;
-
-/// The task graph as it will be once a round's local moves land, read lazily.
-struct FinalGraph<'a> {
-    store: &'a Store,
-    moved: &'a BTreeMap<TaskId, ObjectId>,
-    /// Tasks read so far (`None`: missing or unreadable, so on no cycle).
-    tasks: BTreeMap<TaskId, Option<Task>>,
-}
-
-impl FinalGraph<'_> {
-    fn task(&mut self, id: &TaskId) -> Result<Option<&Task>> {
-        if !self.tasks.contains_key(id) {
-            let tip = match self.moved.get(id) {
-                Some(tip) => Some(*tip),
-                None => self.store.tip(&store::task_ref(id))?,
-            };
-            let task = tip.and_then(|tip| {
-                super::snapshot::read_task(self.store, id, tip)
-                    .ok()
-                    .map(|entry| entry.task)
-            });
-            self.tasks.insert(id.clone(), task);
-        }
-        Ok(self.tasks.get(id).and_then(Option::as_ref))
-    }
-
-    /// What `id` waits for: its dependencies and, for an epic, its children.
-    fn waits_for(&mut self, id: &TaskId) -> Result<Vec<TaskId>> {
-        Ok(self
-            .task(id)?
-            .map(|task| task.deps.iter().chain(&task.children).cloned().collect())
-            .unwrap_or_default())
-    }
-
-    fn has_dep(&self, from: &TaskId, to: &TaskId) -> bool {
-        self.tasks
-            .get(from)
-            .and_then(Option::as_ref)
-            .is_some_and(|task| task.deps.contains(to))
-    }
-
-    fn drop_dep(&mut self, from: &TaskId, to: &TaskId) {
-        if let Some(Some(task)) = self.tasks.get_mut(from) {
-            task.deps.remove(to);
-        }
-    }
-
-    /// A cycle through `start` (`start → … → start`), found by a depth-first walk from it.
-    fn cycle_through(&mut self, start: &TaskId) -> Result<Option<Vec<TaskId>>> {
-        let mut path = vec![start.clone()];
-        let mut pending = vec![self.waits_for(start)?];
-        let mut seen = BTreeSet::from([start.clone()]);
-        while let Some(next) = pending.last_mut().and_then(Vec::pop) {
-            if &next == start {
-                path.push(next);
-                return Ok(Some(path));
-            }
-            if seen.insert(next.clone()) {
-                let onward = self.waits_for(&next)?;
-                path.push(next);
-                pending.push(onward);
-            }
-            while pending.last().is_some_and(Vec::is_empty) {
-                pending.pop();
-                path.pop();
-            }
-        }
-        Ok(None)
     }
 }
 
@@ -663,14 +470,6 @@ fn push_update(name: &str, expected: Expected, new: Option<ObjectId>) -> PushUpd
     }
 }
 
-fn merge_message(summary: String, id: &TaskId, actor: &Actor) -> CommitMessage {
-    CommitMessage {
-        summary,
-        body: None,
-        trailers: vec![
-            ("Loom-Task", id.to_string()),
-            ("Loom-Agent", actor.agent.clone()),
-            ("Loom-Op", "sync".to_owned()),
-        ],
-    }
+fn sync_message(summary: String, id: &TaskId, actor: &Actor) -> CommitMessage {
+    super::workset::version_message(summary, id, actor, "sync")
 }
