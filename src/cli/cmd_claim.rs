@@ -208,8 +208,10 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         .output
         .as_ref()
         .map(|text| serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone())));
-    if !args.skip_verify {
-        let task = loom.task(&args.id)?.task;
+    if !args.skip_verify
+        && let task = loom.task(&args.id)?.task
+        && super::cmd_verify::has_any_checks(&task)
+    {
         // Only the holder's checks count: anyone else is refused by `done` without running them.
         let holds = match loom.live_claim(&task.id)? {
             Some((_, Ok(claim))) => {
@@ -221,7 +223,7 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
             }
             _ => false,
         };
-        if holds && super::cmd_verify::has_any_checks(&task) {
+        if holds {
             let passed = super::cmd_verify::check(&loom, &task, args.worktree.clone(), false, ui)?;
             if !passed {
                 ui.note(format!(
