@@ -384,7 +384,7 @@ fn main() {
          timing; one untimed cold read first loads the copy's objects into the file cache); \
          `warm` runs with nothing changed since the previous run; `after 1 change` runs right \
          after an untimed `update --title` of one task. `claim ID`, \
-         `heartbeat ID` and `done ID` act on the same fresh ready tasks; `claim --next` takes \
+         `heartbeat ID` and `done ID` (with `--skip-verify`: the write, not the task's checks) act on the same fresh ready tasks; `claim --next` takes \
          the best ready ones.",
         thousands(CHAINED_CHILDREN),
         BIG_COLD_BUDGET.as_secs(),
