@@ -91,7 +91,8 @@ pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     }
     if ui.json {
         let derived = loom.derive(&input.task, context.now())?;
-        let claim = loom.claim_held_by(&actor.agent)?.map(|held| held.claim);
+        // Re-read: recording the worktree renewed the claim.
+        let claim = loom.live_claim(&held.task.id)?.and_then(|(_, claim)| claim.ok());
         ui.json_value(&NextJson {
             resumed,
             task: TaskJson::new(&input.task, &derived).with_claim(claim.as_ref()),

@@ -135,16 +135,6 @@ impl Loom {
         }
         Ok(outcome)
     }
-
-    /// The task a stage id names, when exactly one task came from a stage of that id.
-    pub(super) fn resolve_stage(&self, stage: &str) -> Result<Option<Vec<TaskId>>> {
-        if crate::plan::check_stage_id(stage).is_err() {
-            return Ok(None);
-        }
-        // Statuses do not matter here, so any moment will do.
-        let snapshot = self.snapshot(jiff::Timestamp::UNIX_EPOCH)?;
-        Ok(snapshot.tasks_of_stage(stage))
-    }
 }
 
 /// Set the task's fields from the stage (the status is never touched: a done task stays done).

@@ -204,17 +204,10 @@ impl Loom {
 
     /// Turn what a user typed into the id of an existing task.
     pub fn resolve(&self, input: &str) -> Result<TaskId> {
-        // A plan's stage id works wherever a task id does.
-        if IdQuery::parse(input).is_err()
-            && let Some(mut found) = self.resolve_stage(input)?
-        {
-            return match found.len() {
-                1 => Ok(found.remove(0)),
-                _ => Err(Error::AmbiguousId {
-                    query: input.to_owned(),
-                    candidates: found,
-                }),
-            };
+        // A plan's stage id works wherever a task id does; finding one means reading the tasks,
+        // as the snapshot's resolution does (statuses do not matter, so any moment will do).
+        if IdQuery::parse(input).is_err() && crate::plan::check_stage_id(input).is_ok() {
+            return self.snapshot(Timestamp::UNIX_EPOCH)?.resolve(input);
         }
         match IdQuery::parse(input)? {
             IdQuery::Full(id) => match self.store.tip(&store::task_ref(&id))? {
