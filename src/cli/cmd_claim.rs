@@ -30,7 +30,7 @@ pub struct ClaimArgs {
     #[arg(long, value_name = "P..", value_parser = parse_priorities)]
     priority: Option<(Priority, Priority)>,
     /// Lease length in seconds [default: claims.ttl_secs from settings, 1800]
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=git_loom::model::claim::MAX_DURATION_SECS))]
     ttl: Option<u64>,
 }
 
@@ -143,6 +143,10 @@ pub fn run_claim(args: &ClaimArgs, context: &Context<'_>, ui: &mut Ui) -> Result
                 Some(held) => held,
                 None => {
                     ui.note("nothing is ready to claim");
+                    // A JSON reader gets a value to parse either way.
+                    if ui.json {
+                        ui.json_value(&serde_json::Value::Null)?;
+                    }
                     return Ok(Exit::NothingToDo);
                 }
             }
@@ -224,7 +228,8 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
             _ => false,
         };
         if holds {
-            let passed = super::cmd_verify::check(&loom, &task, args.worktree.clone(), false, ui)?;
+            let worktree = args.worktree.as_deref().map(|path| context.user_path(path));
+            let passed = super::cmd_verify::check(&loom, &task, worktree, false, ui)?;
             if !passed {
                 ui.note(format!(
                     "{} stays claimed: fix the failing checks and run `git loom done` again (or pass --skip-verify)",

@@ -122,16 +122,16 @@ pub fn run(args: &GraphArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit,
                 .filter_map(|v| counts.get(v.as_str()).map(|n| format!("{n} {v}")))
                 .collect();
             ui.line(format!(
-                "{} tasks, {} edges: {}",
-                nodes.len(),
-                edges.len(),
+                "{}, {}: {}",
+                super::ui::count(nodes.len(), "task", "tasks"),
+                super::ui::count(edges.len(), "edge", "edges"),
                 counts.join(", ")
             ))?;
             if !critical.is_empty() {
                 let ids: Vec<&str> = critical.iter().map(TaskId::as_str).collect();
                 ui.line(format!(
-                    "critical path ({} open tasks, first to last): {}",
-                    critical.len(),
+                    "critical path ({}, first to last): {}",
+                    super::ui::count(critical.len(), "open task", "open tasks"),
                     ids.join(" → ")
                 ))?;
             }

@@ -50,7 +50,7 @@ pub fn run_handoff(args: &HandoffArgs, context: &Context<'_>, ui: &mut Ui) -> Re
         (None, Some(path)) if path.as_os_str() == "-" => {
             std::io::read_to_string(std::io::stdin()).map_err(CommandError::from)?
         }
-        (None, Some(path)) => std::fs::read_to_string(path)
+        (None, Some(path)) => std::fs::read_to_string(context.user_path(path))
             .map_err(|err| CommandError::new(Exit::Error, format!("cannot read {}: {err}", path.display())))?,
         (None, None) => return Err(CommandError::usage("a handoff needs --message TEXT or --file FILE")),
     };

@@ -45,6 +45,11 @@ pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
         })?;
         return Ok(Exit::Success);
     }
+    // The message is a confirmation, not a result a script asked for: `-q` silences it, as
+    // `git init -q` does.
+    if ui.quiet {
+        return Ok(Exit::Success);
+    }
     let git_dir = loom.store().git_dir().display().to_string();
     match outcome {
         InitOutcome::Created => ui.line(format!("Initialized git-loom project {project:?} in {git_dir}"))?,

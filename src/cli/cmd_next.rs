@@ -4,7 +4,9 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::ops::{ClaimOptions, Held, Loom, NextFilter, SignalInput, render_default, render_template, sections};
+use git_loom::ops::{
+    Actor, ClaimOptions, Credentials, Held, Loom, NextFilter, SignalInput, render_default, render_template, sections,
+};
 
 use super::cmd_handoff;
 use super::context::Context;
@@ -35,7 +37,7 @@ pub struct NextArgs {
     #[arg(long, value_name = "L")]
     label: Option<String>,
     /// Lease length in seconds for a new claim
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=git_loom::model::claim::MAX_DURATION_SECS))]
     ttl: Option<u64>,
 }
 
@@ -66,6 +68,9 @@ pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     let (held, resumed): (Held, bool) = match loom.claim_held_by(&actor.agent)? {
         Some(held) => (held, true),
         None => {
+            // What can be known before claiming is checked first: a repository that cannot
+            // hold a worktree must not take a task away from agents that can.
+            loom.worktree_preflight()?;
             let filter = NextFilter {
                 label: args.label.clone(),
                 priorities: None,
@@ -75,14 +80,47 @@ pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
                 Some(held) => (held, false),
                 None => {
                     ui.note("nothing is ready to claim");
+                    if ui.json {
+                        ui.json_value(&serde_json::Value::Null)?;
+                    }
                     return Ok(Exit::NothingToDo);
                 }
             }
         }
     };
-    let worktree = loom.worktree_add(held.task.id.as_str(), None, &actor)?;
+    match start_session(&loom, &held, resumed, &actor, context, ui) {
+        Ok(exit) => Ok(exit),
+        Err(err) if !resumed => {
+            // The claim was taken for this session only: give it back so the task is not
+            // stranded until its lease runs out.
+            let credentials = Credentials {
+                token: Some(&held.claim.token),
+                force: false,
+            };
+            match loom.release(held.task.id.as_str(), credentials, &actor) {
+                Ok(_) => Err(err.hint(format!("the claim on {} was released", held.task.id))),
+                Err(release_err) => Err(err.hint(format!(
+                    "the claim on {} could not be released ({release_err}); run `git loom release {}`",
+                    held.task.id, held.task.id
+                ))),
+            }
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// Make (or find) the worktree of the held task and print its signal.
+fn start_session(
+    loom: &Loom,
+    held: &Held,
+    resumed: bool,
+    actor: &Actor,
+    context: &Context<'_>,
+    ui: &mut Ui,
+) -> Result<Exit, CommandError> {
+    let worktree = loom.worktree_add(held.task.id.as_str(), None, actor)?;
     let input = loom.signal_input(held.task.id.as_str(), Some(held.claim.token.clone()))?;
-    let text = signal_text(&loom, &input)?;
+    let text = signal_text(loom, &input)?;
     if resumed {
         ui.note(format!(
             "resuming {}, which {} already holds",

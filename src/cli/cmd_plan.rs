@@ -66,6 +66,7 @@ fn stages(list: &[(String, TaskId)]) -> Vec<StageJson<'_>> {
 
 pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let PlanAction::Import { file, dry_run, prune } = &args.action;
+    let file = &context.user_path(file);
     let text = std::fs::read_to_string(file)
         .map_err(|err| CommandError::new(Exit::Error, format!("cannot read {}: {err}", file.display())))?;
     let parsed = match parse_plan(&text, detect_source(file)) {

@@ -80,11 +80,8 @@ pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
         })?;
         return Ok(Exit::Success);
     }
-    ui.line(format!(
-        "project {}: {} tasks, {ready} ready",
-        loom.meta().project,
-        snapshot.tasks.len()
-    ))?;
+    let total = super::ui::count(snapshot.tasks.len(), "task", "tasks");
+    ui.line(format!("project {}: {total}, {ready} ready", loom.meta().project))?;
     let rows: Vec<Vec<String>> = View::ALL
         .iter()
         .filter_map(|view| {

@@ -38,7 +38,8 @@ struct ReportJson<'a> {
 pub fn run(args: &VerifyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let task = loom.task(&args.id)?.task;
-    let passed = check(&loom, &task, args.worktree.clone(), true, ui)?;
+    let worktree = args.worktree.as_deref().map(|path| context.user_path(path));
+    let passed = check(&loom, &task, worktree, true, ui)?;
     Ok(if passed { Exit::Success } else { Exit::ChecksFailed })
 }
 

@@ -44,6 +44,14 @@ impl<'a> Context<'a> {
         Ok(store)
     }
 
+    /// A path the user typed, as `git -C` reads it: relative paths are relative to `-C`.
+    pub fn user_path(&self, path: &std::path::Path) -> PathBuf {
+        match &self.global.directory {
+            Some(directory) if path.is_relative() => directory.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
     /// Whether `--offline` keeps this command's writes local.
     pub fn offline(&self) -> bool {
         self.global.offline

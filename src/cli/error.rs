@@ -99,6 +99,15 @@ impl From<ops::Error> for CommandError {
                 .hint("convert the repository with `git refs migrate --ref-format=files`"),
             E::Store(store::Error::Conflict { .. }) => CommandError::new(Exit::Conflict, message)
                 .hint("another agent changed it at the same moment; run the command again"),
+            E::Settings { ref source, .. } => {
+                let key = source.key();
+                let hint = if key.is_empty() {
+                    "list the settings with `git loom config --list`; `git log -p refs/loom/meta` shows every change".to_owned()
+                } else {
+                    format!("set it with `git loom config {key} VALUE`, or restore the default with `git loom config --unset {key}`")
+                };
+                CommandError::new(Exit::Error, message).hint(hint)
+            }
             E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. }
                 if ref_name == store::META_REF =>
             {
@@ -118,6 +127,14 @@ impl From<ops::Error> for CommandError {
             E::Store(store::Error::Git { context, source }) => {
                 CommandError::new(Exit::Error, format!("{context}: {source}"))
             }
+            E::BareRepository => CommandError::new(Exit::Error, message).hint(
+                "run it in a clone with a working tree (`git clone` this repository); `claim` works here without a worktree",
+            ),
+            E::NoTargetBranch => CommandError::new(Exit::Error, message).hint(
+                "check out a branch, pass --base, or name one with `git loom config worktrees.target BRANCH`",
+            ),
+            E::UnbornTarget { .. } => CommandError::new(Exit::Error, message)
+                .hint("make a first commit (`git commit --allow-empty -m init`), or name another branch with `git loom config worktrees.target BRANCH`"),
             E::Id(_) => CommandError::new(Exit::Usage, message),
             E::Invalid(_) => CommandError::new(Exit::Usage, message),
             E::Internal(_) => CommandError::new(Exit::Error, message),

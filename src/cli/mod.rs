@@ -5,6 +5,7 @@
 
 mod cmd_cancel;
 mod cmd_claim;
+mod cmd_config;
 mod cmd_create;
 mod cmd_graph;
 mod cmd_handoff;
@@ -102,6 +103,7 @@ enum Command {
     Fetch(cmd_remote::FetchArgs),
     Push(cmd_remote::PushArgs),
     Sync(cmd_remote::SyncArgs),
+    Config(cmd_config::ConfigArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -157,6 +159,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Verify(args) => cmd_verify::run(args, context, ui),
         Command::Signal(args) => cmd_next::run_signal(args, context, ui),
         Command::Next(args) => cmd_next::run_next(args, context, ui),
+        Command::Config(args) => cmd_config::run(args, context, ui),
         Command::Worktree(args) => cmd_worktree::run(args, context, ui),
         Command::Remote(args) => cmd_remote::run_remote(args, context, ui),
         Command::Fetch(args) => cmd_remote::run_fetch(args, context, ui),

@@ -89,3 +89,11 @@ pub fn align(rows: &[Vec<String>]) -> Vec<String> {
         })
         .collect()
 }
+
+/// `n` with its noun in the right number: `1 task`, `3 tasks`.
+pub fn count(n: usize, singular: &str, plural: &str) -> String {
+    match n {
+        1 => format!("1 {singular}"),
+        _ => format!("{n} {plural}"),
+    }
+}

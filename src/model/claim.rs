@@ -51,6 +51,8 @@ pub enum ClaimBlobError {
     NewerSchema { found: u32, supported: u32 },
     #[error("claim.json is for {found} but the ref names {expected}")]
     WrongTask { found: TaskId, expected: TaskId },
+    #[error("claim.json has ttl_secs {found}, outside 1..={max}")]
+    TtlOutOfRange { found: u64, max: u64 },
 }
 
 /// How an agent proves it holds a claim.
@@ -73,7 +75,7 @@ pub enum Health {
 }
 
 /// Missed heartbeats after which a live lease counts as stale.
-pub const STALE_AFTER_HEARTBEATS: i64 = 3;
+pub const STALE_AFTER_HEARTBEATS: u64 = 3;
 
 impl Claim {
     pub fn new(task: TaskId, agent: String, token: String, ttl_secs: u64, attempt: u32, now: Timestamp) -> Self {
@@ -83,7 +85,7 @@ impl Claim {
             agent,
             token,
             claimed_at: now,
-            expires_at: now + secs(ttl_secs),
+            expires_at: later(now, ttl_secs),
             heartbeat_at: now,
             ttl_secs,
             progress: None,
@@ -103,7 +105,7 @@ impl Claim {
     /// Extend the lease from `now`, recording progress when given.
     pub fn renew(&mut self, now: Timestamp, progress: Option<String>, percent: Option<u8>) {
         self.heartbeat_at = now;
-        self.expires_at = now + secs(self.ttl_secs);
+        self.expires_at = later(now, self.ttl_secs);
         if progress.is_some() {
             self.progress = progress;
         }
@@ -120,7 +122,7 @@ impl Claim {
     pub fn health(&self, now: Timestamp, heartbeat_secs: u64) -> Health {
         if self.is_expired(now) {
             Health::Expired
-        } else if now.duration_since(self.heartbeat_at) >= secs(heartbeat_secs) * STALE_AFTER_HEARTBEATS as i32 {
+        } else if now.duration_since(self.heartbeat_at) >= secs(heartbeat_secs.saturating_mul(STALE_AFTER_HEARTBEATS)) {
             Health::Stale
         } else {
             Health::Active
@@ -143,6 +145,12 @@ impl Claim {
                 expected: expected.clone(),
             });
         }
+        if !(1..=MAX_DURATION_SECS).contains(&claim.ttl_secs) {
+            return Err(ClaimBlobError::TtlOutOfRange {
+                found: claim.ttl_secs,
+                max: MAX_DURATION_SECS,
+            });
+        }
         Ok(claim)
     }
 
@@ -153,8 +161,19 @@ impl Claim {
     }
 }
 
+/// The longest duration git-loom accepts anywhere (a lease, a retry wait, a timeout): ten
+/// years. Bounding every duration where it enters — flags, settings, blobs — keeps all time
+/// arithmetic far from the limits of the timestamp type.
+pub const MAX_DURATION_SECS: u64 = 10 * 366 * 24 * 60 * 60;
+
 fn secs(seconds: u64) -> SignedDuration {
-    SignedDuration::from_secs(i64::try_from(seconds).unwrap_or(i64::MAX / 2))
+    SignedDuration::from_secs(i64::try_from(seconds.min(MAX_DURATION_SECS)).expect("ten years of seconds fit in i64"))
+}
+
+/// `now` plus `seconds`, saturating at the latest representable moment instead of panicking:
+/// a value that slipped past validation must never abort the process.
+pub fn later(now: Timestamp, seconds: u64) -> Timestamp {
+    now.checked_add(secs(seconds)).unwrap_or(Timestamp::MAX)
 }
 
 /// When a task that has now failed `retries` times may be tried again:
@@ -162,9 +181,12 @@ fn secs(seconds: u64) -> SignedDuration {
 /// `[-1, 1]`, drawn by the caller so this stays deterministic).
 pub fn retry_delay(retries: u32, base_secs: u64, max_secs: u64, jitter: f64) -> SignedDuration {
     let exponent = retries.saturating_sub(1).min(40);
-    let raw = base_secs.saturating_mul(1u64 << exponent).min(max_secs) as f64;
+    let raw = base_secs
+        .saturating_mul(1u64 << exponent)
+        .min(max_secs)
+        .min(MAX_DURATION_SECS) as f64;
     let jittered = raw * (1.0 + 0.2 * jitter.clamp(-1.0, 1.0));
-    SignedDuration::from_secs_f64(jittered.max(0.0))
+    SignedDuration::try_from_secs_f64(jittered.max(0.0)).unwrap_or(SignedDuration::ZERO)
 }
 
 #[cfg(test)]
@@ -226,6 +248,40 @@ mod tests {
         assert_eq!(retry_delay(20, 30, 3600, 0.0), SignedDuration::from_secs(3600));
         assert_eq!(retry_delay(1, 30, 3600, 1.0), SignedDuration::from_secs(36));
         assert_eq!(retry_delay(1, 30, 3600, -1.0), SignedDuration::from_secs(24));
+    }
+
+    // Guards: a lease or retry wait of 10^12 seconds aborted the process on timestamp overflow.
+    #[test]
+    fn huge_durations_saturate_instead_of_panicking() {
+        let now = Timestamp::UNIX_EPOCH;
+        let mut c = Claim::new(
+            TaskId::parse("loom-00000001").unwrap(),
+            "a".into(),
+            "t".into(),
+            u64::MAX,
+            1,
+            now,
+        );
+        assert!(c.expires_at > now);
+        c.renew(Timestamp::MAX, None, None);
+        assert_eq!(c.expires_at, Timestamp::MAX);
+        assert_eq!(c.health(now, u64::MAX), Health::Active);
+        let wait = retry_delay(u32::MAX, u64::MAX, u64::MAX, 1.0);
+        assert!(wait > SignedDuration::ZERO);
+        assert!(later(Timestamp::MAX, 1) == Timestamp::MAX);
+    }
+
+    // Guards: a `ttl_secs` of 10^12 inside a claim.json aborted every command reading it.
+    #[test]
+    fn a_claim_blob_with_an_out_of_range_ttl_is_refused() {
+        let mut c = claim(Timestamp::UNIX_EPOCH);
+        c.ttl_secs = 1_000_000_000_000;
+        assert!(matches!(
+            Claim::from_blob(&c.to_blob(), &c.task),
+            Err(ClaimBlobError::TtlOutOfRange { .. })
+        ));
+        c.ttl_secs = 0;
+        assert!(Claim::from_blob(&c.to_blob(), &c.task).is_err());
     }
 
     #[test]

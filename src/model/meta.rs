@@ -7,6 +7,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::claim::MAX_DURATION_SECS;
 use super::task::Priority;
 
 /// The newest repository schema this build understands.
@@ -164,9 +165,66 @@ impl Default for TaskSettings {
     }
 }
 
+/// Why a `loom.toml` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{0}")]
+    Syntax(#[from] toml::de::Error),
+    #[error("{key} = {value} is out of range: it must be between {min} and {max}")]
+    OutOfRange {
+        key: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+    #[error("cannot be edited: {0}")]
+    Edit(String),
+}
+
+impl SettingsError {
+    /// The key a range problem is about (empty for syntax problems).
+    pub fn key(&self) -> &'static str {
+        match self {
+            SettingsError::OutOfRange { key, .. } => key,
+            SettingsError::Syntax(_) | SettingsError::Edit(_) => "",
+        }
+    }
+}
+
 impl Settings {
-    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
-        toml::from_str(text)
+    /// Read and validate a `loom.toml`: every duration must lie within what git-loom can
+    /// compute with, so no value can make a later command fail halfway through a write.
+    pub fn parse(text: &str) -> Result<Self, SettingsError> {
+        let settings: Settings = toml::from_str(text)?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Check every bounded value; the first one out of range is the error.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        match self.problems().into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+
+    /// Every value out of its range.
+    pub fn problems(&self) -> Vec<SettingsError> {
+        let max = MAX_DURATION_SECS;
+        let bounded: [(&'static str, u64, u64); 6] = [
+            ("claims.ttl_secs", self.claims.ttl_secs, 1),
+            ("claims.heartbeat_secs", self.claims.heartbeat_secs, 1),
+            ("retry.base_secs", self.retry.base_secs, 0),
+            ("retry.max_secs", self.retry.max_secs, 0),
+            // A lock younger than this is a live writer's: zero would break live writes.
+            ("locks.stale_after_secs", self.locks.stale_after_secs, 1),
+            ("verify.timeout_secs", self.verify.timeout_secs, 0),
+        ];
+        bounded
+            .into_iter()
+            .filter(|(_, value, min)| !(*min..=max).contains(value))
+            .map(|(key, value, min)| SettingsError::OutOfRange { key, value, min, max })
+            .collect()
     }
 
     /// The file written by `git loom init`: the defaults, spelled out so they can be edited.
@@ -189,5 +247,21 @@ mod tests {
         assert_eq!(custom.tasks.default_priority, Priority::P1);
         assert_eq!(custom.retry.limit, 5);
         assert_eq!(custom.claims, ClaimSettings::default());
+    }
+
+    // Guards: a `loom.toml` with durations of 10^12 seconds aborted every claim.
+    #[test]
+    fn out_of_range_durations_are_refused_naming_the_key() {
+        for (text, key) in [
+            ("[claims]\nttl_secs = 1000000000000\n", "claims.ttl_secs"),
+            ("[claims]\nttl_secs = 0\n", "claims.ttl_secs"),
+            ("[retry]\nbase_secs = 1000000000000\n", "retry.base_secs"),
+            ("[retry]\nmax_secs = 1000000000000\n", "retry.max_secs"),
+            ("[locks]\nstale_after_secs = 0\n", "locks.stale_after_secs"),
+        ] {
+            let err = Settings::parse(text).unwrap_err();
+            assert!(err.to_string().starts_with(key), "{text}: {err}");
+        }
+        assert!(Settings::parse("[retry]\nbase_secs = 0\n").is_ok());
     }
 }

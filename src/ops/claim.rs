@@ -8,6 +8,8 @@
 //! same transaction as the task's new version: a task is never done with a claim left behind,
 //! and a claim that was swept and re-granted meanwhile cannot be completed by its old holder.
 
+use jiff::Timestamp;
+
 use super::board::{self, BoardRow};
 use super::edit::{change_status, finish};
 use super::workset::{ClaimChange, Workset};
@@ -358,7 +360,10 @@ impl Loom {
                 workset.get_mut(&id)?.retry_after = None;
             } else {
                 change_status(&mut workset, &id, Status::Failed)?;
-                let after = actor.now + retry_delay(retries, retry.base_secs, retry.max_secs, jitter);
+                let after = actor
+                    .now
+                    .checked_add(retry_delay(retries, retry.base_secs, retry.max_secs, jitter))
+                    .unwrap_or(Timestamp::MAX);
                 workset.get_mut(&id)?.retry_after = Some(after);
             }
             let by = forced.unwrap_or_else(|| format!("by {}", claim.agent));

@@ -10,6 +10,7 @@ mod board;
 mod cache;
 mod checks;
 mod claim;
+mod config;
 mod create;
 mod edit;
 mod handoff;
@@ -34,6 +35,7 @@ use crate::store::{self, CommitMessage, Expected, RefUpdate, Signature, Store};
 pub use board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD_FOR};
 pub use checks::{DEFAULT_CHECK_TIMEOUT, has_checks, spec_of};
 pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
+pub use config::{ConfigChange, SettingEntry, config_get, config_list, config_set};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use handoff::HandoffNote;
@@ -84,6 +86,11 @@ pub enum Error {
     AmbiguousId { query: String, candidates: Vec<TaskId> },
     #[error("{ref_name}: {problem}")]
     CorruptTask { ref_name: String, problem: String },
+    #[error("{ref_name}: loom.toml: {source}")]
+    Settings {
+        ref_name: String,
+        source: crate::model::meta::SettingsError,
+    },
     #[error(transparent)]
     Transition(#[from] TransitionError),
     #[error("this would create a dependency cycle: {0}")]
@@ -106,6 +113,12 @@ pub enum Error {
     NotReady { id: TaskId, view: crate::model::View },
     #[error("{id} is {status}, not dead")]
     NotDead { id: TaskId, status: Status },
+    #[error("this is a bare repository: task worktrees need a working tree")]
+    BareRepository,
+    #[error("no target branch: the main working tree has no branch checked out")]
+    NoTargetBranch,
+    #[error("the target branch {branch:?} has no commits yet, so a task worktree has nothing to start from")]
+    UnbornTarget { branch: String },
     /// Input that is malformed in itself (an empty title, a bad label).
     #[error("{0}")]
     Invalid(String),
@@ -246,7 +259,17 @@ fn resolve_among(input: &str, query: &IdQuery, ids: impl Iterator<Item = TaskId>
 /// The tip of `refs/loom/meta`, what it says, and the text of its `loom.toml` as stored.
 type MetaRecord = (store::ObjectId, (Meta, Settings), String);
 
-fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
+/// `refs/loom/meta` as stored, before its settings are judged: enough to repair settings that
+/// no longer validate (see `config`).
+pub(crate) struct RawMeta {
+    pub tip: store::ObjectId,
+    pub meta: Meta,
+    /// `meta.json` byte for byte, so a settings edit carries it over unchanged.
+    pub meta_blob: Vec<u8>,
+    pub settings_text: String,
+}
+
+pub(crate) fn read_raw_meta(store: &Store) -> Result<Option<RawMeta>> {
     let Some(tip) = store.tip(store::META_REF)? else {
         return Ok(None);
     };
@@ -275,15 +298,36 @@ fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
             String::from_utf8(bytes.clone()).map_err(|_| corrupt(format!("{SETTINGS_FILE} is not UTF-8 text")))?
         }
     };
-    let settings =
-        Settings::parse(&settings_text).map_err(|err| corrupt(format!("{SETTINGS_FILE} is not valid: {err}")))?;
-    Ok(Some((tip, (meta, settings), settings_text)))
+    Ok(Some(RawMeta {
+        tip,
+        meta,
+        meta_blob: meta_bytes.clone(),
+        settings_text,
+    }))
+}
+
+fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
+    let Some(raw) = read_raw_meta(store)? else {
+        return Ok(None);
+    };
+    let settings = Settings::parse(&raw.settings_text).map_err(|source| Error::Settings {
+        ref_name: store::META_REF.to_owned(),
+        source,
+    })?;
+    Ok(Some((raw.tip, (raw.meta, settings), raw.settings_text)))
 }
 
 fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOutcome> {
-    let existing = read_meta(store)?;
+    // Raw: settings that no longer validate must not stop a rename (or `init` saying "already
+    // initialized"); `config` is how they are repaired.
+    let existing = read_raw_meta(store)?;
     let (meta, settings_text, expected, outcome, summary) = match existing {
-        Some((tip, (meta, _), settings_text)) => match name {
+        Some(RawMeta {
+            tip,
+            meta,
+            settings_text,
+            ..
+        }) => match name {
             Some(name) if name != meta.project => {
                 let from = meta.project.clone();
                 let renamed = Meta {

@@ -51,10 +51,20 @@ pub enum Removal {
 impl Loom {
     /// Where a task's worktree lives.
     pub fn worktree_path(&self, id: &TaskId) -> Result<PathBuf> {
-        let root = self.store.main_work_dir().ok_or_else(|| {
-            Error::Invalid("a bare repository has no working tree to put task worktrees next to".into())
-        })?;
+        let root = self.store.main_work_dir().ok_or(Error::BareRepository)?;
         Ok(root.join(&self.settings.worktrees.dir).join(id.as_str()))
+    }
+
+    /// Check that a task worktree could be made now: a working tree to put it next to, and a
+    /// target branch with a commit to start from. `next` asks before it claims, so a repository
+    /// that cannot hold worktrees never leaves a claim behind.
+    pub fn worktree_preflight(&self) -> Result<()> {
+        self.store.main_work_dir().ok_or(Error::BareRepository)?;
+        let branch = self.target_branch().ok_or(Error::NoTargetBranch)?;
+        if self.store.branch_tip(&branch)?.is_none() {
+            return Err(Error::UnbornTarget { branch });
+        }
+        Ok(())
     }
 
     /// Create (or find) the worktree of a task, on its branch, started from `base` (default:
@@ -73,11 +83,7 @@ impl Loom {
         if created {
             let base = match base {
                 Some(base) => base.to_owned(),
-                None => self.target_branch().ok_or_else(|| {
-                    Error::Invalid(
-                        "no target branch: the main working tree has no branch checked out; pass --base".into(),
-                    )
-                })?,
+                None => self.target_branch().ok_or(Error::NoTargetBranch)?,
             };
             if self.store.branch_tip(&base)?.is_none() && self.store.branch_tip(&branch)?.is_none() {
                 return Err(Error::Invalid(format!("the base branch {base:?} does not exist")));

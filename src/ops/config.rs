@@ -1,0 +1,282 @@
+//! `git loom config`: reading and changing the shared settings (`loom.toml` in
+//! `refs/loom/meta`) without git plumbing.
+//!
+//! Guarantees:
+//! - only keys this version knows can be set, each with a value of its type, and a change that
+//!   would leave the file invalid is refused before anything is written;
+//! - the file is edited in place: comments, key order and keys of other versions survive;
+//! - a change is one new version of `refs/loom/meta` (its history is the settings' history),
+//!   written with compare-and-swap on the tip it read and published like every other write;
+//! - settings that no longer validate can still be listed and repaired, since every other
+//!   command refuses to run on them.
+
+use serde_json::Value;
+use toml_edit::DocumentMut;
+
+use super::{Actor, Error, META_FILE, RawMeta, Result, SETTINGS_FILE, publish, read_raw_meta, with_retries};
+use crate::model::Settings;
+use crate::store::{self, CommitMessage, Expected, RefUpdate, Store};
+
+/// One setting as it applies now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingEntry {
+    /// `section.key`, e.g. `claims.ttl_secs`.
+    pub key: String,
+    /// The value in force: the file's when it sets one, else the default.
+    pub value: Value,
+    /// Whether the file leaves this key at its default.
+    pub is_default: bool,
+    /// Whether this version of git-loom knows the key (unknown keys are kept and ignored).
+    pub known: bool,
+}
+
+/// What `config_set` did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigChange {
+    pub entry: SettingEntry,
+    /// False when the file already said this (nothing was written).
+    pub changed: bool,
+}
+
+/// Every known key with its default, in the order the settings file lists them.
+fn defaults() -> Vec<(String, toml::Value)> {
+    let table = toml::Table::try_from(Settings::default()).expect("the default settings form a TOML table");
+    let mut keys = Vec::new();
+    for (section, body) in table {
+        if let toml::Value::Table(body) = body {
+            for (key, value) in body {
+                keys.push((format!("{section}.{key}"), value));
+            }
+        }
+    }
+    keys
+}
+
+/// The settings file as a table, leniently: a file that does not parse counts as empty here,
+/// and the caller reports the syntax error where it matters.
+fn stored_table(text: &str) -> toml::Table {
+    text.parse::<toml::Table>().unwrap_or_default()
+}
+
+fn lookup<'t>(table: &'t toml::Table, key: &str) -> Option<&'t toml::Value> {
+    let (section, name) = key.split_once('.')?;
+    table.get(section)?.as_table()?.get(name)
+}
+
+fn json_of(value: &toml::Value) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Every setting in force, known keys first, then keys the file holds that this version does
+/// not know.
+pub fn config_list(store: &Store) -> Result<Vec<SettingEntry>> {
+    let raw = read_raw_meta(store)?.ok_or(Error::NotInitialized)?;
+    Ok(entries(&raw.settings_text))
+}
+
+fn entries(text: &str) -> Vec<SettingEntry> {
+    let table = stored_table(text);
+    let defaults = defaults();
+    let mut list: Vec<SettingEntry> = defaults
+        .iter()
+        .map(|(key, default)| match lookup(&table, key) {
+            Some(value) => SettingEntry {
+                key: key.clone(),
+                value: json_of(value),
+                is_default: false,
+                known: true,
+            },
+            None => SettingEntry {
+                key: key.clone(),
+                value: json_of(default),
+                is_default: true,
+                known: true,
+            },
+        })
+        .collect();
+    for (section, body) in &table {
+        let Some(body) = body.as_table() else { continue };
+        for (name, value) in body {
+            let key = format!("{section}.{name}");
+            if !defaults.iter().any(|(known, _)| *known == key) {
+                list.push(SettingEntry {
+                    key,
+                    value: json_of(value),
+                    is_default: false,
+                    known: false,
+                });
+            }
+        }
+    }
+    list
+}
+
+/// One setting, known or kept from another version.
+pub fn config_get(store: &Store, key: &str) -> Result<SettingEntry> {
+    config_list(store)?
+        .into_iter()
+        .find(|entry| entry.key == key)
+        .ok_or_else(|| unknown_key(key))
+}
+
+fn unknown_key(key: &str) -> Error {
+    let known: Vec<String> = defaults().into_iter().map(|(key, _)| key).collect();
+    Error::Invalid(format!(
+        "unknown setting {key:?}; the settings are: {}",
+        known.join(", ")
+    ))
+}
+
+/// Set `key` to `value` (`None`: remove it from the file, back to its default).
+pub fn config_set(store: &Store, key: &str, value: Option<&str>, actor: &Actor) -> Result<ConfigChange> {
+    let default = defaults()
+        .into_iter()
+        .find(|(known, _)| known == key)
+        .map(|(_, default)| default)
+        .ok_or_else(|| unknown_key(key))?;
+    let typed = value.map(|text| typed_value(key, text, &default)).transpose()?;
+    with_retries(|| set_once(store, key, typed.as_ref(), actor))
+}
+
+/// `text` as a value of the type `default` has.
+fn typed_value(key: &str, text: &str, default: &toml::Value) -> Result<toml_edit::Value> {
+    let wrong = |kind: &str| Error::Invalid(format!("{key} takes {kind}, not {text:?}"));
+    Ok(match default {
+        toml::Value::Integer(_) => text.trim().parse::<i64>().map_err(|_| wrong("a whole number"))?.into(),
+        toml::Value::Boolean(_) => text.trim().parse::<bool>().map_err(|_| wrong("true or false"))?.into(),
+        toml::Value::Float(_) => text.trim().parse::<f64>().map_err(|_| wrong("a number"))?.into(),
+        _ => text.into(),
+    })
+}
+
+fn set_once(store: &Store, key: &str, value: Option<&toml_edit::Value>, actor: &Actor) -> Result<ConfigChange> {
+    let raw: RawMeta = read_raw_meta(store)?.ok_or(Error::NotInitialized)?;
+    let mut document: DocumentMut = raw.settings_text.parse().map_err(|err| Error::Settings {
+        ref_name: store::META_REF.to_owned(),
+        source: crate::model::meta::SettingsError::Edit(format!("{err}")),
+    })?;
+    let (section, name) = key
+        .split_once('.')
+        .expect("known keys are `section.key` because defaults() builds them so");
+    match value {
+        Some(value) => {
+            if !document.contains_table(section) {
+                document.insert(section, toml_edit::Item::Table(toml_edit::Table::new()));
+            }
+            let table = document[section]
+                .as_table_like_mut()
+                .ok_or_else(|| Error::Invalid(format!("loom.toml: `{section}` is not a table")))?;
+            match table.get_mut(name).and_then(|item| item.as_value_mut()) {
+                // Keep the comment that decorates the old value.
+                Some(old) => {
+                    let decor = old.decor().clone();
+                    *old = value.clone();
+                    *old.decor_mut() = decor;
+                }
+                None => {
+                    table.insert(name, toml_edit::Item::Value(value.clone()));
+                }
+            }
+        }
+        None => {
+            if let Some(table) = document.get_mut(section).and_then(|item| item.as_table_like_mut()) {
+                table.remove(name);
+            }
+        }
+    }
+    let text = document.to_string();
+    let entry_after = |text: &str| {
+        entries(text)
+            .into_iter()
+            .find(|entry| entry.key == key)
+            .expect("a known key is always listed because entries() lists every default")
+    };
+    if text == raw.settings_text {
+        return Ok(ConfigChange {
+            entry: entry_after(&text),
+            changed: false,
+        });
+    }
+    check_edit(key, &raw.settings_text, &text)?;
+    let summary = match value {
+        Some(value) => format!("config: set {key} = {}", value.to_string().trim()),
+        None => format!("config: unset {key}"),
+    };
+    let message = CommitMessage {
+        summary,
+        body: None,
+        trailers: vec![("Loom-Agent", actor.agent.clone()), ("Loom-Op", "config".into())],
+    };
+    let commit = store.write_version(
+        &[(META_FILE, &raw.meta_blob), (SETTINGS_FILE, text.as_bytes())],
+        &[raw.tip],
+        &message,
+        &actor.signature(),
+    )?;
+    publish::publish(
+        store,
+        &[RefUpdate {
+            name: store::META_REF.to_owned(),
+            expected: Expected::Tip(raw.tip),
+            new: Some(commit),
+        }],
+        actor,
+    )?;
+    Ok(ConfigChange {
+        entry: entry_after(&text),
+        changed: true,
+    })
+}
+
+/// Refuse an edit that leaves the file worse: it must parse, and every key out of range after
+/// it must be another key that was already out of range before (so a file with two bad values
+/// can be repaired one key at a time).
+fn check_edit(key: &str, before: &str, after: &str) -> Result<()> {
+    let invalid = |source| Error::Settings {
+        ref_name: store::META_REF.to_owned(),
+        source,
+    };
+    // A value of the right TOML type can still be wrong for its field (a priority `p9`).
+    let settings: Settings =
+        toml::from_str(after).map_err(|err| Error::Invalid(format!("{key}: {}", err.message())))?;
+    let old_problems: Vec<&'static str> = toml::from_str::<Settings>(before)
+        .map(|old| old.problems().into_iter().map(|problem| problem.key()).collect())
+        .unwrap_or_default();
+    for problem in settings.problems() {
+        if problem.key() == key {
+            return Err(Error::Invalid(problem.to_string()));
+        }
+        if !old_problems.contains(&problem.key()) {
+            return Err(invalid(problem));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_is_listed_and_file_values_win() {
+        let text = "# shared\n[claims]\nttl_secs = 60 # short\n[future]\nknob = 1\n";
+        let list = entries(text);
+        let ttl = list.iter().find(|e| e.key == "claims.ttl_secs").unwrap();
+        assert_eq!((ttl.value.clone(), ttl.is_default), (Value::from(60), false));
+        let heartbeat = list.iter().find(|e| e.key == "claims.heartbeat_secs").unwrap();
+        assert!(heartbeat.is_default);
+        let future = list.iter().find(|e| e.key == "future.knob").unwrap();
+        assert!(!future.known);
+    }
+
+    #[test]
+    fn an_edit_may_leave_other_broken_keys_but_not_break_its_own() {
+        let before = "[claims]\nttl_secs = 0\n[retry]\nmax_secs = 1000000000000\n";
+        let fixed_one = "[claims]\nttl_secs = 60\n[retry]\nmax_secs = 1000000000000\n";
+        assert!(check_edit("claims.ttl_secs", before, fixed_one).is_ok());
+        let broke_other = "[claims]\nttl_secs = 60\n[retry]\nbase_secs = 1000000000000\n";
+        assert!(check_edit("claims.ttl_secs", "", broke_other).is_err());
+        assert!(check_edit("claims.ttl_secs", "", "[claims]\nttl_secs = 0\n").is_err());
+        assert!(check_edit("tasks.default_priority", "", "[tasks]\ndefault_priority = \"p9\"\n").is_err());
+    }
+}
