@@ -3,7 +3,7 @@
 use clap::Args;
 
 use git_loom::model::Priority;
-use git_loom::ops::{ClaimOptions, Credentials, Held, Loom, NextFilter};
+use git_loom::ops::{ClaimOptions, Credentials, DoneRecord, Held, Loom, NextFilter, short_commit};
 
 use super::cmd_update::print_edit;
 use super::context::Context;
@@ -103,6 +103,10 @@ pub struct DoneArgs {
     /// Do not run the task's checks first
     #[arg(long)]
     skip_verify: bool,
+    /// Record the task done although its worktree has uncommitted changes (they are listed on
+    /// the task as `done_with_uncommitted`; the checks still judge the committed work)
+    #[arg(long)]
+    allow_dirty: bool,
     /// Run the checks in this directory (default: the claim's worktree, else the task's, else
     /// the main working tree)
     #[arg(long, value_name = "PATH")]
@@ -208,23 +212,39 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         .output
         .as_ref()
         .map(|text| serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone())));
-    if !args.skip_verify
-        && let task = loom.task(&args.id)?.task
-        && super::cmd_verify::has_any_checks(&task)
-    {
-        // Only the holder's checks count: anyone else is refused by `done` without running them.
-        let holds = match loom.live_claim(&task.id)? {
-            Some((_, Ok(claim))) => {
-                args.holder.force
-                    || claim.is_held_by(&git_loom::model::Holder {
-                        agent: &actor.agent,
-                        token: args.holder.token.as_deref(),
-                    })
+    let task = loom.task(&args.id)?.task;
+    // Only the holder's work is judged: anyone else is refused by `done` without running it.
+    let holds = match loom.live_claim(&task.id)? {
+        Some((_, Ok(claim))) => {
+            args.holder.force
+                || claim.is_held_by(&git_loom::model::Holder {
+                    agent: &actor.agent,
+                    token: args.holder.token.as_deref(),
+                })
+        }
+        _ => false,
+    };
+    let mut record = DoneRecord::default();
+    if holds {
+        let state = loom.work_state(&task, args.worktree.clone())?;
+        if state.own && !state.changes.is_empty() {
+            if !args.allow_dirty {
+                ui.note(format!(
+                    "{} has uncommitted changes in {}:\n  {}",
+                    task.id,
+                    state.dir.display(),
+                    state.changes.join("\n  ")
+                ));
+                ui.note(format!(
+                    "{} stays claimed: commit the work (or remove the stray files) and run `git loom done` again, or pass --allow-dirty",
+                    task.id
+                ));
+                return Ok(Exit::ChecksFailed);
             }
-            _ => false,
-        };
-        if holds {
-            let passed = super::cmd_verify::check(&loom, &task, args.worktree.clone(), false, ui)?;
+            record.dirty = state.changes.clone();
+        }
+        if !args.skip_verify && super::cmd_verify::has_any_checks(&task) {
+            let passed = super::cmd_verify::check(&loom, &task, &state, false, ui)?;
             if !passed {
                 ui.note(format!(
                     "{} stays claimed: fix the failing checks and run `git loom done` again (or pass --skip-verify)",
@@ -233,8 +253,27 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
                 return Ok(Exit::ChecksFailed);
             }
         }
+        if state.own {
+            if state.ahead == Some(0) {
+                ui.note(format!(
+                    "warning: {} has no commits beyond where it left its target branch: is the work committed?",
+                    state.dir.display()
+                ));
+            }
+            record.commit = state.head.clone();
+            if let Some(commit) = &record.commit {
+                ui.note(format!("{}: work recorded at commit {}", task.id, short_commit(commit)));
+            }
+        }
     }
-    let outcome = loom.done(&args.id, args.holder.credentials(), output, args.branch.clone(), &actor)?;
+    let outcome = loom.done(
+        &args.id,
+        args.holder.credentials(),
+        output,
+        args.branch.clone(),
+        &record,
+        &actor,
+    )?;
     print_edit(&loom, &outcome, context, ui)
 }
 

@@ -1,103 +1,232 @@
-//! Verifying a task's work: its checks (acceptance commands, artifacts, wiring) run in the
-//! directory its work lives in.
+//! Verifying a task's work: its checks run against the work as committed in the directory it
+//! lives in (its worktree).
 //!
 //! A task carries its acceptance commands in `acceptance`; a task imported from a plan may also
 //! carry richer checks in these fields of `task.json` (kept by every version, since unknown
 //! fields are preserved): `acceptance_checks` (commands with expected output and exit code),
-//! `artifacts` (paths or globs that must exist and not be stubs) and `wiring` (`{source,
-//! pattern, description}`: the pattern must match in the file).
+//! `setup`, `truths`, `before_stage`, `after_stage`, `artifacts` (paths or globs that must exist
+//! and not be stubs), `wiring` (`{source, pattern, description}`: the pattern must match in the
+//! file), `wiring_tests` and `working_dir` (where all of it resolves).
+//!
+//! Guarantees: checks judge committed work. A checkout with uncommitted changes (untracked
+//! files included) is not checked as it stands: its `HEAD` is checked out, detached, in a
+//! temporary worktree under the repository's `loom` directory, the checks run there, and that
+//! worktree is removed afterwards, whatever the outcome. `before_stage` checks run the same way
+//! on the commit where the work left the target branch. No branch or ref is moved.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
+
+use serde::de::DeserializeOwned;
 
 use super::{Error, Loom, Result};
 use crate::model::Task;
-use crate::verify::{self, Acceptance, Report, Spec, Wiring};
+use crate::store::Store;
+use crate::verify::{self, Acceptance, BeforeTree, Report, Spec, Wiring, WiringTest};
 
-/// How long one acceptance command may run when the settings do not say.
+/// How long one command may run when the settings do not say.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The checks of a task.
 pub fn spec_of(task: &Task) -> Spec {
+    fn field<T: DeserializeOwned + Default>(task: &Task, name: &str) -> T {
+        task.extra
+            .get(name)
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+            .unwrap_or_default()
+    }
     let mut acceptance: Vec<Acceptance> = task
         .acceptance
         .iter()
         .map(|command| Acceptance::new(command.clone()))
         .collect();
-    let field = |name: &str| task.extra.get(name).cloned();
-    if let Some(checks) =
-        field("acceptance_checks").and_then(|value| serde_json::from_value::<Vec<Acceptance>>(value).ok())
-    {
-        acceptance.extend(checks);
-    }
-    // A plan stage's `working_dir` is where its commands run (relative to the worktree).
-    if let Some(dir) = field("working_dir").and_then(|value| value.as_str().map(str::to_owned)) {
-        for check in acceptance.iter_mut().filter(|check| check.working_dir.is_none()) {
-            check.working_dir = Some(dir.clone());
-        }
-    }
-    let artifacts = field("artifacts")
-        .and_then(|value| serde_json::from_value::<Vec<String>>(value).ok())
-        .unwrap_or_default();
-    let wiring = field("wiring")
-        .and_then(|value| serde_json::from_value::<Vec<Wiring>>(value).ok())
-        .unwrap_or_default();
+    acceptance.extend(field::<Vec<Acceptance>>(task, "acceptance_checks"));
     Spec {
+        working_dir: field::<Option<String>>(task, "working_dir"),
+        setup: field(task, "setup"),
         acceptance,
-        artifacts,
-        wiring,
+        truths: field(task, "truths"),
+        before_stage: field(task, "before_stage"),
+        after_stage: field(task, "after_stage"),
+        artifacts: field(task, "artifacts"),
+        wiring: field::<Vec<Wiring>>(task, "wiring"),
+        wiring_tests: field::<Vec<WiringTest>>(task, "wiring_tests"),
     }
 }
 
 /// Whether a task has anything to check.
 pub fn has_checks(spec: &Spec) -> bool {
-    !spec.acceptance.is_empty() || !spec.artifacts.is_empty() || !spec.wiring.is_empty()
+    !spec.is_empty()
+}
+
+/// The directory a task's work lives in, and what git says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkState {
+    pub dir: PathBuf,
+    /// Whether `dir` is the task's own (given, its claim's or its worktree), rather than the
+    /// main working tree everyone shares.
+    pub own: bool,
+    /// The commit checked out there; `None` when it is not a git checkout or has no commit.
+    pub head: Option<String>,
+    /// Uncommitted changes, one `git status --porcelain` line each.
+    pub changes: Vec<String>,
+    /// Commits `head` has beyond where it left the target branch; `None` when unknown.
+    pub ahead: Option<u32>,
+}
+
+/// Where the checks ran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Checked {
+    /// In the directory itself: it had no uncommitted changes (or is not a git checkout).
+    InPlace(PathBuf),
+    /// In a temporary checkout of this commit, since the directory had uncommitted changes.
+    Commit(String),
+}
+
+/// A temporary detached worktree, removed when dropped.
+struct TempCheckout<'a> {
+    store: &'a Store,
+    path: PathBuf,
+}
+
+impl<'a> TempCheckout<'a> {
+    fn new(store: &'a Store, task: &str, commit: &str) -> Result<TempCheckout<'a>> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let name = format!(
+            "{task}-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        );
+        let path = store.local_dir().join("verify").join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|err| Error::Invalid(format!("cannot create {}: {err}", parent.display())))?;
+        }
+        store.add_detached_worktree(&path, commit)?;
+        Ok(TempCheckout { store, path })
+    }
+}
+
+impl Drop for TempCheckout<'_> {
+    fn drop(&mut self) {
+        // Best effort: a failure leaves a directory under .git/loom/verify, which `git worktree
+        // prune` tidies once it is gone, and never touches the user's work.
+        if self.store.remove_worktree(&self.path, true).is_err() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 impl Loom {
     /// Where a task's work is checked: `worktree` when given, else the claim's worktree, else
     /// the task's worktree when it exists, else the main working tree.
     pub fn work_dir_of(&self, task: &Task, worktree: Option<PathBuf>) -> Result<PathBuf> {
+        Ok(self.locate_work(task, worktree)?.0)
+    }
+
+    /// The work directory and whether it is the task's own.
+    fn locate_work(&self, task: &Task, worktree: Option<PathBuf>) -> Result<(PathBuf, bool)> {
         if let Some(path) = worktree {
-            return Ok(path);
+            return Ok((path, true));
         }
         if let Some((_, Ok(claim))) = self.live_claim(&task.id)?
             && let Some(path) = claim.worktree
         {
-            return Ok(PathBuf::from(path));
+            return Ok((PathBuf::from(path), true));
         }
         if let Ok(path) = self.worktree_path(&task.id)
             && path.is_dir()
         {
-            return Ok(path);
+            return Ok((path, true));
         }
-        self.store.main_work_dir().ok_or_else(|| {
+        let main = self.store.main_work_dir().ok_or_else(|| {
             Error::Invalid("a bare repository has no working tree to check work in: pass --worktree".into())
+        })?;
+        Ok((main, false))
+    }
+
+    /// The directory a task's work lives in and its git state.
+    pub fn work_state(&self, task: &Task, worktree: Option<PathBuf>) -> Result<WorkState> {
+        let (dir, own) = self.locate_work(task, worktree)?;
+        let changes = self.store.checkout_changes(&dir).unwrap_or_default();
+        let head = self.store.checkout_head(&dir);
+        let ahead = match (&head, self.target_branch()) {
+            (Some(head), Some(target)) => match self.store.fork_point(head, &target)? {
+                Some(base) => Some(self.store.commits_since(&base, head)?),
+                None => None,
+            },
+            _ => None,
+        };
+        Ok(WorkState {
+            dir,
+            own,
+            head,
+            changes,
+            ahead,
         })
     }
 
-    /// Run a task's checks. `env` is added to the commands' environment; `progress` sees each
-    /// result as it ends.
+    /// Run a task's checks against its committed work (see the module docs). `env` is added to
+    /// the commands' environment; `progress` sees each result as it ends.
     pub fn verify_task(
         &self,
         task: &Task,
-        worktree: Option<PathBuf>,
+        state: &WorkState,
         env: Vec<(String, String)>,
         progress: impl FnMut(&verify::CheckResult),
-    ) -> Result<(PathBuf, Report)> {
-        let dir = self.work_dir_of(task, worktree)?;
+    ) -> Result<(Checked, Report)> {
+        let spec = spec_of(task);
         let timeout = match self.settings.verify.timeout_secs {
             0 => DEFAULT_CHECK_TIMEOUT,
             secs => Duration::from_secs(secs),
         };
+        let id = task.id.to_string();
+        let (checked, temp) = match &state.head {
+            Some(head) if !state.changes.is_empty() => {
+                let temp = TempCheckout::new(&self.store, &id, head)?;
+                (Checked::Commit(head.clone()), Some(temp))
+            }
+            _ => (Checked::InPlace(state.dir.clone()), None),
+        };
+        let dir = temp.as_ref().map_or(state.dir.clone(), |temp| temp.path.clone());
+        let (before, _before_temp) = self.before_tree(&spec, state, &id)?;
         let context = verify::Context {
-            task: task.id.to_string(),
-            worktree: dir.clone(),
+            task: id,
+            worktree: dir,
             env,
             timeout,
+            stage: task.extra.get("stage").and_then(|value| value.as_str()).map(str::to_owned),
+            before,
         };
-        let report = verify::verify_with_progress(&spec_of(task), &context, progress)
-            .map_err(|err| Error::Invalid(err.to_string()))?;
-        Ok((dir, report))
+        let report =
+            verify::verify_with_progress(&spec, &context, progress).map_err(|err| Error::Invalid(err.to_string()))?;
+        Ok((checked, report))
     }
+
+    /// The tree before_stage checks run in: the commit where the work left the target branch.
+    fn before_tree(&self, spec: &Spec, state: &WorkState, id: &str) -> Result<(BeforeTree, Option<TempCheckout<'_>>)> {
+        if spec.before_stage.is_empty() {
+            return Ok((BeforeTree::Unavailable(String::new()), None));
+        }
+        let Some(head) = &state.head else {
+            let reason = format!("{} has no commit to find the work's starting point from", state.dir.display());
+            return Ok((BeforeTree::Unavailable(reason), None));
+        };
+        let Some(target) = self.target_branch() else {
+            let reason = "no target branch to find where the work started (set worktrees.target)".to_owned();
+            return Ok((BeforeTree::Unavailable(reason), None));
+        };
+        let Some(base) = self.store.fork_point(head, &target)? else {
+            let reason = format!("the work shares no history with {target}, so its starting point is unknown");
+            return Ok((BeforeTree::Unavailable(reason), None));
+        };
+        let temp = TempCheckout::new(&self.store, &format!("{id}-before"), &base)?;
+        Ok((BeforeTree::Dir(temp.path.clone()), Some(temp)))
+    }
+}
+
+/// A short id for messages.
+pub fn short_commit(commit: &str) -> &str {
+    commit.get(..12).unwrap_or(commit)
 }

@@ -40,6 +40,9 @@ const STAGE_FIELDS: &[&str] = &[
     "artifacts",
     "wiring",
     "truths",
+    "before_stage",
+    "after_stage",
+    "wiring_tests",
     "setup",
     "context_budget",
     "working_dir",
@@ -177,6 +180,32 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
         ),
     );
     set("truths", json!(stage.truths.iter().map(check_json).collect::<Vec<_>>()));
+    set("before_stage", json!(stage.before_stage.iter().map(check_json).collect::<Vec<_>>()));
+    set("after_stage", json!(stage.after_stage.iter().map(check_json).collect::<Vec<_>>()));
+    set(
+        "wiring_tests",
+        json!(
+            stage
+                .wiring_tests
+                .iter()
+                .map(|test| {
+                    let check = &test.check;
+                    json!({
+                        "name": test.name,
+                        "command": check.command,
+                        "description": check.description,
+                        "success_criteria": {
+                            "exit_code": check.exit_code,
+                            "stdout_contains": check.stdout_contains,
+                            "stdout_not_contains": check.stdout_not_contains,
+                            "stderr_contains": check.stderr_contains,
+                            "stderr_empty": check.stderr_empty,
+                        },
+                    })
+                })
+                .collect::<Vec<_>>()
+        ),
+    );
     set("setup", json!(stage.setup));
     set("context_budget", json!(stage.context_budget));
     set("working_dir", json!(stage.working_dir));
@@ -187,6 +216,9 @@ fn is_plain(check: &Check) -> bool {
     check.stdout_contains.is_empty()
         && check.stdout_not_contains.is_empty()
         && check.exit_code.is_none_or(|code| code == 0)
+        && check.stderr_contains.is_empty()
+        && !check.stderr_empty
+        && check.description.is_none()
         && check.extra.is_empty()
 }
 
@@ -196,5 +228,8 @@ fn check_json(check: &Check) -> Value {
         "stdout_contains": check.stdout_contains,
         "stdout_not_contains": check.stdout_not_contains,
         "exit_code": check.exit_code,
+        "stderr_contains": check.stderr_contains,
+        "stderr_empty": check.stderr_empty,
+        "description": check.description,
     })
 }

@@ -105,8 +105,14 @@ pub struct Stage {
     pub artifacts: Vec<String>,
     /// Connections between components that must exist once the stage is done.
     pub wiring: Vec<Wiring>,
-    /// Commands stating facts that must hold, checked like acceptance.
+    /// Commands stating facts that must hold, checked like acceptance (without setup).
     pub truths: Vec<Check>,
+    /// Checks of the tree the work starts from (the state before the stage).
+    pub before_stage: Vec<Check>,
+    /// Checks of the finished work, judged like truths.
+    pub after_stage: Vec<Check>,
+    /// Named commands showing components work together.
+    pub wiring_tests: Vec<WiringTest>,
     /// Percent (1–100) of an agent's context the stage may use.
     pub context_budget: Option<u8>,
     /// Where the stage's commands run, relative to the repository root.
@@ -129,8 +135,22 @@ pub struct Check {
     pub stdout_not_contains: Vec<String>,
     /// The exit code required; `None` means success (zero).
     pub exit_code: Option<i32>,
+    /// Texts that must all appear in the command's standard error.
+    pub stderr_contains: Vec<String>,
+    /// Whether standard error must be empty.
+    pub stderr_empty: bool,
+    /// What the check shows, in words.
+    pub description: Option<String>,
     /// Fields this version does not know, kept verbatim.
     pub extra: BTreeMap<String, Value>,
+}
+
+/// A named command with success criteria (`check.command` is the command) showing that
+/// components work together at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WiringTest {
+    pub name: String,
+    pub check: Check,
 }
 
 /// A connection that must exist: `pattern` (a regex) must match in `source`.
@@ -199,6 +219,8 @@ pub enum PlanErrorKind {
         /// The ids along the cycle, the first repeated at the end.
         cycle: Vec<String>,
     },
+    #[error("stage `{stage}` has working_dir {dir:?}, which {reason}")]
+    InvalidWorkingDir { stage: String, dir: String, reason: &'static str },
     #[error("stage `{stage}` has an empty {field} command")]
     EmptyCommand { stage: String, field: &'static str },
     #[error("stage `{stage}` has a wiring pattern {pattern:?} that is not a valid regex: {reason}")]
@@ -313,6 +335,9 @@ impl Stage {
                             "stdout_contains": check.stdout_contains,
                             "stdout_not_contains": check.stdout_not_contains,
                             "exit_code": check.exit_code,
+                            "stderr_contains": check.stderr_contains,
+                            "stderr_empty": check.stderr_empty,
+                            "description": check.description,
                             "extra": check.extra,
                         })
                     })
@@ -345,6 +370,13 @@ impl Stage {
             "artifacts": strings(&self.artifacts),
             "wiring": wiring,
             "truths": checks(&self.truths),
+            "before_stage": checks(&self.before_stage),
+            "after_stage": checks(&self.after_stage),
+            "wiring_tests": self
+                .wiring_tests
+                .iter()
+                .map(|test| serde_json::json!({"name": test.name.trim(), "check": checks(std::slice::from_ref(&test.check))}))
+                .collect::<Vec<_>>(),
             "context_budget": self.context_budget,
             "working_dir": self.working_dir.as_deref().map(str::trim),
             "extra": self.extra,

@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::glob::relative_path;
+use super::glob::working_dir;
 use super::{Acceptance, CheckKind, CheckResult, Context};
 
 /// How much of the end of stdout and of stderr a report keeps.
@@ -216,33 +216,79 @@ pub(super) fn seconds(duration: Duration) -> String {
     format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
-/// Run one acceptance command in `worktree` (absolute) and judge it.
+#[cfg(test)]
+/// Run one acceptance command in `worktree` (absolute), or in its own `working_dir` there, and
+/// judge it. The command runs as written: expanding variables and prefixing setup commands is
+/// the caller's business (see [`run_job`]).
 pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &Path) -> CheckResult {
-    let started = Instant::now();
-    let mut result = CheckResult::new(CheckKind::Acceptance, acceptance.command.clone());
     let dir = match &acceptance.working_dir {
-        None => worktree.to_path_buf(),
-        Some(dir) => match relative_path(dir) {
-            Ok(clean) if worktree.join(&clean).is_dir() => worktree.join(clean),
-            Ok(clean) => {
-                result.detail = format!("working directory {clean} does not exist in the worktree");
-                return result;
-            }
-            Err(reason) => {
-                result.detail = format!("working directory {dir:?} {reason}");
-                return result;
-            }
-        },
+        None => Ok(worktree.to_path_buf()),
+        Some(dir) => resolve_dir(worktree, dir),
     };
+    let dir = match dir {
+        Ok(dir) => dir,
+        Err(detail) => {
+            let mut result = CheckResult::new(CheckKind::Acceptance, acceptance.command.clone());
+            result.detail = detail;
+            return result;
+        }
+    };
+    run_job(
+        &Job {
+            kind: CheckKind::Acceptance,
+            name: acceptance.command.clone(),
+            script: acceptance.command.clone(),
+            dir: &dir,
+            worktree,
+            criteria: acceptance,
+        },
+        context,
+    )
+}
 
+/// The directory a `working_dir` names inside `worktree` (absolute): `None`-like values (`""`,
+/// `"."`, `"./"`) name the worktree itself; absolute paths and paths through `..` are refused,
+/// as is a directory that does not exist. The error is a one-line detail for a check.
+pub(super) fn resolve_dir(worktree: &Path, dir: &str) -> Result<std::path::PathBuf, String> {
+    let clean = working_dir(dir).map_err(|reason| format!("working directory {dir:?} {reason}"))?;
+    if clean.is_empty() {
+        return Ok(worktree.to_path_buf());
+    }
+    let full = worktree.join(&clean);
+    if full.is_dir() {
+        Ok(full)
+    } else {
+        Err(format!("working directory {clean} does not exist in the worktree"))
+    }
+}
+
+/// One command to run and how to judge it.
+pub(super) struct Job<'a> {
+    pub kind: CheckKind,
+    /// What the report calls it: the command as written, or a wiring test's name.
+    pub name: String,
+    /// What `sh -c` runs: the command with its variables expanded and any setup before it.
+    pub script: String,
+    pub dir: &'a Path,
+    /// Given to the command as `LOOM_WORKTREE`.
+    pub worktree: &'a Path,
+    /// The expectations (exit code, output); its `command` and `working_dir` are not used.
+    pub criteria: &'a Acceptance,
+}
+
+/// Run one command as described by `job` and judge it.
+pub(super) fn run_job(job: &Job<'_>, context: &Context) -> CheckResult {
+    let started = Instant::now();
+    let acceptance = job.criteria;
+    let mut result = CheckResult::new(job.kind, job.name.clone());
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        .arg(&acceptance.command)
-        .current_dir(&dir)
+        .arg(&job.script)
+        .current_dir(job.dir)
         .envs(context.env.iter().map(|(key, value)| (key, value)))
         .env("LOOM_TASK", &context.task)
-        .env("LOOM_WORKTREE", worktree)
+        .env("LOOM_WORKTREE", job.worktree)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -259,7 +305,7 @@ pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &
     };
     let needles = [&acceptance.stdout_contains[..], &acceptance.stdout_not_contains[..]].concat();
     let stdout = Arc::new(Mutex::new(Capture::new(&needles)));
-    let stderr = Arc::new(Mutex::new(Capture::new(&[])));
+    let stderr = Arc::new(Mutex::new(Capture::new(&acceptance.stderr_contains)));
     let (done_tx, done_rx) = mpsc::channel();
     let mut readers = 0;
     let reading = spawn_reader(child.stdout.take(), &stdout, &done_tx, &mut readers)
@@ -293,7 +339,7 @@ pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &
     let stderr = lock(&stderr);
     result.stdout = stdout.text();
     result.stderr = stderr.text();
-    judge(acceptance, context.timeout, &ended, &stdout.found, &mut result);
+    judge(acceptance, context.timeout, &ended, &stdout.found, &stderr, &mut result);
     result.duration_ms = elapsed_ms(started);
     result
 }
@@ -304,7 +350,14 @@ fn elapsed_ms(started: Instant) -> u64 {
 
 /// Decide pass or fail. `found` holds, in order, whether each `stdout_contains` and then each
 /// `stdout_not_contains` string appeared.
-fn judge(acceptance: &Acceptance, timeout: Duration, ended: &Ended, found: &[bool], result: &mut CheckResult) {
+fn judge(
+    acceptance: &Acceptance,
+    timeout: Duration,
+    ended: &Ended,
+    found: &[bool],
+    stderr: &Capture,
+    result: &mut CheckResult,
+) {
     let status = match ended {
         Ended::Exited(status) => status,
         Ended::TimedOut => {
@@ -345,6 +398,14 @@ fn judge(acceptance: &Acceptance, timeout: Duration, ended: &Ended, found: &[boo
         if seen {
             problems.push(format!("stdout contains {text:?}"));
         }
+    }
+    for (text, &seen) in acceptance.stderr_contains.iter().zip(&stderr.found) {
+        if !seen {
+            problems.push(format!("stderr does not contain {text:?}"));
+        }
+    }
+    if acceptance.stderr_empty && stderr.total > 0 {
+        problems.push(format!("stderr is not empty ({} bytes)", stderr.total));
     }
     result.passed = problems.is_empty();
     result.detail = if result.passed {
