@@ -23,6 +23,8 @@ mod tree;
 mod validate;
 
 #[cfg(test)]
+mod check_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;

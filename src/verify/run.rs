@@ -437,6 +437,8 @@ mod tests {
             worktree: worktree.to_path_buf(),
             env: vec![("LOOM_EXTRA".to_owned(), "extra value".to_owned())],
             timeout,
+            stage: None,
+            before: super::super::BeforeTree::Unavailable("no base".to_owned()),
         }
     }
 
