@@ -17,8 +17,8 @@ use super::ui::Ui;
 /// tests) against its committed work
 ///
 /// Commands run through `sh -c` with LOOM_TASK and LOOM_WORKTREE set, each within
-/// `[verify] timeout_secs`. A worktree with uncommitted changes is not checked as it stands:
-/// its HEAD commit is checked in a temporary checkout instead. Exit 0 when every check passes,
+/// `[verify] timeout_secs`. A task worktree with uncommitted changes is not checked as it
+/// stands: its HEAD commit is checked in a temporary checkout instead. Exit 0 when every check passes,
 /// 5 when any fails or cannot be run.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
@@ -61,7 +61,7 @@ pub fn check(
     ui: &mut Ui,
 ) -> Result<bool, CommandError> {
     let json = ui.json;
-    if let Some(head) = state.head.as_deref().filter(|_| !state.changes.is_empty()) {
+    if let Some(head) = state.head.as_deref().filter(|_| state.own && !state.changes.is_empty()) {
         ui.note(format!(
             "{} has {} uncommitted change(s), which are not checked: checking commit {} in a temporary checkout",
             state.dir.display(),
@@ -105,7 +105,7 @@ pub fn has_any_checks(task: &Task) -> bool {
 fn line(result: &CheckResult) -> String {
     let mark = if result.passed { "pass" } else { "FAIL" };
     let kind = result.kind.as_str();
-    let mut text = format!("{mark}  {kind:<12}  {}", result.name);
+    let mut text = format!("{mark}  {kind:<10}  {}", result.name);
     if !result.passed && !result.detail.is_empty() {
         text.push_str(&format!("\n      {}", result.detail.replace('\n', "\n      ")));
     }

@@ -8,11 +8,14 @@
 //! and not be stubs), `wiring` (`{source, pattern, description}`: the pattern must match in the
 //! file), `wiring_tests` and `working_dir` (where all of it resolves).
 //!
-//! Guarantees: checks judge committed work. A checkout with uncommitted changes (untracked
-//! files included) is not checked as it stands: its `HEAD` is checked out, detached, in a
-//! temporary worktree under the repository's `loom` directory, the checks run there, and that
-//! worktree is removed afterwards, whatever the outcome. `before_stage` checks run the same way
-//! on the commit where the work left the target branch. No branch or ref is moved.
+//! Guarantees: checks in a task's own worktree judge committed work. A task worktree (or a
+//! directory given with `--worktree`) with uncommitted changes, untracked files included, is
+//! not checked as it stands: its `HEAD` is checked out, detached, in a temporary worktree under
+//! the repository's `loom` directory, the checks run there, and that worktree is removed
+//! afterwards, whatever the outcome. The main working tree, used for a task without a
+//! worktree, is shared and not the task's own, so it is checked as it stands. `before_stage`
+//! checks run in a temporary checkout of the commit where the work left the target branch.
+//! No branch or ref is moved.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -183,7 +186,7 @@ impl Loom {
         };
         let id = task.id.to_string();
         let (checked, temp) = match &state.head {
-            Some(head) if !state.changes.is_empty() => {
+            Some(head) if state.own && !state.changes.is_empty() => {
                 let temp = TempCheckout::new(&self.store, &id, head)?;
                 (Checked::Commit(head.clone()), Some(temp))
             }
@@ -196,7 +199,11 @@ impl Loom {
             worktree: dir,
             env,
             timeout,
-            stage: task.extra.get("stage").and_then(|value| value.as_str()).map(str::to_owned),
+            stage: task
+                .extra
+                .get("stage")
+                .and_then(|value| value.as_str())
+                .map(str::to_owned),
             before,
         };
         let report =
@@ -210,7 +217,10 @@ impl Loom {
             return Ok((BeforeTree::Unavailable(String::new()), None));
         }
         let Some(head) = &state.head else {
-            let reason = format!("{} has no commit to find the work's starting point from", state.dir.display());
+            let reason = format!(
+                "{} has no commit to find the work's starting point from",
+                state.dir.display()
+            );
             return Ok((BeforeTree::Unavailable(reason), None));
         };
         let Some(target) = self.target_branch() else {

@@ -335,10 +335,14 @@ impl Loom {
                 task.branch = branch.clone();
             }
             if let Some(commit) = &record.commit {
-                task.extra.insert("commit".into(), serde_json::Value::from(commit.as_str()));
+                task.extra
+                    .insert("commit".into(), serde_json::Value::from(commit.as_str()));
             }
             if !record.dirty.is_empty() {
-                task.extra.insert("done_with_uncommitted".into(), serde_json::Value::from(record.dirty.clone()));
+                task.extra.insert(
+                    "done_with_uncommitted".into(),
+                    serde_json::Value::from(record.dirty.clone()),
+                );
             }
             let mut note = match forced {
                 Some(note) => format!("done, {note}"),

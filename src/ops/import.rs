@@ -180,8 +180,14 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
         ),
     );
     set("truths", json!(stage.truths.iter().map(check_json).collect::<Vec<_>>()));
-    set("before_stage", json!(stage.before_stage.iter().map(check_json).collect::<Vec<_>>()));
-    set("after_stage", json!(stage.after_stage.iter().map(check_json).collect::<Vec<_>>()));
+    set(
+        "before_stage",
+        json!(stage.before_stage.iter().map(check_json).collect::<Vec<_>>()),
+    );
+    set(
+        "after_stage",
+        json!(stage.after_stage.iter().map(check_json).collect::<Vec<_>>()),
+    );
     set(
         "wiring_tests",
         json!(
@@ -223,13 +229,21 @@ fn is_plain(check: &Check) -> bool {
 }
 
 fn check_json(check: &Check) -> Value {
-    json!({
+    let mut value = json!({
         "command": check.command,
         "stdout_contains": check.stdout_contains,
         "stdout_not_contains": check.stdout_not_contains,
         "exit_code": check.exit_code,
-        "stderr_contains": check.stderr_contains,
-        "stderr_empty": check.stderr_empty,
-        "description": check.description,
-    })
+    });
+    // Only when set, so checks without them are stored as older versions stored them.
+    if !check.stderr_contains.is_empty() {
+        value["stderr_contains"] = json!(check.stderr_contains);
+    }
+    if check.stderr_empty {
+        value["stderr_empty"] = json!(true);
+    }
+    if let Some(description) = &check.description {
+        value["description"] = json!(description);
+    }
+    value
 }

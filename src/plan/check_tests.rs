@@ -49,8 +49,11 @@ fn check_fields_are_read_not_kept_as_unknown() {
 
     // The fingerprint follows the new fields, so a re-import updates the task.
     let quiet = stage.fingerprint();
-    let loud = parse_plan(&text.replace("stderr_empty: true", "stderr_empty: false"), PlanSource::Markdown)
-        .unwrap_or_else(|errors| panic!("{errors}"));
+    let loud = parse_plan(
+        &text.replace("stderr_empty: true", "stderr_empty: false"),
+        PlanSource::Markdown,
+    )
+    .unwrap_or_else(|errors| panic!("{errors}"));
     assert_ne!(loud.plan.stages[0].fingerprint(), quiet);
 }
 
@@ -95,7 +98,10 @@ fn working_dir_must_stay_inside_the_worktree() {
             Ok(_) => panic!("{dir} accepted"),
             Err(errors) => errors.to_string(),
         };
-        assert!(errors.contains(&format!("working_dir {dir:?}, which {reason}")), "{errors}");
+        assert!(
+            errors.contains(&format!("working_dir {dir:?}, which {reason}")),
+            "{errors}"
+        );
     }
     for dir in [".", "./", "", "app/sub"] {
         let text = stage_plan(&format!("      working_dir: \"{dir}\"\n"));

@@ -222,7 +222,11 @@ pub enum PlanErrorKind {
         cycle: Vec<String>,
     },
     #[error("stage `{stage}` has working_dir {dir:?}, which {reason}")]
-    InvalidWorkingDir { stage: String, dir: String, reason: &'static str },
+    InvalidWorkingDir {
+        stage: String,
+        dir: String,
+        reason: &'static str,
+    },
     #[error("stage `{stage}` has an empty {field} command")]
     EmptyCommand { stage: String, field: &'static str },
     #[error("stage `{stage}` has a wiring pattern {pattern:?} that is not a valid regex: {reason}")]

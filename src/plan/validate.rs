@@ -82,13 +82,15 @@ pub(super) fn validate(plan: &Plan, lines: &[StageLines]) -> Vec<PlanError> {
             );
         if let Some(dir) = &stage.working_dir {
             let trimmed = dir.trim();
-            let reason = if trimmed.starts_with('/') || trimmed.starts_with('\\') || std::path::Path::new(trimmed).is_absolute() {
-                Some("is absolute: it must name a directory inside the worktree (\".\" for its root)")
-            } else if trimmed.split(['/', '\\']).any(|segment| segment == "..") {
-                Some("leaves the worktree through `..`")
-            } else {
-                None
-            };
+            let reason =
+                if trimmed.starts_with('/') || trimmed.starts_with('\\') || std::path::Path::new(trimmed).is_absolute()
+                {
+                    Some("is absolute: it must name a directory inside the worktree (\".\" for its root)")
+                } else if trimmed.split(['/', '\\']).any(|segment| segment == "..") {
+                    Some("leaves the worktree through `..`")
+                } else {
+                    None
+                };
             if let Some(reason) = reason {
                 let kind = PlanErrorKind::InvalidWorkingDir {
                     stage: name.clone(),

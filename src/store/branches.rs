@@ -267,14 +267,22 @@ impl Store {
     pub fn commits_since(&self, base: &str, tip: &str) -> Result<u32> {
         let mut command = self.git_here();
         command.args(["rev-list", "--count", &format!("{base}..{tip}")]);
-        Ok(self.run_git(command, "count the work's commits")?.trim().parse().unwrap_or(0))
+        Ok(self
+            .run_git(command, "count the work's commits")?
+            .trim()
+            .parse()
+            .unwrap_or(0))
     }
 
     /// Check `commit` out, detached, in a new linked worktree at `path` (which must not exist).
     pub fn add_detached_worktree(&self, path: &Path, commit: &str) -> Result<()> {
         let mut command = self.git_here();
-        command.args(["worktree", "add", "--quiet", "--detach"]).arg(path).arg(commit);
-        self.run_git(command, "check the commit out in a temporary worktree").map(|_| ())
+        command
+            .args(["worktree", "add", "--quiet", "--detach"])
+            .arg(path)
+            .arg(commit);
+        self.run_git(command, "check the commit out in a temporary worktree")
+            .map(|_| ())
     }
 
     /// How many commits `branch` has that `target` lacks, and the other way round.

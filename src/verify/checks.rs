@@ -57,10 +57,10 @@ pub const STUB_MARKERS: &[&str] = &[
 /// 5. content that is not UTF-8 (a binary file) is real once it is not empty.
 pub fn stub_reason(path: &str, content: &[u8]) -> Option<String> {
     let Ok(text) = std::str::from_utf8(content) else {
-        return content.is_empty().then(|| "is empty".to_owned());
+        return content.is_empty().then(|| "is a stub (empty)".to_owned());
     };
     if text.trim().is_empty() {
-        return Some("is empty".to_owned());
+        return Some("is a stub (empty)".to_owned());
     }
     let extension = Path::new(path)
         .extension()
@@ -293,7 +293,7 @@ mod tests {
             assert!(!result.passed, "{stub}");
             assert!(result.detail.contains("is a stub"), "{}", result.detail);
         }
-        assert_eq!(artifact(root, "src/empty.rs").detail, "src/empty.rs is empty");
+        assert_eq!(artifact(root, "src/empty.rs").detail, "src/empty.rs is a stub (empty)");
         assert!(artifact(root, "src").detail.contains("is a directory"));
         assert!(artifact(root, "../x").detail.contains("leaves the worktree"));
         assert!(artifact(root, "/etc/hostname").detail.contains("is absolute"));

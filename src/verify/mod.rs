@@ -360,7 +360,11 @@ pub fn verify_with_progress(
     };
     let working_dir = spec.working_dir.as_deref().unwrap_or("");
     let base = run::resolve_dir(&worktree, working_dir);
-    let vars = vars::Variables::new(&worktree, base.as_deref().unwrap_or(&worktree), context.stage.as_deref());
+    let vars = vars::Variables::new(
+        &worktree,
+        base.as_deref().unwrap_or(&worktree),
+        context.stage.as_deref(),
+    );
     let commands = Commands {
         context,
         worktree: &worktree,
@@ -379,23 +383,42 @@ pub fn verify_with_progress(
             .map(|dir| run::resolve_dir(&worktree, dir));
         let mut script = setup.clone();
         script.push(vars.expand(&acceptance.command));
-        record(commands.run(CheckKind::Acceptance, &acceptance.command, script.join(" && "), dir, acceptance));
+        record(commands.run(
+            CheckKind::Acceptance,
+            &acceptance.command,
+            script.join(" && "),
+            dir,
+            acceptance,
+        ));
     }
-    for (kind, checks) in [(CheckKind::Truth, &spec.truths), (CheckKind::AfterStage, &spec.after_stage)] {
+    for (kind, checks) in [
+        (CheckKind::Truth, &spec.truths),
+        (CheckKind::AfterStage, &spec.after_stage),
+    ] {
         for check in checks {
             record(commands.run(kind, &check.command, vars.expand(&check.command), None, check));
         }
     }
     for pattern in &spec.artifacts {
-        record(timed(CheckKind::Artifact, pattern, &base, |root| checks::artifact(root, pattern)));
+        record(timed(CheckKind::Artifact, pattern, &base, |root| {
+            checks::artifact(root, pattern)
+        }));
     }
     for wiring in &spec.wiring {
         let name = format!("{}: /{}/", wiring.source, wiring.pattern);
-        record(timed(CheckKind::Wiring, &name, &base, |root| checks::wiring(root, wiring)));
+        record(timed(CheckKind::Wiring, &name, &base, |root| {
+            checks::wiring(root, wiring)
+        }));
     }
     for test in &spec.wiring_tests {
         let criteria = test.as_acceptance();
-        record(commands.run(CheckKind::WiringTest, &test.name, vars.expand(&test.command), None, &criteria));
+        record(commands.run(
+            CheckKind::WiringTest,
+            &test.name,
+            vars.expand(&test.command),
+            None,
+            &criteria,
+        ));
     }
     Ok(report)
 }

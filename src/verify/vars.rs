@@ -109,7 +109,10 @@ mod tests {
             vars.expand("cd ${PROJECT_ROOT} && ls ${WORKTREE}/x ${STAGE_ID}"),
             format!("cd {root_text}/loom && ls {root_text}/x setup-db")
         );
-        assert_eq!(vars.expand("echo ${HOME} $WORKTREE ${WORKTREE"), "echo ${HOME} $WORKTREE ${WORKTREE");
+        assert_eq!(
+            vars.expand("echo ${HOME} $WORKTREE ${WORKTREE"),
+            "echo ${HOME} $WORKTREE ${WORKTREE"
+        );
         assert_eq!(vars.expand("${STAGE_ID}${STAGE_ID}"), "setup-dbsetup-db");
 
         // The working directory's own manifest wins; without any, the working directory.
