@@ -3,7 +3,7 @@
 use clap::Args;
 
 use git_loom::model::Priority;
-use git_loom::ops::{ClaimOptions, Credentials, DoneRecord, Held, Loom, NextFilter, short_commit};
+use git_loom::ops::{ClaimOptions, Credentials, DoneRecord, Held, Loom, NextFilter};
 
 use super::cmd_update::print_edit;
 use super::context::Context;
@@ -255,15 +255,15 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         }
         if state.own {
             if state.ahead == Some(0) {
-                ui.note(format!(
-                    "warning: {} has no commits beyond where it left its target branch: is the work committed?",
+                ui.warn(format!(
+                    "{} has no commits beyond where it left its target branch: is the work committed?",
                     state.dir.display()
                 ));
             }
             record.commit = state.head.clone();
-            if let Some(commit) = &record.commit {
-                ui.note(format!("{}: work recorded at commit {}", task.id, short_commit(commit)));
-            }
+        } else if let Some(branch) = args.branch.as_ref().or(task.branch.as_ref()) {
+            // Worked elsewhere: the named branch's tip is the work.
+            record.commit = loom.store().branch_tip(branch)?;
         }
     }
     let outcome = loom.done(
