@@ -26,35 +26,51 @@ use serde::de::DeserializeOwned;
 use super::{Error, Loom, Result};
 use crate::model::Task;
 use crate::store::Store;
-use crate::verify::{self, Acceptance, BeforeTree, Report, Spec, Wiring, WiringTest};
+use crate::verify::{self, Acceptance, BeforeTree, CheckKind, Report, Spec, Wiring, WiringTest};
 
 /// How long one command may run when the settings do not say.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The checks of a task.
+/// The checks of a task. A check field that cannot be read (written by hand, or by a version
+/// with another layout) becomes a failing entry in [`Spec::unreadable`], never a missing check.
 pub fn spec_of(task: &Task) -> Spec {
-    fn field<T: DeserializeOwned + Default>(task: &Task, name: &str) -> T {
-        task.extra
-            .get(name)
-            .and_then(|value| serde_json::from_value(value.clone()).ok())
-            .unwrap_or_default()
+    let mut unreadable = Vec::new();
+    fn read<T: DeserializeOwned + Default>(
+        task: &Task,
+        name: &str,
+        kind: CheckKind,
+        unreadable: &mut Vec<(CheckKind, String)>,
+    ) -> T {
+        let Some(value) = task.extra.get(name) else {
+            return T::default();
+        };
+        serde_json::from_value(value.clone()).unwrap_or_else(|err| {
+            unreadable.push((kind, format!("the task's `{name}` cannot be read: {err}")));
+            T::default()
+        })
     }
     let mut acceptance: Vec<Acceptance> = task
         .acceptance
         .iter()
         .map(|command| Acceptance::new(command.clone()))
         .collect();
-    acceptance.extend(field::<Vec<Acceptance>>(task, "acceptance_checks"));
+    acceptance.extend(read::<Vec<Acceptance>>(
+        task,
+        "acceptance_checks",
+        CheckKind::Acceptance,
+        &mut unreadable,
+    ));
     Spec {
-        working_dir: field::<Option<String>>(task, "working_dir"),
-        setup: field(task, "setup"),
+        working_dir: read::<Option<String>>(task, "working_dir", CheckKind::Acceptance, &mut unreadable),
+        setup: read(task, "setup", CheckKind::Acceptance, &mut unreadable),
         acceptance,
-        truths: field(task, "truths"),
-        before_stage: field(task, "before_stage"),
-        after_stage: field(task, "after_stage"),
-        artifacts: field(task, "artifacts"),
-        wiring: field::<Vec<Wiring>>(task, "wiring"),
-        wiring_tests: field::<Vec<WiringTest>>(task, "wiring_tests"),
+        truths: read(task, "truths", CheckKind::Truth, &mut unreadable),
+        before_stage: read(task, "before_stage", CheckKind::BeforeStage, &mut unreadable),
+        after_stage: read(task, "after_stage", CheckKind::AfterStage, &mut unreadable),
+        artifacts: read(task, "artifacts", CheckKind::Artifact, &mut unreadable),
+        wiring: read::<Vec<Wiring>>(task, "wiring", CheckKind::Wiring, &mut unreadable),
+        wiring_tests: read::<Vec<WiringTest>>(task, "wiring_tests", CheckKind::WiringTest, &mut unreadable),
+        unreadable,
     }
 }
 
@@ -72,9 +88,11 @@ pub struct WorkState {
     pub own: bool,
     /// The commit checked out there; `None` when it is not a git checkout or has no commit.
     pub head: Option<String>,
-    /// Uncommitted changes, one `git status --porcelain` line each.
+    /// Uncommitted changes, one `git status --porcelain` line each (only read for a directory
+    /// that is the task's own).
     pub changes: Vec<String>,
-    /// Commits `head` has beyond where it left the target branch; `None` when unknown.
+    /// Commits `head` has beyond where it left the target branch; `None` when unknown (or not
+    /// the task's own directory).
     pub ahead: Option<u32>,
 }
 
@@ -152,8 +170,19 @@ impl Loom {
     /// The directory a task's work lives in and its git state.
     pub fn work_state(&self, task: &Task, worktree: Option<PathBuf>) -> Result<WorkState> {
         let (dir, own) = self.locate_work(task, worktree)?;
-        let changes = self.store.checkout_changes(&dir).unwrap_or_default();
         let head = self.store.checkout_head(&dir);
+        // Only a task's own worktree is judged by what is committed in it; the shared main
+        // working tree is checked as it stands, so its status is not read.
+        if !own {
+            return Ok(WorkState {
+                dir,
+                own,
+                head,
+                changes: Vec::new(),
+                ahead: None,
+            });
+        }
+        let changes = self.store.checkout_changes(&dir).unwrap_or_default();
         let ahead = match (&head, self.target_branch()) {
             (Some(head), Some(target)) => match self.store.fork_point(head, &target)? {
                 Some(base) => Some(self.store.commits_since(&base, head)?),
@@ -239,4 +268,68 @@ impl Loom {
 /// A short id for messages.
 pub fn short_commit(commit: &str) -> &str {
     commit.get(..12).unwrap_or(commit)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::state::{Kind, new_task};
+    use crate::model::{Priority, TaskId};
+
+    fn task_with(fields: serde_json::Value) -> Task {
+        let id = TaskId::parse("loom-1a2b3c4d").unwrap();
+        let mut task = new_task(id, "t".into(), Kind::Task, Priority::P2, jiff::Timestamp::UNIX_EPOCH);
+        for (key, value) in fields.as_object().unwrap() {
+            task.extra.insert(key.clone(), value.clone());
+        }
+        task
+    }
+
+    #[test]
+    fn every_stored_check_field_is_read() {
+        let task = task_with(serde_json::json!({
+            "working_dir": ".",
+            "setup": ["export A=1"],
+            "acceptance_checks": [{"command": "make", "stderr_empty": true, "exit_code": null}],
+            "truths": [{"command": "false", "stdout_contains": [], "stdout_not_contains": [], "exit_code": null}],
+            "before_stage": [{"command": "test ! -e x", "exit_code": 0}],
+            "after_stage": [{"command": "test -e x"}],
+            "artifacts": ["x"],
+            "wiring_tests": [{"name": "n", "command": "c", "success_criteria": {"stderr_empty": true}}],
+        }));
+        let spec = spec_of(&task);
+        assert_eq!(spec.working_dir.as_deref(), Some("."));
+        assert_eq!(spec.setup, ["export A=1"]);
+        assert!(spec.acceptance[0].stderr_empty);
+        assert_eq!(spec.truths[0].command, "false");
+        assert_eq!(spec.before_stage[0].exit_code, Some(0));
+        assert_eq!(spec.after_stage[0].command, "test -e x");
+        assert_eq!(spec.wiring_tests[0].success_criteria.stderr_empty, Some(true));
+        assert!(spec.unreadable.is_empty());
+        assert!(has_checks(&spec));
+    }
+
+    #[test]
+    fn an_unreadable_check_field_fails_instead_of_vanishing() {
+        // Guards: a malformed check field was dropped silently, so its checks passed unseen.
+        let task = task_with(serde_json::json!({"truths": "false", "wiring_tests": [{"name": 1}]}));
+        let spec = spec_of(&task);
+        assert!(spec.truths.is_empty());
+        let kinds: Vec<CheckKind> = spec.unreadable.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(kinds, [CheckKind::Truth, CheckKind::WiringTest]);
+        assert!(spec.unreadable[0].1.starts_with("the task's `truths` cannot be read: "));
+        assert!(has_checks(&spec));
+        let dir = tempfile::tempdir().unwrap();
+        let context = verify::Context {
+            task: "loom-1a2b3c4d".into(),
+            worktree: dir.path().to_path_buf(),
+            env: Vec::new(),
+            timeout: DEFAULT_CHECK_TIMEOUT,
+            stage: None,
+            before: BeforeTree::Unavailable(String::new()),
+        };
+        let report = verify::verify(&spec, &context).unwrap();
+        assert!(!report.passed());
+        assert_eq!(report.checks.len(), 2);
+    }
 }

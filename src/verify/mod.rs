@@ -25,8 +25,8 @@
 //!
 //! Guarantees: every check runs even when an earlier one failed, and its result says why it
 //! failed; a check that cannot run (a missing file, a bad regex, a path leaving the worktree, a
-//! before_stage check without a base tree) fails with a message instead of stopping the run or
-//! passing. Only a worktree that cannot be used at all is an error ([`VerifyError`]). Like the
+//! before_stage check without a base tree, a check the caller could not read, listed in
+//! [`Spec::unreadable`]) fails with a message instead of stopping the run or passing. Only a worktree that cannot be used at all is an error ([`VerifyError`]). Like the
 //! rest of the library, this module never prints and never reads the process environment (the
 //! commands it starts inherit it, plus the additions in [`Context::env`]); the only clock it
 //! reads is the monotonic one, for timeouts and durations.
@@ -192,6 +192,10 @@ pub struct Spec {
     pub wiring: Vec<Wiring>,
     #[serde(default)]
     pub wiring_tests: Vec<WiringTest>,
+    /// Checks that could not be read, each (kind, why): each fails, so a check lost to a
+    /// malformed task is never a pass.
+    #[serde(skip)]
+    pub unreadable: Vec<(CheckKind, String)>,
 }
 
 impl Spec {
@@ -204,6 +208,7 @@ impl Spec {
             && self.artifacts.is_empty()
             && self.wiring.is_empty()
             && self.wiring_tests.is_empty()
+            && self.unreadable.is_empty()
     }
 }
 
@@ -372,6 +377,9 @@ pub fn verify_with_progress(
         vars: &vars,
     };
 
+    for (kind, why) in &spec.unreadable {
+        record(not_run(*kind, "(unreadable)", why.clone()));
+    }
     if !spec.before_stage.is_empty() {
         before_stage(spec, context, working_dir, &mut record)?;
     }
