@@ -70,6 +70,8 @@ pub fn spec_of(task: &Task) -> Spec {
         artifacts: read(task, "artifacts", CheckKind::Artifact, &mut unreadable),
         wiring: read::<Vec<Wiring>>(task, "wiring", CheckKind::Wiring, &mut unreadable),
         wiring_tests: read::<Vec<WiringTest>>(task, "wiring_tests", CheckKind::WiringTest, &mut unreadable),
+        dead_code_check: read(task, "dead_code_check", CheckKind::DeadCode, &mut unreadable),
+        regression_test: read(task, "regression_test", CheckKind::RegressionTest, &mut unreadable),
         unreadable,
     }
 }

@@ -43,6 +43,8 @@ const STAGE_FIELDS: &[&str] = &[
     "before_stage",
     "after_stage",
     "wiring_tests",
+    "dead_code_check",
+    "regression_test",
     "setup",
     "context_budget",
     "working_dir",
@@ -212,6 +214,19 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
                 .collect::<Vec<_>>()
         ),
     );
+    if let Some(check) = &stage.dead_code_check {
+        set(
+            "dead_code_check",
+            json!({"command": check.command, "fail_patterns": check.fail_patterns,
+                   "ignore_patterns": check.ignore_patterns, "extra": check.extra}),
+        );
+    }
+    if let Some(test) = &stage.regression_test {
+        set(
+            "regression_test",
+            json!({"file": test.file, "must_contain": test.must_contain, "extra": test.extra}),
+        );
+    }
     set("setup", json!(stage.setup));
     set("context_budget", json!(stage.context_budget));
     set("working_dir", json!(stage.working_dir));

@@ -108,3 +108,38 @@ fn working_dir_must_stay_inside_the_worktree() {
         assert!(parse_plan(&text, PlanSource::Markdown).is_ok(), "{dir}");
     }
 }
+
+#[test]
+fn dead_code_and_regression_test_are_read() {
+    let text = stage_plan(concat!(
+        "      bug_fix: true\n",
+        "      dead_code_check:\n",
+        "        command: cargo build\n",
+        "        fail_patterns: [\"warning: unused\"]\n",
+        "        ignore_patterns: [allowed]\n",
+        "      regression_test:\n",
+        "        file: tests/fix.rs\n",
+        "        must_contain: [fix_works]\n",
+    ));
+    let parsed = parse_plan(&text, PlanSource::Markdown).unwrap_or_else(|errors| panic!("{errors}"));
+    let stage = &parsed.plan.stages[0];
+    let dead = stage.dead_code_check.as_ref().unwrap();
+    assert_eq!(dead.command, "cargo build");
+    assert_eq!(dead.fail_patterns, ["warning: unused"]);
+    assert_eq!(dead.ignore_patterns, ["allowed"]);
+    let test = stage.regression_test.as_ref().unwrap();
+    assert_eq!(
+        (test.file.as_str(), &test.must_contain[..]),
+        ("tests/fix.rs", &["fix_works".to_owned()][..])
+    );
+    let refused = parse_plan(
+        &stage_plan("      regression_test: tests/fix.rs\n"),
+        PlanSource::Markdown,
+    );
+    assert!(
+        refused
+            .unwrap_err()
+            .to_string()
+            .contains("`regression_test` of stage `a` must be a map")
+    );
+}

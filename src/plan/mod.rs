@@ -115,6 +115,10 @@ pub struct Stage {
     pub after_stage: Vec<Check>,
     /// Named commands showing components work together.
     pub wiring_tests: Vec<WiringTest>,
+    /// A command whose output must show no dead code.
+    pub dead_code_check: Option<DeadCodeCheck>,
+    /// The test a bug fix must come with.
+    pub regression_test: Option<RegressionTest>,
     /// Percent (1–100) of an agent's context the stage may use.
     pub context_budget: Option<u8>,
     /// Where the stage's commands run, relative to the repository root.
@@ -153,6 +157,26 @@ pub struct Check {
 pub struct WiringTest {
     pub name: String,
     pub check: Check,
+}
+
+/// A command (a build, a linter) whose output lines must not contain any of `fail_patterns`,
+/// except lines that also contain one of `ignore_patterns`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeadCodeCheck {
+    pub command: String,
+    pub fail_patterns: Vec<String>,
+    pub ignore_patterns: Vec<String>,
+    /// Fields this version does not know, kept verbatim.
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A test file that must exist, not be empty, and contain every one of `must_contain`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegressionTest {
+    pub file: String,
+    pub must_contain: Vec<String>,
+    /// Fields this version does not know, kept verbatim.
+    pub extra: BTreeMap<String, Value>,
 }
 
 /// A connection that must exist: `pattern` (a regex) must match in `source`.
@@ -377,6 +401,17 @@ impl Stage {
             "wiring": wiring,
             "truths": checks(&self.truths),
             "before_stage": checks(&self.before_stage),
+            "dead_code_check": self.dead_code_check.as_ref().map(|check| serde_json::json!({
+                "command": check.command.trim(),
+                "fail_patterns": check.fail_patterns,
+                "ignore_patterns": check.ignore_patterns,
+                "extra": check.extra,
+            })),
+            "regression_test": self.regression_test.as_ref().map(|test| serde_json::json!({
+                "file": test.file.trim(),
+                "must_contain": test.must_contain,
+                "extra": test.extra,
+            })),
             "after_stage": checks(&self.after_stage),
             "wiring_tests": self
                 .wiring_tests

@@ -14,7 +14,8 @@ use serde_json::Value;
 
 use super::tree::{Entry, Node, NodeValue};
 use super::{
-    Check, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, Stage, Wiring, WiringTest,
+    Check, DeadCodeCheck, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, RegressionTest,
+    Stage, Wiring, WiringTest,
 };
 
 /// The result of lowering: a plan (possibly partial), and what was found on the way.
@@ -260,6 +261,26 @@ impl Lowerer {
         }
     }
 
+    /// A map field read by `read` (given the map's fields, its owner's name and line), its
+    /// unknown keys kept with warnings.
+    fn map_of<T>(
+        &mut self,
+        entry: Option<&Entry>,
+        owner: &str,
+        read: impl FnOnce(&mut Self, &mut Fields<'_>, &str, usize) -> T,
+    ) -> Option<(T, BTreeMap<String, Value>)> {
+        let entry = entry?;
+        let field_owner = format!("`{}` of {owner}", entry.key);
+        let NodeValue::Map(entries) = &entry.value.value else {
+            self.wrong_type(&entry.value, field_owner, "a map");
+            return None;
+        };
+        let mut fields = Fields::new(entries);
+        let value = read(self, &mut fields, &field_owner, entry.value.line);
+        let extra = self.extra(&fields, &field_owner);
+        Some((value, extra))
+    }
+
     /// Wiring tests: each a map with `name`, `command` and optional `success_criteria`.
     fn wiring_tests(&mut self, entry: Option<&Entry>, owner: &str) -> (Vec<WiringTest>, Vec<usize>) {
         let mut tests = (Vec::new(), Vec::new());
@@ -379,6 +400,41 @@ impl Lowerer {
         (after_stage, lines.after_stage) = self.checks(fields.take("after_stage"), &owner);
         let wiring_tests;
         (wiring_tests, lines.wiring_tests) = self.wiring_tests(fields.take("wiring_tests"), &owner);
+        let dead_code_check = self
+            .map_of(
+                fields.take("dead_code_check"),
+                &owner,
+                |lowerer, fields, owner, line| {
+                    let command = lowerer.required_string(fields, "command", owner, line);
+                    let (fail_patterns, _) = lowerer.string_list(fields.take("fail_patterns"), owner);
+                    let (ignore_patterns, _) = lowerer.string_list(fields.take("ignore_patterns"), owner);
+                    if command.trim().is_empty() {
+                        lowerer.missing(line, owner, "command");
+                    }
+                    DeadCodeCheck {
+                        command,
+                        fail_patterns,
+                        ignore_patterns,
+                        extra: BTreeMap::new(),
+                    }
+                },
+            )
+            .map(|(check, extra)| DeadCodeCheck { extra, ..check });
+        let regression_test = self
+            .map_of(
+                fields.take("regression_test"),
+                &owner,
+                |lowerer, fields, owner, line| {
+                    let file = lowerer.required_string(fields, "file", owner, line);
+                    let (must_contain, _) = lowerer.string_list(fields.take("must_contain"), owner);
+                    RegressionTest {
+                        file,
+                        must_contain,
+                        extra: BTreeMap::new(),
+                    }
+                },
+            )
+            .map(|(test, extra)| RegressionTest { extra, ..test });
         if let Some(entry) = fields.take("context_budget") {
             match entry.value.value {
                 NodeValue::Int(percent) => lines.context_budget = Some((percent, entry.value.line)),
@@ -401,6 +457,8 @@ impl Lowerer {
             before_stage,
             after_stage,
             wiring_tests,
+            dead_code_check,
+            regression_test,
             // Out of range is reported by `validate`; the plan is refused then, so `None` here
             // never reaches a caller.
             context_budget: lines

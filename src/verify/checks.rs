@@ -16,7 +16,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::glob::{Glob, files_under, is_glob, relative_path};
-use super::{CheckKind, CheckResult, Wiring};
+use super::{CheckKind, CheckResult, DeadCodeCheck, RegressionTest, Wiring};
 
 /// One line that only holds placeholders: `todo!(…)`, `unimplemented!(…)`, `pass`, `...`,
 /// separated by spaces or `;`.
@@ -227,6 +227,87 @@ fn wiring_outcome(root: &Path, wiring: &Wiring) -> Result<String, String> {
         }
         None => Err(format!("not found in {source}")),
     }
+}
+
+/// The shell script for a dead-code check: run `command` (its exit code does not matter, as a
+/// build may fail on warnings), keep the output lines (stdout and stderr) that contain a fail
+/// pattern and no ignore pattern, and exit 1 printing them when there are any.
+pub(super) fn dead_code_script(command: &str, check: &DeadCodeCheck) -> String {
+    if check.fail_patterns.is_empty() {
+        return format!("{{ {command}\n}} >/dev/null 2>&1; exit 0");
+    }
+    let patterns = |list: &[String]| {
+        list.iter()
+            .map(|pattern| format!("-e {}", shell_quote(pattern)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut filter = format!("grep -F {}", patterns(&check.fail_patterns));
+    if !check.ignore_patterns.is_empty() {
+        filter.push_str(&format!(" | grep -v -F {}", patterns(&check.ignore_patterns)));
+    }
+    format!(
+        "found=$( {{ {command}\n}} 2>&1 | {filter} ); if [ -n \"$found\" ]; then printf '%s\\n' \"$found\"; exit 1; fi"
+    )
+}
+
+/// Say what a failed dead-code check found, in one line.
+pub(super) fn explain_dead_code(result: &mut CheckResult) {
+    if !result.passed && result.exit_code == Some(1) {
+        let lines: Vec<&str> = result
+            .stdout
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty())
+            .collect();
+        result.detail = format!("dead code found: {}", name_some(&lines));
+    }
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// Check a bug fix's regression test, resolved in `root`: the file exists, is not empty, and
+/// contains every required text.
+pub(super) fn regression_test(root: &Path, test: &RegressionTest) -> CheckResult {
+    let mut result = CheckResult::new(CheckKind::RegressionTest, test.file.clone());
+    let path = match relative_path(&test.file) {
+        Ok(path) => path,
+        Err(reason) => {
+            result.detail = format!("the path {reason}");
+            return result;
+        }
+    };
+    let text = match fs::read(root.join(&path)) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            result.detail = format!("{path} does not exist");
+            return result;
+        }
+        Err(err) => {
+            result.detail = format!("{path} cannot be read: {err}");
+            return result;
+        }
+    };
+    if text.trim().is_empty() {
+        result.detail = format!("{path} is empty");
+        return result;
+    }
+    let missing: Vec<String> = test
+        .must_contain
+        .iter()
+        .filter(|needle| !text.contains(needle.as_str()))
+        .map(|needle| format!("{needle:?}"))
+        .collect();
+    result.passed = missing.is_empty();
+    result.detail = if result.passed {
+        format!("{path} holds the regression test")
+    } else {
+        format!("{path} does not contain {}", missing.join(", "))
+    };
+    result
 }
 
 #[cfg(test)]

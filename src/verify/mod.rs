@@ -13,7 +13,9 @@
 //! 5. **artifacts**: paths or globs (rules in the `glob` module) that must each match at least
 //!    one file, every matched file real ([`stub_reason`] gives the exact rule);
 //! 6. **wiring** rules ([`Wiring`]): a regex that must match somewhere in a file;
-//! 7. **wiring_tests** ([`WiringTest`]): named commands with success criteria.
+//! 7. **wiring_tests** ([`WiringTest`]): named commands with success criteria;
+//! 8. **dead_code_check** ([`DeadCodeCheck`]): a command whose output must show no dead code;
+//! 9. **regression_test** ([`RegressionTest`]): a test file that must hold given texts.
 //!
 //! Every command runs in its own process group, is killed with that group after
 //! [`Context::timeout`], and is judged on its exit code, stdout and stderr. `${WORKTREE}`,
@@ -53,7 +55,7 @@
 //!
 //! - `passed` (report): every check passed (true when there are none);
 //! - `kind`: `"before_stage"`, `"acceptance"`, `"truth"`, `"after_stage"`, `"artifact"`,
-//!   `"wiring"` or `"wiring_test"`;
+//!   `"wiring"`, `"wiring_test"`, `"dead_code"` or `"regression_test"`;
 //! - `name`: the command as written (before expansion, without setup), the artifact path or
 //!   glob as written, `"<source>: /<pattern>/"`, or a wiring test's name;
 //! - `detail`: why the check passed or failed, in one line;
@@ -166,6 +168,26 @@ impl WiringTest {
     }
 }
 
+/// A command whose output lines must not contain any of `fail_patterns` (unless they also
+/// contain one of `ignore_patterns`); its exit code is not judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadCodeCheck {
+    pub command: String,
+    #[serde(default)]
+    pub fail_patterns: Vec<String>,
+    #[serde(default)]
+    pub ignore_patterns: Vec<String>,
+}
+
+/// A test file, relative to the working directory, that must exist, not be empty, and contain
+/// every one of `must_contain`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegressionTest {
+    pub file: String,
+    #[serde(default)]
+    pub must_contain: Vec<String>,
+}
+
 /// Everything to check for one task.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spec {
@@ -192,6 +214,10 @@ pub struct Spec {
     pub wiring: Vec<Wiring>,
     #[serde(default)]
     pub wiring_tests: Vec<WiringTest>,
+    #[serde(default)]
+    pub dead_code_check: Option<DeadCodeCheck>,
+    #[serde(default)]
+    pub regression_test: Option<RegressionTest>,
     /// Checks that could not be read, each (kind, why): each fails, so a check lost to a
     /// malformed task is never a pass.
     #[serde(skip)]
@@ -208,6 +234,8 @@ impl Spec {
             && self.artifacts.is_empty()
             && self.wiring.is_empty()
             && self.wiring_tests.is_empty()
+            && self.dead_code_check.is_none()
+            && self.regression_test.is_none()
             && self.unreadable.is_empty()
     }
 }
@@ -251,6 +279,8 @@ pub enum CheckKind {
     Artifact,
     Wiring,
     WiringTest,
+    DeadCode,
+    RegressionTest,
 }
 
 impl CheckKind {
@@ -263,6 +293,8 @@ impl CheckKind {
             CheckKind::Artifact => "artifact",
             CheckKind::Wiring => "wiring",
             CheckKind::WiringTest => "wiring_test",
+            CheckKind::DeadCode => "dead_code",
+            CheckKind::RegressionTest => "regression_test",
         }
     }
 }
@@ -427,6 +459,24 @@ pub fn verify_with_progress(
             None,
             &criteria,
         ));
+    }
+    if let Some(check) = &spec.dead_code_check {
+        let script = checks::dead_code_script(&vars.expand(&check.command), check);
+        let mut result = commands.run(
+            CheckKind::DeadCode,
+            &check.command,
+            script,
+            None,
+            &Acceptance::default(),
+        );
+        checks::explain_dead_code(&mut result);
+        record(result);
+    }
+    if let Some(test) = &spec.regression_test {
+        let name = test.file.clone();
+        record(timed(CheckKind::RegressionTest, &name, &base, |root| {
+            checks::regression_test(root, test)
+        }));
     }
     Ok(report)
 }

@@ -325,3 +325,65 @@ fn spec_reads_from_json_with_defaults() {
     assert!(spec.artifacts.is_empty());
     assert_eq!(spec.wiring[0].description, None);
 }
+
+#[test]
+fn dead_code_and_regression_tests_are_checked() {
+    // Guards: `dead_code_check` and `regression_test`, check kinds of the plan format, were
+    // never run.
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("tests")).unwrap();
+    fs::write(dir.path().join("tests/fix.rs"), "#[test]\nfn parses_empty_input() {}\n").unwrap();
+    let build =
+        "echo 'warning: unused function `old`'; echo \"warning: unused import 'x' (allowed_unused)\" >&2; exit 3";
+    let spec = Spec {
+        dead_code_check: Some(DeadCodeCheck {
+            command: build.to_owned(),
+            fail_patterns: vec!["warning: unused".to_owned()],
+            ignore_patterns: vec!["allowed_unused".to_owned()],
+        }),
+        regression_test: Some(RegressionTest {
+            file: "tests/fix.rs".to_owned(),
+            must_contain: vec!["parses_empty_input".to_owned(), "#[test]".to_owned()],
+        }),
+        ..Spec::default()
+    };
+    let report = verify(&spec, &context(dir.path())).unwrap();
+    assert_eq!(
+        outcomes(&report),
+        [(CheckKind::DeadCode, false), (CheckKind::RegressionTest, true)]
+    );
+    assert_eq!(
+        report.checks[0].detail,
+        "dead code found: warning: unused function `old`"
+    );
+    assert_eq!(report.checks[1].detail, "tests/fix.rs holds the regression test");
+
+    let clean = Spec {
+        dead_code_check: Some(DeadCodeCheck {
+            command: "echo 'all good'; exit 1".to_owned(),
+            fail_patterns: vec!["warning: unused".to_owned(), "it's dead".to_owned()],
+            ignore_patterns: Vec::new(),
+        }),
+        regression_test: Some(RegressionTest {
+            file: "tests/fix.rs".to_owned(),
+            must_contain: vec!["regression".to_owned()],
+        }),
+        ..Spec::default()
+    };
+    let report = verify(&clean, &context(dir.path())).unwrap();
+    assert_eq!(
+        outcomes(&report),
+        [(CheckKind::DeadCode, true), (CheckKind::RegressionTest, false)]
+    );
+    assert_eq!(report.checks[1].detail, "tests/fix.rs does not contain \"regression\"");
+    let missing = RegressionTest {
+        file: "tests/none.rs".to_owned(),
+        must_contain: Vec::new(),
+    };
+    let spec = Spec {
+        regression_test: Some(missing),
+        ..Spec::default()
+    };
+    let report = verify(&spec, &context(dir.path())).unwrap();
+    assert_eq!(report.checks[0].detail, "tests/none.rs does not exist");
+}
