@@ -14,7 +14,7 @@ use super::error::{CommandError, Exit};
 use super::ui::Ui;
 
 /// Run a task's checks (acceptance, truths, before/after-stage, artifacts, wiring, wiring
-/// tests) against its committed work
+/// tests, dead code, regression test) against its committed work
 ///
 /// Commands run through `sh -c` with LOOM_TASK and LOOM_WORKTREE set, each within
 /// `[verify] timeout_secs`. A task worktree with uncommitted changes is not checked as it
