@@ -90,6 +90,10 @@ pub struct ReleaseArgs {
 }
 
 /// Record a task you hold as done (dependents become ready)
+///
+/// Runs the task's checks first (as `verify`). In the task's worktree, uncommitted changes are
+/// refused with exit 5 unless --allow-dirty, and the worktree's HEAD commit is recorded on the
+/// task as `commit`; a worktree with no commits of its own gets a warning.
 #[derive(Debug, Args)]
 pub struct DoneArgs {
     /// Task id, or a unique prefix of one
