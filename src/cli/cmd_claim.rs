@@ -229,8 +229,14 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         _ => false,
     };
     let mut record = DoneRecord::default();
-    if holds {
-        let state = loom.work_state(&task, args.worktree.clone())?;
+    let needs_checks = !args.skip_verify && super::cmd_verify::has_any_checks(&task);
+    let state = match holds {
+        // With checks to run, a missing directory is the error `verify` reports.
+        true if needs_checks => Some(loom.work_state(&task, args.worktree.clone())?),
+        true => loom.work_state_if_any(&task, args.worktree.clone())?,
+        false => None,
+    };
+    if let Some(state) = state {
         if state.own && !state.changes.is_empty() {
             if !args.allow_dirty {
                 ui.note(format!(
@@ -247,7 +253,7 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
             }
             record.dirty = state.changes.clone();
         }
-        if !args.skip_verify && super::cmd_verify::has_any_checks(&task) {
+        if needs_checks {
             let passed = super::cmd_verify::check(&loom, &task, &state, false, ui)?;
             if !passed {
                 ui.note(format!(

@@ -150,28 +150,46 @@ impl Loom {
 
     /// The work directory and whether it is the task's own.
     fn locate_work(&self, task: &Task, worktree: Option<PathBuf>) -> Result<(PathBuf, bool)> {
+        self.find_work(task, worktree)?.ok_or_else(|| {
+            Error::Invalid("a bare repository has no working tree to check work in: pass --worktree".into())
+        })
+    }
+
+    /// Like [`Loom::locate_work`], `None` when there is no directory at all (a bare repository
+    /// and no worktree).
+    fn find_work(&self, task: &Task, worktree: Option<PathBuf>) -> Result<Option<(PathBuf, bool)>> {
         if let Some(path) = worktree {
-            return Ok((path, true));
+            return Ok(Some((path, true)));
         }
         if let Some((_, Ok(claim))) = self.live_claim(&task.id)?
             && let Some(path) = claim.worktree
         {
-            return Ok((PathBuf::from(path), true));
+            return Ok(Some((PathBuf::from(path), true)));
         }
         if let Ok(path) = self.worktree_path(&task.id)
             && path.is_dir()
         {
-            return Ok((path, true));
+            return Ok(Some((path, true)));
         }
-        let main = self.store.main_work_dir().ok_or_else(|| {
-            Error::Invalid("a bare repository has no working tree to check work in: pass --worktree".into())
-        })?;
-        Ok((main, false))
+        Ok(self.store.main_work_dir().map(|main| (main, false)))
     }
 
     /// The directory a task's work lives in and its git state.
     pub fn work_state(&self, task: &Task, worktree: Option<PathBuf>) -> Result<WorkState> {
         let (dir, own) = self.locate_work(task, worktree)?;
+        self.state_of(dir, own)
+    }
+
+    /// Like [`Loom::work_state`], `None` when there is no directory to look in at all (a bare
+    /// repository, no worktree), which is not an error for a caller with nothing to check.
+    pub fn work_state_if_any(&self, task: &Task, worktree: Option<PathBuf>) -> Result<Option<WorkState>> {
+        match self.find_work(task, worktree)? {
+            Some((dir, own)) => self.state_of(dir, own).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn state_of(&self, dir: PathBuf, own: bool) -> Result<WorkState> {
         let head = self.store.checkout_head(&dir);
         // Only a task's own worktree is judged by what is committed in it; the shared main
         // working tree is checked as it stands, so its status is not read.
