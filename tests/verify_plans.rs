@@ -261,10 +261,15 @@ fn done_refuses_uncommitted_work_unless_allowed_and_records_the_commit() {
     write(&worktree, "notes.txt", "draft\n");
     let refused = loom_in(&repo, &worktree, &["done", &task]);
     assert_eq!(refused.code, 5, "{refused}");
-    assert_eq!(refused.stdout, "", "{refused}");
-    assert!(refused.stderr.contains("has uncommitted changes"), "{refused}");
-    assert!(refused.stderr.contains("?? notes.txt"), "{refused}");
+    let listing = format!(
+        "{task}: uncommitted changes in {}:\n  ?? notes.txt\n",
+        worktree.display()
+    );
+    assert_eq!(refused.stdout, listing, "{refused}");
     assert!(refused.stderr.contains("--allow-dirty"), "{refused}");
+    let refused = loom_in(&repo, &worktree, &["--json", "done", &task]);
+    assert_eq!(refused.code, 5, "{refused}");
+    assert_eq!(refused.json()["uncommitted"], serde_json::json!(["?? notes.txt"]));
     assert_eq!(repo.status_of(&task), "claimed");
 
     // Guards: a branch with no commits ahead of its base was recorded done without a word.

@@ -239,12 +239,22 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     if let Some(state) = state {
         if state.own && !state.changes.is_empty() {
             if !args.allow_dirty {
-                ui.note(format!(
-                    "{} has uncommitted changes in {}:\n  {}",
-                    task.id,
-                    state.dir.display(),
-                    state.changes.join("\n  ")
-                ));
+                // The refusal is the command's result, so it goes to stdout like a failed check.
+                if ui.json {
+                    ui.json_value(&serde_json::json!({
+                        "task": task.id.as_str(),
+                        "worktree": state.dir.display().to_string(),
+                        "uncommitted": state.changes,
+                        "passed": false,
+                    }))?;
+                } else {
+                    ui.line(format!(
+                        "{}: uncommitted changes in {}:\n  {}",
+                        task.id,
+                        state.dir.display(),
+                        state.changes.join("\n  ")
+                    ))?;
+                }
                 ui.note(format!(
                     "{} stays claimed: commit the work (or remove the stray files) and run `git loom done` again, or pass --allow-dirty",
                     task.id
