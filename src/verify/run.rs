@@ -1,11 +1,13 @@
-//! Running one acceptance command and judging its result.
+//! Running one check command (acceptance, truth, before/after-stage, wiring test, dead code)
+//! and judging its result.
 //!
-//! Guarantees: the command runs as `sh -c <command>` in the worktree (or its `working_dir`
-//! inside it) with stdin null, the caller's environment additions, then `LOOM_TASK` and
-//! `LOOM_WORKTREE`; it never runs longer than the timeout plus a short grace for collecting
+//! Guarantees: the command runs as `sh -c <script>` in the directory it is given (inside the
+//! tree being checked) with stdin null, the caller's environment additions, then `LOOM_TASK`
+//! and `LOOM_WORKTREE`; it never runs longer than the timeout plus a short grace for collecting
 //! output; stdout and stderr are read concurrently, so a child that fills one pipe while the
-//! other is being read cannot deadlock; `stdout_contains` and `stdout_not_contains` are judged
-//! on the whole stream, while only its last [`OUTPUT_TAIL_BYTES`] are kept for the report.
+//! other is being read cannot deadlock; `stdout_contains`, `stdout_not_contains`,
+//! `stderr_contains` and `stderr_empty` are judged on the whole streams, while only their last
+//! [`OUTPUT_TAIL_BYTES`] are kept for the report.
 //!
 //! On unix the command leads its own process group, and a timeout kills that whole group
 //! (`kill -KILL -- -<pgid>`, the group of the process started here and no other), so
@@ -246,7 +248,7 @@ pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &
     )
 }
 
-/// The directory a `working_dir` names inside `worktree` (absolute): `None`-like values (`""`,
+/// The directory a `working_dir` names inside `worktree` (absolute): values naming the root (`""`,
 /// `"."`, `"./"`) name the worktree itself; absolute paths and paths through `..` are refused,
 /// as is a directory that does not exist. The error is a one-line detail for a check.
 pub(super) fn resolve_dir(worktree: &Path, dir: &str) -> Result<std::path::PathBuf, String> {
