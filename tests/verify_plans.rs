@@ -132,10 +132,10 @@ fn run_greeter_plan(plan: &str, dir: &str) {
     assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run}");
     let expected = [
         "pass  before_stage  test -e bin/greet.sh",
-        // Plain commands are stored apart from those with expectations, and run first.
-        "pass  acceptance  test \"${PROJECT_ROOT}\" = \"$(pwd -P)\"",
+        // Guards: plain commands ran before those with expectations, out of the plan's order.
         "pass  acceptance  sh bin/greet.sh",
         "pass  acceptance  echo ${STAGE_ID} in ${WORKTREE}",
+        "pass  acceptance  test \"${PROJECT_ROOT}\" = \"$(pwd -P)\"",
         "pass  truth       test -x bin/greet.sh",
         "pass  after_stage  grep -q GREETING bin/greet.sh",
         "pass  artifact    bin/*.sh",
@@ -212,8 +212,8 @@ fn every_check_kind_runs_and_an_unmet_one_fails() {
     assert_eq!(
         details,
         [
-            "exit code 0 as expected",
             "stderr is not empty (5 bytes)",
+            "exit code 0 as expected",
             "stdout does not contain \"bar\"",
             "exit code 1, expected 0",
             "stderr is not empty (5 bytes)",

@@ -49,17 +49,8 @@ pub fn spec_of(task: &Task) -> Spec {
             T::default()
         })
     }
-    let mut acceptance: Vec<Acceptance> = task
-        .acceptance
-        .iter()
-        .map(|command| Acceptance::new(command.clone()))
-        .collect();
-    acceptance.extend(read::<Vec<Acceptance>>(
-        task,
-        "acceptance_checks",
-        CheckKind::Acceptance,
-        &mut unreadable,
-    ));
+    let rich: Vec<Positioned> = read(task, "acceptance_checks", CheckKind::Acceptance, &mut unreadable);
+    let acceptance = in_plan_order(&task.acceptance, rich);
     Spec {
         working_dir: read::<Option<String>>(task, "working_dir", CheckKind::Acceptance, &mut unreadable),
         setup: read(task, "setup", CheckKind::Acceptance, &mut unreadable),
@@ -74,6 +65,36 @@ pub fn spec_of(task: &Task) -> Spec {
         regression_test: read(task, "regression_test", CheckKind::RegressionTest, &mut unreadable),
         unreadable,
     }
+}
+
+/// A stored check with expectations, and where the plan listed it when that was before a plain
+/// command (plain commands are stored apart, in `acceptance`).
+#[derive(serde::Deserialize)]
+struct Positioned {
+    #[serde(flatten)]
+    check: Acceptance,
+    #[serde(default)]
+    position: Option<usize>,
+}
+
+/// The plain commands and the checks with expectations merged back into the plan's order:
+/// each positioned check at its position, plain commands filling the other places in order,
+/// then the checks that came after every plain command.
+fn in_plan_order(plain: &[String], rich: Vec<Positioned>) -> Vec<Acceptance> {
+    let total = plain.len() + rich.len();
+    let mut slots: Vec<Option<Acceptance>> = vec![None; total];
+    let mut rest = Vec::new();
+    for item in rich {
+        match item.position {
+            Some(position) if position < total && slots[position].is_none() => slots[position] = Some(item.check),
+            _ => rest.push(item.check),
+        }
+    }
+    let mut fill = plain.iter().map(|command| Acceptance::new(command.clone())).chain(rest);
+    slots
+        .into_iter()
+        .flat_map(|slot| slot.or_else(|| fill.next()))
+        .collect()
 }
 
 /// Whether a task has anything to check.
@@ -327,6 +348,35 @@ mod tests {
         assert_eq!(spec.wiring_tests[0].success_criteria.stderr_empty, Some(true));
         assert!(spec.unreadable.is_empty());
         assert!(has_checks(&spec));
+    }
+
+    #[test]
+    fn acceptance_runs_in_the_plan_order() {
+        // Guards: plain commands (stored in `acceptance`) ran before every check with
+        // expectations (stored in `acceptance_checks`), whatever the plan's order.
+        let task = task_with(serde_json::json!({"acceptance_checks": [
+            {"command": "r0", "exit_code": 1, "position": 0},
+            {"command": "r2", "exit_code": 1, "position": 2},
+            {"command": "r4", "exit_code": 1},
+        ]}));
+        let mut task = task;
+        task.acceptance = vec!["p1".into(), "p3".into()];
+        let order: Vec<String> = spec_of(&task)
+            .acceptance
+            .into_iter()
+            .map(|check| check.command)
+            .collect();
+        assert_eq!(order, ["r0", "p1", "r2", "p3", "r4"]);
+        // Stored by an older version (no positions): plain first, as it ran then.
+        let task = task_with(serde_json::json!({"acceptance_checks": [{"command": "r", "exit_code": 1}]}));
+        let mut task = task;
+        task.acceptance = vec!["p".into()];
+        let order: Vec<String> = spec_of(&task)
+            .acceptance
+            .into_iter()
+            .map(|check| check.command)
+            .collect();
+        assert_eq!(order, ["p", "r"]);
     }
 
     #[test]

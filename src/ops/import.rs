@@ -150,8 +150,12 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
     task.files = stage.files.clone();
     // Plain commands go where every version reads them; commands with expectations go to
     // `acceptance_checks`, which `verify` reads too.
-    let (plain, rich): (Vec<&Check>, Vec<&Check>) = stage.acceptance.iter().partition(|check| is_plain(check));
-    task.acceptance = plain.iter().map(|check| check.command.clone()).collect();
+    task.acceptance = stage
+        .acceptance
+        .iter()
+        .filter(|check| is_plain(check))
+        .map(|check| check.command.clone())
+        .collect();
     for field in STAGE_FIELDS {
         task.extra.remove(*field);
     }
@@ -166,10 +170,7 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
     set("plan", json!(plan_key));
     set("stage", json!(stage.id));
     set("stage_fingerprint", json!(stage.fingerprint()));
-    set(
-        "acceptance_checks",
-        json!(rich.iter().map(|check| check_json(check)).collect::<Vec<_>>()),
-    );
+    set("acceptance_checks", json!(ordered_rich_checks(&stage.acceptance)));
     set("artifacts", json!(stage.artifacts));
     set(
         "wiring",
@@ -231,6 +232,25 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
     set("context_budget", json!(stage.context_budget));
     set("working_dir", json!(stage.working_dir));
     set("stage_extra", json!(stage.extra));
+}
+
+/// The checks with expectations, each that comes before a plain command in the plan carrying
+/// its `position` in the plan's list, so `verify` runs them all in the plan's order although
+/// they are stored apart (see `spec_of`). Those after every plain command need none.
+fn ordered_rich_checks(acceptance: &[Check]) -> Vec<Value> {
+    let last_plain = acceptance.iter().rposition(is_plain);
+    acceptance
+        .iter()
+        .enumerate()
+        .filter(|(_, check)| !is_plain(check))
+        .map(|(position, check)| {
+            let mut value = check_json(check);
+            if last_plain.is_some_and(|last| position < last) {
+                value["position"] = json!(position);
+            }
+            value
+        })
+        .collect()
 }
 
 fn is_plain(check: &Check) -> bool {
