@@ -122,6 +122,8 @@ fn summary(ui: &mut Ui, task: &Task, place: &str, report: &Report) -> Result<(),
     let failed = report.checks.iter().filter(|check| !check.passed).count();
     if report.checks.is_empty() {
         ui.note(format!("{} has no checks", task.id));
+    } else if failed == 0 && report.checks.len() == 1 {
+        ui.line(format!("{}: its one check passes in {place}", task.id))?;
     } else if failed == 0 {
         ui.line(format!(
             "{}: all {} checks pass in {place}",
