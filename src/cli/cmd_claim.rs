@@ -3,7 +3,7 @@
 use clap::Args;
 
 use git_loom::model::Priority;
-use git_loom::ops::{ClaimOptions, Credentials, Held, Loom, NextFilter};
+use git_loom::ops::{ClaimOptions, Credentials, DoneRecord, Held, Loom, NextFilter};
 
 use super::cmd_update::print_edit;
 use super::context::Context;
@@ -90,6 +90,10 @@ pub struct ReleaseArgs {
 }
 
 /// Record a task you hold as done (dependents become ready)
+///
+/// Runs the task's checks first (as `verify`). In the task's worktree, uncommitted changes are
+/// refused with exit 5 unless --allow-dirty, and the worktree's HEAD commit is recorded on the
+/// task as `commit`; a worktree with no commits of its own gets a warning.
 #[derive(Debug, Args)]
 pub struct DoneArgs {
     /// Task id, or a unique prefix of one
@@ -103,6 +107,10 @@ pub struct DoneArgs {
     /// Do not run the task's checks first
     #[arg(long)]
     skip_verify: bool,
+    /// Record the task done although its worktree has uncommitted changes (they are listed on
+    /// the task as `done_with_uncommitted`; the checks still judge the committed work)
+    #[arg(long)]
+    allow_dirty: bool,
     /// Run the checks in this directory (default: the claim's worktree, else the task's, else
     /// the main working tree)
     #[arg(long, value_name = "PATH")]
@@ -212,24 +220,56 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         .output
         .as_ref()
         .map(|text| serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone())));
-    if !args.skip_verify
-        && let task = loom.task(&args.id)?.task
-        && super::cmd_verify::has_any_checks(&task)
-    {
-        // Only the holder's checks count: anyone else is refused by `done` without running them.
-        let holds = match loom.live_claim(&task.id)? {
-            Some((_, Ok(claim))) => {
-                args.holder.force
-                    || claim.is_held_by(&git_loom::model::Holder {
-                        agent: &actor.agent,
-                        token: args.holder.token.as_deref(),
-                    })
+    let task = loom.task(&args.id)?.task;
+    // Only the holder's work is judged: anyone else is refused by `done` without running it.
+    let holds = match loom.live_claim(&task.id)? {
+        Some((_, Ok(claim))) => {
+            args.holder.force
+                || claim.is_held_by(&git_loom::model::Holder {
+                    agent: &actor.agent,
+                    token: args.holder.token.as_deref(),
+                })
+        }
+        _ => false,
+    };
+    let worktree = args.worktree.as_deref().map(|path| context.user_path(path));
+    let mut record = DoneRecord::default();
+    let needs_checks = !args.skip_verify && super::cmd_verify::has_any_checks(&task);
+    let state = match holds {
+        // With checks to run, a missing directory is the error `verify` reports.
+        true if needs_checks => Some(loom.work_state(&task, worktree)?),
+        true => loom.work_state_if_any(&task, worktree)?,
+        false => None,
+    };
+    if let Some(state) = state {
+        if state.own && !state.changes.is_empty() {
+            if !args.allow_dirty {
+                // The refusal is the command's result, so it goes to stdout like a failed check.
+                if ui.json {
+                    ui.json_value(&serde_json::json!({
+                        "task": task.id.as_str(),
+                        "worktree": state.dir.display().to_string(),
+                        "uncommitted": state.changes,
+                        "passed": false,
+                    }))?;
+                } else {
+                    ui.line(format!(
+                        "{}: uncommitted changes in {}:\n  {}",
+                        task.id,
+                        state.dir.display(),
+                        state.changes.join("\n  ")
+                    ))?;
+                }
+                ui.note(format!(
+                    "{} stays claimed: commit the work (or remove the stray files) and run `git loom done` again, or pass --allow-dirty",
+                    task.id
+                ));
+                return Ok(Exit::ChecksFailed);
             }
-            _ => false,
-        };
-        if holds {
-            let worktree = args.worktree.as_deref().map(|path| context.user_path(path));
-            let passed = super::cmd_verify::check(&loom, &task, worktree, false, ui)?;
+            record.dirty = state.changes.clone();
+        }
+        if needs_checks {
+            let passed = super::cmd_verify::check(&loom, &task, &state, false, ui)?;
             if !passed {
                 ui.note(format!(
                     "{} stays claimed: fix the failing checks and run `git loom done` again (or pass --skip-verify)",
@@ -238,8 +278,27 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
                 return Ok(Exit::ChecksFailed);
             }
         }
+        if state.own {
+            if state.ahead == Some(0) {
+                ui.warn(format!(
+                    "{} has no commits beyond where it left its target branch: is the work committed?",
+                    state.dir.display()
+                ));
+            }
+            record.commit = state.head.clone();
+        } else if let Some(branch) = args.branch.as_ref().or(task.branch.as_ref()) {
+            // Worked elsewhere: the named branch's tip is the work.
+            record.commit = loom.store().branch_tip(branch)?;
+        }
     }
-    let outcome = loom.done(&args.id, args.holder.credentials(), output, args.branch.clone(), &actor)?;
+    let outcome = loom.done(
+        &args.id,
+        args.holder.credentials(),
+        output,
+        args.branch.clone(),
+        &record,
+        &actor,
+    )?;
     print_edit(&loom, &outcome, context, ui)
 }
 

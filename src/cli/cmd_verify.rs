@@ -6,17 +6,20 @@ use clap::Args;
 use serde::Serialize;
 
 use git_loom::model::Task;
-use git_loom::ops::{Loom, has_checks, spec_of};
+use git_loom::ops::{Checked, Loom, WorkState, has_checks, short_commit, spec_of};
 use git_loom::verify::{CheckResult, Report};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
 use super::ui::Ui;
 
-/// Run a task's checks (acceptance commands, artifacts, wiring) in its worktree
+/// Run a task's checks (acceptance, truths, before/after-stage, artifacts, wiring, wiring
+/// tests, dead code, regression test) against its committed work
 ///
 /// Commands run through `sh -c` with LOOM_TASK and LOOM_WORKTREE set, each within
-/// `[verify] timeout_secs`. Exit 0 when every check passes, 5 when any fails.
+/// `[verify] timeout_secs`. A task worktree with uncommitted changes is not checked as it
+/// stands: its HEAD commit is checked in a temporary checkout instead. Exit 0 when every check passes,
+/// 5 when any fails or cannot be run.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The task
@@ -31,6 +34,11 @@ pub struct VerifyArgs {
 struct ReportJson<'a> {
     task: &'a str,
     worktree: String,
+    /// The commit checked in a temporary checkout when the worktree had uncommitted changes;
+    /// `null` when the worktree itself was checked.
+    checked_commit: Option<&'a str>,
+    /// The uncommitted changes that were not checked.
+    uncommitted: &'a [String],
     passed: bool,
     checks: &'a [CheckResult],
 }
@@ -39,7 +47,8 @@ pub fn run(args: &VerifyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     let loom = context.loom()?;
     let task = loom.task(&args.id)?.task;
     let worktree = args.worktree.as_deref().map(|path| context.user_path(path));
-    let passed = check(&loom, &task, worktree, true, ui)?;
+    let state = loom.work_state(&task, worktree)?;
+    let passed = check(&loom, &task, &state, true, ui)?;
     Ok(if passed { Exit::Success } else { Exit::ChecksFailed })
 }
 
@@ -48,25 +57,43 @@ pub fn run(args: &VerifyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
 pub fn check(
     loom: &Loom,
     task: &Task,
-    worktree: Option<PathBuf>,
+    state: &WorkState,
     always_report: bool,
     ui: &mut Ui,
 ) -> Result<bool, CommandError> {
     let json = ui.json;
-    let (dir, report) = loom.verify_task(task, worktree, Vec::new(), |result| {
+    if let Some(head) = state.head.as_deref().filter(|_| state.own && !state.changes.is_empty()) {
+        ui.note(format!(
+            "{} has {} uncommitted change(s), which are not checked: checking commit {} in a temporary checkout",
+            state.dir.display(),
+            state.changes.len(),
+            short_commit(head)
+        ));
+    }
+    let (checked, report) = loom.verify_task(task, state, Vec::new(), |result| {
         if !json {
             let _ = ui.line(line(result));
         }
     })?;
+    let commit = match &checked {
+        Checked::Commit(commit) => Some(commit.as_str()),
+        Checked::InPlace(_) => None,
+    };
     if json && (always_report || !report.passed()) {
         ui.json_value(&ReportJson {
             task: task.id.as_str(),
-            worktree: dir.display().to_string(),
+            worktree: state.dir.display().to_string(),
+            checked_commit: commit,
+            uncommitted: if commit.is_some() { &state.changes } else { &[] },
             passed: report.passed(),
             checks: &report.checks,
         })?;
     } else if !json {
-        summary(ui, task, &dir, &report)?;
+        let place = match commit {
+            Some(commit) => format!("commit {} of {}", short_commit(commit), state.dir.display()),
+            None => state.dir.display().to_string(),
+        };
+        summary(ui, task, &place, &report)?;
     }
     Ok(report.passed())
 }
@@ -78,10 +105,7 @@ pub fn has_any_checks(task: &Task) -> bool {
 
 fn line(result: &CheckResult) -> String {
     let mark = if result.passed { "pass" } else { "FAIL" };
-    let kind = serde_json::to_value(result.kind)
-        .ok()
-        .and_then(|value| value.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let kind = result.kind.as_str();
     let mut text = format!("{mark}  {kind:<10}  {}", result.name);
     if !result.passed && !result.detail.is_empty() {
         text.push_str(&format!("\n      {}", result.detail.replace('\n', "\n      ")));
@@ -95,23 +119,23 @@ fn line(result: &CheckResult) -> String {
     text
 }
 
-fn summary(ui: &mut Ui, task: &Task, dir: &std::path::Path, report: &Report) -> Result<(), CommandError> {
+fn summary(ui: &mut Ui, task: &Task, place: &str, report: &Report) -> Result<(), CommandError> {
     let failed = report.checks.iter().filter(|check| !check.passed).count();
     if report.checks.is_empty() {
         ui.note(format!("{} has no checks", task.id));
+    } else if failed == 0 && report.checks.len() == 1 {
+        ui.line(format!("{}: its one check passes in {place}", task.id))?;
     } else if failed == 0 {
         ui.line(format!(
-            "{}: all {} checks pass in {}",
+            "{}: all {} checks pass in {place}",
             task.id,
             report.checks.len(),
-            dir.display()
         ))?;
     } else {
         ui.line(format!(
-            "{}: {failed} of {} checks failed in {}",
+            "{}: {failed} of {} checks failed in {place}",
             task.id,
             report.checks.len(),
-            dir.display()
         ))?;
     }
     Ok(())

@@ -33,6 +33,8 @@ pub struct TaskJson<'a> {
     pub output: Option<&'a serde_json::Value>,
     pub branch: Option<&'a str>,
     pub last_failure: Option<&'a str>,
+    /// The commit holding the work, recorded by `done`.
+    pub commit: Option<&'a str>,
     /// The claim on the task, `null` when it is not claimed.
     pub claim: Option<ClaimJson<'a>>,
     /// Only in `ready`: how many open tasks wait on this one.
@@ -64,6 +66,7 @@ impl<'a> TaskJson<'a> {
             output: task.output.as_ref(),
             branch: task.branch.as_deref(),
             last_failure: task.last_failure.as_deref(),
+            commit: task.extra.get("commit").and_then(serde_json::Value::as_str),
             claim: None,
             unblocks: None,
         }

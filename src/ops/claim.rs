@@ -57,6 +57,17 @@ const MAX_NEXT_ROUNDS: usize = 4;
 /// random, so that a crowd of racing agents spreads out instead of colliding again.
 const SPREAD: usize = 8;
 
+/// What `done` records about the work beyond the status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DoneRecord {
+    /// The commit holding the work (the branch's tip), kept as `commit` on the task so the work
+    /// is findable after its branch is gone.
+    pub commit: Option<String>,
+    /// Uncommitted changes the caller chose to leave behind (`--allow-dirty`), kept as
+    /// `done_with_uncommitted`.
+    pub dirty: Vec<String>,
+}
+
 impl Loom {
     /// Claim the task `input` names; it must be ready.
     pub fn claim(&self, input: &str, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
@@ -310,6 +321,7 @@ impl Loom {
         credentials: Credentials<'_>,
         output: Option<serde_json::Value>,
         branch: Option<String>,
+        record: &DoneRecord,
         actor: &Actor,
     ) -> Result<EditOutcome> {
         let id = self.resolve(input)?;
@@ -324,10 +336,26 @@ impl Loom {
             if branch.is_some() {
                 task.branch = branch.clone();
             }
-            let note = match forced {
+            if let Some(commit) = &record.commit {
+                task.extra
+                    .insert("commit".into(), serde_json::Value::from(commit.as_str()));
+            }
+            if !record.dirty.is_empty() {
+                task.extra.insert(
+                    "done_with_uncommitted".into(),
+                    serde_json::Value::from(record.dirty.clone()),
+                );
+            }
+            let mut note = match forced {
                 Some(note) => format!("done, {note}"),
                 None => format!("done by {}", claim.agent),
             };
+            if let Some(commit) = &record.commit {
+                note.push_str(&format!(" at commit {commit}"));
+            }
+            if !record.dirty.is_empty() {
+                note.push_str(&format!(", allowing {} uncommitted changes", record.dirty.len()));
+            }
             workset.record(&id, note.clone())?;
             workset.change_claim(&id, ClaimChange::Delete { tip }, note);
             finish(workset, &id, actor, "done")

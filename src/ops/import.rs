@@ -40,6 +40,11 @@ const STAGE_FIELDS: &[&str] = &[
     "artifacts",
     "wiring",
     "truths",
+    "before_stage",
+    "after_stage",
+    "wiring_tests",
+    "dead_code_check",
+    "regression_test",
     "setup",
     "context_budget",
     "working_dir",
@@ -145,8 +150,12 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
     task.files = stage.files.clone();
     // Plain commands go where every version reads them; commands with expectations go to
     // `acceptance_checks`, which `verify` reads too.
-    let (plain, rich): (Vec<&Check>, Vec<&Check>) = stage.acceptance.iter().partition(|check| is_plain(check));
-    task.acceptance = plain.iter().map(|check| check.command.clone()).collect();
+    task.acceptance = stage
+        .acceptance
+        .iter()
+        .filter(|check| is_plain(check))
+        .map(|check| check.command.clone())
+        .collect();
     for field in STAGE_FIELDS {
         task.extra.remove(*field);
     }
@@ -161,10 +170,7 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
     set("plan", json!(plan_key));
     set("stage", json!(stage.id));
     set("stage_fingerprint", json!(stage.fingerprint()));
-    set(
-        "acceptance_checks",
-        json!(rich.iter().map(|check| check_json(check)).collect::<Vec<_>>()),
-    );
+    set("acceptance_checks", json!(ordered_rich_checks(&stage.acceptance)));
     set("artifacts", json!(stage.artifacts));
     set(
         "wiring",
@@ -177,24 +183,102 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
         ),
     );
     set("truths", json!(stage.truths.iter().map(check_json).collect::<Vec<_>>()));
+    set(
+        "before_stage",
+        json!(stage.before_stage.iter().map(check_json).collect::<Vec<_>>()),
+    );
+    set(
+        "after_stage",
+        json!(stage.after_stage.iter().map(check_json).collect::<Vec<_>>()),
+    );
+    set(
+        "wiring_tests",
+        json!(
+            stage
+                .wiring_tests
+                .iter()
+                .map(|test| {
+                    let check = &test.check;
+                    json!({
+                        "name": test.name,
+                        "command": check.command,
+                        "description": check.description,
+                        "success_criteria": {
+                            "exit_code": check.exit_code,
+                            "stdout_contains": check.stdout_contains,
+                            "stdout_not_contains": check.stdout_not_contains,
+                            "stderr_contains": check.stderr_contains,
+                            "stderr_empty": check.stderr_empty,
+                        },
+                    })
+                })
+                .collect::<Vec<_>>()
+        ),
+    );
+    if let Some(check) = &stage.dead_code_check {
+        set(
+            "dead_code_check",
+            json!({"command": check.command, "fail_patterns": check.fail_patterns,
+                   "ignore_patterns": check.ignore_patterns, "extra": check.extra}),
+        );
+    }
+    if let Some(test) = &stage.regression_test {
+        set(
+            "regression_test",
+            json!({"file": test.file, "must_contain": test.must_contain, "extra": test.extra}),
+        );
+    }
     set("setup", json!(stage.setup));
     set("context_budget", json!(stage.context_budget));
     set("working_dir", json!(stage.working_dir));
     set("stage_extra", json!(stage.extra));
 }
 
+/// The checks with expectations, each that comes before a plain command in the plan carrying
+/// its `position` in the plan's list, so `verify` runs them all in the plan's order although
+/// they are stored apart (see `spec_of`). Those after every plain command need none.
+fn ordered_rich_checks(acceptance: &[Check]) -> Vec<Value> {
+    let last_plain = acceptance.iter().rposition(is_plain);
+    acceptance
+        .iter()
+        .enumerate()
+        .filter(|(_, check)| !is_plain(check))
+        .map(|(position, check)| {
+            let mut value = check_json(check);
+            if last_plain.is_some_and(|last| position < last) {
+                value["position"] = json!(position);
+            }
+            value
+        })
+        .collect()
+}
+
 fn is_plain(check: &Check) -> bool {
     check.stdout_contains.is_empty()
         && check.stdout_not_contains.is_empty()
         && check.exit_code.is_none_or(|code| code == 0)
+        && check.stderr_contains.is_empty()
+        && !check.stderr_empty
+        && check.description.is_none()
         && check.extra.is_empty()
 }
 
 fn check_json(check: &Check) -> Value {
-    json!({
+    let mut value = json!({
         "command": check.command,
         "stdout_contains": check.stdout_contains,
         "stdout_not_contains": check.stdout_not_contains,
         "exit_code": check.exit_code,
-    })
+    });
+    // Only when set, so checks without them are stored as older versions stored them.
+    if !check.stderr_contains.is_empty() {
+        value["stderr_contains"] = json!(check.stderr_contains);
+    }
+    if check.stderr_empty {
+        value["stderr_empty"] = json!(true);
+    }
+    if let Some(description) = &check.description {
+        value["description"] = json!(description);
+    }
+    value
 }

@@ -33,8 +33,8 @@ use crate::model::{IdError, IdQuery, Meta, Settings, Status, TaskBlobError, Task
 use crate::store::{self, CommitMessage, Expected, RefUpdate, Signature, Store};
 
 pub use board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD_FOR};
-pub use checks::{DEFAULT_CHECK_TIMEOUT, has_checks, spec_of};
-pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
+pub use checks::{Checked, DEFAULT_CHECK_TIMEOUT, WorkState, has_checks, short_commit, spec_of};
+pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, NextFilter};
 pub use config::{ConfigChange, SettingEntry, config_get, config_list, config_set};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};

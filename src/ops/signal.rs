@@ -212,6 +212,17 @@ fn goal_checks(task: &Task) -> String {
     for truth in strings("truths") {
         lines.push(format!("- must hold: {truth}"));
     }
+    for check in strings("before_stage") {
+        lines.push(format!(
+            "- held before the work (checked on the commit it starts from): {check}"
+        ));
+    }
+    for check in strings("after_stage") {
+        lines.push(format!("- must hold after the work: {check}"));
+    }
+    for test in strings("wiring_tests") {
+        lines.push(format!("- wiring test: {test}"));
+    }
     if let Some(budget) = task.extra.get("context_budget").and_then(serde_json::Value::as_u64) {
         lines.push(format!("- leave a handoff before {budget}% of your context is used"));
     }

@@ -23,6 +23,8 @@ mod tree;
 mod validate;
 
 #[cfg(test)]
+mod check_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
@@ -105,8 +107,18 @@ pub struct Stage {
     pub artifacts: Vec<String>,
     /// Connections between components that must exist once the stage is done.
     pub wiring: Vec<Wiring>,
-    /// Commands stating facts that must hold, checked like acceptance.
+    /// Commands stating facts that must hold, checked like acceptance (without setup).
     pub truths: Vec<Check>,
+    /// Checks of the tree the work starts from (the state before the stage).
+    pub before_stage: Vec<Check>,
+    /// Checks of the finished work, judged like truths.
+    pub after_stage: Vec<Check>,
+    /// Named commands showing components work together.
+    pub wiring_tests: Vec<WiringTest>,
+    /// A command whose output must show no dead code.
+    pub dead_code_check: Option<DeadCodeCheck>,
+    /// The test a bug fix must come with.
+    pub regression_test: Option<RegressionTest>,
     /// Percent (1–100) of an agent's context the stage may use.
     pub context_budget: Option<u8>,
     /// Where the stage's commands run, relative to the repository root.
@@ -129,6 +141,40 @@ pub struct Check {
     pub stdout_not_contains: Vec<String>,
     /// The exit code required; `None` means success (zero).
     pub exit_code: Option<i32>,
+    /// Texts that must all appear in the command's standard error.
+    pub stderr_contains: Vec<String>,
+    /// Whether standard error must be empty.
+    pub stderr_empty: bool,
+    /// What the check shows, in words.
+    pub description: Option<String>,
+    /// Fields this version does not know, kept verbatim.
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A named command with success criteria (`check.command` is the command) showing that
+/// components work together at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WiringTest {
+    pub name: String,
+    pub check: Check,
+}
+
+/// A command (a build, a linter) whose output lines must not contain any of `fail_patterns`,
+/// except lines that also contain one of `ignore_patterns`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DeadCodeCheck {
+    pub command: String,
+    pub fail_patterns: Vec<String>,
+    pub ignore_patterns: Vec<String>,
+    /// Fields this version does not know, kept verbatim.
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// A test file that must exist, not be empty, and contain every one of `must_contain`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RegressionTest {
+    pub file: String,
+    pub must_contain: Vec<String>,
     /// Fields this version does not know, kept verbatim.
     pub extra: BTreeMap<String, Value>,
 }
@@ -198,6 +244,12 @@ pub enum PlanErrorKind {
     Cycle {
         /// The ids along the cycle, the first repeated at the end.
         cycle: Vec<String>,
+    },
+    #[error("stage `{stage}` has working_dir {dir:?}, which {reason}")]
+    InvalidWorkingDir {
+        stage: String,
+        dir: String,
+        reason: &'static str,
     },
     #[error("stage `{stage}` has an empty {field} command")]
     EmptyCommand { stage: String, field: &'static str },
@@ -313,6 +365,9 @@ impl Stage {
                             "stdout_contains": check.stdout_contains,
                             "stdout_not_contains": check.stdout_not_contains,
                             "exit_code": check.exit_code,
+                            "stderr_contains": check.stderr_contains,
+                            "stderr_empty": check.stderr_empty,
+                            "description": check.description,
                             "extra": check.extra,
                         })
                     })
@@ -345,6 +400,24 @@ impl Stage {
             "artifacts": strings(&self.artifacts),
             "wiring": wiring,
             "truths": checks(&self.truths),
+            "before_stage": checks(&self.before_stage),
+            "dead_code_check": self.dead_code_check.as_ref().map(|check| serde_json::json!({
+                "command": check.command.trim(),
+                "fail_patterns": check.fail_patterns,
+                "ignore_patterns": check.ignore_patterns,
+                "extra": check.extra,
+            })),
+            "regression_test": self.regression_test.as_ref().map(|test| serde_json::json!({
+                "file": test.file.trim(),
+                "must_contain": test.must_contain,
+                "extra": test.extra,
+            })),
+            "after_stage": checks(&self.after_stage),
+            "wiring_tests": self
+                .wiring_tests
+                .iter()
+                .map(|test| serde_json::json!({"name": test.name.trim(), "check": checks(std::slice::from_ref(&test.check))}))
+                .collect::<Vec<_>>(),
             "context_budget": self.context_budget,
             "working_dir": self.working_dir.as_deref().map(str::trim),
             "extra": self.extra,

@@ -13,7 +13,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::tree::{Entry, Node, NodeValue};
-use super::{Check, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, Stage, Wiring};
+use super::{
+    Check, DeadCodeCheck, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, RegressionTest,
+    Stage, Wiring, WiringTest,
+};
 
 /// The result of lowering: a plan (possibly partial), and what was found on the way.
 pub(super) struct Lowered {
@@ -37,6 +40,9 @@ pub(super) struct StageLines {
     /// The line of each check's command.
     pub acceptance: Vec<usize>,
     pub truths: Vec<usize>,
+    pub before_stage: Vec<usize>,
+    pub after_stage: Vec<usize>,
+    pub wiring_tests: Vec<usize>,
     pub setup: Vec<usize>,
     /// The line of each wiring's pattern.
     pub wiring: Vec<usize>,
@@ -200,36 +206,123 @@ impl Lowerer {
             };
             let mut fields = Fields::new(entries);
             let command = fields.take("command");
-            let stdout_contains = self.texts(fields.take("stdout_contains"), &item_owner);
-            let stdout_not_contains = self.texts(fields.take("stdout_not_contains"), &item_owner);
-            let exit_code = fields.take("exit_code").and_then(|code| {
-                let number = match code.value.value {
-                    NodeValue::Int(number) => i32::try_from(number).ok(),
-                    _ => None,
-                };
-                if number.is_none() {
-                    let context = format!("`exit_code` of {item_owner}");
-                    self.wrong_type(&code.value, context, "a whole number within 32 bits");
-                }
-                number
-            });
-            let extra = self.extra(&fields, &item_owner);
+            let mut check = self.criteria(&mut fields, &item_owner);
             let Some(command) = command else {
                 self.missing(item.line, &item_owner, "command");
                 continue;
             };
             if let Some(text) = self.string(command, &item_owner) {
-                checks.0.push(Check {
-                    command: text,
-                    stdout_contains,
-                    stdout_not_contains,
-                    exit_code,
-                    extra,
-                });
+                check.command = text;
+                checks.0.push(check);
                 checks.1.push(command.value.line);
             }
         }
         checks
+    }
+
+    /// What a command's result must look like (every key but `command`), the rest of `fields`
+    /// kept as unknown.
+    fn criteria(&mut self, fields: &mut Fields<'_>, owner: &str) -> Check {
+        let stdout_contains = self.texts(fields.take("stdout_contains"), owner);
+        let stdout_not_contains = self.texts(fields.take("stdout_not_contains"), owner);
+        let stderr_contains = self.texts(fields.take("stderr_contains"), owner);
+        let exit_code = fields.take("exit_code").and_then(|code| {
+            let number = match code.value.value {
+                NodeValue::Int(number) => i32::try_from(number).ok(),
+                _ => None,
+            };
+            if number.is_none() {
+                let context = format!("`exit_code` of {owner}");
+                self.wrong_type(&code.value, context, "a whole number within 32 bits");
+            }
+            number
+        });
+        let stderr_empty = match fields.take("stderr_empty") {
+            Some(entry) => match entry.value.value {
+                NodeValue::Bool(flag) => flag,
+                _ => {
+                    self.wrong_type(&entry.value, format!("`stderr_empty` of {owner}"), "true or false");
+                    false
+                }
+            },
+            None => false,
+        };
+        let description = self.optional_string(fields, "description", owner);
+        let extra = self.extra(fields, owner);
+        Check {
+            command: String::new(),
+            stdout_contains,
+            stdout_not_contains,
+            exit_code,
+            stderr_contains,
+            stderr_empty,
+            description,
+            extra,
+        }
+    }
+
+    /// A map field read by `read` (given the map's fields, its owner's name and line), its
+    /// unknown keys kept with warnings.
+    fn map_of<T>(
+        &mut self,
+        entry: Option<&Entry>,
+        owner: &str,
+        read: impl FnOnce(&mut Self, &mut Fields<'_>, &str, usize) -> T,
+    ) -> Option<(T, BTreeMap<String, Value>)> {
+        let entry = entry?;
+        let field_owner = format!("`{}` of {owner}", entry.key);
+        let NodeValue::Map(entries) = &entry.value.value else {
+            self.wrong_type(&entry.value, field_owner, "a map");
+            return None;
+        };
+        let mut fields = Fields::new(entries);
+        let value = read(self, &mut fields, &field_owner, entry.value.line);
+        let extra = self.extra(&fields, &field_owner);
+        Some((value, extra))
+    }
+
+    /// Wiring tests: each a map with `name`, `command` and optional `success_criteria`.
+    fn wiring_tests(&mut self, entry: Option<&Entry>, owner: &str) -> (Vec<WiringTest>, Vec<usize>) {
+        let mut tests = (Vec::new(), Vec::new());
+        let Some(entry) = entry else { return tests };
+        let NodeValue::List(items) = &entry.value.value else {
+            self.wrong_type(&entry.value, format!("`wiring_tests` of {owner}"), "a list");
+            return tests;
+        };
+        for (index, item) in items.iter().enumerate() {
+            let item_owner = format!("`wiring_tests` item {} of {owner}", index + 1);
+            let NodeValue::Map(entries) = &item.value else {
+                self.wrong_type(item, item_owner, "a map");
+                continue;
+            };
+            let mut fields = Fields::new(entries);
+            let name = self.required_string(&mut fields, "name", &item_owner, item.line);
+            let command = fields.take("command");
+            let description = self.optional_string(&mut fields, "description", &item_owner);
+            let criteria_owner = format!("`success_criteria` of {item_owner}");
+            let mut criteria = match fields.take("success_criteria") {
+                Some(criteria) => match &criteria.value.value {
+                    NodeValue::Map(entries) => self.criteria(&mut Fields::new(entries), &criteria_owner),
+                    _ => {
+                        self.wrong_type(&criteria.value, criteria_owner, "a map");
+                        Check::default()
+                    }
+                },
+                None => Check::default(),
+            };
+            criteria.description = description;
+            criteria.extra.extend(self.extra(&fields, &item_owner));
+            let Some(command) = command else {
+                self.missing(item.line, &item_owner, "command");
+                continue;
+            };
+            if let Some(text) = self.string(command, &item_owner) {
+                criteria.command = text;
+                tests.0.push(WiringTest { name, check: criteria });
+                tests.1.push(command.value.line);
+            }
+        }
+        tests
     }
 
     /// Wiring checks, each a map with `source` and `pattern`.
@@ -301,6 +394,47 @@ impl Lowerer {
         (wiring, lines.wiring) = self.wiring(fields.take("wiring"), &owner);
         let truths;
         (truths, lines.truths) = self.checks(fields.take("truths"), &owner);
+        let before_stage;
+        (before_stage, lines.before_stage) = self.checks(fields.take("before_stage"), &owner);
+        let after_stage;
+        (after_stage, lines.after_stage) = self.checks(fields.take("after_stage"), &owner);
+        let wiring_tests;
+        (wiring_tests, lines.wiring_tests) = self.wiring_tests(fields.take("wiring_tests"), &owner);
+        let dead_code_check = self
+            .map_of(
+                fields.take("dead_code_check"),
+                &owner,
+                |lowerer, fields, owner, line| {
+                    let command = lowerer.required_string(fields, "command", owner, line);
+                    let (fail_patterns, _) = lowerer.string_list(fields.take("fail_patterns"), owner);
+                    let (ignore_patterns, _) = lowerer.string_list(fields.take("ignore_patterns"), owner);
+                    if command.trim().is_empty() {
+                        lowerer.missing(line, owner, "command");
+                    }
+                    DeadCodeCheck {
+                        command,
+                        fail_patterns,
+                        ignore_patterns,
+                        extra: BTreeMap::new(),
+                    }
+                },
+            )
+            .map(|(check, extra)| DeadCodeCheck { extra, ..check });
+        let regression_test = self
+            .map_of(
+                fields.take("regression_test"),
+                &owner,
+                |lowerer, fields, owner, line| {
+                    let file = lowerer.required_string(fields, "file", owner, line);
+                    let (must_contain, _) = lowerer.string_list(fields.take("must_contain"), owner);
+                    RegressionTest {
+                        file,
+                        must_contain,
+                        extra: BTreeMap::new(),
+                    }
+                },
+            )
+            .map(|(test, extra)| RegressionTest { extra, ..test });
         if let Some(entry) = fields.take("context_budget") {
             match entry.value.value {
                 NodeValue::Int(percent) => lines.context_budget = Some((percent, entry.value.line)),
@@ -320,6 +454,11 @@ impl Lowerer {
             artifacts,
             wiring,
             truths,
+            before_stage,
+            after_stage,
+            wiring_tests,
+            dead_code_check,
+            regression_test,
             // Out of range is reported by `validate`; the plan is refused then, so `None` here
             // never reaches a caller.
             context_budget: lines

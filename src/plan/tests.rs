@@ -83,6 +83,7 @@ fn markdown_yaml_plan_is_read_field_by_field() {
                 stdout_not_contains: vec!["FAILED".into()],
                 exit_code: Some(0),
                 extra: BTreeMap::new(),
+                ..Check::default()
             },
         ]
     );

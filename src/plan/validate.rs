@@ -64,6 +64,15 @@ pub(super) fn validate(plan: &Plan, lines: &[StageLines]) -> Vec<PlanError> {
         }
         let commands = checks(&stage.acceptance, &lines.acceptance, "acceptance")
             .chain(checks(&stage.truths, &lines.truths, "truth"))
+            .chain(checks(&stage.before_stage, &lines.before_stage, "before_stage"))
+            .chain(checks(&stage.after_stage, &lines.after_stage, "after_stage"))
+            .chain(
+                stage
+                    .wiring_tests
+                    .iter()
+                    .zip(&lines.wiring_tests)
+                    .map(|(test, line)| (&test.check.command, *line, "wiring test")),
+            )
             .chain(
                 stage
                     .setup
@@ -71,6 +80,26 @@ pub(super) fn validate(plan: &Plan, lines: &[StageLines]) -> Vec<PlanError> {
                     .zip(&lines.setup)
                     .map(|(command, line)| (command, *line, "setup")),
             );
+        if let Some(dir) = &stage.working_dir {
+            let trimmed = dir.trim();
+            let reason =
+                if trimmed.starts_with('/') || trimmed.starts_with('\\') || std::path::Path::new(trimmed).is_absolute()
+                {
+                    Some("is absolute: it must name a directory inside the worktree (\".\" for its root)")
+                } else if trimmed.split(['/', '\\']).any(|segment| segment == "..") {
+                    Some("leaves the worktree through `..`")
+                } else {
+                    None
+                };
+            if let Some(reason) = reason {
+                let kind = PlanErrorKind::InvalidWorkingDir {
+                    stage: name.clone(),
+                    dir: dir.clone(),
+                    reason,
+                };
+                error(stage.line, kind);
+            }
+        }
         for (command, line, field) in commands {
             if command.trim().is_empty() {
                 let kind = PlanErrorKind::EmptyCommand {

@@ -214,6 +214,77 @@ impl Store {
         Ok(!self.run_git(command, "read the worktree's status")?.trim().is_empty())
     }
 
+    /// The uncommitted changes of a checkout, one `git status --porcelain` line each (untracked
+    /// files included, ignored ones not), or `None` when `path` is not a git checkout.
+    pub fn checkout_changes(&self, path: &Path) -> Option<Vec<String>> {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(path)
+            .args(["status", "--porcelain", "--untracked-files=all"])
+            .output()
+            .ok()?;
+        output.status.success().then(|| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter(|line| !line.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+    }
+
+    /// The commit a checkout has checked out, or `None` when it is not a checkout or has no
+    /// commit yet.
+    pub fn checkout_head(&self, path: &Path) -> Option<String> {
+        let output = Command::new("git")
+            .arg("-C")
+            .arg(path)
+            .args(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])
+            .output()
+            .ok()?;
+        output
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .filter(|id| !id.is_empty())
+    }
+
+    /// Where `commit` left `branch` (their merge base), if the branch exists and they share
+    /// history.
+    pub fn fork_point(&self, commit: &str, branch: &str) -> Result<Option<String>> {
+        let Some(target) = self.branch_tip(branch)? else {
+            return Ok(None);
+        };
+        let mut command = self.git_here();
+        command.args(["merge-base", &target, commit]);
+        Ok(self
+            .run_git(command, "find where the work left its target")
+            .ok()
+            .map(|out| out.trim().to_owned())
+            .filter(|base| !base.is_empty()))
+    }
+
+    /// How many commits `tip` has that `base` lacks.
+    pub fn commits_since(&self, base: &str, tip: &str) -> Result<u32> {
+        let mut command = self.git_here();
+        command.args(["rev-list", "--count", &format!("{base}..{tip}")]);
+        Ok(self
+            .run_git(command, "count the work's commits")?
+            .trim()
+            .parse()
+            .unwrap_or(0))
+    }
+
+    /// Check `commit` out, detached, in a new linked worktree at `path` (which must not exist).
+    pub fn add_detached_worktree(&self, path: &Path, commit: &str) -> Result<()> {
+        let mut command = self.git_here();
+        command
+            .args(["worktree", "add", "--quiet", "--detach"])
+            .arg(path)
+            .arg(commit);
+        self.run_git(command, "check the commit out in a temporary worktree")
+            .map(|_| ())
+    }
+
     /// How many commits `branch` has that `target` lacks, and the other way round.
     pub fn ahead_behind(&self, branch: &str, target: &str) -> Result<Option<(u32, u32)>> {
         if self.branch_tip(branch)?.is_none() || self.branch_tip(target)?.is_none() {

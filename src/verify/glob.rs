@@ -5,18 +5,16 @@
 //! cannot name anything outside the worktree; the walk never enters `.git` and never follows a
 //! symbolic link to a directory, so it ends even when links form a loop.
 //!
-//! Glob rules (no glob crate is a dependency, so the matcher is written here):
+//! Glob rules are those of the `globset` crate, configured so that:
 //!
-//! - a pattern is a glob if it contains `*` or `?`; anything else is a literal path;
-//! - `?` matches exactly one character other than `/`;
-//! - `*` matches any run of characters other than `/`, including none and including a leading
-//!   `.` (unlike a shell, dot files are not hidden);
+//! - a pattern is a glob if it contains `*`, `?`, `[` or `{`; anything else is a literal path;
+//! - `?` matches exactly one character other than `/`, and `*` any run of characters other than
+//!   `/`, including none and including a leading `.` (unlike a shell, dot files are not hidden);
 //! - `**` as a whole segment matches any number of whole segments: `src/**/*.rs` matches
-//!   `src/lib.rs` and `src/a/b/c.rs`. As the last segment it matches one or more, so `docs/**`
-//!   matches every file under `docs` but not a file named `docs`. `**` inside a segment
-//!   (`a**b`) is a plain `*`;
-//! - there are no character classes or braces: `[`, `]`, `{` and `}` match themselves;
-//! - matching is case-sensitive and done on `/`-separated paths relative to the worktree.
+//!   `src/lib.rs` and `src/a/b/c.rs`; `docs/**` matches every file under `docs`;
+//! - `[abc]`, `[a-z]`, `[!x]` are character classes and `{a,b}` alternatives;
+//! - matching is case-sensitive and done on `/`-separated paths relative to the directory the
+//!   patterns are resolved in.
 
 use std::fs;
 use std::path::Path;
@@ -44,115 +42,60 @@ pub(super) fn relative_path(path: &str) -> Result<String, &'static str> {
     Ok(segments.join("/"))
 }
 
-/// Whether a (normalised) pattern needs matching against the tree rather than one lookup.
-pub(super) fn is_glob(pattern: &str) -> bool {
-    pattern.contains(['*', '?'])
+/// Check a `working_dir` and return it normalised like [`relative_path`], except that a path
+/// naming the root itself (`""`, `"."`, `"./"`) is allowed and comes back empty.
+pub(super) fn working_dir(path: &str) -> Result<String, &'static str> {
+    match relative_path(path) {
+        Err("is empty") => Ok(String::new()),
+        other => other,
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Segment {
-    /// `**`: any number of whole segments.
-    AnyDepth,
-    /// One segment, possibly with `*` and `?`.
-    Name(Vec<char>),
+/// Whether a (normalised) pattern needs matching against the tree rather than one lookup.
+pub(super) fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '[', '{'])
 }
 
 /// A compiled glob pattern.
 #[derive(Debug, Clone)]
 pub(super) struct Glob {
-    segments: Vec<Segment>,
+    pattern: String,
+    matcher: globset::GlobMatcher,
 }
 
 impl Glob {
-    /// Compile a pattern already normalised by [`relative_path`].
-    pub(super) fn new(pattern: &str) -> Glob {
-        let mut segments: Vec<Segment> = Vec::new();
-        for part in pattern.split('/').filter(|part| !part.is_empty()) {
-            let segment = if part == "**" {
-                Segment::AnyDepth
-            } else {
-                Segment::Name(part.chars().collect())
-            };
-            // Consecutive `**` mean the same as one, and collapsing them keeps matching linear
-            // in the number of `**` rather than exponential.
-            if segment == Segment::AnyDepth && segments.last() == Some(&Segment::AnyDepth) {
-                continue;
-            }
-            segments.push(segment);
-        }
-        Glob { segments }
+    /// Compile a pattern already normalised by [`relative_path`]; the error says what is wrong
+    /// with it (an unclosed `[` or `{`, say).
+    pub(super) fn new(pattern: &str) -> Result<Glob, String> {
+        let glob = globset::GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|err| err.kind().to_string())?;
+        Ok(Glob {
+            pattern: pattern.to_owned(),
+            matcher: glob.compile_matcher(),
+        })
     }
 
     /// The leading segments without wildcards, joined: the only directory that can hold a
-    /// match, so the walk starts there instead of at the worktree's root.
+    /// match, so the walk starts there instead of at the root.
     pub(super) fn base(&self) -> String {
-        let mut base = Vec::new();
+        let segments: Vec<&str> = self.pattern.split('/').collect();
         // The last segment names the file itself, so it never belongs to the base directory.
-        let dirs = self.segments.len().saturating_sub(1);
-        for segment in &self.segments[..dirs] {
-            match segment {
-                Segment::Name(name) if !name.iter().any(|c| matches!(c, '*' | '?')) => {
-                    base.push(name.iter().collect::<String>())
-                }
-                _ => break,
-            }
-        }
-        base.join("/")
+        let dirs = segments.len().saturating_sub(1);
+        segments[..dirs]
+            .iter()
+            .take_while(|segment| !is_glob(segment))
+            .copied()
+            .collect::<Vec<_>>()
+            .join("/")
     }
 
     /// Whether a `/`-separated relative path matches.
     pub(super) fn matches(&self, path: &str) -> bool {
-        let parts: Vec<&str> = path.split('/').filter(|part| !part.is_empty()).collect();
-        match_segments(&self.segments, &parts)
+        self.matcher.is_match(path)
     }
-}
-
-fn match_segments(segments: &[Segment], parts: &[&str]) -> bool {
-    match segments.split_first() {
-        None => parts.is_empty(),
-        Some((Segment::AnyDepth, rest)) => {
-            let least = if rest.is_empty() { 1 } else { 0 };
-            (least..=parts.len()).any(|skip| match_segments(rest, &parts[skip..]))
-        }
-        Some((Segment::Name(name), rest)) => match parts.split_first() {
-            Some((first, tail)) => match_name(name, first) && match_segments(rest, tail),
-            None => false,
-        },
-    }
-}
-
-/// Wildcard matching within one segment. On a mismatch after a `*`, the `*` takes one more
-/// character and matching resumes: only the most recent `*` needs revisiting, so this is
-/// linear in practice and never exponential.
-fn match_name(pattern: &[char], name: &str) -> bool {
-    let name: Vec<char> = name.chars().collect();
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        match pattern.get(p) {
-            Some('*') => {
-                star = Some((p, n));
-                p += 1;
-            }
-            Some('?') => {
-                p += 1;
-                n += 1;
-            }
-            Some(&c) if c == name[n] => {
-                p += 1;
-                n += 1;
-            }
-            _ => match star {
-                Some((star_p, star_n)) => {
-                    p = star_p + 1;
-                    n = star_n + 1;
-                    star = Some((star_p, star_n + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// Every file under `root/base` (`base` relative to `root`, may be empty), as sorted
@@ -196,7 +139,7 @@ mod tests {
     use super::*;
 
     fn glob(pattern: &str) -> Glob {
-        Glob::new(&relative_path(pattern).unwrap())
+        Glob::new(&relative_path(pattern).unwrap()).unwrap()
     }
 
     #[test]
@@ -208,6 +151,19 @@ mod tests {
         assert!(relative_path("src/../../x").is_err());
         assert!(relative_path("").is_err());
         assert!(relative_path("./").is_err());
+    }
+
+    #[test]
+    fn working_dirs_may_name_the_root() {
+        // Guards: `working_dir: "."` (and `""`, `"./"`) was refused as an empty path, failing
+        // every check of the most common stage layout.
+        for root in ["", ".", "./", " . ", ".//."] {
+            assert_eq!(working_dir(root).unwrap(), "", "{root:?}");
+        }
+        assert_eq!(working_dir("./loom/").unwrap(), "loom");
+        assert!(working_dir("..").unwrap_err().contains("leaves the worktree"));
+        assert!(working_dir("a/../..").is_err());
+        assert!(working_dir("/tmp").unwrap_err().contains("is absolute"));
     }
 
     #[test]
@@ -223,9 +179,11 @@ mod tests {
         assert!(glob("f*o*r").matches("fooobar"));
         assert!(!glob("f*o*r").matches("fooobaz"));
         assert!(glob("*").matches("x"));
-        assert!(glob("a**b").matches("aXYb"));
-        assert!(!glob("a**b").matches("a/b"));
-        assert!(glob("[x].rs?").matches("[x].rsa"));
+        assert!(glob("[xy].rs").matches("y.rs"));
+        assert!(glob("{lib,main}.rs").matches("main.rs"));
+        assert!(!glob("{lib,main}.rs").matches("mod.rs"));
+        // Guards: a malformed pattern is an error to report, not a silent non-match.
+        assert!(Glob::new("src/[ab.rs").is_err());
     }
 
     #[test]
@@ -242,7 +200,6 @@ mod tests {
         assert!(glob("docs/**").matches("docs/a"));
         assert!(glob("docs/**").matches("docs/a/b"));
         assert!(!glob("docs/**").matches("docs"));
-        assert!(glob("a/**/**/b").matches("a/b"));
         assert!(glob("a/**/m/**/z").matches("a/1/m/2/3/z"));
         assert!(!glob("a/**/m/**/z").matches("a/1/2/3/z"));
     }
@@ -254,12 +211,15 @@ mod tests {
         assert_eq!(glob("*.rs").base(), "");
         assert_eq!(glob("**/x").base(), "");
         assert_eq!(glob("a/b*/c").base(), "a");
+        assert_eq!(glob("a/{b,c}/d").base(), "a");
     }
 
     #[test]
     fn globs_are_told_from_literal_paths() {
         assert!(is_glob("src/*.rs"));
         assert!(is_glob("a?"));
+        assert!(is_glob("src/[ab].rs"));
+        assert!(is_glob("src/{a,b}.rs"));
         assert!(!is_glob("src/lib.rs"));
     }
 

@@ -1,26 +1,37 @@
 //! Verifying a task's work: running its checks in a directory (its worktree) and reporting the
 //! result of each, for `git loom verify`.
 //!
-//! A [`Spec`] lists three kinds of check, run in this order by [`verify`]:
+//! A [`Spec`] lists the kinds of check a plan stage can carry (the Rust loom's), run in this
+//! order by [`verify`]:
 //!
-//! 1. **acceptance** commands ([`Acceptance`]), each run as `sh -c <command>` in its own
-//!    process group, killed with that group after [`Context::timeout`], and judged on its exit
-//!    code and stdout;
-//! 2. **artifacts**: paths or globs that must each match at least one file that is not a stub
-//!    ([`is_stub`] gives the exact rule). `?` matches one character and `*` any run of
-//!    characters within a path segment, `**` as a whole segment any number of segments
-//!    (`src/**/*.rs`); anything without `*` or `?` is a literal path. The tree is walked without
-//!    entering `.git` or following links to directories;
-//! 3. **wiring** rules ([`Wiring`]): a regex that must match somewhere in a file.
+//! 1. **before_stage** commands ([`Acceptance`]), run in the tree the work started from
+//!    ([`Context::before`]); they state what held *before* the work (a test that failed, say),
+//!    and fail with "not run" when no such tree is available;
+//! 2. **acceptance** commands, each run as `sh -c <setup && command>`: every [`Spec::setup`]
+//!    command runs first, in the same shell, so what it exports is visible to the check;
+//! 3. **truths** and 4. **after_stage** commands, judged like acceptance, without setup;
+//! 5. **artifacts**: paths or globs (rules in the `glob` module) that must each match at least
+//!    one file, every matched file real ([`stub_reason`] gives the exact rule);
+//! 6. **wiring** rules ([`Wiring`]): a regex that must match somewhere in a file;
+//! 7. **wiring_tests** ([`WiringTest`]): named commands with success criteria;
+//! 8. **dead_code_check** ([`DeadCodeCheck`]): a command whose output must show no dead code;
+//! 9. **regression_test** ([`RegressionTest`]): a test file that must hold given texts.
 //!
-//! Every path is relative to the worktree; absolute paths and paths with `..` are refused.
+//! Every command runs in its own process group, is killed with that group after
+//! [`Context::timeout`], and is judged on its exit code, stdout and stderr. `${WORKTREE}`,
+//! `${PROJECT_ROOT}` and `${STAGE_ID}` in a command are expanded first (see `vars`).
+//!
+//! Every path (commands' directory, artifacts, wiring sources) is relative to the stage's
+//! [`Spec::working_dir`], itself relative to the worktree (`""`, `"."` and `"./"` name the
+//! worktree); absolute paths and paths with `..` are refused.
 //!
 //! Guarantees: every check runs even when an earlier one failed, and its result says why it
-//! failed; a check that cannot run (a missing file, a bad regex, a path leaving the worktree)
-//! fails with a message instead of stopping the run. Only a worktree that cannot be used at all
-//! is an error ([`VerifyError`]). Like the rest of the library, this module never prints and
-//! never reads the process environment (the commands it starts inherit it, plus the additions in
-//! [`Context::env`]); the only clock it reads is the monotonic one, for timeouts and durations.
+//! failed; a check that cannot run (a missing file, a bad regex, a path leaving the worktree, a
+//! before_stage check without a base tree, a check the caller could not read, listed in
+//! [`Spec::unreadable`]) fails with a message instead of stopping the run or passing. Only a worktree that cannot be used at all is an error ([`VerifyError`]). Like the
+//! rest of the library, this module never prints and never reads the process environment (the
+//! commands it starts inherit it, plus the additions in [`Context::env`]); the only clock it
+//! reads is the monotonic one, for timeouts and durations.
 //!
 //! A [`Report`] serializes (for `--json`) as:
 //!
@@ -43,11 +54,13 @@
 //! ```
 //!
 //! - `passed` (report): every check passed (true when there are none);
-//! - `kind`: `"acceptance"`, `"artifact"` or `"wiring"`;
-//! - `name`: the command, the artifact path or glob as written, or `"<source>: /<pattern>/"`;
+//! - `kind`: `"before_stage"`, `"acceptance"`, `"truth"`, `"after_stage"`, `"artifact"`,
+//!   `"wiring"`, `"wiring_test"`, `"dead_code"` or `"regression_test"`;
+//! - `name`: the command as written (before expansion, without setup), the artifact path or
+//!   glob as written, `"<source>: /<pattern>/"`, or a wiring test's name;
 //! - `detail`: why the check passed or failed, in one line;
-//! - `exit_code`: the command's exit code, `null` for other kinds and for a command that timed
-//!   out, was killed by a signal or could not start;
+//! - `exit_code`: the command's exit code, `null` for artifacts and wiring and for a command
+//!   that timed out, was killed by a signal, could not start or was not run;
 //! - `stdout`, `stderr`: the last 4 KiB of each stream (empty for other kinds), opening with a
 //!   line `[N earlier bytes cut]` when the stream was longer;
 //! - `duration_ms`: how long the check took.
@@ -55,15 +68,16 @@
 mod checks;
 mod glob;
 mod run;
+mod vars;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize, Serializer};
 
-pub use checks::{STUB_SCAN_LIMIT, is_stub};
+pub use checks::{STUB_MARKERS, stub_reason};
 pub use run::OUTPUT_TAIL_BYTES;
 
 /// A shell command whose result decides whether the work is accepted.
@@ -79,7 +93,13 @@ pub struct Acceptance {
     /// The exit code that means success; 0 when not given.
     #[serde(default)]
     pub exit_code: Option<i32>,
-    /// Where to run, relative to the worktree; the worktree itself when not given.
+    /// Strings that must each appear in stderr.
+    #[serde(default)]
+    pub stderr_contains: Vec<String>,
+    /// Whether stderr must be empty (false: stderr is not judged).
+    #[serde(default)]
+    pub stderr_empty: bool,
+    /// Where to run, relative to the worktree; the spec's `working_dir` when not given.
     #[serde(default)]
     pub working_dir: Option<String>,
 }
@@ -106,16 +126,127 @@ pub struct Wiring {
     pub description: Option<String>,
 }
 
+/// What a wiring test's result must look like; all optional, success (exit 0) by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuccessCriteria {
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    #[serde(default)]
+    pub stdout_contains: Vec<String>,
+    #[serde(default)]
+    pub stdout_not_contains: Vec<String>,
+    #[serde(default)]
+    pub stderr_contains: Vec<String>,
+    #[serde(default)]
+    pub stderr_empty: Option<bool>,
+}
+
+/// A named command showing that components work together at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WiringTest {
+    pub name: String,
+    pub command: String,
+    #[serde(default)]
+    pub success_criteria: SuccessCriteria,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl WiringTest {
+    /// The test as a command with expectations.
+    fn as_acceptance(&self) -> Acceptance {
+        let criteria = &self.success_criteria;
+        Acceptance {
+            command: self.command.clone(),
+            stdout_contains: criteria.stdout_contains.clone(),
+            stdout_not_contains: criteria.stdout_not_contains.clone(),
+            exit_code: criteria.exit_code,
+            stderr_contains: criteria.stderr_contains.clone(),
+            stderr_empty: criteria.stderr_empty.unwrap_or(false),
+            working_dir: None,
+        }
+    }
+}
+
+/// A command whose output lines must not contain any of `fail_patterns` (unless they also
+/// contain one of `ignore_patterns`); its exit code is not judged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadCodeCheck {
+    pub command: String,
+    #[serde(default)]
+    pub fail_patterns: Vec<String>,
+    #[serde(default)]
+    pub ignore_patterns: Vec<String>,
+}
+
+/// A test file, relative to the working directory, that must exist, not be empty, and contain
+/// every one of `must_contain`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegressionTest {
+    pub file: String,
+    #[serde(default)]
+    pub must_contain: Vec<String>,
+}
+
 /// Everything to check for one task.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Spec {
+    /// Where commands run and paths resolve, relative to the worktree; the worktree when not
+    /// given (or `""`, `"."`, `"./"`).
+    #[serde(default)]
+    pub working_dir: Option<String>,
+    /// Commands run before every acceptance command, in its shell, joined with `&&`.
+    #[serde(default)]
+    pub setup: Vec<String>,
     #[serde(default)]
     pub acceptance: Vec<Acceptance>,
-    /// Paths or globs relative to the worktree.
+    #[serde(default)]
+    pub truths: Vec<Acceptance>,
+    /// Checks of the tree the work started from.
+    #[serde(default)]
+    pub before_stage: Vec<Acceptance>,
+    #[serde(default)]
+    pub after_stage: Vec<Acceptance>,
+    /// Paths or globs relative to the working directory.
     #[serde(default)]
     pub artifacts: Vec<String>,
     #[serde(default)]
     pub wiring: Vec<Wiring>,
+    #[serde(default)]
+    pub wiring_tests: Vec<WiringTest>,
+    #[serde(default)]
+    pub dead_code_check: Option<DeadCodeCheck>,
+    #[serde(default)]
+    pub regression_test: Option<RegressionTest>,
+    /// Checks that could not be read, each (kind, why): each fails, so a check lost to a
+    /// malformed task is never a pass.
+    #[serde(skip)]
+    pub unreadable: Vec<(CheckKind, String)>,
+}
+
+impl Spec {
+    /// Whether there is anything to check.
+    pub fn is_empty(&self) -> bool {
+        self.acceptance.is_empty()
+            && self.truths.is_empty()
+            && self.before_stage.is_empty()
+            && self.after_stage.is_empty()
+            && self.artifacts.is_empty()
+            && self.wiring.is_empty()
+            && self.wiring_tests.is_empty()
+            && self.dead_code_check.is_none()
+            && self.regression_test.is_none()
+            && self.unreadable.is_empty()
+    }
+}
+
+/// The tree `before_stage` checks run in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BeforeTree {
+    /// A checkout of the commit the work started from.
+    Dir(PathBuf),
+    /// Why there is none; each before_stage check fails with this reason.
+    Unavailable(String),
 }
 
 /// Where and how to run the checks; supplied by the caller, since the library reads no
@@ -129,25 +260,41 @@ pub struct Context {
     /// Variables added to the environment the commands inherit. `LOOM_TASK` and
     /// `LOOM_WORKTREE` are set after these, so they always describe this run.
     pub env: Vec<(String, String)>,
-    /// How long each acceptance command may run before it is killed.
+    /// How long each command may run before it is killed.
     pub timeout: Duration,
+    /// The plan stage the task comes from, for `${STAGE_ID}`.
+    pub stage: Option<String>,
+    /// Where `before_stage` checks run.
+    pub before: BeforeTree,
 }
 
 /// Which kind of check a result belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum CheckKind {
+    BeforeStage,
     Acceptance,
+    Truth,
+    AfterStage,
     Artifact,
     Wiring,
+    WiringTest,
+    DeadCode,
+    RegressionTest,
 }
 
 impl CheckKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            CheckKind::BeforeStage => "before_stage",
             CheckKind::Acceptance => "acceptance",
+            CheckKind::Truth => "truth",
+            CheckKind::AfterStage => "after_stage",
             CheckKind::Artifact => "artifact",
             CheckKind::Wiring => "wiring",
+            CheckKind::WiringTest => "wiring_test",
+            CheckKind::DeadCode => "dead_code",
+            CheckKind::RegressionTest => "regression_test",
         }
     }
 }
@@ -242,146 +389,206 @@ pub fn verify_with_progress(
     context: &Context,
     mut progress: impl FnMut(&CheckResult),
 ) -> Result<Report, VerifyError> {
-    // Canonical, so that LOOM_WORKTREE is absolute and the same however the caller named it.
-    let worktree = fs::canonicalize(&context.worktree).map_err(|source| VerifyError::Worktree {
-        path: context.worktree.clone(),
-        source,
-    })?;
-    if !worktree.is_dir() {
-        return Err(VerifyError::NotADirectory { path: worktree });
-    }
+    let worktree = canonical_dir(&context.worktree)?;
     let mut report = Report::default();
     let mut record = |result: CheckResult| {
         progress(&result);
         report.checks.push(result);
     };
+    let working_dir = spec.working_dir.as_deref().unwrap_or("");
+    let base = run::resolve_dir(&worktree, working_dir);
+    let vars = vars::Variables::new(
+        &worktree,
+        base.as_deref().unwrap_or(&worktree),
+        context.stage.as_deref(),
+    );
+    let commands = Commands {
+        context,
+        worktree: &worktree,
+        base: &base,
+        vars: &vars,
+    };
+
+    for (kind, why) in &spec.unreadable {
+        record(not_run(*kind, "(unreadable)", why.clone()));
+    }
+    if !spec.before_stage.is_empty() {
+        before_stage(spec, context, working_dir, &mut record)?;
+    }
+    let setup: Vec<String> = spec.setup.iter().map(|command| vars.expand(command)).collect();
     for acceptance in &spec.acceptance {
-        record(run::acceptance(acceptance, context, &worktree));
+        let dir = acceptance
+            .working_dir
+            .as_deref()
+            .map(|dir| run::resolve_dir(&worktree, dir));
+        let mut script = setup.clone();
+        script.push(vars.expand(&acceptance.command));
+        record(commands.run(
+            CheckKind::Acceptance,
+            &acceptance.command,
+            script.join(" && "),
+            dir,
+            acceptance,
+        ));
+    }
+    for (kind, checks) in [
+        (CheckKind::Truth, &spec.truths),
+        (CheckKind::AfterStage, &spec.after_stage),
+    ] {
+        for check in checks {
+            record(commands.run(kind, &check.command, vars.expand(&check.command), None, check));
+        }
     }
     for pattern in &spec.artifacts {
-        let started = std::time::Instant::now();
-        let mut result = checks::artifact(&worktree, pattern);
-        result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        record(result);
+        record(timed(CheckKind::Artifact, pattern, &base, |root| {
+            checks::artifact(root, pattern)
+        }));
     }
     for wiring in &spec.wiring {
-        let started = std::time::Instant::now();
-        let mut result = checks::wiring(&worktree, wiring);
-        result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let name = format!("{}: /{}/", wiring.source, wiring.pattern);
+        record(timed(CheckKind::Wiring, &name, &base, |root| {
+            checks::wiring(root, wiring)
+        }));
+    }
+    for test in &spec.wiring_tests {
+        let criteria = test.as_acceptance();
+        record(commands.run(
+            CheckKind::WiringTest,
+            &test.name,
+            vars.expand(&test.command),
+            None,
+            &criteria,
+        ));
+    }
+    if let Some(check) = &spec.dead_code_check {
+        let script = checks::dead_code_script(&vars.expand(&check.command), check);
+        let mut result = commands.run(
+            CheckKind::DeadCode,
+            &check.command,
+            script,
+            None,
+            &Acceptance::default(),
+        );
+        checks::explain_dead_code(&mut result);
         record(result);
+    }
+    if let Some(test) = &spec.regression_test {
+        let name = test.file.clone();
+        record(timed(CheckKind::RegressionTest, &name, &base, |root| {
+            checks::regression_test(root, test)
+        }));
     }
     Ok(report)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Canonical, so that LOOM_WORKTREE and `${WORKTREE}` are absolute and the same however the
+/// caller named the directory.
+fn canonical_dir(dir: &Path) -> Result<PathBuf, VerifyError> {
+    let canonical = fs::canonicalize(dir).map_err(|source| VerifyError::Worktree {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !canonical.is_dir() {
+        return Err(VerifyError::NotADirectory { path: canonical });
+    }
+    Ok(canonical)
+}
 
-    fn context(worktree: &std::path::Path) -> Context {
-        Context {
-            task: "loom-0000abcd".to_owned(),
-            worktree: worktree.to_path_buf(),
-            env: Vec::new(),
-            timeout: Duration::from_secs(10),
+/// What running commands in one tree needs.
+struct Commands<'a> {
+    context: &'a Context,
+    worktree: &'a Path,
+    /// The stage's working directory, or why it cannot be used.
+    base: &'a Result<PathBuf, String>,
+    vars: &'a vars::Variables,
+}
+
+impl Commands<'_> {
+    /// Run `script` in `dir` (default: the working directory), judged by `criteria`.
+    fn run(
+        &self,
+        kind: CheckKind,
+        name: &str,
+        script: String,
+        dir: Option<Result<PathBuf, String>>,
+        criteria: &Acceptance,
+    ) -> CheckResult {
+        let dir = dir.unwrap_or_else(|| self.base.clone());
+        match dir {
+            Ok(dir) => run::run_job(
+                &run::Job {
+                    kind,
+                    name: name.to_owned(),
+                    script,
+                    dir: &dir,
+                    worktree: self.worktree,
+                    criteria,
+                },
+                self.context,
+            ),
+            Err(detail) => not_run(kind, name, detail),
         }
     }
-
-    #[test]
-    fn every_check_runs_in_order_even_after_failures() {
-        let dir = tempfile::tempdir().unwrap();
-        fs::create_dir(dir.path().join("src")).unwrap();
-        fs::write(dir.path().join("src/lib.rs"), "pub mod verify;\n").unwrap();
-        let spec = Spec {
-            acceptance: vec![Acceptance::new("exit 1"), Acceptance::new("true")],
-            artifacts: vec!["src/missing.rs".to_owned(), "src/*.rs".to_owned()],
-            wiring: vec![Wiring {
-                source: "src/lib.rs".to_owned(),
-                pattern: "pub mod verify;".to_owned(),
-                description: None,
-            }],
-        };
-        let mut seen = Vec::new();
-        let report = verify_with_progress(&spec, &context(dir.path()), |check| seen.push(check.name.clone())).unwrap();
-        let kinds: Vec<CheckKind> = report.checks.iter().map(|check| check.kind).collect();
-        assert_eq!(
-            kinds,
-            [
-                CheckKind::Acceptance,
-                CheckKind::Acceptance,
-                CheckKind::Artifact,
-                CheckKind::Artifact,
-                CheckKind::Wiring
-            ]
-        );
-        let passed: Vec<bool> = report.checks.iter().map(|check| check.passed).collect();
-        assert_eq!(passed, [false, true, false, true, true]);
-        assert_eq!(seen.len(), 5);
-        assert!(!report.passed());
-        assert_eq!(report.failures().count(), 2);
-    }
-
-    #[test]
-    fn empty_spec_passes_vacuously() {
-        let dir = tempfile::tempdir().unwrap();
-        let report = verify(&Spec::default(), &context(dir.path())).unwrap();
-        assert!(report.passed());
-        assert!(report.is_empty());
-    }
-
-    #[test]
-    fn unusable_worktree_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
-        let missing = dir.path().join("missing");
-        assert!(matches!(
-            verify(&Spec::default(), &context(&missing)),
-            Err(VerifyError::Worktree { .. })
-        ));
-        let file = dir.path().join("file");
-        fs::write(&file, "x").unwrap();
-        assert!(matches!(
-            verify(&Spec::default(), &context(&file)),
-            Err(VerifyError::NotADirectory { .. })
-        ));
-    }
-
-    #[test]
-    fn report_json_names_are_stable() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = Spec {
-            acceptance: vec![Acceptance::new("echo out; echo err >&2; exit 2")],
-            artifacts: vec!["nothing.txt".to_owned()],
-            ..Spec::default()
-        };
-        let report = verify(&spec, &context(dir.path())).unwrap();
-        let json = serde_json::to_value(&report).unwrap();
-        assert_eq!(json["passed"], false);
-        let first = &json["checks"][0];
-        assert_eq!(first["kind"], "acceptance");
-        assert_eq!(first["name"], "echo out; echo err >&2; exit 2");
-        assert_eq!(first["passed"], false);
-        assert_eq!(first["detail"], "exit code 2, expected 0");
-        assert_eq!(first["exit_code"], 2);
-        assert_eq!(first["stdout"], "out\n");
-        assert_eq!(first["stderr"], "err\n");
-        assert!(first["duration_ms"].is_u64());
-        let second = &json["checks"][1];
-        assert_eq!(second["kind"], "artifact");
-        assert_eq!(second["exit_code"], serde_json::Value::Null);
-        assert_eq!(second["stdout"], "");
-        let keys: Vec<&String> = second.as_object().unwrap().keys().collect();
-        assert_eq!(keys.len(), 8);
-    }
-
-    #[test]
-    fn spec_reads_from_json_with_defaults() {
-        let spec: Spec = serde_json::from_str(
-            r#"{"acceptance": [{"command": "cargo test", "exit_code": 1}],
-                "wiring": [{"source": "src/lib.rs", "pattern": "mod x"}]}"#,
-        )
-        .unwrap();
-        assert_eq!(spec.acceptance[0].exit_code, Some(1));
-        assert!(spec.acceptance[0].stdout_contains.is_empty());
-        assert!(spec.artifacts.is_empty());
-        assert_eq!(spec.wiring[0].description, None);
-    }
 }
+
+/// A failed result for a check that could not be run, saying why.
+fn not_run(kind: CheckKind, name: &str, detail: String) -> CheckResult {
+    let mut result = CheckResult::new(kind, name.to_owned());
+    result.detail = detail;
+    result
+}
+
+/// Run a check that reads files in the working directory, timing it.
+fn timed(
+    kind: CheckKind,
+    name: &str,
+    base: &Result<PathBuf, String>,
+    check: impl FnOnce(&Path) -> CheckResult,
+) -> CheckResult {
+    let started = std::time::Instant::now();
+    let mut result = match base {
+        Ok(root) => check(root),
+        Err(detail) => not_run(kind, name, detail.clone()),
+    };
+    result.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    result
+}
+
+/// Run the before_stage checks in the tree the work started from, with that tree's own
+/// variables, or fail each with the reason there is no such tree.
+fn before_stage(
+    spec: &Spec,
+    context: &Context,
+    working_dir: &str,
+    record: &mut impl FnMut(CheckResult),
+) -> Result<(), VerifyError> {
+    let tree = match &context.before {
+        BeforeTree::Dir(dir) => canonical_dir(dir)?,
+        BeforeTree::Unavailable(reason) => {
+            for check in &spec.before_stage {
+                record(not_run(
+                    CheckKind::BeforeStage,
+                    &check.command,
+                    format!("not run: {reason}"),
+                ));
+            }
+            return Ok(());
+        }
+    };
+    let base = run::resolve_dir(&tree, working_dir);
+    let vars = vars::Variables::new(&tree, base.as_deref().unwrap_or(&tree), context.stage.as_deref());
+    let commands = Commands {
+        context,
+        worktree: &tree,
+        base: &base,
+        vars: &vars,
+    };
+    for check in &spec.before_stage {
+        let script = commands.vars.expand(&check.command);
+        record(commands.run(CheckKind::BeforeStage, &check.command, script, None, check));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

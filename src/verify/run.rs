@@ -1,11 +1,13 @@
-//! Running one acceptance command and judging its result.
+//! Running one check command (acceptance, truth, before/after-stage, wiring test, dead code)
+//! and judging its result.
 //!
-//! Guarantees: the command runs as `sh -c <command>` in the worktree (or its `working_dir`
-//! inside it) with stdin null, the caller's environment additions, then `LOOM_TASK` and
-//! `LOOM_WORKTREE`; it never runs longer than the timeout plus a short grace for collecting
+//! Guarantees: the command runs as `sh -c <script>` in the directory it is given (inside the
+//! tree being checked) with stdin null, the caller's environment additions, then `LOOM_TASK`
+//! and `LOOM_WORKTREE`; it never runs longer than the timeout plus a short grace for collecting
 //! output; stdout and stderr are read concurrently, so a child that fills one pipe while the
-//! other is being read cannot deadlock; `stdout_contains` and `stdout_not_contains` are judged
-//! on the whole stream, while only its last [`OUTPUT_TAIL_BYTES`] are kept for the report.
+//! other is being read cannot deadlock; `stdout_contains`, `stdout_not_contains`,
+//! `stderr_contains` and `stderr_empty` are judged on the whole streams, while only their last
+//! [`OUTPUT_TAIL_BYTES`] are kept for the report.
 //!
 //! On unix the command leads its own process group, and a timeout kills that whole group
 //! (`kill -KILL -- -<pgid>`, the group of the process started here and no other), so
@@ -23,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::glob::relative_path;
+use super::glob::working_dir;
 use super::{Acceptance, CheckKind, CheckResult, Context};
 
 /// How much of the end of stdout and of stderr a report keeps.
@@ -216,33 +218,79 @@ pub(super) fn seconds(duration: Duration) -> String {
     format!("{}s", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
-/// Run one acceptance command in `worktree` (absolute) and judge it.
+#[cfg(test)]
+/// Run one acceptance command in `worktree` (absolute), or in its own `working_dir` there, and
+/// judge it. The command runs as written: expanding variables and prefixing setup commands is
+/// the caller's business (see [`run_job`]).
 pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &Path) -> CheckResult {
-    let started = Instant::now();
-    let mut result = CheckResult::new(CheckKind::Acceptance, acceptance.command.clone());
     let dir = match &acceptance.working_dir {
-        None => worktree.to_path_buf(),
-        Some(dir) => match relative_path(dir) {
-            Ok(clean) if worktree.join(&clean).is_dir() => worktree.join(clean),
-            Ok(clean) => {
-                result.detail = format!("working directory {clean} does not exist in the worktree");
-                return result;
-            }
-            Err(reason) => {
-                result.detail = format!("working directory {dir:?} {reason}");
-                return result;
-            }
-        },
+        None => Ok(worktree.to_path_buf()),
+        Some(dir) => resolve_dir(worktree, dir),
     };
+    let dir = match dir {
+        Ok(dir) => dir,
+        Err(detail) => {
+            let mut result = CheckResult::new(CheckKind::Acceptance, acceptance.command.clone());
+            result.detail = detail;
+            return result;
+        }
+    };
+    run_job(
+        &Job {
+            kind: CheckKind::Acceptance,
+            name: acceptance.command.clone(),
+            script: acceptance.command.clone(),
+            dir: &dir,
+            worktree,
+            criteria: acceptance,
+        },
+        context,
+    )
+}
 
+/// The directory a `working_dir` names inside `worktree` (absolute): values naming the root (`""`,
+/// `"."`, `"./"`) name the worktree itself; absolute paths and paths through `..` are refused,
+/// as is a directory that does not exist. The error is a one-line detail for a check.
+pub(super) fn resolve_dir(worktree: &Path, dir: &str) -> Result<std::path::PathBuf, String> {
+    let clean = working_dir(dir).map_err(|reason| format!("working directory {dir:?} {reason}"))?;
+    if clean.is_empty() {
+        return Ok(worktree.to_path_buf());
+    }
+    let full = worktree.join(&clean);
+    if full.is_dir() {
+        Ok(full)
+    } else {
+        Err(format!("working directory {clean} does not exist in the worktree"))
+    }
+}
+
+/// One command to run and how to judge it.
+pub(super) struct Job<'a> {
+    pub kind: CheckKind,
+    /// What the report calls it: the command as written, or a wiring test's name.
+    pub name: String,
+    /// What `sh -c` runs: the command with its variables expanded and any setup before it.
+    pub script: String,
+    pub dir: &'a Path,
+    /// Given to the command as `LOOM_WORKTREE`.
+    pub worktree: &'a Path,
+    /// The expectations (exit code, output); its `command` and `working_dir` are not used.
+    pub criteria: &'a Acceptance,
+}
+
+/// Run one command as described by `job` and judge it.
+pub(super) fn run_job(job: &Job<'_>, context: &Context) -> CheckResult {
+    let started = Instant::now();
+    let acceptance = job.criteria;
+    let mut result = CheckResult::new(job.kind, job.name.clone());
     let mut command = Command::new("sh");
     command
         .arg("-c")
-        .arg(&acceptance.command)
-        .current_dir(&dir)
+        .arg(&job.script)
+        .current_dir(job.dir)
         .envs(context.env.iter().map(|(key, value)| (key, value)))
         .env("LOOM_TASK", &context.task)
-        .env("LOOM_WORKTREE", worktree)
+        .env("LOOM_WORKTREE", job.worktree)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -259,7 +307,7 @@ pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &
     };
     let needles = [&acceptance.stdout_contains[..], &acceptance.stdout_not_contains[..]].concat();
     let stdout = Arc::new(Mutex::new(Capture::new(&needles)));
-    let stderr = Arc::new(Mutex::new(Capture::new(&[])));
+    let stderr = Arc::new(Mutex::new(Capture::new(&acceptance.stderr_contains)));
     let (done_tx, done_rx) = mpsc::channel();
     let mut readers = 0;
     let reading = spawn_reader(child.stdout.take(), &stdout, &done_tx, &mut readers)
@@ -293,7 +341,7 @@ pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &
     let stderr = lock(&stderr);
     result.stdout = stdout.text();
     result.stderr = stderr.text();
-    judge(acceptance, context.timeout, &ended, &stdout.found, &mut result);
+    judge(acceptance, context.timeout, &ended, &stdout.found, &stderr, &mut result);
     result.duration_ms = elapsed_ms(started);
     result
 }
@@ -304,7 +352,14 @@ fn elapsed_ms(started: Instant) -> u64 {
 
 /// Decide pass or fail. `found` holds, in order, whether each `stdout_contains` and then each
 /// `stdout_not_contains` string appeared.
-fn judge(acceptance: &Acceptance, timeout: Duration, ended: &Ended, found: &[bool], result: &mut CheckResult) {
+fn judge(
+    acceptance: &Acceptance,
+    timeout: Duration,
+    ended: &Ended,
+    found: &[bool],
+    stderr: &Capture,
+    result: &mut CheckResult,
+) {
     let status = match ended {
         Ended::Exited(status) => status,
         Ended::TimedOut => {
@@ -346,6 +401,14 @@ fn judge(acceptance: &Acceptance, timeout: Duration, ended: &Ended, found: &[boo
             problems.push(format!("stdout contains {text:?}"));
         }
     }
+    for (text, &seen) in acceptance.stderr_contains.iter().zip(&stderr.found) {
+        if !seen {
+            problems.push(format!("stderr does not contain {text:?}"));
+        }
+    }
+    if acceptance.stderr_empty && stderr.total > 0 {
+        problems.push(format!("stderr is not empty ({} bytes)", stderr.total));
+    }
     result.passed = problems.is_empty();
     result.detail = if result.passed {
         format!("exit code {expected} as expected")
@@ -365,233 +428,5 @@ fn signal(_status: &ExitStatus) -> Option<i32> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::fs;
-
-    use super::*;
-
-    fn context(worktree: &Path, timeout: Duration) -> Context {
-        Context {
-            task: "loom-0000abcd".to_owned(),
-            worktree: worktree.to_path_buf(),
-            env: vec![("LOOM_EXTRA".to_owned(), "extra value".to_owned())],
-            timeout,
-        }
-    }
-
-    /// Run in a fresh directory with a generous timeout, for commands that end by themselves.
-    fn run(acceptance: &Acceptance) -> CheckResult {
-        let dir = tempfile::tempdir().unwrap();
-        let worktree = fs::canonicalize(dir.path()).unwrap();
-        super::acceptance(acceptance, &context(&worktree, Duration::from_secs(20)), &worktree)
-    }
-
-    #[test]
-    fn exit_codes_decide() {
-        let ok = run(&Acceptance::new("true"));
-        assert!(ok.passed, "{}", ok.detail);
-        assert_eq!(ok.exit_code, Some(0));
-        assert_eq!(ok.kind, CheckKind::Acceptance);
-        assert_eq!(ok.name, "true");
-
-        let failed = run(&Acceptance::new("echo nope >&2; exit 3"));
-        assert!(!failed.passed);
-        assert_eq!(failed.exit_code, Some(3));
-        assert_eq!(failed.detail, "exit code 3, expected 0");
-        assert_eq!(failed.stderr, "nope\n");
-    }
-
-    #[test]
-    fn expected_exit_code_is_honoured() {
-        let expect_two = |command: &str| Acceptance {
-            exit_code: Some(2),
-            ..Acceptance::new(command)
-        };
-        assert!(run(&expect_two("exit 2")).passed);
-        let zero = run(&expect_two("true"));
-        assert!(!zero.passed);
-        assert_eq!(zero.detail, "exit code 0, expected 2");
-    }
-
-    #[test]
-    fn stdout_conditions() {
-        let check = |command: &str| Acceptance {
-            stdout_contains: vec!["test result: ok".to_owned(), "2 passed".to_owned()],
-            stdout_not_contains: vec!["FAILED".to_owned()],
-            ..Acceptance::new(command)
-        };
-        assert!(run(&check("echo 'test result: ok. 2 passed'")).passed);
-
-        let missing = run(&check("echo 'test result: ok. 1 passed'"));
-        assert!(!missing.passed);
-        assert_eq!(missing.detail, "stdout does not contain \"2 passed\"");
-
-        let forbidden = run(&check("echo 'test result: ok. 2 passed'; echo FAILED; exit 1"));
-        assert!(!forbidden.passed);
-        assert_eq!(forbidden.detail, "exit code 1, expected 0; stdout contains \"FAILED\"");
-
-        // Text only on stderr does not count as stdout.
-        assert!(!run(&check("echo 'test result: ok. 2 passed' >&2")).passed);
-    }
-
-    #[test]
-    fn stdout_is_searched_beyond_the_kept_tail() {
-        let acceptance = Acceptance {
-            stdout_contains: vec!["EARLY MARKER".to_owned()],
-            ..Acceptance::new("echo 'EARLY MARKER'; head -c 100000 /dev/zero | tr '\\0' x")
-        };
-        let result = run(&acceptance);
-        assert!(result.passed, "{}", result.detail);
-        assert!(!result.stdout.contains("EARLY MARKER"));
-    }
-
-    #[test]
-    fn needles_split_between_reads_are_found() {
-        let mut capture = Capture::new(&["split needle".to_owned(), "absent".to_owned(), String::new()]);
-        capture.push(b"first a spl");
-        capture.push(b"it nee");
-        capture.push(b"dle and more");
-        assert_eq!(capture.found, [true, false, true]);
-        assert_eq!(capture.text(), "first a split needle and more");
-    }
-
-    #[test]
-    fn environment_and_directory() {
-        let dir = tempfile::tempdir().unwrap();
-        let worktree = fs::canonicalize(dir.path()).unwrap();
-        fs::create_dir(worktree.join("sub")).unwrap();
-        let script = "printf '%s|%s|%s|%s' \"$LOOM_TASK\" \"$LOOM_WORKTREE\" \"$LOOM_EXTRA\" \"$(pwd -P)\"";
-        let context = context(&worktree, Duration::from_secs(20));
-
-        let result = super::acceptance(&Acceptance::new(script), &context, &worktree);
-        assert!(result.passed, "{}", result.detail);
-        let root = worktree.display();
-        assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}"));
-
-        let in_sub = Acceptance {
-            working_dir: Some("sub".to_owned()),
-            ..Acceptance::new(script)
-        };
-        let result = super::acceptance(&in_sub, &context, &worktree);
-        assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}/sub"));
-
-        let missing = Acceptance {
-            working_dir: Some("nowhere".to_owned()),
-            ..Acceptance::new("true")
-        };
-        let result = super::acceptance(&missing, &context, &worktree);
-        assert!(!result.passed);
-        assert_eq!(
-            result.detail,
-            "working directory nowhere does not exist in the worktree"
-        );
-
-        let outside = Acceptance {
-            working_dir: Some("..".to_owned()),
-            ..Acceptance::new("true")
-        };
-        assert!(
-            super::acceptance(&outside, &context, &worktree)
-                .detail
-                .contains("leaves the worktree")
-        );
-    }
-
-    #[test]
-    fn stdin_is_null() {
-        let result = run(&Acceptance::new("cat; echo done"));
-        assert!(result.passed, "{}", result.detail);
-        assert_eq!(result.stdout, "done\n");
-    }
-
-    #[test]
-    fn timeout_kills_the_command_and_its_group() {
-        let dir = tempfile::tempdir().unwrap();
-        let worktree = fs::canonicalize(dir.path()).unwrap();
-        let context = context(&worktree, Duration::from_secs(1));
-        let started = Instant::now();
-        // The background sleep holds the output pipes too: the run ends only if it is killed.
-        let result = super::acceptance(&Acceptance::new("sleep 30 & sleep 30"), &context, &worktree);
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "took {:?}",
-            started.elapsed()
-        );
-        assert!(!result.passed);
-        assert_eq!(result.detail, "timed out after 1s");
-        assert_eq!(result.exit_code, None);
-        assert!(result.duration_ms >= 1000);
-    }
-
-    #[test]
-    fn a_process_left_holding_the_output_fails_the_check() {
-        let dir = tempfile::tempdir().unwrap();
-        let worktree = fs::canonicalize(dir.path()).unwrap();
-        let context = context(&worktree, Duration::from_secs(1));
-        let started = Instant::now();
-        let result = super::acceptance(&Acceptance::new("sleep 30 & echo started"), &context, &worktree);
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "took {:?}",
-            started.elapsed()
-        );
-        assert!(!result.passed);
-        assert!(result.detail.contains("kept its output open"), "{}", result.detail);
-        assert_eq!(result.exit_code, Some(0));
-        assert_eq!(result.stdout, "started\n");
-    }
-
-    #[test]
-    fn output_keeps_the_end_and_says_what_was_cut() {
-        let result = run(&Acceptance::new(
-            "head -c 10000 /dev/zero | tr '\\0' a; echo END; head -c 5000 /dev/zero | tr '\\0' e >&2",
-        ));
-        assert!(result.passed, "{}", result.detail);
-        let cut = 10004 - OUTPUT_TAIL_BYTES;
-        assert!(
-            result.stdout.starts_with(&format!("[{cut} earlier bytes cut]\n")),
-            "{}",
-            &result.stdout[..40]
-        );
-        assert!(result.stdout.ends_with("aEND\n"));
-        assert!(
-            result
-                .stderr
-                .starts_with(&format!("[{} earlier bytes cut]\n", 5000 - OUTPUT_TAIL_BYTES))
-        );
-    }
-
-    #[test]
-    fn a_chatty_command_cannot_deadlock() {
-        let result = run(&Acceptance::new(
-            "head -c 1000000 /dev/zero >&2; head -c 1000000 /dev/zero; head -c 1000000 /dev/zero >&2",
-        ));
-        assert!(result.passed, "{}", result.detail);
-        assert!(
-            result
-                .stderr
-                .starts_with(&format!("[{} earlier", 2_000_000 - OUTPUT_TAIL_BYTES))
-        );
-    }
-
-    #[test]
-    fn cuts_fall_on_character_boundaries() {
-        let mut capture = Capture::new(&[]);
-        // 6000 bytes of three-byte characters: keeping the last 4096 would start one byte into
-        // a character, so that byte is cut as well.
-        capture.push("€".repeat(2000).as_bytes());
-        let text = capture.text();
-        assert!(!text.contains('\u{FFFD}'));
-        assert!(text.starts_with("[1905 earlier bytes cut]\n€"), "{}", &text[..30]);
-    }
-
-    #[test]
-    fn signals_and_durations_read_well() {
-        let result = run(&Acceptance::new("kill -9 $$"));
-        assert!(!result.passed);
-        assert_eq!(result.exit_code, None);
-        assert_eq!(result.detail, "killed by signal 9");
-        assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(seconds(Duration::from_millis(250)), "0.25s");
-    }
-}
+#[path = "run_tests.rs"]
+mod tests;

@@ -1,0 +1,233 @@
+//! Running one command: exit codes, output conditions, environment and directory, timeouts
+//! and process groups, output tails.
+
+use std::fs;
+
+use super::*;
+
+fn context(worktree: &Path, timeout: Duration) -> Context {
+    Context {
+        task: "loom-0000abcd".to_owned(),
+        worktree: worktree.to_path_buf(),
+        env: vec![("LOOM_EXTRA".to_owned(), "extra value".to_owned())],
+        timeout,
+        stage: None,
+        before: super::super::BeforeTree::Unavailable("no base".to_owned()),
+    }
+}
+
+/// Run in a fresh directory with a generous timeout, for commands that end by themselves.
+fn run(acceptance: &Acceptance) -> CheckResult {
+    let dir = tempfile::tempdir().unwrap();
+    let worktree = fs::canonicalize(dir.path()).unwrap();
+    super::acceptance(acceptance, &context(&worktree, Duration::from_secs(20)), &worktree)
+}
+
+#[test]
+fn exit_codes_decide() {
+    let ok = run(&Acceptance::new("true"));
+    assert!(ok.passed, "{}", ok.detail);
+    assert_eq!(ok.exit_code, Some(0));
+    assert_eq!(ok.kind, CheckKind::Acceptance);
+    assert_eq!(ok.name, "true");
+
+    let failed = run(&Acceptance::new("echo nope >&2; exit 3"));
+    assert!(!failed.passed);
+    assert_eq!(failed.exit_code, Some(3));
+    assert_eq!(failed.detail, "exit code 3, expected 0");
+    assert_eq!(failed.stderr, "nope\n");
+}
+
+#[test]
+fn expected_exit_code_is_honoured() {
+    let expect_two = |command: &str| Acceptance {
+        exit_code: Some(2),
+        ..Acceptance::new(command)
+    };
+    assert!(run(&expect_two("exit 2")).passed);
+    let zero = run(&expect_two("true"));
+    assert!(!zero.passed);
+    assert_eq!(zero.detail, "exit code 0, expected 2");
+}
+
+#[test]
+fn stdout_conditions() {
+    let check = |command: &str| Acceptance {
+        stdout_contains: vec!["test result: ok".to_owned(), "2 passed".to_owned()],
+        stdout_not_contains: vec!["FAILED".to_owned()],
+        ..Acceptance::new(command)
+    };
+    assert!(run(&check("echo 'test result: ok. 2 passed'")).passed);
+
+    let missing = run(&check("echo 'test result: ok. 1 passed'"));
+    assert!(!missing.passed);
+    assert_eq!(missing.detail, "stdout does not contain \"2 passed\"");
+
+    let forbidden = run(&check("echo 'test result: ok. 2 passed'; echo FAILED; exit 1"));
+    assert!(!forbidden.passed);
+    assert_eq!(forbidden.detail, "exit code 1, expected 0; stdout contains \"FAILED\"");
+
+    // Text only on stderr does not count as stdout.
+    assert!(!run(&check("echo 'test result: ok. 2 passed' >&2")).passed);
+}
+
+#[test]
+fn stdout_is_searched_beyond_the_kept_tail() {
+    let acceptance = Acceptance {
+        stdout_contains: vec!["EARLY MARKER".to_owned()],
+        ..Acceptance::new("echo 'EARLY MARKER'; head -c 100000 /dev/zero | tr '\\0' x")
+    };
+    let result = run(&acceptance);
+    assert!(result.passed, "{}", result.detail);
+    assert!(!result.stdout.contains("EARLY MARKER"));
+}
+
+#[test]
+fn needles_split_between_reads_are_found() {
+    let mut capture = Capture::new(&["split needle".to_owned(), "absent".to_owned(), String::new()]);
+    capture.push(b"first a spl");
+    capture.push(b"it nee");
+    capture.push(b"dle and more");
+    assert_eq!(capture.found, [true, false, true]);
+    assert_eq!(capture.text(), "first a split needle and more");
+}
+
+#[test]
+fn environment_and_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let worktree = fs::canonicalize(dir.path()).unwrap();
+    fs::create_dir(worktree.join("sub")).unwrap();
+    let script = "printf '%s|%s|%s|%s' \"$LOOM_TASK\" \"$LOOM_WORKTREE\" \"$LOOM_EXTRA\" \"$(pwd -P)\"";
+    let context = context(&worktree, Duration::from_secs(20));
+
+    let result = super::acceptance(&Acceptance::new(script), &context, &worktree);
+    assert!(result.passed, "{}", result.detail);
+    let root = worktree.display();
+    assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}"));
+
+    let in_sub = Acceptance {
+        working_dir: Some("sub".to_owned()),
+        ..Acceptance::new(script)
+    };
+    let result = super::acceptance(&in_sub, &context, &worktree);
+    assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}/sub"));
+
+    let missing = Acceptance {
+        working_dir: Some("nowhere".to_owned()),
+        ..Acceptance::new("true")
+    };
+    let result = super::acceptance(&missing, &context, &worktree);
+    assert!(!result.passed);
+    assert_eq!(
+        result.detail,
+        "working directory nowhere does not exist in the worktree"
+    );
+
+    let outside = Acceptance {
+        working_dir: Some("..".to_owned()),
+        ..Acceptance::new("true")
+    };
+    assert!(
+        super::acceptance(&outside, &context, &worktree)
+            .detail
+            .contains("leaves the worktree")
+    );
+}
+
+#[test]
+fn stdin_is_null() {
+    let result = run(&Acceptance::new("cat; echo done"));
+    assert!(result.passed, "{}", result.detail);
+    assert_eq!(result.stdout, "done\n");
+}
+
+#[test]
+fn timeout_kills_the_command_and_its_group() {
+    let dir = tempfile::tempdir().unwrap();
+    let worktree = fs::canonicalize(dir.path()).unwrap();
+    let context = context(&worktree, Duration::from_secs(1));
+    let started = Instant::now();
+    // The background sleep holds the output pipes too: the run ends only if it is killed.
+    let result = super::acceptance(&Acceptance::new("sleep 30 & sleep 30"), &context, &worktree);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!result.passed);
+    assert_eq!(result.detail, "timed out after 1s");
+    assert_eq!(result.exit_code, None);
+    assert!(result.duration_ms >= 1000);
+}
+
+#[test]
+fn a_process_left_holding_the_output_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let worktree = fs::canonicalize(dir.path()).unwrap();
+    let context = context(&worktree, Duration::from_secs(1));
+    let started = Instant::now();
+    let result = super::acceptance(&Acceptance::new("sleep 30 & echo started"), &context, &worktree);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(!result.passed);
+    assert!(result.detail.contains("kept its output open"), "{}", result.detail);
+    assert_eq!(result.exit_code, Some(0));
+    assert_eq!(result.stdout, "started\n");
+}
+
+#[test]
+fn output_keeps_the_end_and_says_what_was_cut() {
+    let result = run(&Acceptance::new(
+        "head -c 10000 /dev/zero | tr '\\0' a; echo END; head -c 5000 /dev/zero | tr '\\0' e >&2",
+    ));
+    assert!(result.passed, "{}", result.detail);
+    let cut = 10004 - OUTPUT_TAIL_BYTES;
+    assert!(
+        result.stdout.starts_with(&format!("[{cut} earlier bytes cut]\n")),
+        "{}",
+        &result.stdout[..40]
+    );
+    assert!(result.stdout.ends_with("aEND\n"));
+    assert!(
+        result
+            .stderr
+            .starts_with(&format!("[{} earlier bytes cut]\n", 5000 - OUTPUT_TAIL_BYTES))
+    );
+}
+
+#[test]
+fn a_chatty_command_cannot_deadlock() {
+    let result = run(&Acceptance::new(
+        "head -c 1000000 /dev/zero >&2; head -c 1000000 /dev/zero; head -c 1000000 /dev/zero >&2",
+    ));
+    assert!(result.passed, "{}", result.detail);
+    assert!(
+        result
+            .stderr
+            .starts_with(&format!("[{} earlier", 2_000_000 - OUTPUT_TAIL_BYTES))
+    );
+}
+
+#[test]
+fn cuts_fall_on_character_boundaries() {
+    let mut capture = Capture::new(&[]);
+    // 6000 bytes of three-byte characters: keeping the last 4096 would start one byte into
+    // a character, so that byte is cut as well.
+    capture.push("€".repeat(2000).as_bytes());
+    let text = capture.text();
+    assert!(!text.contains('\u{FFFD}'));
+    assert!(text.starts_with("[1905 earlier bytes cut]\n€"), "{}", &text[..30]);
+}
+
+#[test]
+fn signals_and_durations_read_well() {
+    let result = run(&Acceptance::new("kill -9 $$"));
+    assert!(!result.passed);
+    assert_eq!(result.exit_code, None);
+    assert_eq!(result.detail, "killed by signal 9");
+    assert_eq!(seconds(Duration::from_millis(1500)), "1.5s");
+    assert_eq!(seconds(Duration::from_millis(250)), "0.25s");
+}
