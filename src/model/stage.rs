@@ -201,7 +201,15 @@ mod tests {
     #[test]
     fn titles_must_be_one_clean_line() {
         // Guards: stage names that break a listing (empty, multi-line, ESC, BEL, U+202E) must be refused like `create` refuses titles.
-        for bad in ["", "  \t ", "two\nlines", "a\rb", "red \u{1b}[31m", "bell\u{7}", "evil \u{202e}txt.exe"] {
+        for bad in [
+            "",
+            "  \t ",
+            "two\nlines",
+            "a\rb",
+            "red \u{1b}[31m",
+            "bell\u{7}",
+            "evil \u{202e}txt.exe",
+        ] {
             assert!(title_problem(bad).is_some(), "{bad:?} accepted");
         }
         for good in ["Token bucket", "  padded  ", "ünïcödé — fine", "tab\u{a0}nbsp"] {

@@ -37,7 +37,7 @@ pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use handoff::HandoffNote;
-pub use import::ImportOutcome;
+pub use import::{ImportOutcome, PlanKeys};
 pub use lease::{Recovery, SweepOutcome};
 pub use signal::{PLACEHOLDERS, SignalInput, render_default, render_template, sections};
 pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};

@@ -100,8 +100,11 @@ impl Plan {
     /// `sandbox` and the fields this version does not know, as one JSON object (empty when the
     /// plan has none).
     pub fn settings(&self) -> serde_json::Map<String, Value> {
-        let mut settings: serde_json::Map<String, Value> =
-            self.extra.iter().map(|(key, value)| (key.clone(), value.clone())).collect();
+        let mut settings: serde_json::Map<String, Value> = self
+            .extra
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
         if let Some(id) = &self.plan_id {
             settings.insert("plan_id".into(), Value::from(id.as_str()));
         }
@@ -225,7 +228,9 @@ pub enum PlanErrorKind {
     InvalidStageId { id: String, reason: &'static str },
     #[error("invalid plan_id {id:?}: {reason}")]
     InvalidPlanId { id: String, reason: &'static str },
-    #[error("stage `{stage}` has an invalid name {name:?}: {reason} (a name is one line of text without control characters)")]
+    #[error(
+        "stage `{stage}` has an invalid name {name:?}: {reason} (a name is one line of text without control characters)"
+    )]
     InvalidName {
         stage: String,
         name: String,
@@ -400,7 +405,8 @@ impl Stage {
         // hints were read (and re-importing them after an upgrade changes nothing).
         let mut normalized = normalized;
         if !self.hints.is_empty() {
-            normalized["hints"] = serde_json::to_value(&self.hints).expect("hints serialize because they are plain data");
+            normalized["hints"] =
+                serde_json::to_value(&self.hints).expect("hints serialize because they are plain data");
         }
         let mut canonical = String::from("git-loom plan stage 1\n");
         write_canonical(&normalized, &mut canonical);

@@ -14,9 +14,9 @@ use serde_json::Value;
 
 use super::tree::{Entry, Node, NodeValue};
 use super::validate::check_stage_id;
+use super::{Check, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, Stage, Wiring};
 use crate::model::stage::{IMPLEMENTERS, REASONING_EFFORTS};
 use crate::model::{ExecutionMode, StageHints, StageType};
-use super::{Check, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, Stage, Wiring};
 
 /// The result of lowering: a plan (possibly partial), and what was found on the way.
 pub(super) struct Lowered {
@@ -312,7 +312,14 @@ impl Lowerer {
         }
         let context = format!("`{key}` of {owner}");
         let expected = allowed.join(", ");
-        self.error(entry.value.line, PlanErrorKind::InvalidValue { context, found: text, expected });
+        self.error(
+            entry.value.line,
+            PlanErrorKind::InvalidValue {
+                context,
+                found: text,
+                expected,
+            },
+        );
         None
     }
 
@@ -333,7 +340,14 @@ impl Lowerer {
         {
             let context = format!("`model` of {owner}");
             let expected = "a model name of one word (opus, sonnet, …)".to_owned();
-            self.error(line, PlanErrorKind::InvalidValue { context, found: model.clone(), expected });
+            self.error(
+                line,
+                PlanErrorKind::InvalidValue {
+                    context,
+                    found: model.clone(),
+                    expected,
+                },
+            );
         }
         let reasoning_effort = self.one_of(fields, "reasoning_effort", owner, REASONING_EFFORTS);
         let auto_merge = self.optional_bool(fields, "auto_merge", owner);
@@ -346,7 +360,14 @@ impl Lowerer {
             if !IMPLEMENTERS.contains(&lane.as_str()) || seen.contains(&lane.as_str()) {
                 let context = format!("an item of `implementers` of {owner}");
                 let expected = format!("{} (each at most once)", IMPLEMENTERS.join(", "));
-                self.error(*line, PlanErrorKind::InvalidValue { context, found: lane.clone(), expected });
+                self.error(
+                    *line,
+                    PlanErrorKind::InvalidValue {
+                        context,
+                        found: lane.clone(),
+                        expected,
+                    },
+                );
             }
             seen.push(lane);
         }
@@ -355,8 +376,18 @@ impl Lowerer {
             && matches!(&entry.value.value, NodeValue::List(items) if items.is_empty())
         {
             let context = format!("`implementers` of {owner}");
-            let expected = format!("a non-empty list of {} (leave it out for the default)", IMPLEMENTERS.join(", "));
-            self.error(entry.value.line, PlanErrorKind::InvalidValue { context, found: "[]".into(), expected });
+            let expected = format!(
+                "a non-empty list of {} (leave it out for the default)",
+                IMPLEMENTERS.join(", ")
+            );
+            self.error(
+                entry.value.line,
+                PlanErrorKind::InvalidValue {
+                    context,
+                    found: "[]".into(),
+                    expected,
+                },
+            );
         }
         let subagent_timeout_secs = fields.take("subagent_timeout_secs").and_then(|entry| {
             let seconds = match entry.value.value {

@@ -386,7 +386,10 @@ fn unknown_fields_in_toml_are_kept_too() {
     assert_eq!(parsed.plan.sandbox, Some(json!({"enabled": true})));
     assert_eq!(parsed.plan.auto_merge, Some(false));
     let settings = parsed.plan.settings();
-    assert_eq!((settings["owner"].clone(), settings["auto_merge"].clone()), (json!("me"), json!(false)));
+    assert_eq!(
+        (settings["owner"].clone(), settings["auto_merge"].clone()),
+        (json!("me"), json!(false))
+    );
     assert_eq!(parsed.plan.stages[0].extra["when"], json!("2024-05-01"));
 }
 
@@ -471,7 +474,9 @@ fn fingerprints_are_stable_and_follow_changes() {
 #[test]
 fn a_stage_without_description_is_accepted() {
     // Guards: `description` is optional as in the Rust loom; a stage without one was refused.
-    let stage = &accepted(&md_stages("    - {id: a, name: A}\n"), PlanSource::Markdown).plan.stages[0];
+    let stage = &accepted(&md_stages("    - {id: a, name: A}\n"), PlanSource::Markdown)
+        .plan
+        .stages[0];
     assert_eq!(stage.description, "");
 }
 
@@ -481,7 +486,9 @@ fn stage_names_are_checked_like_task_titles_with_their_line() {
     let stages = "    - {id: a, name: \"\"}\n    - {id: b, name: \"   \"}\n    - id: c\n      name: |\n        two\n        lines\n    - {id: d, name: \"red \\e[31m\"}\n    - {id: e, name: \"bell \\a\"}\n    - {id: f, name: \"evil \\u202E txt\"}\n    - {id: g, name: \"  fine  \"}\n";
     let errors = refused_md(stages);
     let reason = |line: usize, id: &str, name: &str, why: &str| {
-        format!("line {line}: stage `{id}` has an invalid name {name:?}: {why} (a name is one line of text without control characters)")
+        format!(
+            "line {line}: stage `{id}` has an invalid name {name:?}: {why} (a name is one line of text without control characters)"
+        )
     };
     assert_eq!(
         errors,
@@ -491,7 +498,12 @@ fn stage_names_are_checked_like_task_titles_with_their_line() {
             reason(13, "c", "two\nlines\n", "it spans several lines"),
             reason(15, "d", "red \u{1b}[31m", "it contains a control character"),
             reason(16, "e", "bell \u{7}", "it contains a control character"),
-            reason(17, "f", "evil \u{202e} txt", "it contains a bidirectional-text control character"),
+            reason(
+                17,
+                "f",
+                "evil \u{202e} txt",
+                "it contains a bidirectional-text control character"
+            ),
         ]
     );
 }
@@ -506,7 +518,10 @@ fn execution_hints_are_read_typed_and_checked() {
     let hints = &parsed.plan.stages[0].hints;
     assert_eq!(hints.stage_type, Some(StageType::IntegrationVerify));
     assert_eq!(hints.execution_mode, Some(ExecutionMode::Team));
-    assert_eq!((hints.model.as_deref(), hints.reasoning_effort.as_deref()), (Some("opus"), Some("xhigh")));
+    assert_eq!(
+        (hints.model.as_deref(), hints.reasoning_effort.as_deref()),
+        (Some("opus"), Some("xhigh"))
+    );
     assert_eq!((hints.auto_merge, hints.ultracode), (Some(false), Some(true)));
     assert_eq!(hints.implementers, ["codex", "claude"]);
     assert_eq!(hints.subagent_timeout_secs, Some(900));
@@ -526,7 +541,8 @@ fn execution_hints_are_read_typed_and_checked() {
 #[test]
 fn plan_level_settings_are_read() {
     // Guards: plan-level `plan_id`, `auto_merge` and `sandbox` were reported as "kept as is" but stored nowhere.
-    let yaml = "loom:\n  version: 1\n  plan_id: rate-limit\n  auto_merge: true\n  sandbox: {enabled: true}\n  stages: []\n";
+    let yaml =
+        "loom:\n  version: 1\n  plan_id: rate-limit\n  auto_merge: true\n  sandbox: {enabled: true}\n  stages: []\n";
     let parsed = accepted(&md(yaml), PlanSource::Markdown);
     assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
     assert_eq!(parsed.plan.plan_id.as_deref(), Some("rate-limit"));
@@ -535,7 +551,10 @@ fn plan_level_settings_are_read() {
         json!({"plan_id": "rate-limit", "auto_merge": true, "sandbox": {"enabled": true}})
     );
     assert_eq!(
-        refused(&md("loom:\n  version: 1\n  plan_id: a/b\n  stages: []\n"), PlanSource::Markdown),
+        refused(
+            &md("loom:\n  version: 1\n  plan_id: a/b\n  stages: []\n"),
+            PlanSource::Markdown
+        ),
         ["line 8: invalid plan_id \"a/b\": a stage id has only ascii letters, digits, `-` and `_`"]
     );
 }

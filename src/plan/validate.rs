@@ -20,8 +20,8 @@ const MAX_STAGE_ID_LEN: usize = 128;
 
 /// Names that cannot be files on some systems, which the Rust loom refuses as ids.
 const RESERVED_IDS: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1",
-    "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
+    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 ];
 
 /// Whether `id` is a valid stage id, by the Rust loom's rule: 1 to 128 ascii letters, digits,
@@ -248,11 +248,33 @@ mod tests {
     fn stage_ids_follow_the_rust_loom() {
         // Guards: stage ids the Rust loom accepts (capitals, underscores, hex-looking words, up to 128 characters) must be accepted, and the ones it refuses refused.
         let long = "a".repeat(128);
-        for good in ["a", "setup-db", "stage-2", "Setup_DB", "facade", "bc579", "1st", "a--b", "-a", long.as_str()] {
+        for good in [
+            "a",
+            "setup-db",
+            "stage-2",
+            "Setup_DB",
+            "facade",
+            "bc579",
+            "1st",
+            "a--b",
+            "-a",
+            long.as_str(),
+        ] {
             assert_eq!(check_stage_id(good), Ok(()), "{good}");
         }
         let too_long = "a".repeat(129);
-        for bad in ["", "a b", "é", "a/b", "../x", "a.b", "CON", "nul", "01-setup", too_long.as_str()] {
+        for bad in [
+            "",
+            "a b",
+            "é",
+            "a/b",
+            "../x",
+            "a.b",
+            "CON",
+            "nul",
+            "01-setup",
+            too_long.as_str(),
+        ] {
             assert!(check_stage_id(bad).is_err(), "{bad:?} accepted");
         }
     }
