@@ -118,13 +118,18 @@ impl From<ops::Error> for CommandError {
             E::Store(store::Error::Git { context, source }) => {
                 CommandError::new(Exit::Error, format!("{context}: {source}"))
             }
-            E::Id(_) => CommandError::new(Exit::Usage, message),
+            E::Id(_) | E::NotIdOrStage { .. } => CommandError::new(Exit::Usage, message),
             E::Invalid(_) => CommandError::new(Exit::Usage, message),
             E::Internal(_) => CommandError::new(Exit::Error, message),
             E::UnknownTask { .. } => {
                 CommandError::new(Exit::Error, message).hint("see every task with `git loom list --all`")
             }
             E::AmbiguousId { .. } => CommandError::new(Exit::Error, message).hint("type more of the id"),
+            E::UnknownName { .. } => CommandError::new(Exit::Error, message)
+                .hint("see every task with `git loom list --all`; stage ids come from `git loom plan import`"),
+            E::StageOrTask { .. } | E::AmbiguousStage { .. } => {
+                CommandError::new(Exit::Error, message).hint("name the task by its full id (`loom-` and 8 hex digits)")
+            }
             E::Claimed { ref id, .. } => CommandError::new(Exit::Conflict, message).hint(format!(
                 "use `git loom claim --next` for another task, or wait for the lease on {id} to expire"
             )),
