@@ -9,7 +9,7 @@ mod common;
 use common::{Repo, is_task_id};
 use serde_json::{Value, json};
 
-const TASK_KEYS: [&str; 22] = [
+const TASK_KEYS: [&str; 26] = [
     "id",
     "title",
     "description",
@@ -31,6 +31,10 @@ const TASK_KEYS: [&str; 22] = [
     "output",
     "branch",
     "last_failure",
+    "plan",
+    "stage",
+    "stage_hints",
+    "extra",
     "claim",
 ];
 
