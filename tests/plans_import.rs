@@ -350,6 +350,19 @@ fn a_plan_keeps_its_identity_through_renames_and_folders_tell_plans_apart() {
             .starts_with("error: stage id \"token-bucket\" is used by several plans"),
         "{run}"
     );
+    assert!(
+        run.stderr
+            .contains("hint: name the task by its full id, or as PLAN:STAGE"),
+        "{run}"
+    );
+    // The plan-qualified form `list` shows names one of them, by key or short name.
+    let team_b_bucket = repo.show("team-b/plan.md:token-bucket");
+    let names = (&team_b_bucket["plan"], &team_b_bucket["stage"]);
+    assert_eq!(names, (&json!("team-b/plan.md"), &json!("token-bucket")));
+    assert_eq!(
+        repo.show("PLAN-rate:token-bucket")["plan"],
+        json!("doc/plans/PLAN-rate.md")
+    );
 }
 
 #[test]

@@ -108,22 +108,13 @@ pub fn stage_of(task: &Task) -> Option<&str> {
     task.extra.get("stage").and_then(serde_json::Value::as_str)
 }
 
-/// How a listing names a task's stage: `plan:stage`, the plan by its short name (the file
-/// name without folder, lifecycle prefix or extension, or the plan_id).
+/// How a listing names a task's stage: `plan:stage`, the plan by its short name (see
+/// [`git_loom::plan::short_name`]); this form names the task wherever a task id is accepted.
 pub fn stage_cell(plan: Option<&str>, stage: Option<&str>) -> String {
     match (plan, stage) {
         (_, None) => String::new(),
         (None, Some(stage)) => stage.to_owned(),
-        (Some(plan), Some(stage)) => format!("{}:{stage}", plan_short_name(plan)),
-    }
-}
-
-/// A plan key without its folders and file extension: `doc/plans/PLAN-x.md` is `PLAN-x`.
-pub fn plan_short_name(plan: &str) -> &str {
-    let name = plan.rsplit('/').next().unwrap_or(plan);
-    match name.rsplit_once('.') {
-        Some((stem, extension)) if !stem.is_empty() && matches!(extension, "md" | "markdown" | "toml") => stem,
-        _ => name,
+        (Some(plan), Some(stage)) => format!("{}:{stage}", git_loom::plan::short_name(plan)),
     }
 }
 

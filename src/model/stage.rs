@@ -31,14 +31,18 @@ pub enum StageType {
     IntegrationVerify,
     /// Curating what earlier stages learned into lasting notes.
     KnowledgeDistill,
+    /// Reviewing the code of the stages before it. An earlier version of the Rust loom had this
+    /// type (later folded into `integration-verify`); plans of that time use it.
+    CodeReview,
 }
 
 impl StageType {
-    pub const ALL: [StageType; 4] = [
+    pub const ALL: [StageType; 5] = [
         StageType::Standard,
         StageType::Knowledge,
         StageType::IntegrationVerify,
         StageType::KnowledgeDistill,
+        StageType::CodeReview,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +51,7 @@ impl StageType {
             StageType::Knowledge => "knowledge",
             StageType::IntegrationVerify => "integration-verify",
             StageType::KnowledgeDistill => "knowledge-distill",
+            StageType::CodeReview => "code-review",
         }
     }
 

@@ -54,6 +54,17 @@ fn bare_name(mut name: &str) -> &str {
     name
 }
 
+/// How a plan is named where space is short: its key without folders and without a markdown or
+/// toml extension (`doc/plans/PLAN-x.md` is `PLAN-x`; a `plan_id` is itself). Listings show a
+/// task's stage as `SHORT:STAGE`, and that form names the task wherever a task id is accepted.
+pub fn short_name(key: &str) -> &str {
+    let name = bare_name(key.rsplit('/').next().unwrap_or(key));
+    match name.rsplit_once('.') {
+        Some((stem, "md" | "markdown" | "toml")) if !stem.is_empty() => stem,
+        _ => name,
+    }
+}
+
 /// Keys under which tasks of the plan at `path` may already be stored, other than `key`: the
 /// path key (for a plan that has since been given a `plan_id`) and the bare file name in each
 /// lifecycle form (what an earlier git-loom stored). Tasks found under one of these belong to
@@ -100,6 +111,10 @@ mod tests {
         assert_ne!(path_key("a/plan.md"), path_key("b/plan.md"));
         assert_eq!(path_key("DONE-"), "DONE-");
         assert_eq!(plan_key(&plan(Some("rate-limit")), "a/DONE-plan.md"), "rate-limit");
+        assert_eq!(short_name("doc/plans/PLAN-x.md"), "PLAN-x");
+        assert_eq!(short_name("DONE-PLAN-x.md"), "PLAN-x");
+        assert_eq!(short_name("rate-limit"), "rate-limit");
+        assert_eq!(short_name("plans/v1.2"), "v1.2");
     }
 
     #[test]

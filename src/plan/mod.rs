@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 
 use crate::model::StageHints;
 
-pub use identity::{LIFECYCLE_PREFIXES, earlier_keys, path_key, plan_key};
+pub use identity::{LIFECYCLE_PREFIXES, earlier_keys, path_key, plan_key, short_name};
 pub use validate::check_stage_id;
 
 /// The plan layout version this build reads.

@@ -530,7 +530,7 @@ fn execution_hints_are_read_typed_and_checked() {
     assert_eq!(
         refused_md(bad),
         [
-            "line 11: `stage_type` of stage `a` is \"research\", expected one of: standard, knowledge, integration-verify, knowledge-distill",
+            "line 11: `stage_type` of stage `a` is \"research\", expected one of: standard, knowledge, integration-verify, knowledge-distill, code-review",
             "line 12: `reasoning_effort` of stage `a` is \"low; rm -rf /\", expected one of: low, medium, high, xhigh, max",
             "line 13: an item of `implementers` of stage `a` is \"claude\", expected one of: claude, codex (each at most once)",
             "line 14: `model` of stage `a` is \"two words\", expected one of: a model name of one word (opus, sonnet, …)",
