@@ -3,7 +3,7 @@
 //! becomes the same task graph, with its stage ids as task aliases and its plan, stage,
 //! fingerprint and checks in `task.json`; re-importing writes nothing unless a stage changed,
 //! updates only the changed stage's task (keeping its hand-set priority and labels), creates new
-//! stages, reports removed ones (cancelling them only with `--prune`), never reopens a done task,
+//! stages, reports removed ones (cancelling them only with `--prune`), never changes a done task,
 //! and `--dry-run` writes nothing; every kind of bad plan is refused with exit 2, every error
 //! listed with its line, and no ref written; `verify` runs acceptance commands (with expected
 //! output and exit code, `LOOM_TASK` and `LOOM_WORKTREE` set), artifacts and wiring, exits 0 or 5
@@ -181,7 +181,9 @@ fn each_form_of_the_rate_limit_plan_imports_the_same_graph() {
     write(&repo, "rate-limit.md", &fixture("rate-limit.md"));
     assert_eq!(import(&repo, &["rate-limit.md"]).code, 0);
     let run = repo.run_fail(1, &["show", "token-bucket"]);
-    assert_has(&run.stderr, &["\"token-bucket\" is ambiguous"]);
+    assert_has(&run.stderr, &["stage id \"token-bucket\" is used by several plans"]);
+    // The plan-qualified form names one of them.
+    assert_eq!(repo.show("rate-limit.md:token-bucket")["plan"], json!("rate-limit.md"));
 }
 
 /// The stage ids of an import report's list.
