@@ -9,7 +9,7 @@ mod common;
 use common::{Repo, is_task_id};
 use serde_json::{Value, json};
 
-const TASK_KEYS: [&str; 23] = [
+const TASK_KEYS: [&str; 27] = [
     "id",
     "title",
     "description",
@@ -32,6 +32,10 @@ const TASK_KEYS: [&str; 23] = [
     "branch",
     "last_failure",
     "commit",
+    "plan",
+    "stage",
+    "stage_hints",
+    "extra",
     "claim",
 ];
 

@@ -60,11 +60,12 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
                         row.id.to_owned(),
                         row.view.to_string(),
                         row.priority.to_string(),
+                        render::stage_cell(row.plan, row.stage),
                         title_with_labels(row),
                     ]
                 })
                 .collect();
-            ui.table(&table)?;
+            ui.table(&without_empty_stage_column(table, 3))?;
             Ok(Exit::Success)
         })?;
     }
@@ -91,11 +92,12 @@ pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result
                         row.id.to_owned(),
                         row.priority.to_string(),
                         format!("unblocks {unblocks}"),
+                        render::stage_cell(row.plan, row.stage),
                         title_with_labels(row),
                     ]
                 })
                 .collect();
-            ui.table(&table)?;
+            ui.table(&without_empty_stage_column(table, 3))?;
             Ok(Exit::Success)
         })?;
     }
@@ -114,6 +116,19 @@ pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         .collect();
     ui.json_value(&tasks)?;
     Ok(Exit::Success)
+}
+
+/// The table without its stage column (at `column`) when no listed task came from a plan, so
+/// listings of hand-made tasks look as they always did.
+fn without_empty_stage_column(mut table: Vec<Vec<String>>, column: usize) -> Vec<Vec<String>> {
+    if table.iter().all(|row| row.get(column).is_none_or(String::is_empty)) {
+        for row in &mut table {
+            if column < row.len() {
+                row.remove(column);
+            }
+        }
+    }
+    table
 }
 
 fn report_board_problems(ui: &mut Ui, board: &BoardView<'_>) {

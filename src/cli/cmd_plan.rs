@@ -1,13 +1,13 @@
 //! `git loom plan import`: turning a plan document into tasks, and keeping them in step with it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use git_loom::model::TaskId;
-use git_loom::ops::ImportOutcome;
-use git_loom::plan::{detect_source, parse_plan};
+use git_loom::ops::{ImportOutcome, PlanKeys};
+use git_loom::plan::{detect_source, earlier_keys, parse_plan, plan_key};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -24,14 +24,17 @@ pub struct PlanArgs {
 enum PlanAction {
     /// Create or update one task per stage of a plan (see doc/plans.md)
     ///
-    /// Stage ids become aliases of their tasks. Re-importing is idempotent: unchanged stages
-    /// change nothing, changed ones update their task, new ones are added, and stages gone from
-    /// the plan are reported (cancelled only with --prune). Done tasks are never reopened. A
-    /// plan with any error is refused as a whole, every error listed with its line.
+    /// Stage ids become aliases of their tasks. A plan is known by its `plan_id`, or else by its
+    /// path in the repository without the IN_PROGRESS-/DONE- prefixes of its file name.
+    /// Re-importing is idempotent: unchanged stages change nothing, changed ones update their
+    /// task, new ones are added, and stages gone from the plan are reported (cancelled only
+    /// with --prune). Done tasks are never changed (changed stages of done tasks are reported as
+    /// skipped). A plan with any error is refused as a whole, every error listed with its line.
     Import {
         /// The plan file (`.toml` is read as TOML, anything else as markdown)
         file: PathBuf,
-        /// Show what would change without writing anything
+        /// Show what would change without writing anything (new tasks are listed by stage id:
+        /// their task ids are drawn when they are written)
         #[arg(long)]
         dry_run: bool,
         /// Cancel the open tasks of stages no longer in the plan
@@ -49,19 +52,39 @@ struct ImportJson<'a> {
     unchanged: Vec<StageJson<'a>>,
     removed: Vec<StageJson<'a>>,
     cancelled: Vec<StageJson<'a>>,
+    skipped: Vec<StageJson<'a>>,
     warnings: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct StageJson<'a> {
     stage: &'a str,
-    id: &'a str,
+    /// `null` for a task a dry run would create: its id is drawn when it is written.
+    id: Option<&'a str>,
 }
 
 fn stages(list: &[(String, TaskId)]) -> Vec<StageJson<'_>> {
     list.iter()
-        .map(|(stage, id)| StageJson { stage, id: id.as_str() })
+        .map(|(stage, id)| StageJson {
+            stage,
+            id: Some(id.as_str()),
+        })
         .collect()
+}
+
+/// The plan file's path relative to the root of the working tree, `/`-separated; a file
+/// outside it is named by its absolute path.
+fn repository_path(file: &Path, root: Option<&Path>) -> String {
+    let absolute = file.canonicalize().unwrap_or_else(|_| file.to_path_buf());
+    let relative = root
+        .and_then(|root| root.canonicalize().ok())
+        .and_then(|root| absolute.strip_prefix(root).ok().map(Path::to_path_buf));
+    let path = relative.unwrap_or(absolute);
+    path.components()
+        .map(|part| part.as_os_str().to_string_lossy().into_owned())
+        .filter(|part| part != "/")
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
@@ -94,22 +117,33 @@ pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
     for warning in &warnings {
         ui.warn(warning);
     }
-    let plan_key = file
-        .file_name()
-        .map(|name| name.to_string_lossy().into_owned())
-        .unwrap_or_else(|| file.display().to_string());
     let loom = context.loom()?;
+    let path = repository_path(file, loom.store().work_dir());
+    let plan_key = plan_key(&parsed.plan, &path);
+    let earlier = earlier_keys(&path, &plan_key);
     let actor = context.actor(loom.store())?;
-    let outcome = loom.import_plan(&parsed.plan, &plan_key, *dry_run, *prune, &actor)?;
+    let keys = PlanKeys {
+        key: &plan_key,
+        earlier: &earlier,
+    };
+    let outcome = loom.import_plan(&parsed.plan, &keys, *dry_run, *prune, &actor)?;
     if ui.json {
         ui.json_value(&ImportJson {
             plan: &plan_key,
             dry_run: *dry_run,
-            created: stages(&outcome.created),
+            created: match dry_run {
+                true => outcome
+                    .created
+                    .iter()
+                    .map(|(stage, _)| StageJson { stage, id: None })
+                    .collect(),
+                false => stages(&outcome.created),
+            },
             updated: stages(&outcome.updated),
             unchanged: stages(&outcome.unchanged),
             removed: stages(&outcome.removed),
             cancelled: stages(&outcome.cancelled),
+            skipped: stages(&outcome.skipped),
             warnings,
         })?;
         return Ok(Exit::Success);
@@ -121,10 +155,19 @@ pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
 fn print_outcome(ui: &mut Ui, outcome: &ImportOutcome, dry_run: bool) -> Result<(), CommandError> {
     let verb = |done: &'static str, would: &'static str| if dry_run { would } else { done };
     for (stage, id) in &outcome.created {
-        ui.line(format!("{}  {id}  {stage}", verb("created  ", "would create")))?;
+        match dry_run {
+            // The id a real import draws is not known yet, so none is shown.
+            true => ui.line(format!("would create  (new task)     {stage}"))?,
+            false => ui.line(format!("created    {id}  {stage}"))?,
+        }
     }
     for (stage, id) in &outcome.updated {
         ui.line(format!("{}  {id}  {stage}", verb("updated  ", "would update")))?;
+    }
+    for (stage, id) in &outcome.skipped {
+        ui.warn(format!(
+            "stage {stage} changed in the plan but {id} is done; it was left as it is"
+        ));
     }
     for (stage, id) in &outcome.cancelled {
         ui.line(format!("{}  {id}  {stage}", verb("cancelled", "would cancel")))?;
@@ -139,10 +182,14 @@ fn print_outcome(ui: &mut Ui, outcome: &ImportOutcome, dry_run: bool) -> Result<
         ));
     }
     ui.line(format!(
-        "{} created, {} updated, {} unchanged, {} removed from the plan{}",
+        "{} created, {} updated, {} unchanged, {}{} removed from the plan{}",
         outcome.created.len(),
         outcome.updated.len(),
         outcome.unchanged.len(),
+        match outcome.skipped.len() {
+            0 => String::new(),
+            skipped => format!("{skipped} skipped (done), "),
+        },
         outcome.removed.len(),
         if dry_run { " (dry run: nothing written)" } else { "" }
     ))?;

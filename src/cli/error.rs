@@ -135,13 +135,20 @@ impl From<ops::Error> for CommandError {
             ),
             E::UnbornTarget { .. } => CommandError::new(Exit::Error, message)
                 .hint("make a first commit (`git commit --allow-empty -m init`), or name another branch with `git loom config worktrees.target BRANCH`"),
-            E::Id(_) => CommandError::new(Exit::Usage, message),
+            E::Id(_) | E::NotIdOrStage { .. } => CommandError::new(Exit::Usage, message),
             E::Invalid(_) => CommandError::new(Exit::Usage, message),
             E::Internal(_) => CommandError::new(Exit::Error, message),
             E::UnknownTask { .. } => {
                 CommandError::new(Exit::Error, message).hint("see every task with `git loom list --all`")
             }
             E::AmbiguousId { .. } => CommandError::new(Exit::Error, message).hint("type more of the id"),
+            E::UnknownName { .. } => CommandError::new(Exit::Error, message)
+                .hint("see every task with `git loom list --all`; stage ids come from `git loom plan import`"),
+            E::StageOrTask { .. } => {
+                CommandError::new(Exit::Error, message).hint("name the task by its full id (`loom-` and 8 hex digits)")
+            }
+            E::AmbiguousStage { .. } => CommandError::new(Exit::Error, message)
+                .hint("name the task by its full id, or as PLAN:STAGE the way `git loom list` shows it"),
             E::Claimed { ref id, .. } => CommandError::new(Exit::Conflict, message).hint(format!(
                 "use `git loom claim --next` for another task, or wait for the lease on {id} to expire"
             )),

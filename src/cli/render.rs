@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use git_loom::model::{Claim, Derived, Priority, Task, TaskId, View};
+use git_loom::model::{Claim, Derived, Priority, StageHints, Task, TaskId, View};
 use std::collections::BTreeMap;
 
 use git_loom::ops::{Loom, Snapshot, TaskEntry, Written};
@@ -35,6 +35,15 @@ pub struct TaskJson<'a> {
     pub last_failure: Option<&'a str>,
     /// The commit holding the work, recorded by `done`.
     pub commit: Option<&'a str>,
+    /// The key of the plan the task was imported from, `null` for a task not from a plan.
+    pub plan: Option<&'a str>,
+    /// The id of the plan stage the task was imported from.
+    pub stage: Option<&'a str>,
+    /// The stage's execution hints, `null` when it has none.
+    pub stage_hints: Option<StageHints>,
+    /// Every other field of `task.json`, kept without being interpreted here: a plan stage's
+    /// checks, working_dir, plan settings and unknown fields, and fields another version wrote.
+    pub extra: BTreeMap<&'a str, &'a serde_json::Value>,
     /// The claim on the task, `null` when it is not claimed.
     pub claim: Option<ClaimJson<'a>>,
     /// Only in `ready`: how many open tasks wait on this one.
@@ -67,6 +76,15 @@ impl<'a> TaskJson<'a> {
             branch: task.branch.as_deref(),
             last_failure: task.last_failure.as_deref(),
             commit: task.extra.get("commit").and_then(serde_json::Value::as_str),
+            plan: plan_of(task),
+            stage: stage_of(task),
+            stage_hints: StageHints::of(task),
+            extra: task
+                .extra
+                .iter()
+                .filter(|(key, _)| !SHOWN_APART.contains(&key.as_str()))
+                .map(|(key, value)| (key.as_str(), value))
+                .collect(),
             claim: None,
             unblocks: None,
         }
@@ -77,6 +95,29 @@ impl<'a> TaskJson<'a> {
             claim: claim.map(ClaimJson::new),
             ..self
         }
+    }
+}
+
+/// The `task.json` fields the task object shows under their own keys rather than in `extra`.
+const SHOWN_APART: &[&str] = &["plan", "stage", "commit", git_loom::model::stage::HINTS_KEY];
+
+/// The key of the plan a task was imported from.
+pub fn plan_of(task: &Task) -> Option<&str> {
+    task.extra.get("plan").and_then(serde_json::Value::as_str)
+}
+
+/// The plan stage a task was imported from.
+pub fn stage_of(task: &Task) -> Option<&str> {
+    task.extra.get("stage").and_then(serde_json::Value::as_str)
+}
+
+/// How a listing names a task's stage: `plan:stage`, the plan by its short name (see
+/// [`git_loom::plan::short_name`]); this form names the task wherever a task id is accepted.
+pub fn stage_cell(plan: Option<&str>, stage: Option<&str>) -> String {
+    match (plan, stage) {
+        (_, None) => String::new(),
+        (None, Some(stage)) => stage.to_owned(),
+        (Some(plan), Some(stage)) => format!("{}:{stage}", git_loom::plan::short_name(plan)),
     }
 }
 
@@ -257,6 +298,15 @@ pub fn detail(
     if !task.labels.is_empty() {
         let labels: Vec<&str> = task.labels.iter().map(String::as_str).collect();
         rows.push(vec!["labels".into(), labels.join(", ")]);
+    }
+    if let Some(plan) = plan_of(task) {
+        rows.push(vec!["plan".into(), plan.to_owned()]);
+    }
+    if let Some(stage) = stage_of(task) {
+        rows.push(vec!["stage".into(), stage.to_owned()]);
+    }
+    for (name, value) in StageHints::of(task).map(|hints| hints.pairs()).unwrap_or_default() {
+        rows.push(vec![name.into(), value]);
     }
     for command in &task.acceptance {
         rows.push(vec!["acceptance".into(), command.clone()]);

@@ -1,7 +1,12 @@
 //! Where command output goes: results to stdout (human text or JSON), warnings and notes to
 //! stderr. `--json` changes only stdout; errors are always text on stderr. `-q` silences
 //! notes and warnings but never a result a script asked for.
+//!
+//! Everything written as text passes through [`sanitize`], so no title, description, handoff,
+//! label or command output stored by someone else can steer the terminal it is shown on.
+//! JSON needs no such care: serde escapes every control character.
 
+use std::borrow::Cow;
 use std::io::{self, BufWriter, Stdout, Write};
 
 use serde::Serialize;
@@ -21,14 +26,14 @@ impl Ui {
         }
     }
 
-    /// One line of human output.
+    /// One line of human output, through [`sanitize`].
     pub fn line(&mut self, text: impl AsRef<str>) -> io::Result<()> {
-        writeln!(self.out, "{}", text.as_ref())
+        writeln!(self.out, "{}", sanitize(text.as_ref()))
     }
 
-    /// Text written as is (it carries its own newlines).
+    /// Text written as it is but for [`sanitize`] (it carries its own newlines).
     pub fn text(&mut self, text: impl AsRef<str>) -> io::Result<()> {
-        self.out.write_all(text.as_ref().as_bytes())
+        self.out.write_all(sanitize(text.as_ref()).as_bytes())
     }
 
     /// The JSON result of a command, pretty-printed, followed by a newline.
@@ -41,14 +46,14 @@ impl Ui {
     pub fn note(&mut self, text: impl AsRef<str>) {
         if !self.quiet {
             let _ = self.out.flush();
-            eprintln!("{}", text.as_ref());
+            eprintln!("{}", sanitize(text.as_ref()));
         }
     }
 
     pub fn warn(&mut self, text: impl AsRef<str>) {
         if !self.quiet {
             let _ = self.out.flush();
-            eprintln!("warning: {}", text.as_ref());
+            eprintln!("warning: {}", sanitize(text.as_ref()));
         }
     }
 
@@ -56,9 +61,14 @@ impl Ui {
         self.out.flush()
     }
 
-    /// Print rows as aligned columns; the last column is not padded.
+    /// Print rows as aligned columns; the last column is not padded. Cells are sanitized
+    /// before they are measured, so what replaces a control character keeps the columns aligned.
     pub fn table(&mut self, rows: &[Vec<String>]) -> io::Result<()> {
-        for line in align(rows) {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|row| row.iter().map(|cell| sanitize(cell).into_owned()).collect())
+            .collect();
+        for line in align(&rows) {
             self.line(line)?;
         }
         Ok(())
@@ -95,5 +105,42 @@ pub fn count(n: usize, singular: &str, plural: &str) -> String {
     match n {
         1 => format!("1 {singular}"),
         _ => format!("{n} {plural}"),
+    }
+}
+
+/// `text` as it is safe to show on a terminal: every control character but line feed and tab
+/// (ESC, BEL, carriage return, …), and every invisible bidirectional-text control (U+202E and
+/// its kin), is replaced by its escape (`\u{1b}`), so it is seen instead of obeyed. Text with
+/// nothing to replace is returned as it is, without copying.
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    let unsafe_char =
+        |c: char| (c.is_control() && c != '\n' && c != '\t') || git_loom::model::stage::is_bidi_control(c);
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut clean = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match unsafe_char(c) {
+            true => clean.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            false => clean.push(c),
+        }
+    }
+    Cow::Owned(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_shows_control_characters_instead_of_sending_them() {
+        // Guards: titles, descriptions and handoff text holding ESC, BEL, CR or U+202E were written raw to the terminal.
+        assert!(matches!(sanitize("plain\ttext\nnext line"), Cow::Borrowed(_)));
+        assert_eq!(
+            sanitize("red \u{1b}[31m bell\u{7} cr\r"),
+            "red \\u{1b}[31m bell\\u{7} cr\\u{d}"
+        );
+        assert_eq!(sanitize("evil \u{202e}txt"), "evil \\u{202e}txt");
+        assert_eq!(sanitize("ünï — ok"), "ünï — ok");
     }
 }

@@ -7,6 +7,7 @@ pub mod handoff;
 pub mod id;
 pub mod merge;
 pub mod meta;
+pub mod stage;
 pub mod state;
 pub mod task;
 
@@ -14,6 +15,7 @@ pub use claim::{Claim, ClaimBlobError, Health, Holder};
 pub use handoff::{Handoff, HandoffBlobError};
 pub use id::{IdError, IdQuery, TaskId};
 pub use meta::{Meta, Settings};
+pub use stage::{ExecutionMode, StageHints, StageType, title_problem};
 pub use state::{Derived, Kind, Transition, TransitionError, View};
 pub use task::{Priority, Status, Task, TaskBlobError, UnknownName};
 

@@ -29,13 +29,13 @@ use crate::model::{Priority, View};
 use crate::store::{self, RefTip};
 
 /// The first bytes of a board file; a different version is ignored, never misread.
-const MAGIC: &[u8] = b"git-loom board v1\n";
+const MAGIC: &[u8] = b"git-loom board v2\n";
 // After the magic: a CRC-32 of the rest (little-endian), then the postcard-encoded view. A
 // damaged file is rebuilt instead of shown.
 const FILE_NAME: &str = "board.cache";
 /// The ready rows alone, for `claim --next`.
 const NEXT_FILE: &str = "board.next";
-const NEXT_MAGIC: &[u8] = b"git-loom board ready v1\n";
+const NEXT_MAGIC: &[u8] = b"git-loom board ready v2\n";
 /// Ids `claim --next` took since the board was built, one per line: a hint for the others.
 const TAKEN_FILE: &str = "board.taken";
 /// Changed by every write that can make a task ready.
@@ -52,6 +52,11 @@ pub struct BoardRow<'a> {
     pub title: &'a str,
     #[serde(borrow)]
     pub labels: Vec<&'a str>,
+    /// The plan and stage the task was imported from, if it was.
+    #[serde(borrow)]
+    pub plan: Option<&'a str>,
+    #[serde(borrow)]
+    pub stage: Option<&'a str>,
 }
 
 /// A ready task: its row and how many open tasks wait on it.
@@ -179,6 +184,8 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
             priority: entry.task.priority,
             title: &entry.task.title,
             labels: entry.task.labels.iter().map(String::as_str).collect(),
+            plan: entry.task.extra.get("plan").and_then(serde_json::Value::as_str),
+            stage: entry.task.extra.get("stage").and_then(serde_json::Value::as_str),
         })
         .collect();
     let ready = snapshot

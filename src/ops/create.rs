@@ -58,7 +58,7 @@ pub(super) fn check_title(title: &str) -> Result<String> {
     if title.is_empty() {
         return Err(Error::Invalid("a task title must not be empty".into()));
     }
-    if title.chars().any(char::is_control) {
+    if crate::model::title_problem(title).is_some() {
         return Err(Error::Invalid(
             "a task title must be one line without control characters".into(),
         ));

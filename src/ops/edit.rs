@@ -100,19 +100,24 @@ impl Loom {
                 Some(snapshot) => Workset::on(&self.store, snapshot),
                 None => Workset::new(&self.store),
             };
-            // A dependency is looked up among the task's own first, so one whose task has
-            // vanished or become unreadable can still be removed.
+            // A dependency that does not resolve (its task vanished or became unreadable, or
+            // its abbreviation is ambiguous) is looked up among the task's own, so it can still
+            // be removed. Resolving first keeps a stage id that looks like hex its stage's.
             let own_deps = workset.get(&id)?.deps.clone();
             let rm_deps = changes
                 .rm_deps
                 .iter()
                 .map(|input| {
-                    let query = IdQuery::parse(input)?;
-                    let mut own = own_deps.iter().filter(|dep| query.matches(dep));
-                    match (own.next(), own.next()) {
-                        (Some(dep), None) => Ok(dep.clone()),
-                        _ => resolve(input),
-                    }
+                    resolve(input).or_else(|err| {
+                        let Ok(query) = IdQuery::parse(input) else {
+                            return Err(err);
+                        };
+                        let mut own = own_deps.iter().filter(|dep| query.matches(dep));
+                        match (own.next(), own.next()) {
+                            (Some(dep), None) => Ok(dep.clone()),
+                            _ => Err(err),
+                        }
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?;
             let task = workset.get_mut(&id)?;

@@ -1,12 +1,16 @@
 //! Importing a plan: each stage becomes a task (or updates the task it became before), so a
 //! plan can be re-imported as it evolves.
 //!
-//! A stage's task records where it came from in `task.json`: `plan` (the plan's key, its file
-//! name), `stage` (the stage id, which then works wherever a task id is accepted) and
-//! `stage_fingerprint` (a hash of the stage as last imported). Re-importing the same plan:
-//! unchanged stages change nothing, changed stages update their task (a new version in its
-//! history), new stages are created, and stages gone from the plan are reported (cancelled only
-//! with `prune`). A task that is done is never reopened. All of it lands in one transaction.
+//! A stage's task records where it came from in `task.json`: `plan` (the plan's key, see
+//! [`crate::plan::plan_key`]), `stage` (the stage id, which then works wherever a task id is
+//! accepted), `stage_fingerprint` (a hash of the stage as last imported), `plan_settings` (the
+//! plan-level settings) and `stage_hints` (the stage's execution hints). Re-importing the same
+//! plan: unchanged stages change nothing, changed stages update their task (a new version in
+//! its history), new stages are created, and stages gone from the plan are reported (cancelled
+//! only with `prune`). A task that is done is never changed: a changed stage whose task is done
+//! is reported as skipped. Tasks stored under a key an earlier version gave the plan are
+//! recognised for the stages the plan still has, and move to the plan's key when next changed.
+//! All of it lands in one transaction.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -29,6 +33,8 @@ pub struct ImportOutcome {
     pub removed: Vec<(String, TaskId)>,
     /// Of those, the ones cancelled (with `prune`).
     pub cancelled: Vec<(String, TaskId)>,
+    /// Stages that changed in the plan whose tasks are done, and so were left as they are.
+    pub skipped: Vec<(String, TaskId)>,
 }
 
 /// The `task.json` fields a stage sets beyond the task's own.
@@ -49,38 +55,59 @@ const STAGE_FIELDS: &[&str] = &[
     "context_budget",
     "working_dir",
     "stage_extra",
+    "plan_settings",
+    crate::model::stage::HINTS_KEY,
 ];
 
 impl Loom {
-    /// Import `plan` under `plan_key`.
+    /// Import `plan` under `plan_key`; tasks stored under one of `earlier_keys` (see
+    /// [`crate::plan::earlier_keys`]) count as the plan's for the stages it has.
     pub fn import_plan(
         &self,
         plan: &Plan,
-        plan_key: &str,
+        keys: &PlanKeys<'_>,
         dry_run: bool,
         prune: bool,
         actor: &Actor,
     ) -> Result<ImportOutcome> {
-        with_retries(|| self.import_once(plan, plan_key, dry_run, prune, actor))
+        with_retries(|| self.import_once(plan, keys, dry_run, prune, actor))
     }
 
     fn import_once(
         &self,
         plan: &Plan,
-        plan_key: &str,
+        keys: &PlanKeys<'_>,
         dry_run: bool,
         prune: bool,
         actor: &Actor,
     ) -> Result<ImportOutcome> {
+        let plan_key = keys.key;
         let snapshot = self.snapshot(actor.now)?;
+        let stage_of = |task: &Task, key: &str| {
+            (task.extra.get("plan").and_then(Value::as_str) == Some(key))
+                .then(|| task.extra.get("stage").and_then(Value::as_str))
+                .flatten()
+                .map(str::to_owned)
+        };
         let mut existing: BTreeMap<String, TaskId> = BTreeMap::new();
         for entry in snapshot.tasks.values() {
-            if entry.task.extra.get("plan").and_then(Value::as_str) == Some(plan_key)
-                && let Some(stage) = entry.task.extra.get("stage").and_then(Value::as_str)
-            {
-                existing.insert(stage.to_owned(), entry.task.id.clone());
+            if let Some(stage) = stage_of(&entry.task, plan_key) {
+                existing.insert(stage, entry.task.id.clone());
             }
         }
+        // Earlier keys in the order given, so the choice among duplicates left by an earlier
+        // version is the same on every import.
+        for earlier in keys.earlier {
+            for entry in snapshot.tasks.values() {
+                if let Some(stage) = stage_of(&entry.task, earlier)
+                    && plan.stage(&stage).is_some()
+                    && !existing.contains_key(&stage)
+                {
+                    existing.insert(stage, entry.task.id.clone());
+                }
+            }
+        }
+        let settings = Value::Object(plan.settings());
         let mut ids: BTreeMap<&str, TaskId> = BTreeMap::new();
         for stage in &plan.stages {
             let id = match existing.get(&stage.id) {
@@ -101,21 +128,34 @@ impl Loom {
             if existing.contains_key(&stage.id) {
                 let current = workset.get(&id)?.clone();
                 let fingerprint = stage.fingerprint();
-                if current.extra.get("stage_fingerprint").and_then(Value::as_str) == Some(fingerprint.as_str()) {
+                let same_stage =
+                    current.extra.get("stage_fingerprint").and_then(Value::as_str) == Some(fingerprint.as_str());
+                // Done work is never rewritten; what the plan now says differently is reported.
+                if current.status() == Status::Done {
+                    match same_stage {
+                        true => outcome.unchanged.push((stage.id.clone(), id)),
+                        false => outcome.skipped.push((stage.id.clone(), id)),
+                    }
+                    continue;
+                }
+                let same_plan = current.extra.get("plan").and_then(Value::as_str) == Some(plan_key)
+                    && current.extra.get("plan_settings").unwrap_or(&empty_settings()) == &settings;
+                if same_stage && same_plan {
                     outcome.unchanged.push((stage.id.clone(), id));
                     continue;
                 }
                 let task = workset.get_mut(&id)?;
-                apply_stage(task, stage, plan_key, deps);
+                apply_stage(task, stage, plan_key, &settings, deps);
                 workset.note(&id, format!("update from plan {plan_key} (stage {})", stage.id));
                 outcome.updated.push((stage.id.clone(), id));
             } else {
                 let priority = self.settings.tasks.default_priority;
-                let mut task = state::new_task(id.clone(), stage.name.clone(), Kind::Task, priority, actor.now);
-                apply_stage(&mut task, stage, plan_key, deps);
+                let title = stage.name.trim().to_owned();
+                let mut task = state::new_task(id.clone(), title.clone(), Kind::Task, priority, actor.now);
+                apply_stage(&mut task, stage, plan_key, &settings, deps);
                 workset.insert_new(
                     task,
-                    format!("create task {:?} from plan {plan_key} (stage {})", stage.name, stage.id),
+                    format!("create task {title:?} from plan {plan_key} (stage {})", stage.id),
                 );
                 outcome.created.push((stage.id.clone(), id));
             }
@@ -142,9 +182,21 @@ impl Loom {
     }
 }
 
+/// The keys a plan is known by: its own, and those an earlier version may have stored its tasks
+/// under.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanKeys<'a> {
+    pub key: &'a str,
+    pub earlier: &'a [String],
+}
+
+fn empty_settings() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
 /// Set the task's fields from the stage (the status is never touched: a done task stays done).
-fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<TaskId>) {
-    task.title = stage.name.clone();
+fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, settings: &Value, deps: BTreeSet<TaskId>) {
+    task.title = stage.name.trim().to_owned();
     task.description = stage.description.clone();
     task.deps = deps;
     task.files = stage.files.clone();
@@ -178,7 +230,12 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
             stage
                 .wiring
                 .iter()
-                .map(|wiring| json!({"source": wiring.source, "pattern": wiring.pattern, "description": wiring.description}))
+                .map(|wiring| {
+                    let mut item =
+                        json!({"source": wiring.source, "pattern": wiring.pattern, "description": wiring.description});
+                    with_extra(&mut item, &wiring.extra);
+                    item
+                })
                 .collect::<Vec<_>>()
         ),
     );
@@ -232,6 +289,23 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, deps: BTreeSet<Ta
     set("context_budget", json!(stage.context_budget));
     set("working_dir", json!(stage.working_dir));
     set("stage_extra", json!(stage.extra));
+    set("plan_settings", settings.clone());
+    if !stage.hints.is_empty() {
+        set(
+            crate::model::stage::HINTS_KEY,
+            serde_json::to_value(&stage.hints).expect("hints serialize because they are plain data"),
+        );
+    }
+}
+
+/// Add the fields this version does not know to an item, as the plan wrote them, so that what
+/// an import warns it keeps is indeed kept (and shown by `show --json`).
+fn with_extra(item: &mut Value, extra: &BTreeMap<String, Value>) {
+    if let Value::Object(map) = item {
+        for (key, value) in extra {
+            map.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
 }
 
 /// The checks with expectations, each that comes before a plain command in the plan carrying
@@ -280,5 +354,6 @@ fn check_json(check: &Check) -> Value {
     if let Some(description) = &check.description {
         value["description"] = json!(description);
     }
+    with_extra(&mut value, &check.extra);
     value
 }

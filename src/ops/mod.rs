@@ -39,7 +39,7 @@ pub use config::{ConfigChange, SettingEntry, config_get, config_list, config_set
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use handoff::HandoffNote;
-pub use import::ImportOutcome;
+pub use import::{ImportOutcome, PlanKeys};
 pub use lease::{Recovery, SweepOutcome};
 pub use signal::{PLACEHOLDERS, SignalInput, render_default, render_template, sections};
 pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot, TaskEntry};
@@ -84,6 +84,26 @@ pub enum Error {
     UnknownTask { query: String },
     #[error("{query:?} is ambiguous: it matches {}", .candidates.iter().map(TaskId::as_str).collect::<Vec<_>>().join(", "))]
     AmbiguousId { query: String, candidates: Vec<TaskId> },
+    /// Input that is neither a task id nor the stage id of an imported stage.
+    #[error("no task matches {query:?} (as a task id, an abbreviation of one, or a stage id)")]
+    UnknownName { query: String },
+    /// Input shaped like a stage id that no task has, and that cannot be a task id either.
+    #[error("no task matches {query:?}: it is no stage id of a task, and an invalid task id ({reason})")]
+    NotIdOrStage { query: String, reason: &'static str },
+    /// Input that is the stage id of one task and names another task by its id.
+    #[error(
+        "{query:?} is ambiguous: it is the stage id of {} and also the start of task id {}",
+        join_ids(.stage_tasks),
+        join_ids(.id_tasks)
+    )]
+    StageOrTask {
+        query: String,
+        stage_tasks: Vec<TaskId>,
+        id_tasks: Vec<TaskId>,
+    },
+    /// A stage id that several plans use.
+    #[error("stage id {query:?} is used by several plans: it names {}", join_ids(.candidates))]
+    AmbiguousStage { query: String, candidates: Vec<TaskId> },
     #[error("{ref_name}: {problem}")]
     CorruptTask { ref_name: String, problem: String },
     #[error("{ref_name}: loom.toml: {source}")]
@@ -125,6 +145,10 @@ pub enum Error {
     /// Something failed that is not the user's doing.
     #[error("{0}")]
     Internal(String),
+}
+
+fn join_ids(ids: &[TaskId]) -> String {
+    ids.iter().map(TaskId::as_str).collect::<Vec<_>>().join(", ")
 }
 
 impl Error {
@@ -216,10 +240,13 @@ impl Loom {
     }
 
     /// Turn what a user typed into the id of an existing task.
+    ///
+    /// Input spelled `loom-` and hex digits is a task id (or an abbreviation of one) and is
+    /// looked up among the task refs alone. Anything else may also be a plan's stage id, which
+    /// only the tasks themselves record, so it is resolved against a snapshot as
+    /// [`Snapshot::resolve`] does (statuses do not matter, so any moment will do).
     pub fn resolve(&self, input: &str) -> Result<TaskId> {
-        // A plan's stage id works wherever a task id does; finding one means reading the tasks,
-        // as the snapshot's resolution does (statuses do not matter, so any moment will do).
-        if IdQuery::parse(input).is_err() && crate::plan::check_stage_id(input).is_ok() {
+        if !input.starts_with(crate::model::id::ID_PREFIX) || IdQuery::parse(input).is_err() {
             return self.snapshot(Timestamp::UNIX_EPOCH)?.resolve(input);
         }
         match IdQuery::parse(input)? {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use super::{Loom, Result};
 use crate::model::handoff::Handoff;
-use crate::model::{Status, Task, TaskId};
+use crate::model::{StageHints, Status, Task, TaskId};
 
 /// What a signal is made from.
 #[derive(Debug, Clone)]
@@ -97,6 +97,18 @@ pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> Stri
     if !task.labels.is_empty() {
         let labels: Vec<&str> = task.labels.iter().map(String::as_str).collect();
         about.push_str(&format!(" Labels: {}.", labels.join(", ")));
+    }
+    if let (Some(plan), Some(stage)) = (
+        task.extra.get("plan").and_then(serde_json::Value::as_str),
+        task.extra.get("stage").and_then(serde_json::Value::as_str),
+    ) {
+        about.push_str(&format!("\n\nStage `{stage}` of plan `{plan}`."));
+        // Advice for whoever runs the session; git-loom itself does not act on it.
+        let hints = StageHints::of(task).map(|hints| hints.pairs()).unwrap_or_default();
+        if !hints.is_empty() {
+            let listed: Vec<String> = hints.iter().map(|(name, value)| format!("{name}: {value}")).collect();
+            about.push_str(&format!(" Execution hints: {}.", listed.join("; ")));
+        }
     }
     if let Some(failure) = &task.last_failure {
         about.push_str(&format!("\n\nThe last attempt failed: {failure}"));

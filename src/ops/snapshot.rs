@@ -249,33 +249,85 @@ impl Snapshot {
 
     /// Resolve user input against the tasks in this snapshot, unreadable ones included (so
     /// that using one reports what is wrong with it, not that it does not exist).
+    ///
+    /// A plan's stage id works wherever a task id does, and stage ids may look like hex
+    /// (`facade`, `bc579`). So: input spelled `loom-` and hex digits is a task id only; other
+    /// input that is the stage id of exactly one task names that task, unless it also names
+    /// another task by its id (then it is an error naming both, so no command ever acts on a
+    /// task the user did not mean); otherwise it is read as a task id or an abbreviation.
     pub fn resolve(&self, input: &str) -> Result<TaskId> {
-        // A plan's stage id works wherever a task id does.
-        if IdQuery::parse(input).is_err()
-            && let Some(mut found) = self.tasks_of_stage(input)
-        {
-            return match found.len() {
-                1 => Ok(found.remove(0)),
-                _ => Err(Error::AmbiguousId {
-                    query: input.to_owned(),
-                    candidates: found,
-                }),
-            };
-        }
-        let query = IdQuery::parse(input)?;
+        let query = IdQuery::parse(input);
         let unreadable = self
             .problems
             .iter()
             .filter_map(|problem| store::task_id_from_ref(&problem.ref_name));
-        resolve_among(input, &query, self.tasks.keys().cloned().chain(unreadable))
+        let all_ids = || self.tasks.keys().cloned().chain(unreadable.clone());
+        let spelled_as_id = input.starts_with(crate::model::id::ID_PREFIX);
+        let stage_tasks = match spelled_as_id && query.is_ok() {
+            true => Vec::new(),
+            false => self.tasks_of_stage(input).unwrap_or_default(),
+        };
+        if stage_tasks.is_empty() {
+            return match query {
+                Ok(query) => resolve_among(input, &query, all_ids()).map_err(|err| match err {
+                    Error::UnknownTask { query } if !spelled_as_id => Error::UnknownName { query },
+                    other => other,
+                }),
+                Err(crate::model::IdError::Invalid { reason, .. }) if crate::plan::check_stage_id(input).is_ok() => {
+                    Err(Error::NotIdOrStage {
+                        query: input.to_owned(),
+                        reason,
+                    })
+                }
+                Err(err) => Err(err.into()),
+            };
+        }
+        let mut id_tasks: Vec<TaskId> = match &query {
+            Ok(query) => all_ids()
+                .filter(|id| query.matches(id) && !stage_tasks.contains(id))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if !id_tasks.is_empty() {
+            id_tasks.sort();
+            return Err(Error::StageOrTask {
+                query: input.to_owned(),
+                stage_tasks,
+                id_tasks,
+            });
+        }
+        match <[TaskId; 1]>::try_from(stage_tasks) {
+            Ok([id]) => Ok(id),
+            Err(candidates) => Err(Error::AmbiguousStage {
+                query: input.to_owned(),
+                candidates,
+            }),
+        }
     }
 
-    /// The tasks imported from a plan stage with this id, if any.
+    /// The tasks imported from a plan stage with this id, if any. `PLAN:STAGE` names the
+    /// stage of one plan, the plan by its key or its short name (as listings show it).
     pub fn tasks_of_stage(&self, stage: &str) -> Option<Vec<TaskId>> {
+        let text = |task: &Task, key: &str| {
+            task.extra
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+        };
+        let qualified = stage.rsplit_once(':');
         let found: Vec<TaskId> = self
             .tasks
             .values()
-            .filter(|entry| entry.task.extra.get("stage").and_then(serde_json::Value::as_str) == Some(stage))
+            .filter(|entry| {
+                let (task_plan, task_stage) = (text(&entry.task, "plan"), text(&entry.task, "stage"));
+                match (qualified, task_plan) {
+                    _ if task_stage.as_deref() == Some(stage) => true,
+                    (Some((plan, wanted)), Some(key)) => {
+                        task_stage.as_deref() == Some(wanted) && (key == plan || crate::plan::short_name(&key) == plan)
+                    }
+                    _ => false,
+                }
+            })
             .map(|entry| entry.task.id.clone())
             .collect();
         (!found.is_empty()).then_some(found)

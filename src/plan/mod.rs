@@ -18,6 +18,7 @@
 //! reported as warnings. Nothing here prints, reads files or the environment.
 
 mod extract;
+mod identity;
 mod parse;
 mod tree;
 mod validate;
@@ -34,6 +35,9 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::model::StageHints;
+
+pub use identity::{LIFECYCLE_PREFIXES, earlier_keys, path_key, plan_key, short_name};
 pub use validate::check_stage_id;
 
 /// The plan layout version this build reads.
@@ -75,9 +79,16 @@ pub struct ParsedPlan {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     pub version: u32,
+    /// The plan's own name for itself; when present it is the plan's identity (see
+    /// [`plan_key`]).
+    pub plan_id: Option<String>,
+    /// Whether finished stages may be merged without review (a default for every stage).
+    pub auto_merge: Option<bool>,
+    /// Sandbox settings for every stage, as written.
+    pub sandbox: Option<Value>,
     /// In the order the document lists them.
     pub stages: Vec<Stage>,
-    /// Fields of `loom` this version does not know (such as `sandbox`), kept verbatim.
+    /// Fields of `loom` this version does not know, kept verbatim.
     pub extra: BTreeMap<String, Value>,
 }
 
@@ -86,14 +97,37 @@ impl Plan {
     pub fn stage(&self, id: &str) -> Option<&Stage> {
         self.stages.iter().find(|stage| stage.id == id)
     }
+
+    /// The plan-level settings every task of the plan keeps: `plan_id`, `auto_merge`,
+    /// `sandbox` and the fields this version does not know, as one JSON object (empty when the
+    /// plan has none).
+    pub fn settings(&self) -> serde_json::Map<String, Value> {
+        let mut settings: serde_json::Map<String, Value> = self
+            .extra
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        if let Some(id) = &self.plan_id {
+            settings.insert("plan_id".into(), Value::from(id.as_str()));
+        }
+        if let Some(flag) = self.auto_merge {
+            settings.insert("auto_merge".into(), Value::from(flag));
+        }
+        if let Some(sandbox) = &self.sandbox {
+            settings.insert("sandbox".into(), sandbox.clone());
+        }
+        settings
+    }
 }
 
 /// One stage of a plan: a unit of work that becomes one task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stage {
-    /// Kebab-case, unique within the plan (see [`check_stage_id`]).
+    /// Unique within the plan (see [`check_stage_id`]).
     pub id: String,
+    /// One line, without control characters (see [`crate::model::title_problem`]).
     pub name: String,
+    /// Empty when the plan gives none.
     pub description: String,
     /// Ids of stages that must be finished before this one starts.
     pub dependencies: Vec<String>,
@@ -123,6 +157,8 @@ pub struct Stage {
     pub context_budget: Option<u8>,
     /// Where the stage's commands run, relative to the repository root.
     pub working_dir: Option<String>,
+    /// Advice for whoever runs an agent on the stage (type, model, sandbox, …).
+    pub hints: StageHints,
     /// Fields this version does not know, kept verbatim.
     pub extra: BTreeMap<String, Value>,
     /// The line of the input file where the stage starts.
@@ -236,6 +272,22 @@ pub enum PlanErrorKind {
     },
     #[error("invalid stage id {id:?}: {reason}")]
     InvalidStageId { id: String, reason: &'static str },
+    #[error("invalid plan_id {id:?}: {reason}")]
+    InvalidPlanId { id: String, reason: &'static str },
+    #[error(
+        "stage `{stage}` has an invalid name {name:?}: {reason} (a name is one line of text without control characters)"
+    )]
+    InvalidName {
+        stage: String,
+        name: String,
+        reason: &'static str,
+    },
+    #[error("{context} is {found:?}, expected one of: {expected}")]
+    InvalidValue {
+        context: String,
+        found: String,
+        expected: String,
+    },
     #[error("duplicate stage id `{id}` (lines {first_line} and {line})")]
     DuplicateStageId { id: String, first_line: usize, line: usize },
     #[error("stage `{stage}` depends on unknown stage `{dependency}`")]
@@ -422,6 +474,13 @@ impl Stage {
             "working_dir": self.working_dir.as_deref().map(str::trim),
             "extra": self.extra,
         });
+        // Only when present, so stages without hints keep the fingerprint they had before
+        // hints were read (and re-importing them after an upgrade changes nothing).
+        let mut normalized = normalized;
+        if !self.hints.is_empty() {
+            normalized["hints"] =
+                serde_json::to_value(&self.hints).expect("hints serialize because they are plain data");
+        }
         let mut canonical = String::from("git-loom plan stage 1\n");
         write_canonical(&normalized, &mut canonical);
         let digest = Sha256::digest(canonical.as_bytes());

@@ -13,10 +13,13 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::tree::{Entry, Node, NodeValue};
+use super::validate::check_stage_id;
 use super::{
     Check, DeadCodeCheck, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, RegressionTest,
     Stage, Wiring, WiringTest,
 };
+use crate::model::stage::{IMPLEMENTERS, REASONING_EFFORTS};
+use crate::model::{ExecutionMode, StageHints, StageType};
 
 /// The result of lowering: a plan (possibly partial), and what was found on the way.
 pub(super) struct Lowered {
@@ -36,6 +39,8 @@ pub(super) struct Lowered {
 pub(super) struct StageLines {
     /// The line of the id's value; `None` when the stage has no usable id (already reported).
     pub id: Option<usize>,
+    /// The line of the name's value, when the stage has a name.
+    pub name: Option<usize>,
     pub dependencies: Vec<usize>,
     /// The line of each check's command.
     pub acceptance: Vec<usize>,
@@ -70,6 +75,14 @@ impl<'a> Fields<'a> {
         self.taken[index] = true;
         let entry = &self.entries[index];
         (!matches!(entry.value.value, NodeValue::Null)).then_some(entry)
+    }
+
+    /// The line of `key`'s value, without taking it.
+    fn take_line(&self, key: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .find(|entry| entry.key == key)
+            .map(|entry| entry.value.line)
     }
 
     fn rest(&self) -> impl Iterator<Item = &'a Entry> + '_ {
@@ -361,6 +374,140 @@ impl Lowerer {
         wiring
     }
 
+    fn optional_bool(&mut self, fields: &mut Fields<'_>, key: &str, owner: &str) -> Option<bool> {
+        let entry = fields.take(key)?;
+        match entry.value.value {
+            NodeValue::Bool(flag) => Some(flag),
+            _ => {
+                self.wrong_type(&entry.value, format!("`{key}` of {owner}"), "true or false");
+                None
+            }
+        }
+    }
+
+    fn optional_map(&mut self, fields: &mut Fields<'_>, key: &str, owner: &str) -> Option<Value> {
+        let entry = fields.take(key)?;
+        match entry.value.value {
+            NodeValue::Map(_) => Some(entry.value.to_json()),
+            _ => {
+                self.wrong_type(&entry.value, format!("`{key}` of {owner}"), "a map");
+                None
+            }
+        }
+    }
+
+    /// A string that must be one of `allowed`.
+    fn one_of(&mut self, fields: &mut Fields<'_>, key: &str, owner: &str, allowed: &[&str]) -> Option<String> {
+        let entry = fields.take(key)?;
+        let text = self.string(entry, owner)?;
+        if allowed.contains(&text.as_str()) {
+            return Some(text);
+        }
+        let context = format!("`{key}` of {owner}");
+        let expected = allowed.join(", ");
+        self.error(
+            entry.value.line,
+            PlanErrorKind::InvalidValue {
+                context,
+                found: text,
+                expected,
+            },
+        );
+        None
+    }
+
+    /// The execution hints of a stage. Values outside the format's closed lists are errors:
+    /// a runner may pass them on to a command line, where anything else has no business.
+    fn hints(&mut self, fields: &mut Fields<'_>, owner: &str) -> StageHints {
+        let types: Vec<&str> = StageType::ALL.iter().map(|kind| kind.as_str()).collect();
+        let stage_type = self
+            .one_of(fields, "stage_type", owner, &types)
+            .and_then(|text| StageType::parse(&text));
+        let execution_mode = self
+            .one_of(fields, "execution_mode", owner, &["single", "team"])
+            .and_then(|text| ExecutionMode::parse(&text));
+        let model = self.optional_string(fields, "model", owner);
+        if let Some(model) = &model
+            && (model.trim().is_empty() || model.chars().any(|c| c.is_whitespace() || c.is_control()))
+            && let Some(line) = fields.take_line("model")
+        {
+            let context = format!("`model` of {owner}");
+            let expected = "a model name of one word (opus, sonnet, …)".to_owned();
+            self.error(
+                line,
+                PlanErrorKind::InvalidValue {
+                    context,
+                    found: model.clone(),
+                    expected,
+                },
+            );
+        }
+        let reasoning_effort = self.one_of(fields, "reasoning_effort", owner, REASONING_EFFORTS);
+        let auto_merge = self.optional_bool(fields, "auto_merge", owner);
+        let parallel_group = self.optional_string(fields, "parallel_group", owner);
+        let ultracode = self.optional_bool(fields, "ultracode", owner);
+        let implementers_entry = fields.take("implementers");
+        let (implementers, implementer_lines) = self.string_list(implementers_entry, owner);
+        let mut seen: Vec<&str> = Vec::new();
+        for (lane, line) in implementers.iter().zip(&implementer_lines) {
+            if !IMPLEMENTERS.contains(&lane.as_str()) || seen.contains(&lane.as_str()) {
+                let context = format!("an item of `implementers` of {owner}");
+                let expected = format!("{} (each at most once)", IMPLEMENTERS.join(", "));
+                self.error(
+                    *line,
+                    PlanErrorKind::InvalidValue {
+                        context,
+                        found: lane.clone(),
+                        expected,
+                    },
+                );
+            }
+            seen.push(lane);
+        }
+        if let Some(entry) = implementers_entry
+            && implementers.is_empty()
+            && matches!(&entry.value.value, NodeValue::List(items) if items.is_empty())
+        {
+            let context = format!("`implementers` of {owner}");
+            let expected = format!(
+                "a non-empty list of {} (leave it out for the default)",
+                IMPLEMENTERS.join(", ")
+            );
+            self.error(
+                entry.value.line,
+                PlanErrorKind::InvalidValue {
+                    context,
+                    found: "[]".into(),
+                    expected,
+                },
+            );
+        }
+        let subagent_timeout_secs = fields.take("subagent_timeout_secs").and_then(|entry| {
+            let seconds = match entry.value.value {
+                NodeValue::Int(number) => u64::try_from(number).ok(),
+                _ => None,
+            };
+            if seconds.is_none() {
+                let context = format!("`subagent_timeout_secs` of {owner}");
+                self.wrong_type(&entry.value, context, "a whole number of seconds");
+            }
+            seconds
+        });
+        let sandbox = self.optional_map(fields, "sandbox", owner);
+        StageHints {
+            stage_type,
+            execution_mode,
+            model,
+            reasoning_effort,
+            auto_merge,
+            parallel_group,
+            ultracode,
+            implementers,
+            subagent_timeout_secs,
+            sandbox,
+        }
+    }
+
     fn stage(&mut self, index: usize, node: &Node) -> Option<(Stage, StageLines)> {
         // Without a usable id a stage is named by its position, with a `#` no id can contain.
         let numbered = format!("stage `#{}`", index + 1);
@@ -380,8 +527,17 @@ impl Lowerer {
             }
         };
         let owner = id.as_ref().map_or(numbered, |id| format!("stage `{id}`"));
+        // Only a name that is text gets checked as a name; any other is reported as such.
+        lines.name = fields
+            .entries
+            .iter()
+            .find(|entry| entry.key == "name" && entry.value.text().is_some())
+            .map(|entry| entry.value.line);
         let name = self.required_string(&mut fields, "name", &owner, node.line);
-        let description = self.required_string(&mut fields, "description", &owner, node.line);
+        // Optional, as in the Rust loom: most of its plans leave it out.
+        let description = self
+            .optional_string(&mut fields, "description", &owner)
+            .unwrap_or_default();
         let dependencies;
         (dependencies, lines.dependencies) = self.string_list(fields.take("dependencies"), &owner);
         let acceptance;
@@ -442,6 +598,7 @@ impl Lowerer {
             }
         }
         let working_dir = self.optional_string(&mut fields, "working_dir", &owner);
+        let hints = self.hints(&mut fields, &owner);
         let extra = self.extra(&fields, &owner);
         let stage = Stage {
             id: id.unwrap_or_default(),
@@ -466,6 +623,7 @@ impl Lowerer {
                 .and_then(|(percent, _)| u8::try_from(percent).ok())
                 .filter(|percent| (1..=100).contains(percent)),
             working_dir,
+            hints,
             extra,
             line: node.line,
         };
@@ -496,6 +654,16 @@ impl Lowerer {
             Some(_) => {}
             None => self.missing(entry.line, "`loom`", "version"),
         }
+        if let Some(entry) = fields.take("plan_id")
+            && let Some(id) = self.string(entry, "`loom`")
+        {
+            match check_stage_id(&id) {
+                Ok(()) => lowered.plan.plan_id = Some(id),
+                Err(reason) => self.error(entry.value.line, PlanErrorKind::InvalidPlanId { id, reason }),
+            }
+        }
+        lowered.plan.auto_merge = self.optional_bool(&mut fields, "auto_merge", "`loom`");
+        lowered.plan.sandbox = self.optional_map(&mut fields, "sandbox", "`loom`");
         match fields.take("stages") {
             Some(stages) => match &stages.value.value {
                 NodeValue::List(items) => {
@@ -520,6 +688,9 @@ pub(super) fn lower(root: &Node, first_line: usize) -> Lowered {
     let mut lowered = Lowered {
         plan: Plan {
             version: PLAN_VERSION,
+            plan_id: None,
+            auto_merge: None,
+            sandbox: None,
             stages: Vec::new(),
             extra: BTreeMap::new(),
         },

@@ -217,7 +217,6 @@ fn missing_required_stage_fields_name_the_stage_line() {
         refused_md("    - id: a\n      dependencies: []\n    - name: B\n      description: D\n      setup: ['']\n"),
         [
             "line 9: stage `a` is missing required field `name`",
-            "line 9: stage `a` is missing required field `description`",
             "line 11: stage `#2` is missing required field `id`",
             "line 13: stage `#2` has an empty setup command",
         ]
@@ -245,12 +244,12 @@ fn wrong_types_name_the_value_line() {
 
 #[test]
 fn invalid_stage_ids_are_refused() {
-    let errors = refused_md("    - {id: Setup, name: A, description: D}\n    - {id: a--b, name: B, description: D}\n");
+    let errors = refused_md("    - {id: a.b, name: A, description: D}\n    - {id: 01-b, name: B, description: D}\n");
     assert_eq!(
         errors,
         [
-            "line 9: invalid stage id \"Setup\": a stage id starts with a lowercase letter",
-            "line 10: invalid stage id \"a--b\": a stage id has single hyphens between words, none at the end",
+            "line 9: invalid stage id \"a.b\": a stage id has only ascii letters, digits, `-` and `_`",
+            "line 10: invalid stage id \"01-b\": a stage id does not start with two digits and a hyphen (`01-`)",
         ]
     );
 }
@@ -340,8 +339,8 @@ fn every_error_is_reported_together_in_line_order() {
     let errors = parse_plan(INVALID_MD, PlanSource::Markdown).unwrap_err();
     assert_eq!(
         errors.to_string(),
-        "line 11: invalid stage id \"Setup_DB\": a stage id starts with a lowercase letter\n\
-         line 15: stage `Setup_DB` has an empty acceptance command\n\
+        "line 11: invalid stage id \"setup/db\": a stage id has only ascii letters, digits, `-` and `_`\n\
+         line 15: stage `setup/db` has an empty acceptance command\n\
          line 16: stage `api` is missing required field `name`\n\
          line 16: dependency cycle: api → client → api\n\
          line 18: stage `api` depends on unknown stage `schema`\n\
@@ -353,40 +352,45 @@ fn every_error_is_reported_together_in_line_order() {
 
 #[test]
 fn unknown_fields_are_kept_with_a_warning_each() {
-    let yaml = "other: ignored\nloom:\n  version: 1\n  sandbox:\n    enabled: true\n  stages:\n    - id: a\n      name: A\n      description: D\n      model: opus\n      acceptance:\n        - command: make\n          timeout: 30\n      wiring:\n        - {source: s, pattern: p, weight: 1.5}\n";
+    let yaml = "other: ignored\nloom:\n  version: 1\n  sandbox:\n    enabled: true\n  stages:\n    - id: a\n      name: A\n      description: D\n      bug_fix: true\n      acceptance:\n        - command: make\n          timeout: 30\n      wiring:\n        - {source: s, pattern: p, weight: 1.5}\n";
     let parsed = accepted(&md(yaml), PlanSource::Markdown);
     let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         warnings,
         [
             "line 6: top-level field `other` is ignored (only `loom` is read)",
-            "line 9: unknown field `sandbox` in `loom` (kept as is)",
-            "line 15: unknown field `model` in stage `a` (kept as is)",
+            "line 15: unknown field `bug_fix` in stage `a` (kept as is)",
             "line 18: unknown field `timeout` in `acceptance` item 1 of stage `a` (kept as is)",
             "line 20: unknown field `weight` in `wiring` item 1 of stage `a` (kept as is)",
         ]
     );
     let plan = parsed.plan;
-    assert_eq!(plan.extra["sandbox"], json!({"enabled": true}));
-    assert_eq!(plan.stages[0].extra["model"], json!("opus"));
+    assert_eq!(plan.sandbox, Some(json!({"enabled": true})));
+    assert_eq!(plan.settings()["sandbox"], json!({"enabled": true}));
+    assert_eq!(plan.stages[0].extra["bug_fix"], json!(true));
     assert_eq!(plan.stages[0].acceptance[0].extra["timeout"], json!(30));
     assert_eq!(plan.stages[0].wiring[0].extra["weight"], json!(1.5));
 }
 
 #[test]
 fn unknown_fields_in_toml_are_kept_too() {
-    let text = "[loom]\nversion = 1\nauto_merge = false\n\n[loom.sandbox]\nenabled = true\n\n[[loom.stages]]\nid = \"a\"\nname = \"A\"\ndescription = \"D\"\nwhen = 2024-05-01\n";
+    let text = "[loom]\nversion = 1\nauto_merge = false\nowner = \"me\"\n\n[loom.sandbox]\nenabled = true\n\n[[loom.stages]]\nid = \"a\"\nname = \"A\"\ndescription = \"D\"\nwhen = 2024-05-01\n";
     let parsed = accepted(text, PlanSource::Toml);
     let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         warnings,
         [
-            "line 3: unknown field `auto_merge` in `loom` (kept as is)",
-            "line 5: unknown field `sandbox` in `loom` (kept as is)",
-            "line 12: unknown field `when` in stage `a` (kept as is)",
+            "line 4: unknown field `owner` in `loom` (kept as is)",
+            "line 13: unknown field `when` in stage `a` (kept as is)",
         ]
     );
-    assert_eq!(parsed.plan.extra["sandbox"], json!({"enabled": true}));
+    assert_eq!(parsed.plan.sandbox, Some(json!({"enabled": true})));
+    assert_eq!(parsed.plan.auto_merge, Some(false));
+    let settings = parsed.plan.settings();
+    assert_eq!(
+        (settings["owner"].clone(), settings["auto_merge"].clone()),
+        (json!("me"), json!(false))
+    );
     assert_eq!(parsed.plan.stages[0].extra["when"], json!("2024-05-01"));
 }
 
@@ -423,10 +427,10 @@ fn empty_values_mean_absent() {
 
 #[test]
 fn crlf_input_keeps_its_lines() {
-    let text = md_stages(&format!("{GOOD}    - {{id: Bad, name: B, description: D}}\n")).replace('\n', "\r\n");
+    let text = md_stages(&format!("{GOOD}    - {{id: B.d, name: B, description: D}}\n")).replace('\n', "\r\n");
     assert_eq!(
         refused(&text, PlanSource::Markdown),
-        ["line 10: invalid stage id \"Bad\": a stage id starts with a lowercase letter"]
+        ["line 10: invalid stage id \"B.d\": a stage id has only ascii letters, digits, `-` and `_`"]
     );
 }
 
@@ -466,4 +470,92 @@ fn fingerprints_are_stable_and_follow_changes() {
             [&original[0], &original[2], &original[3]]
         );
     }
+}
+
+#[test]
+fn a_stage_without_description_is_accepted() {
+    // Guards: `description` is optional as in the Rust loom; a stage without one was refused.
+    let stage = &accepted(&md_stages("    - {id: a, name: A}\n"), PlanSource::Markdown)
+        .plan
+        .stages[0];
+    assert_eq!(stage.description, "");
+}
+
+#[test]
+fn stage_names_are_checked_like_task_titles_with_their_line() {
+    // Guards: empty, blank, multi-line and control-character names (ESC, BEL, U+202E) became task titles that break listings.
+    let stages = "    - {id: a, name: \"\"}\n    - {id: b, name: \"   \"}\n    - id: c\n      name: |\n        two\n        lines\n    - {id: d, name: \"red \\e[31m\"}\n    - {id: e, name: \"bell \\a\"}\n    - {id: f, name: \"evil \\u202E txt\"}\n    - {id: g, name: \"  fine  \"}\n";
+    let errors = refused_md(stages);
+    let reason = |line: usize, id: &str, name: &str, why: &str| {
+        format!(
+            "line {line}: stage `{id}` has an invalid name {name:?}: {why} (a name is one line of text without control characters)"
+        )
+    };
+    assert_eq!(
+        errors,
+        [
+            reason(9, "a", "", "it is empty"),
+            reason(10, "b", "   ", "it is empty"),
+            reason(13, "c", "two\nlines\n", "it spans several lines"),
+            reason(15, "d", "red \u{1b}[31m", "it contains a control character"),
+            reason(16, "e", "bell \u{7}", "it contains a control character"),
+            reason(
+                17,
+                "f",
+                "evil \u{202e} txt",
+                "it contains a bidirectional-text control character"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn execution_hints_are_read_typed_and_checked() {
+    // Guards: stage_type, execution_mode, model, reasoning_effort, sandbox and the other hints were kept as loose unknown fields.
+    use crate::model::{ExecutionMode, StageType};
+    let stages = "    - id: verify\n      name: Verify\n      stage_type: integration-verify\n      execution_mode: team\n      model: opus\n      reasoning_effort: xhigh\n      auto_merge: false\n      parallel_group: g1\n      ultracode: true\n      implementers: [codex, claude]\n      subagent_timeout_secs: 900\n      sandbox:\n        enabled: false\n";
+    let parsed = accepted(&md_stages(stages), PlanSource::Markdown);
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    let hints = &parsed.plan.stages[0].hints;
+    assert_eq!(hints.stage_type, Some(StageType::IntegrationVerify));
+    assert_eq!(hints.execution_mode, Some(ExecutionMode::Team));
+    assert_eq!(
+        (hints.model.as_deref(), hints.reasoning_effort.as_deref()),
+        (Some("opus"), Some("xhigh"))
+    );
+    assert_eq!((hints.auto_merge, hints.ultracode), (Some(false), Some(true)));
+    assert_eq!(hints.implementers, ["codex", "claude"]);
+    assert_eq!(hints.subagent_timeout_secs, Some(900));
+    assert_eq!(hints.sandbox, Some(json!({"enabled": false})));
+    let bad = "    - id: a\n      name: A\n      stage_type: research\n      reasoning_effort: \"low; rm -rf /\"\n      implementers: [claude, claude]\n      model: two words\n";
+    assert_eq!(
+        refused_md(bad),
+        [
+            "line 11: `stage_type` of stage `a` is \"research\", expected one of: standard, knowledge, integration-verify, knowledge-distill, code-review",
+            "line 12: `reasoning_effort` of stage `a` is \"low; rm -rf /\", expected one of: low, medium, high, xhigh, max",
+            "line 13: an item of `implementers` of stage `a` is \"claude\", expected one of: claude, codex (each at most once)",
+            "line 14: `model` of stage `a` is \"two words\", expected one of: a model name of one word (opus, sonnet, …)",
+        ]
+    );
+}
+
+#[test]
+fn plan_level_settings_are_read() {
+    // Guards: plan-level `plan_id`, `auto_merge` and `sandbox` were reported as "kept as is" but stored nowhere.
+    let yaml =
+        "loom:\n  version: 1\n  plan_id: rate-limit\n  auto_merge: true\n  sandbox: {enabled: true}\n  stages: []\n";
+    let parsed = accepted(&md(yaml), PlanSource::Markdown);
+    assert!(parsed.warnings.is_empty(), "{:?}", parsed.warnings);
+    assert_eq!(parsed.plan.plan_id.as_deref(), Some("rate-limit"));
+    assert_eq!(
+        serde_json::Value::Object(parsed.plan.settings()),
+        json!({"plan_id": "rate-limit", "auto_merge": true, "sandbox": {"enabled": true}})
+    );
+    assert_eq!(
+        refused(
+            &md("loom:\n  version: 1\n  plan_id: a/b\n  stages: []\n"),
+            PlanSource::Markdown
+        ),
+        ["line 8: invalid plan_id \"a/b\": a stage id has only ascii letters, digits, `-` and `_`"]
+    );
 }

@@ -4,7 +4,7 @@
 //! reading of a plan lists all that is wrong with it. Stages whose id was missing or not a
 //! string were reported while lowering and are left out of the id checks here, so one mistake
 //! is reported once. An accepted plan has unique, valid ids, dependencies that all name stages
-//! of the plan, no dependency cycle, no empty command, wiring patterns that compile and context
+//! of the plan, names that fit on one line of a listing, no dependency cycle, no empty command, wiring patterns that compile and context
 //! budgets within 1–100.
 
 use std::collections::{HashMap, VecDeque};
@@ -15,29 +15,35 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::parse::StageLines;
 use super::{Check, Plan, PlanError, PlanErrorKind};
 
-/// The longest stage id: ids end up in task labels and branch names, where shorter is kinder.
-const MAX_STAGE_ID_LEN: usize = 64;
+/// The longest stage id, as in the Rust loom.
+const MAX_STAGE_ID_LEN: usize = 128;
 
-/// Whether `id` is a valid stage id: kebab-case (lowercase ascii letters and digits in words
-/// joined by single hyphens), starting with a letter, 1 to 64 characters. The error says why not.
+/// Names that cannot be files on some systems, which the Rust loom refuses as ids.
+const RESERVED_IDS: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
+    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+/// Whether `id` is a valid stage id, by the Rust loom's rule: 1 to 128 ascii letters, digits,
+/// `-` and `_`, not a name reserved by some file systems (`con`, `nul`, …) and not starting
+/// with two digits and a hyphen (`01-x`), which the Rust loom reads as a position prefix. The
+/// error says why not.
 pub fn check_stage_id(id: &str) -> Result<(), &'static str> {
     if id.is_empty() {
         return Err("a stage id is not empty");
     }
     if id.len() > MAX_STAGE_ID_LEN {
-        return Err("a stage id has at most 64 characters");
+        return Err("a stage id has at most 128 characters");
     }
-    if !id.starts_with(|c: char| c.is_ascii_lowercase()) {
-        return Err("a stage id starts with a lowercase letter");
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err("a stage id has only ascii letters, digits, `-` and `_`");
     }
-    if !id
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-    {
-        return Err("a stage id has only lowercase letters, digits and hyphens");
+    if RESERVED_IDS.contains(&id.to_ascii_lowercase().as_str()) {
+        return Err("a stage id is not a name reserved by file systems (con, nul, com1, …)");
     }
-    if id.ends_with('-') || id.contains("--") {
-        return Err("a stage id has single hyphens between words, none at the end");
+    let bytes = id.as_bytes();
+    if bytes.len() >= 3 && bytes[0].is_ascii_digit() && bytes[1].is_ascii_digit() && bytes[2] == b'-' {
+        return Err("a stage id does not start with two digits and a hyphen (`01-`)");
     }
     Ok(())
 }
@@ -53,6 +59,14 @@ pub(super) fn validate(plan: &Plan, lines: &[StageLines]) -> Vec<PlanError> {
             Some(_) => stage.id.clone(),
             None => format!("#{}", position + 1),
         };
+        if let (Some(line), Some(reason)) = (lines.name, crate::model::title_problem(&stage.name)) {
+            let kind = PlanErrorKind::InvalidName {
+                stage: name.clone(),
+                name: stage.name.clone(),
+                reason,
+            };
+            error(line, kind);
+        }
         for (dependency, line) in stage.dependencies.iter().zip(&lines.dependencies) {
             if !index.contains_key(dependency.as_str()) {
                 let kind = PlanErrorKind::UnknownDependency {
@@ -260,22 +274,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stage_ids_are_kebab_case() {
-        for good in ["a", "setup-db", "stage-2", "a1-b2-c3", &"a".repeat(64)] {
+    fn stage_ids_follow_the_rust_loom() {
+        // Guards: stage ids the Rust loom accepts (capitals, underscores, hex-looking words, up to 128 characters) must be accepted, and the ones it refuses refused.
+        let long = "a".repeat(128);
+        for good in [
+            "a",
+            "setup-db",
+            "stage-2",
+            "Setup_DB",
+            "facade",
+            "bc579",
+            "1st",
+            "a--b",
+            "-a",
+            long.as_str(),
+        ] {
             assert_eq!(check_stage_id(good), Ok(()), "{good}");
         }
+        let too_long = "a".repeat(129);
         for bad in [
             "",
-            "1st",
-            "-a",
-            "a-",
-            "a--b",
-            "Setup",
-            "a_b",
             "a b",
             "é",
             "a/b",
-            &"a".repeat(65),
+            "../x",
+            "a.b",
+            "CON",
+            "nul",
+            "01-setup",
+            too_long.as_str(),
         ] {
             assert!(check_stage_id(bad).is_err(), "{bad:?} accepted");
         }
