@@ -431,3 +431,116 @@ fn figures_of_a_longer_run() {
         run_agents(3, 3, 150, outages);
     }
 }
+
+/// `git-loom args` in `dir`, which must exit `code` with an error and nothing on stdout.
+fn fails(env: &TestEnv, dir: &Path, code: i32, args: &[&str]) -> Run {
+    let run = env.loom(dir, args);
+    assert_eq!(run.code, code, "expected exit {code}: {run}");
+    assert_eq!(run.stdout, "", "a failed command prints no result: {run}");
+    assert!(run.stderr.starts_with("error: "), "expected an error: {run}");
+    run
+}
+
+fn rev(env: &TestEnv, dir: &Path, name: &str) -> Option<String> {
+    let run = env.run("git", dir, &["rev-parse", "-q", "--verify", name]);
+    (run.code == 0).then(|| run.stdout.trim().to_owned())
+}
+
+// Guards: a fresh clone of a repository with git-loom data being told to run `init`, and
+// `init` there starting a second project (replaced by the remote's at the next sync).
+#[test]
+fn a_fresh_clone_is_told_to_sync_and_init_refuses_to_fork_the_project() {
+    let hub = Hub::new();
+    let creator = hub.seeded("creator");
+    let id = ok(&hub.env, &creator, &["create", "shared work"]).stdout.trim().to_owned();
+    let env = &hub.env;
+    env.git(env.root(), &["clone", "-q", &hub.url(), "fresh"]);
+    let fresh = env.root().join("fresh");
+
+    let list = fails(env, &fresh, 1, &["list"]);
+    assert!(
+        list.stderr.contains("hint: in a clone of a repository that has git-loom data, fetch it: `git loom remote origin && git loom sync`"),
+        "{list}"
+    );
+    let init = fails(env, &fresh, 3, &["init"]);
+    assert!(init.stderr.contains("origin already has git-loom data"), "{init}");
+    assert!(init.stderr.contains("hint: join it instead: `git loom remote origin && git loom sync`"), "{init}");
+    assert_eq!(rev(env, &fresh, "refs/loom/meta"), None, "a refused init writes nothing");
+    // The same with origin set as the coordination remote.
+    ok(env, &fresh, &["remote", "origin"]);
+    fails(env, &fresh, 3, &["init", "--name", "fork"]);
+    assert_eq!(rev(env, &fresh, "refs/loom/meta"), None);
+    // What the hint says works.
+    ok(env, &fresh, &["sync"]);
+    let listed = ok(env, &fresh, &["list"]);
+    assert!(listed.stdout.contains(&id), "{listed}");
+    assert_eq!(env.git(&fresh, &["for-each-ref", "refs/loom/"]), hub.remote_loom_refs());
+    // Once joined, `init` is the usual no-op.
+    ok(env, &fresh, &["init"]);
+
+    // A project of one clone only is still possible, on purpose.
+    env.git(env.root(), &["clone", "-q", &hub.url(), "alone"]);
+    let alone = env.root().join("alone");
+    ok(env, &alone, &["--offline", "init", "--name", "mine"]);
+    // And a remote without git-loom data does not stand in the way of `init`.
+    let other = env.new_repo("other");
+    env.git(&other, &["remote", "add", "origin", &hub.daemon.url("missing.git")]);
+    env.git(&served(env), &["init", "-q", "--bare", "missing.git"]);
+    ok(env, &other, &["init"]);
+}
+
+// Guards: `claim --next` with a coordination remote answering "nothing is ready" while the
+// remote has ready work that another clone created, until someone runs `sync` by hand.
+#[test]
+fn claim_next_sees_work_created_in_another_clone_without_a_sync() {
+    let hub = Hub::new();
+    let creator = hub.seeded("creator");
+    let worker = hub.clone("worker");
+    let env = &hub.env;
+    fails_quietly_with_nothing_ready(env, &worker);
+    let id = ok(env, &creator, &["create", "new work"]).stdout.trim().to_owned();
+    // The worker's mirror is older than `[remote] fetch_after_secs` (5 s by default).
+    let stamp = worker.join(".git/loom/fetched-origin");
+    assert!(stamp.is_file(), "a fetch records when it happened");
+    env.run("touch", &worker, &["-d", "1 minute ago", stamp.to_str().unwrap()]);
+    let claimed = ok(env, &worker, &["claim", "--next"]);
+    assert!(claimed.stdout.starts_with(&id), "{claimed}");
+    assert_eq!(hub.remote_claims().get(&id).map(String::as_str), Some(common::AGENT));
+}
+
+fn fails_quietly_with_nothing_ready(env: &TestEnv, dir: &Path) {
+    let run = env.loom(dir, &["claim", "--next"]);
+    assert_eq!(run.code, 4, "{run}");
+}
+
+// Guards: a `sync` pushing a claim this clone holds onto a task the remote has finished, and
+// a void claim on the remote (a claim on a finished task) that `sweep` does not remove.
+#[test]
+fn no_sync_pushes_a_claim_onto_a_finished_task_and_sweep_removes_one_on_the_remote() {
+    let hub = Hub::new();
+    let a = hub.seeded("a");
+    let b = hub.clone("b");
+    let env = &hub.env;
+    ok(env, &a, &["sync"]);
+    let id = ok(env, &a, &["create", "contested"]).stdout.trim().to_owned();
+    // A claims it offline; B, not knowing, claims and finishes it through the remote.
+    ok(env, &a, &["--offline", "--agent", "alice", "claim", &id]);
+    let offline_claim = rev(env, &a, &format!("refs/loom/claims/{id}")).unwrap();
+    ok(env, &b, &["sync"]);
+    ok(env, &b, &["--agent", "bob", "claim", &id]);
+    ok(env, &b, &["--agent", "bob", "done", &id, "--skip-verify"]);
+
+    let sync = ok(env, &a, &["--json", "sync"]);
+    assert_eq!(sync.json()["claims_dropped"], serde_json::json!([id]), "{sync}");
+    assert!(hub.remote_claims().is_empty(), "the sync pushed a claim onto a done task");
+    assert_eq!(rev(env, &a, &format!("refs/loom/claims/{id}")), None, "{sync}");
+    assert_eq!(env.git(&a, &["for-each-ref", "refs/loom/"]), hub.remote_loom_refs());
+
+    // A void claim that reached the remote anyway (pushed by hand, or by an older version).
+    env.git(&a, &["push", "-q", "origin", &format!("{offline_claim}:refs/loom/claims/{id}")]);
+    assert_eq!(hub.remote_claims().len(), 1);
+    let sweep = ok(env, &b, &["--json", "sweep"]).json();
+    assert_eq!(sweep["void"][0]["id"], serde_json::json!(id), "{sweep}");
+    assert!(hub.remote_claims().is_empty(), "sweep left the void claim on the remote");
+    assert_eq!(hub.remote_tasks()[&id]["status"], "done");
+}

@@ -52,6 +52,44 @@ pub struct Settings {
     pub worktrees: WorktreeSettings,
     pub signal: SignalSettings,
     pub verify: VerifySettings,
+    pub remote: RemoteSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RemoteSettings {
+    /// With a coordination remote, `claim --next` and `next` fetch first when the last fetch is
+    /// older than this, so that work created in other clones is seen; 0 fetches every time.
+    pub fetch_after_secs: u64,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings { fetch_after_secs: 5 }
+    }
+}
+
+impl RemoteSettings {
+    /// The longest value `fetch_after_secs` may have: a day. Longer would mean never seeing
+    /// other clones' work without a manual sync, which `sync` already says plainly.
+    pub const MAX_FETCH_AFTER_SECS: u64 = 24 * 60 * 60;
+
+    /// Refuse a value out of range, naming the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fetch_after_secs > Self::MAX_FETCH_AFTER_SECS {
+            return Err(format!(
+                "[remote] fetch_after_secs = {} is longer than a day ({} seconds)",
+                self.fetch_after_secs,
+                Self::MAX_FETCH_AFTER_SECS
+            ));
+        }
+        Ok(())
+    }
+
+    /// How old the mirror of the remote may be before `claim --next` fetches.
+    pub fn fetch_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.fetch_after_secs.min(Self::MAX_FETCH_AFTER_SECS))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,5 +227,17 @@ mod tests {
         assert_eq!(custom.tasks.default_priority, Priority::P1);
         assert_eq!(custom.retry.limit, 5);
         assert_eq!(custom.claims, ClaimSettings::default());
+        assert_eq!(custom.remote.fetch_after_secs, 5);
+    }
+
+    #[test]
+    fn remote_fetch_age_is_bounded() {
+        let settings = Settings::parse("[remote]\nfetch_after_secs = 0\n").unwrap();
+        assert_eq!(settings.remote.validate(), Ok(()));
+        assert_eq!(settings.remote.fetch_after(), std::time::Duration::ZERO);
+        let huge = Settings::parse("[remote]\nfetch_after_secs = 1000000000000\n").unwrap();
+        let err = huge.remote.validate().unwrap_err();
+        assert!(err.contains("fetch_after_secs"), "{err}");
+        assert_eq!(huge.remote.fetch_after(), std::time::Duration::from_secs(86_400));
     }
 }

@@ -149,6 +149,7 @@ impl Store {
                 new: listed.get(name).copied(),
             })
             .collect();
+        self.mark_fetched(remote);
         // A mirror claim someone moved since it was read is theirs to keep (see above).
         for change in self.apply_each(&changes, by)? {
             fetched.push(FetchedRef {
@@ -212,6 +213,16 @@ impl Store {
             })
             .collect();
         let _ = self.apply_each(&leftovers, by);
+        // Deleting a ref leaves its directory behind; a namespace's directory goes with it (only
+        // when empty, so a concurrent fetch that reuses nothing loses nothing).
+        let namespaces: BTreeSet<&str> = leftovers
+            .iter()
+            .filter_map(|update| update.name.rsplit_once('/').map(|(dir, _)| dir))
+            .chain(std::iter::once(private.trim_end_matches('/')))
+            .collect();
+        for namespace in namespaces {
+            let _ = std::fs::remove_dir(self.repo.common_dir().join(namespace));
+        }
     }
 
     /// One `git fetch`: tasks, handoffs and meta into the mirror, claims into `private`.
@@ -277,6 +288,47 @@ impl Store {
             });
         }
         Ok((fetched, listed))
+    }
+
+    /// The commit `remote` holds at `name` (a full ref name), asked of the remote itself.
+    pub fn remote_tip(&self, remote: &str, name: &str) -> Result<Option<ObjectId>> {
+        let output = self
+            .git()
+            .args(["-c", "protocol.version=2", "ls-remote", "--refs"])
+            .arg(remote)
+            .arg(name)
+            .output()
+            .map_err(|err| remote_error(remote, &format!("cannot run git: {err}")))?;
+        if !output.status.success() {
+            return Err(remote_error(remote, &String::from_utf8_lossy(&output.stderr)));
+        }
+        // `<id>\t<ref>` per line; the pattern also matches refs that merely end like `name`.
+        Ok(String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| line.split_once('\t'))
+            .find(|(_, listed)| *listed == name)
+            .and_then(|(id, _)| parse_id(id)))
+    }
+
+    /// How long ago this clone last fetched from `remote`; `None` when it never did (or the
+    /// record of it cannot be read).
+    pub fn fetched_ago(&self, remote: &str) -> Option<std::time::Duration> {
+        let modified = std::fs::metadata(self.fetch_stamp(remote)).and_then(|meta| meta.modified()).ok()?;
+        Some(std::time::SystemTime::now().duration_since(modified).unwrap_or_default())
+    }
+
+    /// Remember that a fetch from `remote` just succeeded (the file's time says when).
+    fn mark_fetched(&self, remote: &str) {
+        let stamp = self.fetch_stamp(remote);
+        if let Some(dir) = stamp.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        // Rewriting the file moves its modification time; its content says what it is for.
+        let _ = std::fs::write(&stamp, "the modification time of this file is the last fetch\n");
+    }
+
+    fn fetch_stamp(&self, remote: &str) -> std::path::PathBuf {
+        self.local_dir().join(format!("fetched-{remote}"))
     }
 
     /// Push `updates` to `remote` in one atomic push, each with a lease on its expected value.

@@ -500,6 +500,21 @@ impl<'a> Reconciler<'a> {
     }
 }
 
+impl super::Loom {
+    /// With a coordination remote, fetch and reconcile when the last fetch is older than
+    /// `max_age`, so that what other clones did since is seen here. Returns whether it fetched.
+    pub(super) fn refresh(&self, max_age: std::time::Duration, actor: &Actor) -> Result<bool> {
+        let Some(remote) = self.store.publish_remote() else {
+            return Ok(false);
+        };
+        if self.store.fetched_ago(remote).is_some_and(|age| age < max_age) {
+            return Ok(false);
+        }
+        Reconciler::new(&self.store).fetch(remote, actor)?;
+        Ok(true)
+    }
+}
+
 enum Kind {
     Task,
     Claim,
