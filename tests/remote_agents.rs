@@ -84,22 +84,30 @@ impl Hub {
     fn remote_tasks(&self) -> BTreeMap<String, Value> {
         let names = self.bare_git(&["for-each-ref", "--format=%(refname:lstrip=3)", "refs/loom/tasks/"]);
         let ids: Vec<&str> = names.lines().collect();
-        self.blobs(&ids.iter().map(|id| format!("refs/loom/tasks/{id}:task.json")).collect::<Vec<_>>())
-            .into_iter()
-            .zip(ids)
-            .map(|(value, id)| (id.to_owned(), value))
-            .collect()
+        self.blobs(
+            &ids.iter()
+                .map(|id| format!("refs/loom/tasks/{id}:task.json"))
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .zip(ids)
+        .map(|(value, id)| (id.to_owned(), value))
+        .collect()
     }
 
     /// The remote's claims: task id → the agent its `claim.json` names.
     fn remote_claims(&self) -> BTreeMap<String, String> {
         let names = self.bare_git(&["for-each-ref", "--format=%(refname:lstrip=3)", "refs/loom/claims/"]);
         let ids: Vec<&str> = names.lines().collect();
-        self.blobs(&ids.iter().map(|id| format!("refs/loom/claims/{id}:claim.json")).collect::<Vec<_>>())
-            .into_iter()
-            .zip(ids)
-            .map(|(value, id)| (id.to_owned(), value["agent"].as_str().unwrap_or("?").to_owned()))
-            .collect()
+        self.blobs(
+            &ids.iter()
+                .map(|id| format!("refs/loom/claims/{id}:claim.json"))
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .zip(ids)
+        .map(|(value, id)| (id.to_owned(), value["agent"].as_str().unwrap_or("?").to_owned()))
+        .collect()
     }
 
     /// JSON blobs of the bare repository, named `<rev>:<path>`, in order.
@@ -368,7 +376,10 @@ fn run_agents(clones: usize, agents: usize, tasks: usize, outages: usize) -> Fig
     let sweep = ok(&hub.env, &sites[0], &["--json", "sweep"]);
     let swept_void = sweep.json()["void"].as_array().map_or(0, Vec::len);
     if !hub.remote_claims().is_empty() {
-        problems.push(format!("claims left on the remote after sweep: {:?}", hub.remote_claims()));
+        problems.push(format!(
+            "claims left on the remote after sweep: {:?}",
+            hub.remote_claims()
+        ));
     }
 
     // Once the writers stopped, one sync each brings every clone to the remote's refs.
@@ -452,7 +463,10 @@ fn rev(env: &TestEnv, dir: &Path, name: &str) -> Option<String> {
 fn a_fresh_clone_is_told_to_sync_and_init_refuses_to_fork_the_project() {
     let hub = Hub::new();
     let creator = hub.seeded("creator");
-    let id = ok(&hub.env, &creator, &["create", "shared work"]).stdout.trim().to_owned();
+    let id = ok(&hub.env, &creator, &["create", "shared work"])
+        .stdout
+        .trim()
+        .to_owned();
     let env = &hub.env;
     env.git(env.root(), &["clone", "-q", &hub.url(), "fresh"]);
     let fresh = env.root().join("fresh");
@@ -464,8 +478,16 @@ fn a_fresh_clone_is_told_to_sync_and_init_refuses_to_fork_the_project() {
     );
     let init = fails(env, &fresh, 3, &["init"]);
     assert!(init.stderr.contains("origin already has git-loom data"), "{init}");
-    assert!(init.stderr.contains("hint: join it instead: `git loom remote origin && git loom sync`"), "{init}");
-    assert_eq!(rev(env, &fresh, "refs/loom/meta"), None, "a refused init writes nothing");
+    assert!(
+        init.stderr
+            .contains("hint: join it instead: `git loom remote origin && git loom sync`"),
+        "{init}"
+    );
+    assert_eq!(
+        rev(env, &fresh, "refs/loom/meta"),
+        None,
+        "a refused init writes nothing"
+    );
     // The same with origin set as the coordination remote.
     ok(env, &fresh, &["remote", "origin"]);
     fails(env, &fresh, 3, &["init", "--name", "fork"]);
@@ -532,15 +554,29 @@ fn no_sync_pushes_a_claim_onto_a_finished_task_and_sweep_removes_one_on_the_remo
 
     let sync = ok(env, &a, &["--json", "sync"]);
     assert_eq!(sync.json()["claims_dropped"], serde_json::json!([id]), "{sync}");
-    assert!(hub.remote_claims().is_empty(), "the sync pushed a claim onto a done task");
+    assert!(
+        hub.remote_claims().is_empty(),
+        "the sync pushed a claim onto a done task"
+    );
     assert_eq!(rev(env, &a, &format!("refs/loom/claims/{id}")), None, "{sync}");
     assert_eq!(env.git(&a, &["for-each-ref", "refs/loom/"]), hub.remote_loom_refs());
 
     // A void claim that reached the remote anyway (pushed by hand, or by an older version).
-    env.git(&a, &["push", "-q", "origin", &format!("{offline_claim}:refs/loom/claims/{id}")]);
+    env.git(
+        &a,
+        &[
+            "push",
+            "-q",
+            "origin",
+            &format!("{offline_claim}:refs/loom/claims/{id}"),
+        ],
+    );
     assert_eq!(hub.remote_claims().len(), 1);
     let sweep = ok(env, &b, &["--json", "sweep"]).json();
     assert_eq!(sweep["void"][0]["id"], serde_json::json!(id), "{sweep}");
-    assert!(hub.remote_claims().is_empty(), "sweep left the void claim on the remote");
+    assert!(
+        hub.remote_claims().is_empty(),
+        "sweep left the void claim on the remote"
+    );
     assert_eq!(hub.remote_tasks()[&id]["status"], "done");
 }

@@ -41,7 +41,11 @@ pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
         && store.publish_remote().is_none()
         && store.has_remote(ORIGIN)
         && store.tip(git_loom::store::META_REF)?.is_none()
-        && store.remote_tip(ORIGIN, git_loom::store::META_REF).ok().flatten().is_some()
+        && store
+            .remote_tip(ORIGIN, git_loom::store::META_REF)
+            .ok()
+            .flatten()
+            .is_some()
     {
         return Err(git_loom::ops::Error::RemoteHasProject { remote: ORIGIN.into() }.into());
     }

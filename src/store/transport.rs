@@ -231,7 +231,7 @@ impl Store {
         &self,
         remote: &str,
         private: &str,
-    ) -> std::result::Result<(Vec<FetchedRef>, Vec<(String, ObjectId)>), FetchFailure> {
+    ) -> std::result::Result<(Vec<FetchedRef>, Listed), FetchFailure> {
         let tracking = tracking_prefix(remote);
         let output = self
             .git()
@@ -313,8 +313,14 @@ impl Store {
     /// How long ago this clone last fetched from `remote`; `None` when it never did (or the
     /// record of it cannot be read).
     pub fn fetched_ago(&self, remote: &str) -> Option<std::time::Duration> {
-        let modified = std::fs::metadata(self.fetch_stamp(remote)).and_then(|meta| meta.modified()).ok()?;
-        Some(std::time::SystemTime::now().duration_since(modified).unwrap_or_default())
+        let modified = std::fs::metadata(self.fetch_stamp(remote))
+            .and_then(|meta| meta.modified())
+            .ok()?;
+        Some(
+            std::time::SystemTime::now()
+                .duration_since(modified)
+                .unwrap_or_default(),
+        )
     }
 
     /// Remember that a fetch from `remote` just succeeded (the file's time says when).
@@ -411,6 +417,9 @@ impl Store {
         }
     }
 }
+
+/// Refs a fetch listed, each with the commit the remote holds there.
+type Listed = Vec<(String, ObjectId)>;
 
 /// How many times a fetch is tried while another fetch of the same clone holds a mirror ref.
 const FETCH_ATTEMPTS: u32 = 8;

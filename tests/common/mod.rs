@@ -518,7 +518,12 @@ impl GitDaemon {
         for _ in 0..50 {
             let mut command = env.command(program.to_str().expect("a UTF-8 git exec path"), base);
             command
-                .args(["--export-all", "--reuseaddr", "--listen=127.0.0.1", "--enable=receive-pack"])
+                .args([
+                    "--export-all",
+                    "--reuseaddr",
+                    "--listen=127.0.0.1",
+                    "--enable=receive-pack",
+                ])
                 .arg(format!("--base-path={}", base.display()))
                 .arg(format!("--port={}", self.port))
                 .stdout(Stdio::null())

@@ -169,13 +169,7 @@ impl<'a> Reconciler<'a> {
 
     /// Compare every loom ref with the remote's and decide what moves where. `pruned` names the
     /// claims the last fetch proved gone from the remote.
-    fn reconcile(
-        &self,
-        remote: &str,
-        pruned: &Pruned,
-        actor: &Actor,
-        report: &mut SyncReport,
-    ) -> Result<Plan> {
+    fn reconcile(&self, remote: &str, pruned: &Pruned, actor: &Actor, report: &mut SyncReport) -> Result<Plan> {
         let mut plan = Plan::default();
         let tracking = store::tracking_prefix(remote);
         let kinds = [
@@ -473,7 +467,10 @@ impl<'a> Reconciler<'a> {
                     plan.local
                         .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
                     report.taken_from_remote.push(name.to_owned());
-                    report.claims_dropped.push(id);
+                    // A heartbeat of the same claim is the same holder's: nothing was lost.
+                    if !store.is_ancestor(name, local_tip, remote_tip)? {
+                        report.claims_dropped.push(id);
+                    }
                 }
             }
         }
@@ -484,9 +481,12 @@ impl<'a> Reconciler<'a> {
     /// so that a claim on it means something. An unreadable version counts as not pending.
     fn task_wants_claim(&self, remote: &str, id: &TaskId) -> Result<bool> {
         let name = store::task_ref(id);
-        for tip in [self.store.tip(&name)?, self.store.tip(&store::tracking_ref(remote, &name))?]
-            .into_iter()
-            .flatten()
+        for tip in [
+            self.store.tip(&name)?,
+            self.store.tip(&store::tracking_ref(remote, &name))?,
+        ]
+        .into_iter()
+        .flatten()
         {
             match super::snapshot::read_task(self.store, id, tip) {
                 Ok(entry) if entry.task.status() == crate::model::Status::Pending => {}
