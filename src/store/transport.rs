@@ -227,11 +227,7 @@ impl Store {
 
     /// One `git fetch`: tasks, handoffs and meta into the mirror, claims into `private`.
     /// Returns the mirror refs git changed, and every claim the remote listed (by private name).
-    fn fetch_once(
-        &self,
-        remote: &str,
-        private: &str,
-    ) -> std::result::Result<(Vec<FetchedRef>, Listed), FetchFailure> {
+    fn fetch_once(&self, remote: &str, private: &str) -> std::result::Result<(Vec<FetchedRef>, Listed), FetchFailure> {
         let tracking = tracking_prefix(remote);
         let output = self
             .git()
