@@ -110,7 +110,9 @@ impl<'a> Reconciler<'a> {
             }
             match self.store.push_loom(remote, &plan.push, &actor.signature())? {
                 PushOutcome::Accepted => {
-                    report.pushed.extend(plan.push.iter().map(|update| update.name.clone()));
+                    report
+                        .pushed
+                        .extend(plan.push.iter().filter(|u| changes_remote(u)).map(|u| u.name.clone()));
                     return Ok(report);
                 }
                 // Another clone pushed meanwhile: the next round starts from a new fetch, where a
@@ -138,7 +140,9 @@ impl<'a> Reconciler<'a> {
         }
         match self.store.push_loom(remote, &plan.push, &actor.signature())? {
             PushOutcome::Accepted => {
-                report.pushed.extend(plan.push.iter().map(|update| update.name.clone()));
+                report
+                    .pushed
+                    .extend(plan.push.iter().filter(|u| changes_remote(u)).map(|u| u.name.clone()));
                 Ok(report)
             }
             PushOutcome::Rejected(refused) => Err(Error::Store(store::Error::Conflict {
@@ -527,6 +531,11 @@ fn local_update(name: &str, expected: Expected, new: Option<ObjectId>) -> RefUpd
         expected,
         new,
     }
+}
+
+/// Whether a push update moves its ref, rather than only leasing it (an offered claim's task).
+fn changes_remote(update: &PushUpdate) -> bool {
+    update.new.is_none_or(|new| update.expected != Expected::Tip(new))
 }
 
 fn push_update(name: &str, expected: Expected, new: Option<ObjectId>) -> PushUpdate {
