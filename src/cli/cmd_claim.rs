@@ -20,7 +20,8 @@ pub struct ClaimArgs {
     /// Task id, or a unique prefix of one
     #[arg(required_unless_present = "next", conflicts_with = "next")]
     id: Option<String>,
-    /// Claim the best ready task instead of a named one
+    /// Claim the best ready task instead of a named one (with a coordination remote, fetching
+    /// first when the last fetch is older than [remote] fetch_after_secs)
     #[arg(long)]
     next: bool,
     /// With --next: only tasks with this label

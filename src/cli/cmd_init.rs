@@ -12,13 +12,17 @@ use super::ui::Ui;
 /// Create refs/loom/meta so this repository can hold tasks
 ///
 /// Safe to run again: an initialised repository is left as it is, except that `--name`
-/// renames the project.
+/// renames the project. Refuses (exit 3) when the coordination remote — or, with none set,
+/// `origin` — already has git-loom data: join it with `git loom remote <name> && git loom sync`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Project name (default: the working tree's directory name)
     #[arg(long)]
     name: Option<String>,
 }
+
+/// The remote a fresh clone fetched from.
+const ORIGIN: &str = "origin";
 
 #[derive(Serialize)]
 struct InitJson<'a> {
@@ -31,6 +35,20 @@ struct InitJson<'a> {
 pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let store = context.store()?;
     let actor = context.actor(&store)?;
+    // A fresh clone has `origin` but no coordination remote yet: a project there is what the
+    // user most likely means to join (the coordination remote itself is checked by `init`).
+    if !context.offline()
+        && store.publish_remote().is_none()
+        && store.has_remote(ORIGIN)
+        && store.tip(git_loom::store::META_REF)?.is_none()
+        && store
+            .remote_tip(ORIGIN, git_loom::store::META_REF)
+            .ok()
+            .flatten()
+            .is_some()
+    {
+        return Err(git_loom::ops::Error::RemoteHasProject { remote: ORIGIN.into() }.into());
+    }
     let (loom, outcome) = Loom::init(store, args.name.as_deref(), &actor)?;
     let project = &loom.meta().project;
     if ui.json {

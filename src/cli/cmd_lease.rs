@@ -15,7 +15,8 @@ use super::ui::Ui;
 /// Requeue tasks whose lease expired, and failed tasks whose backoff passed
 ///
 /// Each expired claim is removed only if it is still exactly the claim judged expired, so a
-/// heartbeat that lands first always wins. Safe to run from many places at once.
+/// heartbeat that lands first always wins. Safe to run from many places at once. With a
+/// coordination remote, fetches first, so that claims only the remote has are judged too.
 #[derive(Debug, Args)]
 pub struct SweepArgs {}
 

@@ -88,9 +88,12 @@ impl From<ops::Error> for CommandError {
         use ops::Error as E;
         let message = err.to_string();
         match err {
-            E::NotInitialized => {
-                CommandError::new(Exit::Error, message).hint("run `git loom init` to start tracking tasks here")
-            }
+            E::NotInitialized => CommandError::new(Exit::Error, message)
+                .hint("in a clone of a repository that has git-loom data, fetch it: `git loom remote origin && git loom sync`")
+                .hint("to start tracking tasks here instead: `git loom init`"),
+            E::RemoteHasProject { ref remote } => CommandError::new(Exit::Conflict, message).hint(format!(
+                "join it instead: `git loom remote {remote} && git loom sync` (or `git loom --offline init` for a project of this clone only)"
+            )),
             E::NewerSchema { .. } => CommandError::new(Exit::Error, message)
                 .hint("upgrade git-loom; this version leaves the data untouched rather than misread it"),
             E::Store(store::Error::NotARepository { .. }) => CommandError::new(Exit::Error, message)

@@ -53,6 +53,32 @@ pub struct Settings {
     pub worktrees: WorktreeSettings,
     pub signal: SignalSettings,
     pub verify: VerifySettings,
+    pub remote: RemoteSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RemoteSettings {
+    /// With a coordination remote, `claim --next` and `next` fetch first when the last fetch is
+    /// older than this, so that work created in other clones is seen; 0 fetches every time.
+    pub fetch_after_secs: u64,
+}
+
+impl Default for RemoteSettings {
+    fn default() -> Self {
+        RemoteSettings { fetch_after_secs: 5 }
+    }
+}
+
+impl RemoteSettings {
+    /// The longest value `fetch_after_secs` may have: a day. Longer would mean never seeing
+    /// new work without a manual sync.
+    pub const MAX_FETCH_AFTER_SECS: u64 = 24 * 60 * 60;
+
+    /// How old the mirror of the remote may be before `claim --next` fetches.
+    pub fn fetch_after(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.fetch_after_secs.min(Self::MAX_FETCH_AFTER_SECS))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,19 +237,25 @@ impl Settings {
     /// Every value out of its range.
     pub fn problems(&self) -> Vec<SettingsError> {
         let max = MAX_DURATION_SECS;
-        let bounded: [(&'static str, u64, u64); 6] = [
-            ("claims.ttl_secs", self.claims.ttl_secs, 1),
-            ("claims.heartbeat_secs", self.claims.heartbeat_secs, 1),
-            ("retry.base_secs", self.retry.base_secs, 0),
-            ("retry.max_secs", self.retry.max_secs, 0),
+        let bounded: [(&'static str, u64, u64, u64); 7] = [
+            ("claims.ttl_secs", self.claims.ttl_secs, 1, max),
+            ("claims.heartbeat_secs", self.claims.heartbeat_secs, 1, max),
+            ("retry.base_secs", self.retry.base_secs, 0, max),
+            ("retry.max_secs", self.retry.max_secs, 0, max),
             // A lock younger than this is a live writer's: zero would break live writes.
-            ("locks.stale_after_secs", self.locks.stale_after_secs, 1),
-            ("verify.timeout_secs", self.verify.timeout_secs, 0),
+            ("locks.stale_after_secs", self.locks.stale_after_secs, 1, max),
+            ("verify.timeout_secs", self.verify.timeout_secs, 0, max),
+            (
+                "remote.fetch_after_secs",
+                self.remote.fetch_after_secs,
+                0,
+                RemoteSettings::MAX_FETCH_AFTER_SECS,
+            ),
         ];
         bounded
             .into_iter()
-            .filter(|(_, value, min)| !(*min..=max).contains(value))
-            .map(|(key, value, min)| SettingsError::OutOfRange { key, value, min, max })
+            .filter(|(_, value, min, max)| !(*min..=*max).contains(value))
+            .map(|(key, value, min, max)| SettingsError::OutOfRange { key, value, min, max })
             .collect()
     }
 
@@ -247,6 +279,15 @@ mod tests {
         assert_eq!(custom.tasks.default_priority, Priority::P1);
         assert_eq!(custom.retry.limit, 5);
         assert_eq!(custom.claims, ClaimSettings::default());
+        assert_eq!(custom.remote.fetch_after_secs, 5);
+    }
+
+    #[test]
+    fn remote_fetch_age_is_bounded() {
+        let settings = Settings::parse("[remote]\nfetch_after_secs = 0\n").unwrap();
+        assert_eq!(settings.remote.fetch_after(), std::time::Duration::ZERO);
+        let err = Settings::parse("[remote]\nfetch_after_secs = 86401\n").unwrap_err();
+        assert!(err.to_string().starts_with("remote.fetch_after_secs"), "{err}");
     }
 
     // Guards: a `loom.toml` with durations of 10^12 seconds aborted every claim.

@@ -78,6 +78,8 @@ impl Loom {
     /// Claim the best ready task that `filter` allows; `None` when nothing is left to claim.
     /// A candidate another agent wins first is skipped, and the next one tried.
     pub fn claim_next(&self, filter: &NextFilter, options: &ClaimOptions, actor: &Actor) -> Result<Option<Held>> {
+        // Work created or released in other clones is only seen here once fetched.
+        self.refresh(self.settings.remote.fetch_after(), actor)?;
         let keep = |row: &BoardRow<'_>| {
             filter.label.as_deref().is_none_or(|label| row.labels.contains(&label))
                 && filter

@@ -42,6 +42,8 @@ pub struct Recovery {
 impl Loom {
     /// Remove every expired claim and make failed tasks whose backoff passed pending again.
     pub fn sweep(&self, actor: &Actor) -> Result<SweepOutcome> {
+        // Claims only the remote has (void ones left there included) are judged too.
+        self.refresh(std::time::Duration::ZERO, actor)?;
         let snapshot = self.snapshot(actor.now)?;
         let mut outcome = SweepOutcome::default();
         for (id, &tip) in &snapshot.claims {

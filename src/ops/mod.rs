@@ -74,6 +74,9 @@ const MAX_BACKOFF_MICROS: u32 = 50_000;
 pub enum Error {
     #[error("this repository has no git-loom data yet")]
     NotInitialized,
+    /// `init` in a clone whose remote already holds a project: it would start a second one.
+    #[error("{remote} already has git-loom data (refs/loom/meta): `init` here would start a second, separate project")]
+    RemoteHasProject { remote: String },
     #[error("this repository's git-loom data has schema {found}, newer than the {supported} this git-loom understands")]
     NewerSchema { found: u32, supported: u32 },
     #[error(transparent)]
@@ -375,6 +378,15 @@ fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOut
             _ => return Ok(InitOutcome::AlreadyInitialized),
         },
         None => {
+            // A clone of a project is joined by syncing, not initialised: a second meta would be
+            // replaced by the remote's at the next sync, and meanwhile split the work in two.
+            if let Some(remote) = store.publish_remote()
+                && store.remote_tip(remote, store::META_REF)?.is_some()
+            {
+                return Err(Error::RemoteHasProject {
+                    remote: remote.to_owned(),
+                });
+            }
             let project = name.map(str::to_owned).unwrap_or_else(|| default_project_name(store));
             let summary = format!("init project {project:?}");
             let meta = Meta::new(project, actor.now);

@@ -12,6 +12,10 @@
 //! - nothing changes locally that the remote did not accept: an unreachable remote is an error
 //!   naming it, and leaves the local refs as they were.
 //!
+//! Once the remote accepted, the write is reported as done whatever happens locally: a local
+//! ref that another command of this clone moved meanwhile is settled to the remote's value (see
+//! [`settle`]), never turned into a lost race.
+//!
 //! A refused push means the remote moved: the remote's refs are fetched and reconciled, and the
 //! write reports a conflict, so the operation re-reads and re-applies itself (or, for
 //! `claim --next`, moves to another candidate).
@@ -77,10 +81,65 @@ pub(super) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Re
                 return Err(conflict(&names.join(", ")));
             }
         }
+        // The write happened: the remote holds it. Another command of this clone may have
+        // brought some of it here already (its fetch saw the push), so a local ref that moved
+        // is settled rather than reported as a lost race, which would make the caller retry,
+        // or give up on, a write that is already recorded.
+        return match store.apply(updates, &signature) {
+            Err(store::Error::Conflict { .. }) => settle(store, updates, &signature),
+            other => Ok(other?),
+        };
     }
     store.apply(updates, &signature)?;
     Ok(())
 }
+
+/// Bring each local ref of an accepted write to what the remote now holds, unless it already
+/// holds that or a later version. A task ref that diverged (a write made here `--offline`
+/// meanwhile) is left for the next sync to join; a claim ref takes the remote's value when it
+/// still holds the claim this write replaced (the remote decides claims).
+fn settle(store: &Store, updates: &[RefUpdate], signature: &store::Signature) -> Result<()> {
+    for update in updates {
+        for _ in 0..SETTLE_ATTEMPTS {
+            let local = store.tip(&update.name)?;
+            if local == update.new {
+                break;
+            }
+            let take = match (local, update.new) {
+                (None, _) => true,
+                (Some(local), Some(new)) if store.is_ancestor(&update.name, new, local)? => false,
+                // A claim here that is not the one this write replaced was granted after it
+                // (the write's lease held on the remote): it is someone's, and stays.
+                (Some(local), _) if store::claim_id_from_ref(&update.name).is_some() => match update.expected {
+                    Expected::Absent => true,
+                    Expected::Tip(old) => local == old || store.is_ancestor(&update.name, old, local)?,
+                },
+                (Some(local), Some(new)) => store.is_ancestor(&update.name, local, new)?,
+                (Some(_), None) => true,
+            };
+            if !take {
+                break;
+            }
+            let step = RefUpdate {
+                name: update.name.clone(),
+                expected: local.map_or(Expected::Absent, Expected::Tip),
+                new: update.new,
+            };
+            match store.apply(std::slice::from_ref(&step), signature) {
+                Err(store::Error::Conflict { .. }) => continue,
+                other => {
+                    other?;
+                    break;
+                }
+            }
+        }
+    }
+    super::board::forget(&store.local_dir());
+    Ok(())
+}
+
+/// How often one local ref is read and moved again while other commands keep moving it.
+const SETTLE_ATTEMPTS: u32 = 8;
 
 fn conflict(ref_name: &str) -> super::Error {
     super::Error::Store(store::Error::Conflict {

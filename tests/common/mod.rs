@@ -508,6 +508,36 @@ impl GitDaemon {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Start a stopped daemon again on the same port, serving `base` (pushes allowed), so that
+    /// URLs handed out before work again.
+    pub fn restart(&mut self, env: &TestEnv, base: &Path) {
+        self.stop();
+        let exec_path = env.git(base, &["--exec-path"]);
+        let program = Path::new(exec_path.trim()).join("git-daemon");
+        // The port was just released; binding it again may take a few tries.
+        for _ in 0..50 {
+            let mut command = env.command(program.to_str().expect("a UTF-8 git exec path"), base);
+            command
+                .args([
+                    "--export-all",
+                    "--reuseaddr",
+                    "--listen=127.0.0.1",
+                    "--enable=receive-pack",
+                ])
+                .arg(format!("--base-path={}", base.display()))
+                .arg(format!("--port={}", self.port))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&self.log).unwrap());
+            self.child = Some(command.spawn().expect("git daemon starts"));
+            if self.wait_until_listening() {
+                return;
+            }
+            self.stop();
+            thread::sleep(Duration::from_millis(20));
+        }
+        panic!("git daemon could not listen on 127.0.0.1:{} again", self.port);
+    }
+
     /// Kill the daemon (by its process id) and wait for it; from then on its URLs are
     /// unreachable. Stopping twice is harmless.
     pub fn stop(&mut self) {

@@ -9,17 +9,20 @@
 //! to the other.
 //!
 //! Claims are never merged: the remote decides. A claim only the remote has is mirrored
-//! locally; one the remote deleted (swept, released elsewhere) is deleted locally; one only this
-//! clone has (taken offline) is offered to the remote as a create-only update, and dropped
-//! locally when the remote refuses it; a claim both have at different commits takes the remote's
-//! unless the local one descends from it (heartbeats not pushed yet), which is then pushed.
+//! locally; one the remote deleted (swept, released elsewhere) is deleted locally — but only
+//! what a fetch proved gone: a claim missing from a listing made before another command of this
+//! clone published it is not "deleted" (see [`Store::fetch_loom`]). One only this clone has
+//! (taken offline) is offered to the remote as a create-only update, together with a lease on
+//! its task, and dropped locally when the remote refuses it or when the task is no longer
+//! pending on either side; a claim both have at different commits takes the remote's unless the
+//! local one descends from it (heartbeats not pushed yet), which is then pushed.
 //! `refs/loom/meta` fast-forwards either way; when diverged the remote's is taken.
 //!
 //! Every local ref move states the tip it replaces; every push carries a lease on the value the
 //! remote was last seen to hold, so a remote that moved meanwhile refuses the push and the next
 //! round starts from a new fetch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 mod cycles;
 
@@ -66,7 +69,12 @@ struct Pair {
 struct Plan {
     local: Vec<RefUpdate>,
     push: Vec<PushUpdate>,
+    /// Tasks whose claim is offered to the remote (their refs), to be leased with it.
+    offered_for: Vec<String>,
 }
+
+/// Claims a fetch proved gone from the remote: local ref name → the version the mirror held.
+type Pruned = BTreeMap<String, ObjectId>;
 
 /// Reconciles this clone's loom refs with a remote's. Works on any repository, initialised or
 /// not: a fresh clone's first sync brings everything, `refs/loom/meta` included.
@@ -82,7 +90,7 @@ impl<'a> Reconciler<'a> {
     /// Fetch `remote`'s refs and reconcile them into the local ones, pushing nothing.
     pub fn fetch(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
         let mut report = SyncReport::default();
-        let pruned = self.fetch_round(remote, &mut report)?;
+        let pruned = self.fetch_round(remote, actor, &mut report)?;
         let plan = self.reconcile(remote, &pruned, actor, &mut report)?;
         self.apply_local(&plan, actor)?;
         report.rounds = 1;
@@ -94,7 +102,7 @@ impl<'a> Reconciler<'a> {
         let mut report = SyncReport::default();
         for round in 1..=MAX_ROUNDS {
             report.rounds = round;
-            let pruned = self.fetch_round(remote, &mut report)?;
+            let pruned = self.fetch_round(remote, actor, &mut report)?;
             let plan = self.reconcile(remote, &pruned, actor, &mut report)?;
             self.apply_local(&plan, actor)?;
             if plan.push.is_empty() {
@@ -102,7 +110,9 @@ impl<'a> Reconciler<'a> {
             }
             match self.store.push_loom(remote, &plan.push, &actor.signature())? {
                 PushOutcome::Accepted => {
-                    report.pushed.extend(plan.push.iter().map(|update| update.name.clone()));
+                    report
+                        .pushed
+                        .extend(plan.push.iter().filter(|u| changes_remote(u)).map(|u| u.name.clone()));
                     return Ok(report);
                 }
                 // Another clone pushed meanwhile: the next round starts from a new fetch, where a
@@ -119,7 +129,7 @@ impl<'a> Reconciler<'a> {
     /// shows the remote can fast-forward to are sent; diverged ones wait for a sync.
     pub fn push(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
         let mut report = SyncReport::default();
-        let plan = self.reconcile(remote, &BTreeSet::new(), actor, &mut report)?;
+        let plan = self.reconcile(remote, &Pruned::new(), actor, &mut report)?;
         report.rounds = 1;
         let diverged: Vec<String> = plan.local.iter().map(|update| update.name.clone()).collect();
         if !diverged.is_empty() {
@@ -130,7 +140,9 @@ impl<'a> Reconciler<'a> {
         }
         match self.store.push_loom(remote, &plan.push, &actor.signature())? {
             PushOutcome::Accepted => {
-                report.pushed.extend(plan.push.iter().map(|update| update.name.clone()));
+                report
+                    .pushed
+                    .extend(plan.push.iter().filter(|u| changes_remote(u)).map(|u| u.name.clone()));
                 Ok(report)
             }
             PushOutcome::Rejected(refused) => Err(Error::Store(store::Error::Conflict {
@@ -143,9 +155,10 @@ impl<'a> Reconciler<'a> {
         }
     }
 
-    /// Fetch once; returns the local names of the refs the remote no longer has.
-    fn fetch_round(&self, remote: &str, report: &mut SyncReport) -> Result<BTreeSet<String>> {
-        let fetched = self.store.fetch_loom(remote)?;
+    /// Fetch once; returns the local names of the claims the fetch proved gone from the remote,
+    /// each with the version the mirror held.
+    fn fetch_round(&self, remote: &str, actor: &Actor, report: &mut SyncReport) -> Result<Pruned> {
+        let fetched = self.store.fetch_loom(remote, &actor.signature())?;
         report.fetched += fetched.len();
         let prefix = store::tracking_prefix(remote);
         Ok(fetched
@@ -153,20 +166,14 @@ impl<'a> Reconciler<'a> {
             .filter(|change| change.new.is_none())
             .filter_map(|change| {
                 let rest = change.tracking_ref.strip_prefix(&prefix)?;
-                Some(format!("refs/loom/{rest}"))
+                Some((format!("refs/loom/{rest}"), change.old?))
             })
             .collect())
     }
 
     /// Compare every loom ref with the remote's and decide what moves where. `pruned` names the
-    /// refs the last fetch found gone from the remote.
-    fn reconcile(
-        &self,
-        remote: &str,
-        pruned: &BTreeSet<String>,
-        actor: &Actor,
-        report: &mut SyncReport,
-    ) -> Result<Plan> {
+    /// claims the last fetch proved gone from the remote.
+    fn reconcile(&self, remote: &str, pruned: &Pruned, actor: &Actor, report: &mut SyncReport) -> Result<Plan> {
         let mut plan = Plan::default();
         let tracking = store::tracking_prefix(remote);
         let kinds = [
@@ -180,7 +187,7 @@ impl<'a> Reconciler<'a> {
             for (name, pair) in pairs {
                 match kind {
                     Kind::Task => self.reconcile_task(&name, pair, actor, &mut plan, report)?,
-                    Kind::Claim => reconcile_claim(self.store, &name, pair, pruned, &mut plan, report)?,
+                    Kind::Claim => self.reconcile_claim(remote, &name, pair, pruned, &mut plan, report)?,
                     Kind::Handoffs => self.reconcile_handoffs(&name, pair, actor, &mut plan, report)?,
                 }
             }
@@ -191,6 +198,17 @@ impl<'a> Reconciler<'a> {
         };
         self.reconcile_meta(meta, &mut plan, report)?;
         self.break_merged_cycles(remote, &mut plan, actor, report)?;
+        // An offered claim goes with a lease on its task as the mirror shows it: should the task
+        // have moved on the remote (finished, claimed and released elsewhere), the push is
+        // refused instead of leaving a claim on a task that no longer wants one.
+        for task in std::mem::take(&mut plan.offered_for) {
+            if plan.push.iter().any(|update| update.name == task) {
+                continue;
+            }
+            if let Some(tip) = self.store.tip(&store::tracking_ref(remote, &task))? {
+                plan.push.push(push_update(&task, Expected::Tip(tip), Some(tip)));
+            }
+        }
         Ok(plan)
     }
 
@@ -392,60 +410,113 @@ impl<'a> Reconciler<'a> {
         Ok(())
     }
 
-    /// Move the local refs as planned, all in one transaction.
+    /// Move the local refs as planned. A ref another command of this clone moved since it was
+    /// read is left as that command set it: every such command published its change to the
+    /// remote first, so the next fetch brings whatever the two still disagree on.
     fn apply_local(&self, plan: &Plan, actor: &Actor) -> Result<()> {
         if plan.local.is_empty() {
             return Ok(());
         }
-        self.store.apply(&plan.local, &actor.signature())?;
+        self.store.apply_each(&plan.local, &actor.signature())?;
         super::board::forget(&self.store.local_dir());
         Ok(())
     }
-}
 
-/// A claim: the remote decides. See the module comment.
-fn reconcile_claim(
-    store: &store::Store,
-    name: &str,
-    pair: Pair,
-    pruned: &BTreeSet<String>,
-    plan: &mut Plan,
-    report: &mut SyncReport,
-) -> Result<()> {
-    let Some(id) = store::claim_id_from_ref(name) else {
-        report
-            .skipped
-            .push((name.to_owned(), "the ref name is not a task id".into()));
-        return Ok(());
-    };
-    match (pair.local, pair.remote) {
-        (None, None) => {}
-        (None, Some(remote)) => {
-            plan.local.push(local_update(name, Expected::Absent, Some(remote)));
-            report.taken_from_remote.push(name.to_owned());
-        }
-        // Gone from the remote since the last fetch: swept or finished elsewhere.
-        (Some(local_tip), None) if pruned.contains(name) => {
-            plan.local.push(local_update(name, Expected::Tip(local_tip), None));
-            report.claims_dropped.push(id);
-        }
-        // Never seen there: taken offline, offered now (the remote refuses it if another clone
-        // holds the task, and the next round takes that claim instead).
-        (Some(local_tip), None) => plan.push.push(push_update(name, Expected::Absent, Some(local_tip))),
-        (Some(local), Some(remote)) if local == remote => {}
-        (Some(local_tip), Some(remote_tip)) => {
-            if store.is_ancestor(name, remote_tip, local_tip)? {
-                plan.push
-                    .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
-            } else {
-                plan.local
-                    .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+    /// A claim: the remote decides. See the module comment.
+    fn reconcile_claim(
+        &self,
+        remote: &str,
+        name: &str,
+        pair: Pair,
+        pruned: &Pruned,
+        plan: &mut Plan,
+        report: &mut SyncReport,
+    ) -> Result<()> {
+        let store = self.store;
+        let Some(id) = store::claim_id_from_ref(name) else {
+            report
+                .skipped
+                .push((name.to_owned(), "the ref name is not a task id".into()));
+            return Ok(());
+        };
+        match (pair.local, pair.remote) {
+            (None, None) => {}
+            (None, Some(remote)) => {
+                plan.local.push(local_update(name, Expected::Absent, Some(remote)));
                 report.taken_from_remote.push(name.to_owned());
-                report.claims_dropped.push(id);
+            }
+            (Some(local_tip), None) => {
+                // Gone from the remote since this clone saw it (swept, finished elsewhere): the
+                // version the remote deleted, or a heartbeat of it not pushed yet, goes too.
+                let gone = match pruned.get(name) {
+                    Some(&old) => old == local_tip || store.is_ancestor(name, old, local_tip)?,
+                    None => false,
+                };
+                if gone || !self.task_wants_claim(remote, &id)? {
+                    plan.local.push(local_update(name, Expected::Tip(local_tip), None));
+                    report.claims_dropped.push(id);
+                } else {
+                    // Never seen there: taken offline, offered now (the remote refuses it if
+                    // another clone holds the task, and the next round takes that claim).
+                    plan.push.push(push_update(name, Expected::Absent, Some(local_tip)));
+                    plan.offered_for.push(store::task_ref(&id));
+                }
+            }
+            (Some(local), Some(remote)) if local == remote => {}
+            (Some(local_tip), Some(remote_tip)) => {
+                if store.is_ancestor(name, remote_tip, local_tip)? {
+                    plan.push
+                        .push(push_update(name, Expected::Tip(remote_tip), Some(local_tip)));
+                } else {
+                    plan.local
+                        .push(local_update(name, Expected::Tip(local_tip), Some(remote_tip)));
+                    report.taken_from_remote.push(name.to_owned());
+                    // A heartbeat of the same claim is the same holder's: nothing was lost.
+                    if !store.is_ancestor(name, local_tip, remote_tip)? {
+                        report.claims_dropped.push(id);
+                    }
+                }
             }
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Whether the task `id` is pending both here and in the mirror (where the mirror has it),
+    /// so that a claim on it means something. An unreadable version counts as not pending.
+    fn task_wants_claim(&self, remote: &str, id: &TaskId) -> Result<bool> {
+        let name = store::task_ref(id);
+        for tip in [
+            self.store.tip(&name)?,
+            self.store.tip(&store::tracking_ref(remote, &name))?,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            match super::snapshot::read_task(self.store, id, tip) {
+                Ok(entry) if entry.task.status() == crate::model::Status::Pending => {}
+                Ok(_) | Err(Error::CorruptTask { .. } | Error::Store(store::Error::Corrupt { .. })) => {
+                    return Ok(false);
+                }
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(true)
+    }
+}
+
+impl super::Loom {
+    /// With a coordination remote, fetch and reconcile when the last fetch is older than
+    /// `max_age`, so that what other clones did since is seen here. Returns whether it fetched.
+    pub(super) fn refresh(&self, max_age: std::time::Duration, actor: &Actor) -> Result<bool> {
+        let Some(remote) = self.store.publish_remote() else {
+            return Ok(false);
+        };
+        if self.store.fetched_ago(remote).is_some_and(|age| age < max_age) {
+            return Ok(false);
+        }
+        Reconciler::new(&self.store).fetch(remote, actor)?;
+        Ok(true)
+    }
 }
 
 enum Kind {
@@ -460,6 +531,11 @@ fn local_update(name: &str, expected: Expected, new: Option<ObjectId>) -> RefUpd
         expected,
         new,
     }
+}
+
+/// Whether a push update moves its ref, rather than only leasing it (an offered claim's task).
+fn changes_remote(update: &PushUpdate) -> bool {
+    update.new.is_none_or(|new| update.expected != Expected::Tip(new))
 }
 
 fn push_update(name: &str, expected: Expected, new: Option<ObjectId>) -> PushUpdate {
