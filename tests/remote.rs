@@ -239,7 +239,7 @@ fn race_agent(env: &TestEnv, dir: &Path, agent: String, started: Instant) -> Age
                 log.claimed.push(json["id"].as_str().unwrap().to_owned());
             }
             4 => {
-                assert_eq!(run.stdout, "", "{run}");
+                assert_eq!(run.stdout, "null\n", "{run}");
                 log.finished = true;
                 break;
             }
