@@ -34,6 +34,11 @@ struct Record {
     task: CompactTask,
 }
 
+/// Delete the cache file; the next full read rebuilds it from the refs.
+pub(super) fn forget(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(FILE_NAME));
+}
+
 /// Cached entries in id order, as loaded from disk.
 pub(super) struct TaskCache {
     path: PathBuf,
