@@ -11,6 +11,7 @@ mod cache;
 mod checks;
 mod claim;
 mod create;
+mod doctor;
 mod edit;
 mod handoff;
 mod import;
@@ -35,6 +36,7 @@ pub use board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD
 pub use checks::{DEFAULT_CHECK_TIMEOUT, has_checks, spec_of};
 pub use claim::{ClaimOptions, Credentials, Held, NextFilter};
 pub use create::NewTask;
+pub use doctor::{DoctorReport, Finding, FindingKind, doctor};
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use handoff::HandoffNote;
 pub use import::ImportOutcome;

@@ -11,6 +11,7 @@
 
 mod ancestry;
 mod branches;
+mod inspect;
 mod layout;
 mod litter;
 mod objects;
