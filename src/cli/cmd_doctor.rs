@@ -90,7 +90,12 @@ fn json(report: &DoctorReport) -> ReportJson<'_> {
 fn print(report: &DoctorReport, ui: &mut Ui) -> Result<(), CommandError> {
     for finding in &report.findings {
         let line = match finding.fixed {
-            true => format!("fixed  {}  {}: {}", finding.kind.as_str(), finding.subject, finding.message),
+            true => format!(
+                "fixed  {}  {}: {}",
+                finding.kind.as_str(),
+                finding.subject,
+                finding.message
+            ),
             false => format!(
                 "{}  {}: {}  (fix: {})",
                 finding.kind.as_str(),

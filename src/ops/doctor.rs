@@ -111,7 +111,13 @@ impl DoctorReport {
         self.findings.iter().all(|finding| finding.fixed)
     }
 
-    fn add(&mut self, kind: FindingKind, subject: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+    fn add(
+        &mut self,
+        kind: FindingKind,
+        subject: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) {
         self.findings.push(Finding {
             kind,
             subject: subject.into(),
@@ -148,7 +154,10 @@ pub fn doctor(mut store: Store, fix: bool, actor: &Actor) -> Result<DoctorReport
             FindingKind::UnreadableMeta,
             store::META_REF,
             err.to_string(),
-            format!("`git log {}` lists earlier versions to restore with `git update-ref`", store::META_REF),
+            format!(
+                "`git log {}` lists earlier versions to restore with `git update-ref`",
+                store::META_REF
+            ),
         ),
     }
     if let Some(store::Error::PackedRefs { path, line, problem }) = store.check_packed_refs() {
@@ -156,7 +165,10 @@ pub fn doctor(mut store: Store, fix: bool, actor: &Actor) -> Result<DoctorReport
             FindingKind::PackedRefs,
             path.display().to_string(),
             format!("line {line}: {problem}"),
-            format!("repair or delete line {line} of {} by hand (git refuses the file too)", path.display()),
+            format!(
+                "repair or delete line {line} of {} by hand (git refuses the file too)",
+                path.display()
+            ),
         );
         // Refs cannot be listed reliably past the damaged line; the rest waits for the repair.
         check_litter(&store, fix, &mut report);
@@ -199,7 +211,9 @@ fn check_history(store: &Store, ref_name: &str, tip: store::ObjectId, report: &m
             FindingKind::BrokenHistory,
             ref_name,
             format!("its history cannot be read: {err}"),
-            format!("fetch the missing objects from a clone that has them (`git log {ref_name}` shows where it breaks)"),
+            format!(
+                "fetch the missing objects from a clone that has them (`git log {ref_name}` shows where it breaks)"
+            ),
         );
     }
 }
@@ -273,8 +287,14 @@ fn check_claims(store: &Store, fix: bool, actor: &Actor, report: &mut DoctorRepo
                 format!("a claim on {id}, which does not exist"),
             ),
             (_, Some(Ok(status))) if status != Status::Pending => {
-                let by = claim.as_ref().map_or_else(|_| "an unreadable claim".to_owned(), |c| c.agent.clone());
-                (FindingKind::VoidClaim, format!("a claim of {by} on a {status} task: nobody holds it"))
+                let what = claim.as_ref().map_or_else(
+                    |_| "an unreadable claim".to_owned(),
+                    |c| format!("a claim of {}", c.agent),
+                );
+                (
+                    FindingKind::VoidClaim,
+                    format!("{what} on a {status} task: nobody holds it"),
+                )
             }
             (Err(err), Some(Ok(_))) => {
                 report.add(
@@ -307,7 +327,13 @@ fn check_claims(store: &Store, fix: bool, actor: &Actor, report: &mut DoctorRepo
 }
 
 /// Delete the claim on `id` if it is still the commit judged, and mark its finding fixed.
-fn remove_claim(store: &Store, id: &TaskId, tip: store::ObjectId, actor: &Actor, report: &mut DoctorReport) -> Result<()> {
+fn remove_claim(
+    store: &Store,
+    id: &TaskId,
+    tip: store::ObjectId,
+    actor: &Actor,
+    report: &mut DoctorReport,
+) -> Result<()> {
     let update = RefUpdate {
         name: store::claim_ref(id),
         expected: Expected::Tip(tip),
@@ -319,7 +345,9 @@ fn remove_claim(store: &Store, id: &TaskId, tip: store::ObjectId, actor: &Actor,
         // Moved since it was judged (a sweep, a reset): judged again by the next run.
         Err(err) if err.is_conflict() => finding.message.push_str("; it changed meanwhile, so it was left"),
         Err(Error::Store(store::Error::Remote { remote, message })) => {
-            finding.message.push_str(&format!("; not removed: remote {remote:?}: {message}"));
+            finding
+                .message
+                .push_str(&format!("; not removed: remote {remote:?}: {message}"));
         }
         Err(err) => return Err(err),
     }
@@ -441,7 +469,11 @@ fn check_caches(
     if disagreements.is_empty() {
         return Ok(());
     }
-    report.add_fixable(FindingKind::StaleCache, dir.display().to_string(), disagreements.join("; "));
+    report.add_fixable(
+        FindingKind::StaleCache,
+        dir.display().to_string(),
+        disagreements.join("; "),
+    );
     if fix {
         super::cache::forget(&dir);
         super::board::forget(&dir);
