@@ -271,3 +271,78 @@ fn unreadable(ref_name: &str, why: &str) -> Error {
         problem: format!("the ref cannot be read: {why}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+
+    fn body(lines: &[String]) -> Vec<u8> {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text.into_bytes()
+    }
+
+    fn names(body: &[u8], prefix: &str) -> Result<Vec<String>> {
+        packed_under(body, prefix)
+            .map(|record| record.map(|(name, _)| name.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_block_under_a_prefix_is_read_and_ends_at_the_next_ref() {
+        let lines = vec![
+            format!("{A} refs/heads/main"),
+            format!("{A} refs/loom/claims/loom-00000001"),
+            format!("{A} refs/loom/tasks/loom-00000001"),
+            format!("{B} refs/loom/tasks/loom-00000002"),
+            format!("{B} refs/tags/v1"),
+            format!("^{A}"),
+        ];
+        let body = body(&lines);
+        assert_eq!(
+            names(&body, "refs/loom/tasks/").unwrap(),
+            ["refs/loom/tasks/loom-00000001", "refs/loom/tasks/loom-00000002"]
+        );
+        assert_eq!(names(&body, "refs/loom/handoffs/").unwrap(), Vec::<String>::new());
+        assert_eq!(check_packed_refs(&body), None);
+    }
+
+    // Guards: a damaged line inside the block silently ending it, hiding the refs after it.
+    #[test]
+    fn a_damaged_line_in_the_block_is_an_error_naming_its_line() {
+        for bad in ["garbage", "zz refs/loom/tasks/loom-00000009", "", A] {
+            let lines = vec![
+                format!("{A} refs/heads/main"),
+                format!("{A} refs/loom/tasks/loom-00000001"),
+                bad.to_owned(),
+                format!("{B} refs/loom/tasks/loom-00000002"),
+            ];
+            let body = body(&lines);
+            match names(&body, "refs/loom/tasks/") {
+                Err(Error::PackedRefs { line, .. }) => assert_eq!(line, 3, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+            assert_eq!(check_packed_refs(&body).map(|(line, _)| line), Some(3), "{bad:?}");
+        }
+    }
+
+    // Guards: refs out of order (which git refuses in a sorted file) being read as the end.
+    #[test]
+    fn refs_out_of_order_are_an_error() {
+        let lines = vec![
+            format!("{A} refs/loom/tasks/loom-00000002"),
+            format!("{A} refs/loom/tasks/loom-00000001"),
+        ];
+        let body = body(&lines);
+        assert!(matches!(
+            names(&body, "refs/loom/tasks/"),
+            Err(Error::PackedRefs { line: 2, .. })
+        ));
+        let mut with_header = b"# pack-refs with: peeled fully-peeled sorted \n".to_vec();
+        with_header.extend_from_slice(&body);
+        assert_eq!(check_packed_refs(&with_header).map(|(line, _)| line), Some(3));
+    }
+}
