@@ -11,9 +11,8 @@
 
 mod ancestry;
 mod branches;
-mod inspect;
+mod health;
 mod layout;
-mod litter;
 mod objects;
 mod read;
 mod refs;
@@ -24,11 +23,11 @@ use std::path::{Path, PathBuf};
 
 pub use branches::{BranchWork, Worktree};
 pub use gix::ObjectId;
+pub use health::{Litter, LitterKind, TEMP_FILE_STALE_AFTER};
 pub use layout::{
     CLAIMS_PREFIX, HANDOFFS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, handoff_id_from_ref,
     handoff_ref, task_id_from_ref, task_ref,
 };
-pub use litter::{Litter, LitterKind, TEMP_FILE_STALE_AFTER};
 pub use read::EntityVersion;
 pub use refs::RefTip;
 pub use transport::{

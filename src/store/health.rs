@@ -1,4 +1,5 @@
-//! What killed writers leave behind, and how to tell it from what live writers are using.
+//! Examining the store beyond its refs: what killed writers left behind, and (read-only) what
+//! refs a remote has. `sweep` and `doctor` use the first, `doctor` the second.
 //!
 //! A ref transaction holds `<ref>.lock` files for milliseconds; an object or cache writer holds
 //! a temporary file (named `.tmp` and a few random letters, by the `tempfile` crate that both
@@ -10,12 +11,15 @@
 //! own `tmp_obj_*`, `tmp_pack_*` and locks outside `refs/loom/` are left to git); a lock counts
 //! as litter only at the age at which every writer already treats it as stale, a temporary
 //! file only after [`TEMP_FILE_STALE_AFTER`]; and a file's age is checked again right before
-//! it is removed, so one re-created meanwhile by a live writer is kept.
+//! it is removed, so one re-created meanwhile by a live writer is kept. A remote's refs are
+//! asked through the user's `git` (`git ls-remote`, so its transports, credentials and
+//! configuration apply), without fetching anything or touching a ref.
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use super::Store;
+use super::{Error, ObjectId, RefTip, Result, Store};
 
 /// How old a temporary file must be before it is taken to be left by a dead process: writers
 /// hold theirs for milliseconds, so an hour leaves no doubt.
@@ -136,6 +140,46 @@ fn collect_locks(dir: &Path, found: &mut Vec<PathBuf>) {
 fn age_of(path: &Path, now: SystemTime) -> Option<Duration> {
     let modified = std::fs::metadata(path).and_then(|meta| meta.modified()).ok()?;
     Some(now.duration_since(modified).unwrap_or_default())
+}
+
+impl Store {
+    /// Every ref under `refs/loom/` on `remote` with its tip, in name order (`git ls-remote`).
+    pub fn remote_loom_refs(&self, remote: &str) -> Result<Vec<RefTip>> {
+        let remote_error = |message: String| Error::Remote {
+            remote: remote.to_owned(),
+            message,
+        };
+        if !super::is_valid_remote_name(remote) {
+            return Err(remote_error("not a valid remote name".into()));
+        }
+        let output = Command::new("git")
+            .arg("--git-dir")
+            .arg(self.repo.git_dir())
+            .args(["-c", "protocol.version=2", "ls-remote", "--refs"])
+            .arg(remote)
+            .arg("refs/loom/*")
+            .output()
+            .map_err(|err| remote_error(format!("cannot run git: {err}")))?;
+        if !output.status.success() {
+            return Err(remote_error(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+        }
+        let mut refs = Vec::new();
+        for line in String::from_utf8_lossy(&output.stdout).lines() {
+            let Some((hex, name)) = line.split_once('\t') else {
+                return Err(remote_error(format!("unexpected ls-remote line {line:?}")));
+            };
+            let tip = ObjectId::from_hex(hex.as_bytes())
+                .map_err(|_| remote_error(format!("unexpected ls-remote line {line:?}")))?;
+            if name.starts_with("refs/loom/") {
+                refs.push(RefTip {
+                    name: name.to_owned(),
+                    tip,
+                });
+            }
+        }
+        refs.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(refs)
+    }
 }
 
 #[cfg(test)]
