@@ -72,9 +72,8 @@ fn report_skipped(ui: &mut Ui, problems: &[git_loom::ops::Problem]) {
     }
     if !problems.is_empty() {
         ui.warn(format!(
-            "skipped {} claim{}; `git loom doctor` examines them",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" }
+            "skipped {}, each named above, and went on with the rest; `git loom doctor` examines them",
+            problems.len()
         ));
     }
 }

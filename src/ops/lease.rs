@@ -94,6 +94,12 @@ impl Loom {
                     Ok(false) => {}
                     // Someone else moved the task meanwhile (claimed it, reset it): theirs wins.
                     Err(Error::Transition(_) | Error::EpicDone { .. }) => {}
+                    // Its ref stayed locked or busy through every retry: the next sweep tries
+                    // again, and this one goes on with the others.
+                    Err(err) if err.is_conflict() => outcome.problems.push(Problem {
+                        ref_name: store::task_ref(&task.id),
+                        problem: format!("still busy after every retry ({err}); left for the next sweep"),
+                    }),
                     Err(err) => return Err(err),
                 }
             }
