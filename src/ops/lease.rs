@@ -67,6 +67,10 @@ impl Loom {
             } else {
                 continue;
             };
+            if let Some(problem) = self.locked(id) {
+                outcome.problems.push(problem);
+                continue;
+            }
             match self.requeue(id, tip, &note, "sweep", actor) {
                 Ok(true) => list.push((id.clone(), claim.agent)),
                 Ok(false) => {}
@@ -126,25 +130,9 @@ impl Loom {
         })
     }
 
-    /// The claim at `tip` if it can be judged now: `None` (with the reason added to
-    /// `problems`) when its objects cannot be read, or when a live writer holds its ref locked
-    /// (a young lock: taking the claim now would only spend retries on it).
+    /// The claim at `tip`, or `None` (with the reason added to `problems`) when its objects
+    /// cannot be read.
     fn judgeable_claim(&self, id: &TaskId, tip: ObjectId, problems: &mut Vec<Problem>) -> Result<Option<Claim>> {
-        let ref_name = store::claim_ref(id);
-        let stale_after = self.store.stale_lock_after();
-        let locked = [ref_name.clone(), store::task_ref(id)]
-            .into_iter()
-            .find_map(|name| Some((self.store.lock_age(&name).filter(|age| *age < stale_after)?, name)));
-        if let Some((age, name)) = locked {
-            problems.push(Problem {
-                ref_name,
-                problem: format!(
-                    "{name} is locked by another writer ({}s old lock); left for the next sweep",
-                    age.as_secs()
-                ),
-            });
-            return Ok(None);
-        }
         match self.read_claim(id, tip) {
             Ok(claim) => Ok(Some(claim)),
             Err(
@@ -155,6 +143,23 @@ impl Loom {
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Why the claim on `id` cannot be taken back now, if a live writer holds its claim or
+    /// task ref locked (a lock younger than the stale-lock age): trying would only spend every
+    /// retry on it. An older lock is a dead writer's, removed by the write that meets it.
+    fn locked(&self, id: &TaskId) -> Option<Problem> {
+        let stale_after = self.store.stale_lock_after();
+        let (age, name) = [store::claim_ref(id), store::task_ref(id)]
+            .into_iter()
+            .find_map(|name| Some((self.store.lock_age(&name).filter(|age| *age < stale_after)?, name)))?;
+        Some(Problem {
+            ref_name: store::claim_ref(id),
+            problem: format!(
+                "{name} is locked by another writer ({}s old lock); left for the next sweep",
+                age.as_secs()
+            ),
+        })
     }
 
     /// Judge every claim: active, stale (no heartbeat for three intervals) or expired. With
@@ -174,6 +179,13 @@ impl Loom {
             }
             let health = claim.health(actor.now, heartbeat_secs);
             let requeue = health != Health::Active;
+            if execute
+                && requeue
+                && let Some(problem) = self.locked(id)
+            {
+                problems.push(problem);
+                continue;
+            }
             let requeued = match execute && requeue {
                 true => {
                     let health_name = format!("{health:?}").to_lowercase();
