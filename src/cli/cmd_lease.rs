@@ -53,6 +53,30 @@ struct SweepJson<'a> {
     expired: Vec<ExpiredJson<'a>>,
     void: Vec<ExpiredJson<'a>>,
     revived: &'a [TaskId],
+    /// Claims left alone, each with why (unreadable, or locked by a live writer).
+    skipped: Vec<SkippedJson<'a>>,
+    /// Files dead writers left behind (stale locks, temporary files), now removed.
+    cleaned: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct SkippedJson<'a> {
+    #[serde(rename = "ref")]
+    ref_name: &'a str,
+    problem: &'a str,
+}
+
+/// Warn about every claim left alone, then say how many there were.
+fn report_skipped(ui: &mut Ui, problems: &[git_loom::ops::Problem]) {
+    for problem in problems {
+        ui.warn(format!("skipping {}: {}", problem.ref_name, problem.problem));
+    }
+    if !problems.is_empty() {
+        ui.warn(format!(
+            "skipped {}, each named above, and went on with the rest; `git loom doctor` examines them",
+            problems.len()
+        ));
+    }
 }
 
 #[derive(Serialize)]
@@ -74,8 +98,9 @@ pub fn run_sweep(_: &SweepArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
     let outcome = loom.sweep(&actor)?;
-    for problem in &outcome.problems {
-        ui.warn(format!("skipping {}: {}", problem.ref_name, problem.problem));
+    report_skipped(ui, &outcome.problems);
+    for litter in &outcome.cleaned {
+        ui.note(format!("removed {} left by a dead writer", litter.path.display()));
     }
     if ui.json {
         ui.json_value(&SweepJson {
@@ -90,6 +115,19 @@ pub fn run_sweep(_: &SweepArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
                 .map(|(id, agent)| ExpiredJson { id, agent })
                 .collect(),
             revived: &outcome.revived,
+            skipped: outcome
+                .problems
+                .iter()
+                .map(|problem| SkippedJson {
+                    ref_name: &problem.ref_name,
+                    problem: &problem.problem,
+                })
+                .collect(),
+            cleaned: outcome
+                .cleaned
+                .iter()
+                .map(|litter| litter.path.display().to_string())
+                .collect(),
         })?;
     } else {
         for (id, agent) in &outcome.expired {
@@ -103,7 +141,8 @@ pub fn run_sweep(_: &SweepArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
         for id in &outcome.revived {
             ui.line(format!("{id}  pending again: retry backoff passed"))?;
         }
-        if outcome.expired.is_empty() && outcome.void.is_empty() && outcome.revived.is_empty() {
+        let nothing = outcome.expired.is_empty() && outcome.void.is_empty() && outcome.revived.is_empty();
+        if nothing && outcome.cleaned.is_empty() && outcome.problems.is_empty() {
             ui.note("nothing to sweep");
         }
     }
@@ -114,9 +153,7 @@ pub fn run_recover(args: &RecoverArgs, context: &Context<'_>, ui: &mut Ui) -> Re
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
     let (recoveries, problems) = loom.recover(args.execute, &actor)?;
-    for problem in &problems {
-        ui.warn(format!("skipping {}: {}", problem.ref_name, problem.problem));
-    }
+    report_skipped(ui, &problems);
     if ui.json {
         let json: Vec<RecoveryJson<'_>> = recoveries
             .iter()

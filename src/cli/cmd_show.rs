@@ -17,7 +17,13 @@ pub struct ShowArgs {
 pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let entry = loom.task(&args.id)?;
-    let derived = loom.derive(&entry.task, context.now())?;
+    let (derived, unreadable) = loom.derive_noting(&entry.task, context.now())?;
+    for problem in &unreadable {
+        ui.warn(format!(
+            "dependency {} cannot be read, so it counts as not done: {}",
+            problem.ref_name, problem.problem
+        ));
+    }
     let claim = match loom.live_claim(&entry.task.id)? {
         Some((_, Ok(claim))) => Some(claim),
         Some((_, Err(err))) => {

@@ -124,6 +124,9 @@ impl From<ops::Error> for CommandError {
                     "inspect it with `git show {ref_name}`; other tasks are unaffected"
                 ))
             }
+            E::Store(store::Error::PackedRefs { .. }) => CommandError::new(Exit::Error, message).hint(
+                "git refuses this file too: repair or delete the damaged line (`git loom doctor` checks the whole file)",
+            ),
             E::Store(store::Error::Remote { ref remote, .. }) => CommandError::new(Exit::Error, message).hint(format!(
                 "nothing changed here that {remote} did not accept; check that fetching from and pushing to it work, or pass --offline to change only this clone"
             )),

@@ -7,6 +7,7 @@ mod cmd_cancel;
 mod cmd_claim;
 mod cmd_config;
 mod cmd_create;
+mod cmd_doctor;
 mod cmd_graph;
 mod cmd_handoff;
 mod cmd_idea;
@@ -104,6 +105,7 @@ enum Command {
     Push(cmd_remote::PushArgs),
     Sync(cmd_remote::SyncArgs),
     Config(cmd_config::ConfigArgs),
+    Doctor(cmd_doctor::DoctorArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -165,6 +167,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Fetch(args) => cmd_remote::run_fetch(args, context, ui),
         Command::Push(args) => cmd_remote::run_push(args, context, ui),
         Command::Sync(args) => cmd_remote::run_sync(args, context, ui),
+        Command::Doctor(args) => cmd_doctor::run(args, context, ui),
     }
 }
 

@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::snapshot::Snapshot;
 use super::{ListFilter, Loom, Result};
 use crate::model::{Priority, View};
-use crate::store::{self, RefTip};
+use crate::store::{self, RefTip, Store};
 
 /// The first bytes of a board file; a different version is ignored, never misread.
 const MAGIC: &[u8] = b"git-loom board v2\n";
@@ -301,6 +301,37 @@ pub(super) fn note_taken(dir: &Path, id: &str) {
         // One short write in append mode: concurrent notes never interleave.
         let _ = file.write_all(format!("{id}\n").as_bytes());
     }
+}
+
+/// If the board file would be shown as it is (no ref changed since it was built) but
+/// disagrees with a fresh read of every task (the readable ids, and the refs that could
+/// not be read), what differs.
+pub(super) fn board_disagreement(
+    store: &Store,
+    readable: &std::collections::BTreeSet<&str>,
+    unreadable: &std::collections::BTreeSet<&str>,
+) -> Result<Option<String>> {
+    let dir = store.local_dir();
+    let tasks = store.list(store::TASKS_PREFIX)?;
+    let claims = store.list(store::CLAIMS_PREFIX)?;
+    let key = listing_key(&tasks, &claims);
+    let Ok(bytes) = std::fs::read(dir.join(FILE_NAME)) else {
+        return Ok(None);
+    };
+    let Some(view) = decode(&bytes).filter(|view| view.key == key.as_slice()) else {
+        return Ok(None);
+    };
+    let shown: std::collections::BTreeSet<&str> = view.rows.iter().map(|row| row.id).collect();
+    let reported: std::collections::BTreeSet<&str> = view.problems.iter().map(|p| p.ref_name).collect();
+    let hidden: Vec<&str> = unreadable.difference(&reported).copied().collect();
+    if shown != *readable {
+        return Ok(Some(format!(
+            "the board shows {} tasks where {} can be read",
+            shown.len(),
+            readable.len()
+        )));
+    }
+    Ok((!hidden.is_empty()).then(|| format!("the board does not report {}", hidden.join(", "))))
 }
 
 impl Loom {

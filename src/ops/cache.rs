@@ -34,6 +34,27 @@ struct Record {
     task: CompactTask,
 }
 
+/// Delete the cache file; the next full read rebuilds it from the refs.
+pub(super) fn forget(dir: &Path) {
+    let _ = std::fs::remove_file(dir.join(FILE_NAME));
+}
+
+/// Every entry of the cache file in `dir` with the tip it was made from, for checking it
+/// against the refs; empty when the file is absent or unusable (it would not be used either).
+pub(super) fn entries(dir: &Path) -> Vec<(TaskId, ObjectId, Task)> {
+    let mut cache = TaskCache::load(dir);
+    let mut found = Vec::with_capacity(cache.records.len());
+    while let Some((id, record)) = cache.records.pop() {
+        let Ok(tip) = ObjectId::try_from(record.tip.as_slice()) else {
+            continue;
+        };
+        if let Ok(task) = Task::try_from(record.task) {
+            found.push((id, tip, task));
+        }
+    }
+    found
+}
+
 /// Cached entries in id order, as loaded from disk.
 pub(super) struct TaskCache {
     path: PathBuf,

@@ -101,6 +101,12 @@ impl Loom {
         let name = store::handoff_ref(&id);
         super::with_retries(|| {
             let tip = self.store.tip(&name)?;
+            if let Some(tip) = tip {
+                // The new handoff's parent must be a readable handoff: never extend a chain
+                // whose tip is missing or damaged.
+                let version = self.store.read_version(&name, tip)?;
+                handoff_of(&name, &id, &version.files)?;
+            }
             let message = CommitMessage {
                 summary: format!("handoff by {} on {id}", actor.agent),
                 body: None,

@@ -23,8 +23,10 @@ pub struct SweepOutcome {
     pub void: Vec<(TaskId, String)>,
     /// Failed tasks whose backoff passed, now pending again.
     pub revived: Vec<TaskId>,
-    /// Claims that could not be read (left alone).
+    /// Claims left alone: unreadable ones, and ones a live writer holds locked.
     pub problems: Vec<Problem>,
+    /// Files dead writers left behind (stale locks, temporary files), now removed.
+    pub cleaned: Vec<store::Litter>,
 }
 
 /// How `recover` judged one claim.
@@ -44,31 +46,37 @@ impl Loom {
     pub fn sweep(&self, actor: &Actor) -> Result<SweepOutcome> {
         // Claims only the remote has (void ones left there included) are judged too.
         self.refresh(std::time::Duration::ZERO, actor)?;
+        // Litter first: a lock a dead writer left must not keep a claim from being taken back.
+        let mut outcome = SweepOutcome {
+            cleaned: self.store.remove_litter(&self.store.find_litter()),
+            ..SweepOutcome::default()
+        };
         let snapshot = self.snapshot(actor.now)?;
-        let mut outcome = SweepOutcome::default();
         for (id, &tip) in &snapshot.claims {
-            let claim = match self.read_claim(id, tip) {
-                Ok(claim) => claim,
-                Err(Error::CorruptTask { ref_name, problem }) => {
-                    outcome.problems.push(Problem { ref_name, problem });
-                    continue;
-                }
-                Err(err) => return Err(err),
+            let Some(claim) = self.judgeable_claim(id, tip, &mut outcome.problems)? else {
+                continue;
             };
             let status = snapshot.status_of(id);
-            if status.is_some_and(|status| status != Status::Pending) {
+            let (note, list) = if status.is_some_and(|status| status != Status::Pending) {
                 // Void: left by a writer that died between the task's update and this
                 // claim's deletion.
                 let status = status.map_or(String::new(), |s| s.to_string());
                 let note = format!("removed the void claim of {} on a {status} task", claim.agent);
-                if self.requeue(id, tip, &note, "sweep", actor)? {
-                    outcome.void.push((id.clone(), claim.agent));
-                }
+                (note, &mut outcome.void)
             } else if claim.is_expired(actor.now) {
                 let note = format!("lease of {} expired (attempt {})", claim.agent, claim.attempt);
-                if self.requeue(id, tip, &note, "sweep", actor)? {
-                    outcome.expired.push((id.clone(), claim.agent));
-                }
+                (note, &mut outcome.expired)
+            } else {
+                continue;
+            };
+            if let Some(problem) = self.locked(id) {
+                outcome.problems.push(problem);
+                continue;
+            }
+            match self.requeue(id, tip, &note, "sweep", actor) {
+                Ok(true) => list.push((id.clone(), claim.agent)),
+                Ok(false) => {}
+                Err(err) => outcome.problems.push(skipped(id, err)?),
             }
         }
         for entry in snapshot.tasks.values() {
@@ -92,6 +100,12 @@ impl Loom {
                     Ok(false) => {}
                     // Someone else moved the task meanwhile (claimed it, reset it): theirs wins.
                     Err(Error::Transition(_) | Error::EpicDone { .. }) => {}
+                    // Its ref stayed locked or busy through every retry: the next sweep tries
+                    // again, and this one goes on with the others.
+                    Err(err) if err.is_conflict() => outcome.problems.push(Problem {
+                        ref_name: store::task_ref(&task.id),
+                        problem: format!("still busy after every retry ({err}); left for the next sweep"),
+                    }),
                     Err(err) => return Err(err),
                 }
             }
@@ -118,6 +132,38 @@ impl Loom {
         })
     }
 
+    /// The claim at `tip`, or `None` (with the reason added to `problems`) when its objects
+    /// cannot be read.
+    fn judgeable_claim(&self, id: &TaskId, tip: ObjectId, problems: &mut Vec<Problem>) -> Result<Option<Claim>> {
+        match self.read_claim(id, tip) {
+            Ok(claim) => Ok(Some(claim)),
+            Err(
+                Error::CorruptTask { ref_name, problem } | Error::Store(store::Error::Corrupt { ref_name, problem }),
+            ) => {
+                problems.push(Problem { ref_name, problem });
+                Ok(None)
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Why the claim on `id` cannot be taken back now, if a live writer holds its claim or
+    /// task ref locked (a lock younger than the stale-lock age): trying would only spend every
+    /// retry on it. An older lock is a dead writer's, removed by the write that meets it.
+    fn locked(&self, id: &TaskId) -> Option<Problem> {
+        let stale_after = self.store.stale_lock_after();
+        let (age, name) = [store::claim_ref(id), store::task_ref(id)]
+            .into_iter()
+            .find_map(|name| Some((self.store.lock_age(&name).filter(|age| *age < stale_after)?, name)))?;
+        Some(Problem {
+            ref_name: store::claim_ref(id),
+            problem: format!(
+                "{name} is locked by another writer ({}s old lock); left for the next sweep",
+                age.as_secs()
+            ),
+        })
+    }
+
     /// Judge every claim: active, stale (no heartbeat for three intervals) or expired. With
     /// `execute`, requeue the stale and expired ones.
     pub fn recover(&self, execute: bool, actor: &Actor) -> Result<(Vec<Recovery>, Vec<Problem>)> {
@@ -126,13 +172,8 @@ impl Loom {
         let mut recoveries = Vec::new();
         let mut problems = Vec::new();
         for (id, &tip) in &snapshot.claims {
-            let claim = match self.read_claim(id, tip) {
-                Ok(claim) => claim,
-                Err(Error::CorruptTask { ref_name, problem }) => {
-                    problems.push(Problem { ref_name, problem });
-                    continue;
-                }
-                Err(err) => return Err(err),
+            let Some(claim) = self.judgeable_claim(id, tip, &mut problems)? else {
+                continue;
             };
             if snapshot.status_of(id) != Some(Status::Pending) {
                 // A void claim on a task that moved on: not a lease to judge; `sweep` removes it.
@@ -140,11 +181,24 @@ impl Loom {
             }
             let health = claim.health(actor.now, heartbeat_secs);
             let requeue = health != Health::Active;
+            if execute
+                && requeue
+                && let Some(problem) = self.locked(id)
+            {
+                problems.push(problem);
+                continue;
+            }
             let requeued = match execute && requeue {
                 true => {
                     let health_name = format!("{health:?}").to_lowercase();
                     let note = format!("recovered from {} ({health_name} claim)", claim.agent);
-                    self.requeue(id, tip, &note, "recover", actor)?
+                    match self.requeue(id, tip, &note, "recover", actor) {
+                        Ok(requeued) => requeued,
+                        Err(err) => {
+                            problems.push(skipped(id, err)?);
+                            false
+                        }
+                    }
                 }
                 false => false,
             };
@@ -200,5 +254,22 @@ impl Loom {
             task.retry_after = None;
             finish(workset, &id, actor, "retry")
         })
+    }
+}
+
+/// A claim whose requeue failed in a way that concerns it alone (its refs stayed busy through
+/// every retry, or its objects became unreadable), as a problem to report; any other error
+/// stops the whole operation.
+fn skipped(id: &TaskId, err: Error) -> Result<Problem> {
+    let ref_name = store::claim_ref(id);
+    match err {
+        err if err.is_conflict() => Ok(Problem {
+            ref_name,
+            problem: format!("still busy after every retry ({err}); left for the next sweep"),
+        }),
+        Error::CorruptTask { ref_name, problem } | Error::Store(store::Error::Corrupt { ref_name, problem }) => {
+            Ok(Problem { ref_name, problem })
+        }
+        err => Err(err),
     }
 }

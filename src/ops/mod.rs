@@ -12,6 +12,7 @@ mod checks;
 mod claim;
 mod config;
 mod create;
+mod doctor;
 mod edit;
 mod handoff;
 mod import;
@@ -37,6 +38,7 @@ pub use checks::{Checked, DEFAULT_CHECK_TIMEOUT, WorkState, has_checks, short_co
 pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, NextFilter};
 pub use config::{ConfigChange, SettingEntry, config_get, config_list, config_set};
 pub use create::NewTask;
+pub use doctor::{DoctorReport, Finding, FindingKind, doctor};
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use handoff::HandoffNote;
 pub use import::{ImportOutcome, PlanKeys};

@@ -213,21 +213,36 @@ impl Loom {
 
     /// Derive what a user sees of one task at `now`, reading only its dependencies and claim.
     pub fn derive(&self, task: &Task, now: Timestamp) -> Result<Derived> {
+        Ok(self.derive_noting(task, now)?.0)
+    }
+
+    /// [`Loom::derive`], plus the dependencies that could not be read (their ref is garbage,
+    /// symbolic, or points at damaged objects): each counts as not done, and is named here.
+    pub fn derive_noting(&self, task: &Task, now: Timestamp) -> Result<(Derived, Vec<Problem>)> {
         let mut statuses = BTreeMap::new();
+        let mut problems = Vec::new();
         for dep in &task.deps {
-            let status = match self.store.tip(&store::task_ref(dep))? {
-                Some(tip) => read_task(&self.store, dep, tip).ok().map(|e| e.task.status()),
-                None => None,
+            let read = self
+                .store
+                .tip(&store::task_ref(dep))
+                .map_err(Error::from)
+                .and_then(|tip| tip.map(|tip| read_task(&self.store, dep, tip)).transpose());
+            let status = match read {
+                Ok(entry) => entry.map(|entry| entry.task.status()),
+                Err(
+                    Error::CorruptTask { ref_name, problem }
+                    | Error::Store(store::Error::Corrupt { ref_name, problem }),
+                ) => {
+                    problems.push(Problem { ref_name, problem });
+                    None
+                }
+                Err(err) => return Err(err),
             };
             statuses.insert(dep.clone(), status);
         }
         let claimed = self.store.tip(&store::claim_ref(&task.id))?.is_some();
-        Ok(state::derive(
-            task,
-            |id| statuses.get(id).copied().flatten(),
-            claimed,
-            now,
-        ))
+        let derived = state::derive(task, |id| statuses.get(id).copied().flatten(), claimed, now);
+        Ok((derived, problems))
     }
 }
 

@@ -22,6 +22,9 @@ struct Slot {
     notes: Vec<String>,
     /// Write a version even if the task is unchanged, so its history records the notes.
     record: bool,
+    /// Whether `original` was read from the objects at `base` by this workset; an entry taken
+    /// from a snapshot may come from the read cache, which never read them.
+    verified: bool,
 }
 
 /// A change to a claim ref, published in the same transaction as the task changes.
@@ -75,14 +78,17 @@ impl<'a> Workset<'a> {
 
     fn load(&mut self, id: &TaskId) -> Result<&mut Slot> {
         if !self.slots.contains_key(id) {
-            let entry = match self.snapshot {
-                Some(snapshot) => snapshot.tasks.get(id).cloned().ok_or_else(|| unknown(id, snapshot))?,
+            let (entry, verified) = match self.snapshot {
+                Some(snapshot) => (
+                    snapshot.tasks.get(id).cloned().ok_or_else(|| unknown(id, snapshot))?,
+                    false,
+                ),
                 None => {
                     let tip = self
                         .store
                         .tip(&store::task_ref(id))?
                         .ok_or_else(|| Error::UnknownTask { query: id.to_string() })?;
-                    read_task(self.store, id, tip)?
+                    (read_task(self.store, id, tip)?, true)
                 }
             };
             self.slots.insert(
@@ -93,6 +99,7 @@ impl<'a> Workset<'a> {
                     task: entry.task,
                     notes: Vec::new(),
                     record: false,
+                    verified,
                 },
             );
         }
@@ -139,6 +146,7 @@ impl<'a> Workset<'a> {
                 task,
                 notes: vec![note.into()],
                 record: true,
+                verified: true,
             },
         );
     }
@@ -204,6 +212,9 @@ impl<'a> Workset<'a> {
             if slot.original.as_ref() == Some(&slot.task) && !slot.record {
                 continue;
             }
+            if let (Some(base), false) = (slot.base, slot.verified) {
+                verify_base(self.store, &id, base, slot.original.as_ref())?;
+            }
             if slot.original.is_some() {
                 slot.task.touch(actor.now);
             }
@@ -250,6 +261,21 @@ pub(super) fn version_message(summary: String, id: &TaskId, actor: &Actor, op: &
             ("Loom-Op", op.to_owned()),
         ],
     }
+}
+
+/// Read the version a new one is built on, at `base`, from its objects: a write never extends
+/// a commit that cannot be read (its history would have a broken link) nor trusts a cached copy
+/// for what the version holds. A cached copy that differs from the objects is dropped, and the
+/// write reported as a conflict, so that its retry reads the task afresh.
+fn verify_base(store: &Store, id: &TaskId, base: ObjectId, cached: Option<&Task>) -> Result<()> {
+    let stored = read_task(store, id, base)?;
+    if cached.is_some_and(|cached| *cached != stored.task) {
+        super::cache::forget(&store.local_dir());
+        return Err(Error::Store(store::Error::Conflict {
+            ref_name: store::task_ref(id),
+        }));
+    }
+    Ok(())
 }
 
 fn unknown(id: &TaskId, snapshot: &Snapshot) -> Error {

@@ -11,6 +11,7 @@
 
 mod ancestry;
 mod branches;
+mod health;
 mod layout;
 mod objects;
 mod read;
@@ -22,6 +23,7 @@ use std::path::{Path, PathBuf};
 
 pub use branches::{BranchWork, Worktree};
 pub use gix::ObjectId;
+pub use health::{Litter, LitterKind, TEMP_FILE_STALE_AFTER};
 pub use layout::{
     CLAIMS_PREFIX, HANDOFFS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, handoff_id_from_ref,
     handoff_ref, task_id_from_ref, task_ref,
@@ -52,6 +54,14 @@ pub enum Error {
     Conflict { ref_name: String },
     #[error("{ref_name}: {problem}")]
     Corrupt { ref_name: String, problem: String },
+    /// A line of `packed-refs` is damaged: git refuses the file too, and reading around it
+    /// could hide every ref packed after it.
+    #[error("{}: line {line}: {problem}", .path.display())]
+    PackedRefs {
+        path: PathBuf,
+        line: usize,
+        problem: String,
+    },
     /// A remote could not be reached, does not exist, or refused to talk.
     #[error("remote {remote:?}: {message}")]
     Remote { remote: String, message: String },

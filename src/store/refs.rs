@@ -34,9 +34,11 @@ impl Store {
             .cached_packed_buffer()
             .map_err(|err| unreadable("packed-refs", &err.to_string()))?;
         let Some(packed) = packed else { return Ok(None) };
-        let found = packed
-            .try_find(ref_name)
-            .map_err(|err| unreadable(ref_name, &err.to_string()))?;
+        let found = packed.try_find(ref_name).map_err(|err| {
+            // A damaged line met on the way: name it, as `list` does.
+            self.check_packed_refs()
+                .unwrap_or_else(|| unreadable(ref_name, &err.to_string()))
+        })?;
         Ok(found.map(|reference| reference.target()))
     }
 
@@ -58,13 +60,7 @@ impl Store {
         let mut tips = Vec::with_capacity(loose.len() + 64);
         let mut loose = loose.into_iter().peekable();
         for record in packed_under(packed.as_ref().as_ref(), prefix) {
-            let (name, tip) = match record {
-                Ok(record) => record,
-                Err(err) => {
-                    broken.push(err);
-                    continue;
-                }
-            };
+            let (name, tip) = record.map_err(|err| self.in_packed_refs_file(err))?;
             while let Some(ahead) = loose.next_if(|entry| entry.name.as_str() < name) {
                 tips.push(ahead);
             }
@@ -81,33 +77,130 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The `packed-refs` file, as git names it to its users.
+    pub(super) fn packed_refs_path(&self) -> std::path::PathBuf {
+        self.repo.common_dir().join("packed-refs")
+    }
+
+    /// The first damaged line of the `packed-refs` file, as an error naming the file and the
+    /// line; `None` when the file is absent or sound.
+    pub fn check_packed_refs(&self) -> Option<Error> {
+        let path = self.packed_refs_path();
+        let bytes = std::fs::read(&path).ok()?;
+        let (line, problem) = check_packed_refs(&bytes)?;
+        Some(Error::PackedRefs { path, line, problem })
+    }
+
+    /// Turn a damaged line found in the body of `packed-refs` (numbered from the first record)
+    /// into an error naming the file and the line as numbered in the file, header included.
+    fn in_packed_refs_file(&self, err: Error) -> Error {
+        match err {
+            Error::PackedRefs { line, problem, .. } => {
+                let path = self.packed_refs_path();
+                let has_header = std::fs::read(&path).is_ok_and(|bytes| bytes.starts_with(b"#"));
+                Error::PackedRefs {
+                    line: line + usize::from(has_header),
+                    problem,
+                    path,
+                }
+            }
+            other => other,
+        }
+    }
+}
+
 /// The refs under `prefix` in the body of a sorted `packed-refs` file, in order, each with its
 /// tip. Read in place: the block of lines is found with one substring search (a ref name cannot
 /// contain a space, so `" <prefix>"` only matches where a name starts) and only its lines are
-/// parsed; names are not re-validated, since callers accept only names they recognise.
+/// parsed. Every line of the block, and the line that ends it, must be a well-formed record in
+/// order: a damaged line is an error (as it is to git), never the silent end of the block, which
+/// would hide every ref packed after it.
 fn packed_under<'a>(body: &'a [u8], prefix: &'a str) -> impl Iterator<Item = Result<(&'a str, ObjectId)>> + 'a {
     let needle = format!(" {prefix}");
     let start = body
         .find(needle.as_bytes())
         .map(|at| body[..at].rfind_byte(b'\n').map_or(0, |newline| newline + 1));
     let block = start.map_or(&[][..], |start| &body[start..]);
+    let mut previous: Option<&'a [u8]> = None;
+    let mut done = false;
+    let mut offset = start.unwrap_or(0);
     block
-        .lines()
-        // A peeled line (`^<id>`) belongs to the tag above it.
-        .filter(|line| !line.starts_with(b"^"))
-        .map(|line| {
-            let (hex, name) = line.split_once_str(" ").unwrap_or((line, b""));
-            (hex, name)
+        .lines_with_terminator()
+        .map_while(move |raw| {
+            if done {
+                return None;
+            }
+            let at = offset;
+            offset += raw.len();
+            let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let problem = match parse_packed_line(line) {
+                // A peeled line (`^<id>`) belongs to the tag above it.
+                Ok(None) => return Some(Ok(None)),
+                Ok(Some((name, _))) if previous.is_some_and(|previous| previous >= name.as_bytes()) => {
+                    format!("{name} is out of order")
+                }
+                Ok(Some((name, tip))) => {
+                    previous = Some(name.as_bytes());
+                    if !name.starts_with(prefix) {
+                        done = true;
+                        return None;
+                    }
+                    return Some(Ok(Some((name, tip))));
+                }
+                Err(problem) => problem,
+            };
+            done = true;
+            Some(Err(Error::PackedRefs {
+                path: std::path::PathBuf::from("packed-refs"),
+                line: line_number(body, at),
+                problem,
+            }))
         })
-        .take_while(move |(_, name)| name.starts_with(prefix.as_bytes()))
-        .map(|(hex, name)| {
-            let name = std::str::from_utf8(name).map_err(|_| unreadable("packed-refs", "a ref name is not UTF-8"))?;
-            let tip = ObjectId::from_hex(hex).map_err(|_| Error::Corrupt {
-                ref_name: name.to_owned(),
-                problem: "its packed-refs line does not hold an object id".into(),
-            })?;
-            Ok((name, tip))
-        })
+        .filter_map(Result::transpose)
+}
+
+/// One line of a `packed-refs` body: `Ok(None)` for a peeled line (`^<id>`), the ref and its
+/// tip for a record, or what is wrong with it.
+fn parse_packed_line(line: &[u8]) -> std::result::Result<Option<(&str, ObjectId)>, String> {
+    let unexpected = || format!("unexpected line {:?}", line.as_bstr());
+    if let Some(peeled) = line.strip_prefix(b"^") {
+        return ObjectId::from_hex(peeled).map(|_| None).map_err(|_| unexpected());
+    }
+    let (hex, name) = line.split_once_str(" ").ok_or_else(unexpected)?;
+    let tip = ObjectId::from_hex(hex).map_err(|_| unexpected())?;
+    let name = std::str::from_utf8(name).map_err(|_| "a ref name is not UTF-8".to_owned())?;
+    if name.is_empty() || name.contains([' ', '\t', '\r']) || !name.starts_with("refs/") && name != "HEAD" {
+        return Err(unexpected());
+    }
+    Ok(Some((name, tip)))
+}
+
+/// The 1-based line number of the body byte at `at`, counted from the first record.
+fn line_number(body: &[u8], at: usize) -> usize {
+    body[..at].iter().filter(|&&byte| byte == b'\n').count() + 1
+}
+
+/// Check every line of a `packed-refs` file (header included), as git does when it reads it:
+/// the first damaged or out-of-order line and what is wrong with it, if any.
+fn check_packed_refs(file: &[u8]) -> Option<(usize, String)> {
+    let mut previous: Option<&[u8]> = None;
+    for (index, line) in file.lines().enumerate() {
+        if index == 0 && line.starts_with(b"# ") {
+            continue;
+        }
+        match parse_packed_line(line) {
+            Ok(None) => {}
+            Ok(Some((name, _))) => {
+                if previous.is_some_and(|previous| previous >= name.as_bytes()) {
+                    return Some((index + 1, format!("{name} is out of order")));
+                }
+                previous = Some(name.as_bytes());
+            }
+            Err(problem) => return Some((index + 1, problem)),
+        }
+    }
+    None
 }
 
 /// Collect the loose refs in `dir`, whose ref name starts with `prefix`, recursively.
@@ -176,5 +269,80 @@ fn unreadable(ref_name: &str, why: &str) -> Error {
     Error::Corrupt {
         ref_name: ref_name.to_owned(),
         problem: format!("the ref cannot be read: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: &str = "1111111111111111111111111111111111111111";
+    const B: &str = "2222222222222222222222222222222222222222";
+
+    fn body(lines: &[String]) -> Vec<u8> {
+        let mut text = lines.join("\n");
+        text.push('\n');
+        text.into_bytes()
+    }
+
+    fn names(body: &[u8], prefix: &str) -> Result<Vec<String>> {
+        packed_under(body, prefix)
+            .map(|record| record.map(|(name, _)| name.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_block_under_a_prefix_is_read_and_ends_at_the_next_ref() {
+        let lines = vec![
+            format!("{A} refs/heads/main"),
+            format!("{A} refs/loom/claims/loom-00000001"),
+            format!("{A} refs/loom/tasks/loom-00000001"),
+            format!("{B} refs/loom/tasks/loom-00000002"),
+            format!("{B} refs/tags/v1"),
+            format!("^{A}"),
+        ];
+        let body = body(&lines);
+        assert_eq!(
+            names(&body, "refs/loom/tasks/").unwrap(),
+            ["refs/loom/tasks/loom-00000001", "refs/loom/tasks/loom-00000002"]
+        );
+        assert_eq!(names(&body, "refs/loom/handoffs/").unwrap(), Vec::<String>::new());
+        assert_eq!(check_packed_refs(&body), None);
+    }
+
+    // Guards: a damaged line inside the block silently ending it, hiding the refs after it.
+    #[test]
+    fn a_damaged_line_in_the_block_is_an_error_naming_its_line() {
+        for bad in ["garbage", "zz refs/loom/tasks/loom-00000009", "", A] {
+            let lines = vec![
+                format!("{A} refs/heads/main"),
+                format!("{A} refs/loom/tasks/loom-00000001"),
+                bad.to_owned(),
+                format!("{B} refs/loom/tasks/loom-00000002"),
+            ];
+            let body = body(&lines);
+            match names(&body, "refs/loom/tasks/") {
+                Err(Error::PackedRefs { line, .. }) => assert_eq!(line, 3, "{bad:?}"),
+                other => panic!("{bad:?}: {other:?}"),
+            }
+            assert_eq!(check_packed_refs(&body).map(|(line, _)| line), Some(3), "{bad:?}");
+        }
+    }
+
+    // Guards: refs out of order (which git refuses in a sorted file) being read as the end.
+    #[test]
+    fn refs_out_of_order_are_an_error() {
+        let lines = vec![
+            format!("{A} refs/loom/tasks/loom-00000002"),
+            format!("{A} refs/loom/tasks/loom-00000001"),
+        ];
+        let body = body(&lines);
+        assert!(matches!(
+            names(&body, "refs/loom/tasks/"),
+            Err(Error::PackedRefs { line: 2, .. })
+        ));
+        let mut with_header = b"# pack-refs with: peeled fully-peeled sorted \n".to_vec();
+        with_header.extend_from_slice(&body);
+        assert_eq!(check_packed_refs(&with_header).map(|(line, _)| line), Some(3));
     }
 }
