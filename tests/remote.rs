@@ -397,8 +397,17 @@ fn sixteen_agents_in_four_clones_claim_each_task_exactly_once_through_the_remote
         let sync = clone.loom(&["sync"]);
         if sync.code != 0 {
             problems.push(format!("the final sync of clone-{n} failed: {sync}"));
-        } else if clone.loom_refs() != hub.remote_loom_refs("origin") {
-            problems.push(format!("clone-{n} differs from the remote after its final sync"));
+        } else {
+            let (here, there) = (clone.loom_refs(), hub.remote_loom_refs("origin"));
+            if here != there {
+                let here: BTreeSet<&str> = here.lines().collect();
+                let there: BTreeSet<&str> = there.lines().collect();
+                let only_here: Vec<&&str> = here.difference(&there).collect();
+                let only_there: Vec<&&str> = there.difference(&here).collect();
+                problems.push(format!(
+                    "clone-{n} differs from the remote after its final sync ({sync}): only here {only_here:?}, only there {only_there:?}"
+                ));
+            }
         }
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));

@@ -54,7 +54,9 @@ pub struct Held {
 const MAX_NEXT_ATTEMPTS: usize = 64;
 const MAX_NEXT_ROUNDS: usize = 4;
 /// After losing the best candidate, `claim --next` picks among this many of the next ones at
-/// random, so that a crowd of racing agents spreads out instead of colliding again.
+/// random, so that a crowd of racing agents spreads out instead of colliding again. Each further
+/// loss doubles the spread (up to 16 times this): losing again means the crowd is larger than
+/// the spread, and through a remote every loss costs a push and a fetch.
 const SPREAD: usize = 8;
 
 /// What `done` records about the work beyond the status.
@@ -103,7 +105,10 @@ impl Loom {
             while !candidates.is_empty() && attempts < MAX_NEXT_ATTEMPTS {
                 let pick = match first {
                     true => 0,
-                    false => random_below(candidates.len().min(SPREAD)),
+                    false => {
+                        let losses = attempts.saturating_sub(1).min(4);
+                        random_below(candidates.len().min(SPREAD << losses))
+                    }
                 };
                 first = false;
                 let Ok(id) = TaskId::parse(&candidates.remove(pick)) else {

@@ -7,8 +7,7 @@
 //!
 //! Guarantees:
 //! - a fetch writes only under `refs/loom-remote/<remote>/` (the remote's `refs/loom/*` as last
-//!   seen) and, for the moment it runs, under a namespace of its own in `refs/loom-fetch/`;
-//!   never a ref the user owns, and never `FETCH_HEAD`;
+//!   seen), and only the refs that changed; never a ref the user owns, and never `FETCH_HEAD`;
 //! - a fetch never deletes or moves back a mirror ref that a concurrent push of this clone set
 //!   after the remote was listed (see [`Store::fetch_loom`]);
 //! - a push sends exactly the refs asked for, each with `--force-with-lease=<ref>:<expected>`
@@ -16,7 +15,7 @@
 //!   remote holds at another value rejects the whole push, reported as a rejection, not an error;
 //! - a remote that cannot be reached or does not exist is an [`Error::Remote`] naming it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::process::Command;
 
 use super::{Error, Expected, ObjectId, Result, Store};
@@ -95,73 +94,57 @@ impl Store {
     }
 
     /// Fetch `remote`'s `refs/loom/*` into `refs/loom-remote/<remote>/*` and return what changed
-    /// there. `by` signs the mirror's claim updates; its time dates the fetch.
+    /// there. `by` signs the mirror updates.
     ///
     /// A fetch's listing of the remote is older than a push another command of this clone may
     /// finish meanwhile, and that push moves the mirror to what it set. So nothing the listing
-    /// lacks is deleted blindly: claims (the only refs a remote deletes) are fetched into a
-    /// namespace private to this fetch, and a mirror claim is moved or removed only when it
-    /// still holds the value it had before the remote was listed. A claim the listing lacks and
-    /// that nobody wrote since is proven gone from the remote, and reported with `new: None`.
+    /// lacks is deleted blindly: git only downloads the objects and reports, against the mirror
+    /// as it found it, what it would change (`--dry-run --porcelain`); the mirror is then moved
+    /// here, each ref with compare-and-swap. A mirror claim is moved or removed only when git
+    /// found it holding the value it had before the remote was listed, and still holds it: a
+    /// claim the listing lacks and that nobody wrote since is proven gone from the remote, and
+    /// reported with `new: None`. Only refs that changed are written, whatever the remote holds.
     pub fn fetch_loom(&self, remote: &str, by: &super::Signature) -> Result<Vec<FetchedRef>> {
         let mirror_claims = tracking_ref(remote, super::CLAIMS_PREFIX);
         let (before, _) = self.list(&mirror_claims)?;
-        let private = private_prefix(remote, by);
-        // Several commands of one clone may fetch at the same moment; git then refuses to move
-        // a mirror ref another fetch is moving. That is not the remote's fault: try again.
-        let mut attempt = 0;
-        let (mut fetched, listed) = loop {
-            attempt += 1;
-            match self.fetch_once(remote, &private) {
-                Err(FetchFailure::MirrorBusy) if attempt < FETCH_ATTEMPTS => {
-                    let pause = getrandom::u32().unwrap_or(0) % (5_000 << attempt.min(4));
-                    std::thread::sleep(std::time::Duration::from_micros(u64::from(pause)));
-                }
-                // The remote answered; other fetches of this clone keep refreshing the same
-                // mirror from it, so it is as fresh as theirs. Whatever is stale shows up as a
-                // refused lease on the next push.
-                Err(FetchFailure::MirrorBusy) => {
-                    self.forget_private(remote, &private, by);
-                    return Ok(Vec::new());
-                }
-                Err(FetchFailure::Other(message)) => {
-                    self.forget_private(remote, &private, by);
-                    return Err(remote_error(remote, &message));
-                }
-                Ok(result) => break result,
-            }
-        };
-        self.forget_private(remote, &private, by);
         let before: BTreeMap<String, ObjectId> = before.into_iter().map(|tip| (tip.name, tip.tip)).collect();
-        let listed: BTreeMap<String, ObjectId> = listed
-            .into_iter()
-            .filter_map(|(name, id)| Some((format!("{mirror_claims}{}", name.strip_prefix(&private)?), id)))
-            .collect();
-        let changes: Vec<super::RefUpdate> = before
-            .keys()
-            .chain(listed.keys())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .filter(|name| before.get(*name) != listed.get(*name))
-            .map(|name| super::RefUpdate {
-                name: name.clone(),
-                expected: before.get(name).map_or(Expected::Absent, |id| Expected::Tip(*id)),
-                new: listed.get(name).copied(),
-            })
-            .collect();
+        let reported = self
+            .fetch_once(remote)
+            .map_err(|message| remote_error(remote, &message))?;
+        let mut changes = Vec::with_capacity(reported.len());
+        for fetched in reported {
+            let is_claim = fetched.tracking_ref.starts_with(&mirror_claims);
+            if is_claim {
+                // Written since it was recorded (a push of this clone): that value is newer
+                // than anything this listing can say.
+                if before.get(&fetched.tracking_ref).copied() != fetched.old {
+                    continue;
+                }
+            } else if fetched.new.is_none() {
+                // Tasks, handoffs and meta are never deleted on a remote; a ref missing from
+                // the listing is not a reason to forget its history here.
+                continue;
+            }
+            changes.push(super::RefUpdate {
+                name: fetched.tracking_ref,
+                expected: fetched.old.map_or(Expected::Absent, Expected::Tip),
+                new: fetched.new,
+            });
+        }
         self.mark_fetched(remote);
-        // A mirror claim someone moved since it was read is theirs to keep (see above).
-        for change in self.apply_each(&changes, by)? {
-            fetched.push(FetchedRef {
+        // A mirror ref someone moved since git compared it is theirs to keep (see above).
+        Ok(self
+            .apply_each(&changes, by)?
+            .into_iter()
+            .map(|change| FetchedRef {
                 tracking_ref: change.name.clone(),
                 old: match change.expected {
                     Expected::Absent => None,
                     Expected::Tip(id) => Some(id),
                 },
                 new: change.new,
-            });
-        }
-        Ok(fetched)
+            })
+            .collect())
     }
 
     /// Apply `updates` (all at once when nothing moved meanwhile, else one by one); an update
@@ -190,44 +173,10 @@ impl Store {
         Ok(applied)
     }
 
-    /// Delete this fetch's private refs, and those a fetch killed before it could clean up left
-    /// behind (older than [`PRIVATE_LEFTOVER_SECS`]). Best effort: what stays is retried by the
-    /// next fetch, and only costs a little space.
-    fn forget_private(&self, remote: &str, private: &str, by: &super::Signature) {
-        let root = format!("{PRIVATE_ROOT}{remote}/");
-        let Ok((tips, _)) = self.list(&root) else { return };
-        let now = by.time.as_second();
-        let leftovers: Vec<super::RefUpdate> = tips
-            .into_iter()
-            .filter(|tip| {
-                let started = tip.name.strip_prefix(&root).and_then(|rest| rest.split('-').next());
-                let old = started
-                    .and_then(|secs| secs.parse::<i64>().ok())
-                    .is_some_and(|secs| now.saturating_sub(secs) > PRIVATE_LEFTOVER_SECS);
-                tip.name.starts_with(private) || old
-            })
-            .map(|tip| super::RefUpdate {
-                name: tip.name,
-                expected: Expected::Tip(tip.tip),
-                new: None,
-            })
-            .collect();
-        let _ = self.apply_each(&leftovers, by);
-        // Deleting a ref leaves its directory behind; a namespace's directory goes with it (only
-        // when empty, so a concurrent fetch that reuses nothing loses nothing).
-        let namespaces: BTreeSet<&str> = leftovers
-            .iter()
-            .filter_map(|update| update.name.rsplit_once('/').map(|(dir, _)| dir))
-            .chain(std::iter::once(private.trim_end_matches('/')))
-            .collect();
-        for namespace in namespaces {
-            let _ = std::fs::remove_dir(self.repo.common_dir().join(namespace));
-        }
-    }
-
-    /// One `git fetch`: tasks, handoffs and meta into the mirror, claims into `private`.
-    /// Returns the mirror refs git changed, and every claim the remote listed (by private name).
-    fn fetch_once(&self, remote: &str, private: &str) -> std::result::Result<(Vec<FetchedRef>, Listed), FetchFailure> {
+    /// One `git fetch --dry-run`: the objects of `refs/loom/*` are downloaded, no ref is
+    /// written, and every mirror ref the fetch would change is returned with the value git found
+    /// it holding (`old`) and the remote's (`new`, `None` when the remote lacks it).
+    fn fetch_once(&self, remote: &str) -> std::result::Result<Vec<FetchedRef>, String> {
         let tracking = tracking_prefix(remote);
         let output = self
             .git()
@@ -235,7 +184,9 @@ impl Store {
             .args(["-c", "protocol.version=2"])
             .args([
                 "fetch",
+                "--dry-run",
                 "--porcelain",
+                "--prune",
                 "--no-tags",
                 "--no-write-fetch-head",
                 "--no-auto-gc",
@@ -245,45 +196,20 @@ impl Store {
             .arg(format!("+refs/loom/meta*:{tracking}meta*"))
             .arg(format!("+refs/loom/tasks/*:{tracking}tasks/*"))
             .arg(format!("+refs/loom/handoffs/*:{tracking}handoffs/*"))
-            .arg(format!("+refs/loom/claims/*:{private}*"))
+            .arg(format!("+refs/loom/claims/*:{tracking}claims/*"))
             .output()
-            .map_err(|err| FetchFailure::Other(format!("cannot run git: {err}")))?;
+            .map_err(|err| format!("cannot run git: {err}"))?;
         if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-            let mirror_busy = stderr.contains(&format!("cannot lock ref '{tracking}"));
-            return Err(match mirror_busy {
-                true => FetchFailure::MirrorBusy,
-                false => FetchFailure::Other(stderr),
-            });
+            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
         let mut fetched = Vec::new();
-        let mut listed = Vec::new();
         for line in stdout.lines() {
-            // `<flag> <old> <new> <local ref>`
-            let mut fields = line.splitn(4, ' ');
-            let (Some(flag), Some(old), Some(new), Some(name)) =
-                (fields.next(), fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            if flag == "=" || flag == "!" {
-                continue;
+            if let Some(change) = parse_fetch_line(line, &tracking) {
+                fetched.push(change);
             }
-            if name.starts_with(private) {
-                // The private namespace starts empty: every claim the remote has is new in it.
-                if let Some(id) = parse_id(new) {
-                    listed.push((name.to_owned(), id));
-                }
-                continue;
-            }
-            fetched.push(FetchedRef {
-                tracking_ref: name.to_owned(),
-                old: parse_id(old),
-                new: parse_id(new),
-            });
         }
-        Ok((fetched, listed))
+        Ok(fetched)
     }
 
     /// The commit `remote` holds at `name` (a full ref name), asked of the remote itself.
@@ -414,29 +340,21 @@ impl Store {
     }
 }
 
-/// Refs a fetch listed, each with the commit the remote holds there.
-type Listed = Vec<(String, ObjectId)>;
-
-/// How many times a fetch is tried while another fetch of the same clone holds a mirror ref.
-const FETCH_ATTEMPTS: u32 = 8;
-
-/// Where each fetch lists the remote's claims, in a namespace of its own:
-/// `refs/loom-fetch/<remote>/<unix seconds>-<random>/<id>`.
-const PRIVATE_ROOT: &str = "refs/loom-fetch/";
-
-/// Private fetch refs older than this were left by a fetch that was killed.
-const PRIVATE_LEFTOVER_SECS: i64 = 600;
-
-/// A namespace no other fetch uses, named after the moment it starts.
-fn private_prefix(remote: &str, by: &super::Signature) -> String {
-    let nonce = getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id()));
-    format!("{PRIVATE_ROOT}{remote}/{}-{nonce:016x}/", by.time.as_second())
-}
-
-/// Why one fetch failed: git's message, and whether only a concurrent local fetch was in the way.
-enum FetchFailure {
-    MirrorBusy,
-    Other(String),
+/// One line of `git fetch --porcelain`: `<flag> <old> <new> <local ref>`, where the flag is one
+/// character and may be a space (a fast-forward). Up-to-date (`=`) and refused (`!`) refs, and
+/// refs outside `tracking`, are not changes to make.
+fn parse_fetch_line(line: &str, tracking: &str) -> Option<FetchedRef> {
+    let (flag, rest) = line.split_at_checked(1)?;
+    let mut fields = rest.trim_start_matches(' ').splitn(3, ' ');
+    let (old, new, name) = (fields.next()?, fields.next()?, fields.next()?);
+    if flag == "=" || flag == "!" || !name.starts_with(tracking) {
+        return None;
+    }
+    Some(FetchedRef {
+        tracking_ref: name.to_owned(),
+        old: parse_id(old),
+        new: parse_id(new),
+    })
 }
 
 /// An object id as printed by git; the all-zero id (and anything unreadable) means "none".
@@ -460,6 +378,26 @@ fn remote_error(remote: &str, message: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Guards: a fast-forward's line starts with a space flag, and was read as no change, so a
+    // fetch left the mirror (and the clone) behind the remote.
+    #[test]
+    fn fetch_lines_are_read_whatever_their_flag() {
+        let (a, b) = ("1".repeat(40), "2".repeat(40));
+        let zero = "0".repeat(40);
+        let tracking = "refs/loom-remote/origin/";
+        let line = |flag: &str, old: &str, new: &str| format!("{flag} {old} {new} {tracking}tasks/loom-00000001");
+        let ff = parse_fetch_line(&line(" ", &a, &b), tracking).unwrap();
+        assert_eq!((ff.old.is_some(), ff.new.is_some()), (true, true));
+        assert!(parse_fetch_line(&line("+", &a, &b), tracking).is_some());
+        let new = parse_fetch_line(&line("*", &zero, &b), tracking).unwrap();
+        assert_eq!(new.old, None);
+        let pruned = parse_fetch_line(&line("-", &a, &zero), tracking).unwrap();
+        assert_eq!(pruned.new, None);
+        assert!(parse_fetch_line(&line("=", &a, &a), tracking).is_none());
+        assert!(parse_fetch_line(&line("!", &a, &b), tracking).is_none());
+        assert!(parse_fetch_line(&format!("  {a} {b} refs/heads/main"), tracking).is_none());
+    }
 
     #[test]
     fn tracking_refs_mirror_the_loom_namespace() {
