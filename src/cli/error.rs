@@ -102,14 +102,18 @@ impl From<ops::Error> for CommandError {
                 .hint("convert the repository with `git refs migrate --ref-format=files`"),
             E::Store(store::Error::Conflict { .. }) => CommandError::new(Exit::Conflict, message)
                 .hint("another agent changed it at the same moment; run the command again"),
-            E::Settings { ref source, .. } => {
+            E::Settings { ref source, ref ref_name } => {
                 let key = source.key();
-                let hint = if key.is_empty() {
-                    "list the settings with `git loom config --list`; `git log -p refs/loom/meta` shows every change".to_owned()
+                let repair = if key.is_empty() {
+                    format!(
+                        "inspect it with `git show {ref_name}:loom.toml`; `git log -p {ref_name}` shows every change, and an earlier version can be restored with `git update-ref`"
+                    )
                 } else {
                     format!("set it with `git loom config {key} VALUE`, or restore the default with `git loom config --unset {key}`")
                 };
-                CommandError::new(Exit::Error, message).hint(hint)
+                CommandError::new(Exit::Error, message)
+                    .hint(format!("every command needs valid settings in {ref_name}"))
+                    .hint(repair)
             }
             E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. }
                 if ref_name == store::META_REF =>
