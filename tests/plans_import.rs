@@ -75,7 +75,6 @@ fn a_rust_loom_plan_imports_with_its_hints_settings_and_unknown_keys_kept_and_sh
         warnings,
         [
             "warning: doc/plans/PLAN-search.md: line 18: unknown field `review_owner` in `loom` (kept as is)",
-            "warning: doc/plans/PLAN-search.md: line 41: unknown field `bug_fix` in stage `Rebuild_Index` (kept as is)",
             "warning: doc/plans/PLAN-search.md: line 46: unknown field `timeout_secs` in `acceptance` item 2 of stage `Rebuild_Index` (kept as is)",
             "warning: doc/plans/PLAN-search.md: line 51: unknown field `severity` in `wiring` item 1 of stage `Rebuild_Index` (kept as is)",
             "warning: doc/plans/PLAN-search.md: line 60: unknown field `code_review` in stage `integration-verify` (kept as is)",

@@ -143,3 +143,19 @@ fn dead_code_and_regression_test_are_read() {
             .contains("`regression_test` of stage `a` must be a map")
     );
 }
+
+#[test]
+fn a_bug_fix_needs_a_regression_test() {
+    // Guards: `bug_fix: true` without a `regression_test` was accepted (kept as an unknown
+    // field), so a fix could be done with no test proving it.
+    let errors = match parse_plan(&stage_plan("      bug_fix: true\n"), PlanSource::Markdown) {
+        Ok(_) => panic!("a bug fix without a regression test was accepted"),
+        Err(errors) => errors.to_string(),
+    };
+    assert!(errors.contains("line 7: stage `a` is a bug fix"), "{errors}");
+    let parsed = parse_plan(&stage_plan("      bug_fix: false\n"), PlanSource::Markdown).unwrap();
+    assert!(parsed.warnings.is_empty(), "bug_fix is known: {:?}", parsed.warnings);
+    assert_eq!(parsed.plan.stages[0].extra.get("bug_fix"), Some(&Value::Bool(false)));
+    let wrong = parse_plan(&stage_plan("      bug_fix: sometimes\n"), PlanSource::Markdown);
+    assert!(wrong.is_err());
+}

@@ -303,6 +303,10 @@ pub enum PlanErrorKind {
         dir: String,
         reason: &'static str,
     },
+    #[error(
+        "stage `{stage}` is a bug fix (`bug_fix: true`) without a `regression_test`: a bug fix must name the test that proves it"
+    )]
+    BugFixWithoutRegressionTest { stage: String },
     #[error("stage `{stage}` has an empty {field} command")]
     EmptyCommand { stage: String, field: &'static str },
     #[error("stage `{stage}` has a wiring pattern {pattern:?} that is not a valid regex: {reason}")]

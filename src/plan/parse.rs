@@ -599,7 +599,13 @@ impl Lowerer {
         }
         let working_dir = self.optional_string(&mut fields, "working_dir", &owner);
         let hints = self.hints(&mut fields, &owner);
-        let extra = self.extra(&fields, &owner);
+        // Known and checked (`validate` requires a regression test with it), but stored among the
+        // stage's other fields, where earlier versions kept it.
+        let bug_fix = self.optional_bool(&mut fields, "bug_fix", &owner);
+        let mut extra = self.extra(&fields, &owner);
+        if let Some(flag) = bug_fix {
+            extra.insert("bug_fix".to_owned(), Value::Bool(flag));
+        }
         let stage = Stage {
             id: id.unwrap_or_default(),
             name,

@@ -352,14 +352,14 @@ fn every_error_is_reported_together_in_line_order() {
 
 #[test]
 fn unknown_fields_are_kept_with_a_warning_each() {
-    let yaml = "other: ignored\nloom:\n  version: 1\n  sandbox:\n    enabled: true\n  stages:\n    - id: a\n      name: A\n      description: D\n      bug_fix: true\n      acceptance:\n        - command: make\n          timeout: 30\n      wiring:\n        - {source: s, pattern: p, weight: 1.5}\n";
+    let yaml = "other: ignored\nloom:\n  version: 1\n  sandbox:\n    enabled: true\n  stages:\n    - id: a\n      name: A\n      description: D\n      code_review: true\n      acceptance:\n        - command: make\n          timeout: 30\n      wiring:\n        - {source: s, pattern: p, weight: 1.5}\n";
     let parsed = accepted(&md(yaml), PlanSource::Markdown);
     let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
     assert_eq!(
         warnings,
         [
             "line 6: top-level field `other` is ignored (only `loom` is read)",
-            "line 15: unknown field `bug_fix` in stage `a` (kept as is)",
+            "line 15: unknown field `code_review` in stage `a` (kept as is)",
             "line 18: unknown field `timeout` in `acceptance` item 1 of stage `a` (kept as is)",
             "line 20: unknown field `weight` in `wiring` item 1 of stage `a` (kept as is)",
         ]
@@ -367,7 +367,7 @@ fn unknown_fields_are_kept_with_a_warning_each() {
     let plan = parsed.plan;
     assert_eq!(plan.sandbox, Some(json!({"enabled": true})));
     assert_eq!(plan.settings()["sandbox"], json!({"enabled": true}));
-    assert_eq!(plan.stages[0].extra["bug_fix"], json!(true));
+    assert_eq!(plan.stages[0].extra["code_review"], json!(true));
     assert_eq!(plan.stages[0].acceptance[0].extra["timeout"], json!(30));
     assert_eq!(plan.stages[0].wiring[0].extra["weight"], json!(1.5));
 }

@@ -114,6 +114,12 @@ pub(super) fn validate(plan: &Plan, lines: &[StageLines]) -> Vec<PlanError> {
                 error(stage.line, kind);
             }
         }
+        if stage.extra.get("bug_fix") == Some(&serde_json::Value::Bool(true)) && stage.regression_test.is_none() {
+            error(
+                stage.line,
+                PlanErrorKind::BugFixWithoutRegressionTest { stage: name.clone() },
+            );
+        }
         for (command, line, field) in commands {
             if command.trim().is_empty() {
                 let kind = PlanErrorKind::EmptyCommand {
