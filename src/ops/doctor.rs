@@ -14,7 +14,7 @@
 //! on the next read). A task's, handoff's or meta's history is never touched: what is wrong
 //! there is reported with the command that inspects or repairs it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::publish::publish;
 use super::snapshot::{read_claim, read_task};
@@ -175,7 +175,7 @@ pub fn doctor(mut store: Store, fix: bool, actor: &Actor) -> Result<DoctorReport
         return Ok(report);
     }
     let (readable, unreadable) = check_tasks(&store, &mut report)?;
-    check_claims(&store, fix, actor, &mut report)?;
+    check_claims(&store, fix, actor, &readable, &unreadable, &mut report)?;
     check_handoffs(&store, &mut report)?;
     check_other_refs(&store, &mut report)?;
     check_litter(&store, fix, &mut report);
@@ -218,9 +218,13 @@ fn check_history(store: &Store, ref_name: &str, tip: store::ObjectId, report: &m
     }
 }
 
-/// Every task, read afresh from its objects. Returns the readable ids and unreadable refs.
-fn check_tasks(store: &Store, report: &mut DoctorReport) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
-    let mut readable = BTreeSet::new();
+/// Every task's status by id, as read afresh from its objects.
+type Statuses = BTreeMap<String, Status>;
+
+/// Every task, read afresh from its objects. Returns the readable tasks' statuses and the
+/// unreadable refs.
+fn check_tasks(store: &Store, report: &mut DoctorReport) -> Result<(Statuses, BTreeSet<String>)> {
+    let mut readable = Statuses::new();
     let mut unreadable: BTreeSet<String> = BTreeSet::new();
     for tip in listed(store, store::TASKS_PREFIX, report)? {
         let Some(id) = store::task_id_from_ref(&tip.name) else {
@@ -234,8 +238,8 @@ fn check_tasks(store: &Store, report: &mut DoctorReport) -> Result<(BTreeSet<Str
         };
         report.tasks += 1;
         match read_task(store, &id, tip.tip) {
-            Ok(_) => {
-                readable.insert(id.to_string());
+            Ok(entry) => {
+                readable.insert(id.to_string(), entry.task.status());
                 check_history(store, &tip.name, tip.tip, report);
             }
             Err(err) => {
@@ -261,9 +265,16 @@ fn check_tasks(store: &Store, report: &mut DoctorReport) -> Result<(BTreeSet<Str
     Ok((readable, unreadable))
 }
 
-/// Every claim: readable, and on a pending task that exists. Void and orphaned ones are
-/// removed with `fix`.
-fn check_claims(store: &Store, fix: bool, actor: &Actor, report: &mut DoctorReport) -> Result<()> {
+/// Every claim: readable, and on a pending task that exists (judged by the tasks `check_tasks`
+/// just read). Void and orphaned ones are removed with `fix`.
+fn check_claims(
+    store: &Store,
+    fix: bool,
+    actor: &Actor,
+    readable: &Statuses,
+    unreadable: &BTreeSet<String>,
+    report: &mut DoctorReport,
+) -> Result<()> {
     for tip in listed(store, store::CLAIMS_PREFIX, report)? {
         let Some(id) = store::claim_id_from_ref(&tip.name) else {
             report.add(
@@ -276,10 +287,10 @@ fn check_claims(store: &Store, fix: bool, actor: &Actor, report: &mut DoctorRepo
         };
         report.claims += 1;
         let claim = read_claim(store, &id, tip.tip);
-        let task = match store.tip(&store::task_ref(&id)) {
-            Ok(Some(task_tip)) => Some(read_task(store, &id, task_tip).map(|entry| entry.task.status())),
-            Ok(None) => None,
-            Err(err) => Some(Err(Error::Store(err))),
+        let task: Option<std::result::Result<Status, ()>> = match readable.get(id.as_str()) {
+            Some(&status) => Some(Ok(status)),
+            None if unreadable.contains(&store::task_ref(&id)) => Some(Err(())),
+            None => None,
         };
         let (kind, message) = match (&claim, task) {
             (_, None) => (
@@ -441,7 +452,7 @@ fn check_litter(store: &Store, fix: bool, report: &mut DoctorReport) {
 fn check_caches(
     store: &Store,
     fix: bool,
-    readable: &BTreeSet<String>,
+    readable: &Statuses,
     unreadable: &BTreeSet<String>,
     report: &mut DoctorReport,
 ) -> Result<()> {
@@ -461,7 +472,7 @@ fn check_caches(
             )),
         }
     }
-    let readable_ids: BTreeSet<&str> = readable.iter().map(String::as_str).collect();
+    let readable_ids: BTreeSet<&str> = readable.keys().map(String::as_str).collect();
     let unreadable_refs: BTreeSet<&str> = unreadable.iter().map(String::as_str).collect();
     if let Some(problem) = super::board::board_disagreement(store, &readable_ids, &unreadable_refs)? {
         disagreements.push(problem);
