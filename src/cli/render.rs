@@ -76,8 +76,8 @@ impl<'a> TaskJson<'a> {
             branch: task.branch.as_deref(),
             last_failure: task.last_failure.as_deref(),
             commit: task.extra.get("commit").and_then(serde_json::Value::as_str),
-            plan: plan_of(task),
-            stage: stage_of(task),
+            plan: task.plan(),
+            stage: task.stage(),
             stage_hints: StageHints::of(task),
             extra: task
                 .extra
@@ -100,16 +100,6 @@ impl<'a> TaskJson<'a> {
 
 /// The `task.json` fields the task object shows under their own keys rather than in `extra`.
 const SHOWN_APART: &[&str] = &["plan", "stage", "commit", git_loom::model::stage::HINTS_KEY];
-
-/// The key of the plan a task was imported from.
-pub fn plan_of(task: &Task) -> Option<&str> {
-    task.extra.get("plan").and_then(serde_json::Value::as_str)
-}
-
-/// The plan stage a task was imported from.
-pub fn stage_of(task: &Task) -> Option<&str> {
-    task.extra.get("stage").and_then(serde_json::Value::as_str)
-}
 
 /// How a listing names a task's stage: `plan:stage`, the plan by its short name (see
 /// [`git_loom::plan::short_name`]); this form names the task wherever a task id is accepted.
@@ -299,10 +289,10 @@ pub fn detail(
         let labels: Vec<&str> = task.labels.iter().map(String::as_str).collect();
         rows.push(vec!["labels".into(), labels.join(", ")]);
     }
-    if let Some(plan) = plan_of(task) {
+    if let Some(plan) = task.plan() {
         rows.push(vec!["plan".into(), plan.to_owned()]);
     }
-    if let Some(stage) = stage_of(task) {
+    if let Some(stage) = task.stage() {
         rows.push(vec!["stage".into(), stage.to_owned()]);
     }
     for (name, value) in StageHints::of(task).map(|hints| hints.pairs()).unwrap_or_default() {

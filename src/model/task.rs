@@ -205,6 +205,16 @@ pub enum TaskBlobError {
 }
 
 impl Task {
+    /// The key of the plan the task was imported from (`plan` in `task.json`).
+    pub fn plan(&self) -> Option<&str> {
+        self.extra.get("plan").and_then(serde_json::Value::as_str)
+    }
+
+    /// The id of the plan stage the task was imported from (`stage` in `task.json`).
+    pub fn stage(&self) -> Option<&str> {
+        self.extra.get("stage").and_then(serde_json::Value::as_str)
+    }
+
     /// A new task in its initial status. `initial` must be `Idea`, `Pending` or `Epic`; the
     /// state machine checks that via [`super::state::initial_status`].
     pub(in crate::model) fn new(id: TaskId, title: String, status: Status, priority: Priority, now: Timestamp) -> Self {

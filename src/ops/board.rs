@@ -184,8 +184,8 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
             priority: entry.task.priority,
             title: &entry.task.title,
             labels: entry.task.labels.iter().map(String::as_str).collect(),
-            plan: entry.task.extra.get("plan").and_then(serde_json::Value::as_str),
-            stage: entry.task.extra.get("stage").and_then(serde_json::Value::as_str),
+            plan: entry.task.plan(),
+            stage: entry.task.stage(),
         })
         .collect();
     let ready = snapshot

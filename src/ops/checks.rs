@@ -269,11 +269,7 @@ impl Loom {
             worktree: dir,
             env,
             timeout,
-            stage: task
-                .extra
-                .get("stage")
-                .and_then(|value| value.as_str())
-                .map(str::to_owned),
+            stage: task.stage().map(str::to_owned),
             before,
         };
         let report =

@@ -84,8 +84,8 @@ impl Loom {
         let plan_key = keys.key;
         let snapshot = self.snapshot(actor.now)?;
         let stage_of = |task: &Task, key: &str| {
-            (task.extra.get("plan").and_then(Value::as_str) == Some(key))
-                .then(|| task.extra.get("stage").and_then(Value::as_str))
+            (task.plan() == Some(key))
+                .then(|| task.stage())
                 .flatten()
                 .map(str::to_owned)
         };
@@ -138,7 +138,7 @@ impl Loom {
                     }
                     continue;
                 }
-                let same_plan = current.extra.get("plan").and_then(Value::as_str) == Some(plan_key)
+                let same_plan = current.plan() == Some(plan_key)
                     && current.extra.get("plan_settings").unwrap_or(&empty_settings()) == &settings;
                 if same_stage && same_plan {
                     outcome.unchanged.push((stage.id.clone(), id));

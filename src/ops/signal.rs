@@ -98,10 +98,7 @@ pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> Stri
         let labels: Vec<&str> = task.labels.iter().map(String::as_str).collect();
         about.push_str(&format!(" Labels: {}.", labels.join(", ")));
     }
-    if let (Some(plan), Some(stage)) = (
-        task.extra.get("plan").and_then(serde_json::Value::as_str),
-        task.extra.get("stage").and_then(serde_json::Value::as_str),
-    ) {
+    if let (Some(plan), Some(stage)) = (task.plan(), task.stage()) {
         about.push_str(&format!("\n\nStage `{stage}` of plan `{plan}`."));
         // Advice for whoever runs the session; git-loom itself does not act on it.
         let hints = StageHints::of(task).map(|hints| hints.pairs()).unwrap_or_default();

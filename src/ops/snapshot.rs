@@ -323,22 +323,16 @@ impl Snapshot {
     /// The tasks imported from a plan stage with this id, if any. `PLAN:STAGE` names the
     /// stage of one plan, the plan by its key or its short name (as listings show it).
     pub fn tasks_of_stage(&self, stage: &str) -> Option<Vec<TaskId>> {
-        let text = |task: &Task, key: &str| {
-            task.extra
-                .get(key)
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned)
-        };
         let qualified = stage.rsplit_once(':');
         let found: Vec<TaskId> = self
             .tasks
             .values()
             .filter(|entry| {
-                let (task_plan, task_stage) = (text(&entry.task, "plan"), text(&entry.task, "stage"));
+                let (task_plan, task_stage) = (entry.task.plan(), entry.task.stage());
                 match (qualified, task_plan) {
-                    _ if task_stage.as_deref() == Some(stage) => true,
+                    _ if task_stage == Some(stage) => true,
                     (Some((plan, wanted)), Some(key)) => {
-                        task_stage.as_deref() == Some(wanted) && (key == plan || crate::plan::short_name(&key) == plan)
+                        task_stage == Some(wanted) && (key == plan || crate::plan::short_name(key) == plan)
                     }
                     _ => false,
                 }
