@@ -73,17 +73,6 @@ fn ids(json: &Value) -> Vec<String> {
         .collect()
 }
 
-/// Replace `loom.toml` in `refs/loom/meta` with plain git, keeping `meta.json`.
-fn set_settings(repo: &Repo, toml: &str) {
-    let meta = repo.git(&["cat-file", "-p", "refs/loom/meta:meta.json"]);
-    let old = repo.rev("refs/loom/meta").expect("an initialised repository");
-    repo.write_entity(
-        "refs/loom/meta",
-        &[("loom.toml", toml.as_bytes()), ("meta.json", meta.as_bytes())],
-        Some(&old),
-    );
-}
-
 /// Give `id` a new version with another title, with plain git only.
 fn retitle_by_hand(repo: &Repo, id: &str, title: &str) {
     let mut task = repo.stored_task(id);
@@ -289,7 +278,7 @@ fn an_unreadable_ref_removed_stops_being_warned_about_at_once() {
 #[test]
 fn a_failed_task_becomes_ready_when_its_retry_time_passes_though_no_ref_changed() {
     let repo = Repo::new();
-    set_settings(&repo, "[retry]\nbase_secs = 1\nmax_secs = 1\n");
+    repo.set_settings("[retry]\nbase_secs = 1\nmax_secs = 1\n");
     let flaky = repo.create("Flaky", &["-p", "p1"]);
     let waiting = repo.create("Waiting", &["-p", "p0", "--dep", &flaky]);
     repo.run_ok(&["claim", &flaky]);

@@ -19,19 +19,6 @@ use common::{AGENT, Repo};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
-const META: &str = "refs/loom/meta";
-
-/// Replace `loom.toml` in `refs/loom/meta` with plain git, keeping `meta.json`.
-fn set_settings(repo: &Repo, toml: &str) {
-    let meta = repo.git(&["cat-file", "-p", "refs/loom/meta:meta.json"]);
-    let old = repo.rev(META).unwrap();
-    repo.write_entity(
-        META,
-        &[("loom.toml", toml.as_bytes()), ("meta.json", meta.as_bytes())],
-        Some(&old),
-    );
-}
-
 fn claim_ref(id: &str) -> String {
     format!("refs/loom/claims/{id}")
 }
@@ -334,7 +321,7 @@ fn a_claim_is_recorded_in_the_history_and_its_ref_lives_until_the_task_is_given_
 fn a_claim_that_cannot_be_published_leaves_the_task_untouched() {
     let repo = Repo::new();
     // A fresh lock belongs to a live writer; never take it for a dead one's here.
-    set_settings(&repo, "[locks]\nstale_after_secs = 3600\n");
+    repo.set_settings("[locks]\nstale_after_secs = 3600\n");
     let id = repo.create("Locked", &[]);
     let tip = repo.tip(&id);
     // Another writer holds the task ref's lock (and never lets go).
@@ -352,7 +339,7 @@ fn a_claim_that_cannot_be_published_leaves_the_task_untouched() {
 #[test]
 fn done_that_cannot_remove_the_claim_leaves_the_task_open() {
     let repo = Repo::new();
-    set_settings(&repo, "[locks]\nstale_after_secs = 3600\n");
+    repo.set_settings("[locks]\nstale_after_secs = 3600\n");
     let id = repo.create("Locked", &[]);
     claim(&repo, &id, &[]);
     let refs = repo.all_refs();
@@ -619,7 +606,7 @@ fn fail_backs_off_and_a_due_task_is_ready_again() {
 #[test]
 fn the_retry_delay_is_capped_by_max_secs_and_sweep_revives_the_task() {
     let repo = Repo::new();
-    set_settings(&repo, "[retry]\nbase_secs = 1000\nmax_secs = 1\n");
+    repo.set_settings("[retry]\nbase_secs = 1000\nmax_secs = 1\n");
     let id = repo.create("Capped", &[]);
     claim(&repo, &id, &[]);
     let before = Timestamp::now();
@@ -638,7 +625,7 @@ fn the_retry_delay_is_capped_by_max_secs_and_sweep_revives_the_task() {
 #[test]
 fn failures_back_off_exponentially_until_the_task_is_dead() {
     let repo = Repo::new();
-    set_settings(&repo, "[retry]\nbase_secs = 1\nmax_secs = 2\nlimit = 2\n");
+    repo.set_settings("[retry]\nbase_secs = 1\nmax_secs = 2\nlimit = 2\n");
     let id = repo.create("Doomed", &[]);
 
     // Failure 1: retry after 1 s ± 20 %.
@@ -726,7 +713,7 @@ fn failures_back_off_exponentially_until_the_task_is_dead() {
 #[test]
 fn reset_returns_tasks_to_pending_and_removes_stuck_claims() {
     let repo = Repo::new();
-    set_settings(&repo, "[retry]\nlimit = 0\n");
+    repo.set_settings("[retry]\nlimit = 0\n");
     let failed = repo.create("Failed", &[]);
     let dead = repo.create("Dead", &[]);
     let cancelled = repo.create("Cancelled", &[]);
@@ -845,7 +832,7 @@ fn sweep_takes_back_expired_leases_but_not_renewed_ones() {
 #[test]
 fn recover_tells_active_stale_and_expired_claims_apart() {
     let repo = Repo::new();
-    set_settings(&repo, "[claims]\nheartbeat_secs = 1\n");
+    repo.set_settings("[claims]\nheartbeat_secs = 1\n");
     let stale = repo.create("Stale", &[]);
     let expired = repo.create("Expired", &[]);
     let active = repo.create("Active", &[]);

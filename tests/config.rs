@@ -9,17 +9,6 @@ use serde_json::Value;
 
 const META: &str = "refs/loom/meta";
 
-/// Replace `loom.toml` with plain git, as a user editing it by hand (or a damaged one) would.
-fn write_settings_by_hand(repo: &Repo, toml: &str) {
-    let meta = repo.git(&["cat-file", "-p", "refs/loom/meta:meta.json"]);
-    let old = repo.rev(META).unwrap();
-    repo.write_entity(
-        META,
-        &[("loom.toml", toml.as_bytes()), ("meta.json", meta.as_bytes())],
-        Some(&old),
-    );
-}
-
 /// The lease a `claim --json` result was granted, in seconds.
 fn lease_secs(held: &Value) -> i64 {
     let at = |field: &str| {
@@ -116,10 +105,7 @@ fn config_refuses_unknown_keys_and_bad_values_and_writes_nothing() {
 fn out_of_range_settings_are_an_error_naming_key_and_ref_and_config_repairs_them() {
     let repo = Repo::new();
     let id = repo.create("work", &[]);
-    write_settings_by_hand(
-        &repo,
-        "[claims]\nttl_secs = 1000000000000\n[retry]\nmax_secs = 1000000000000\n",
-    );
+    repo.set_settings("[claims]\nttl_secs = 1000000000000\n[retry]\nmax_secs = 1000000000000\n");
     let claim = repo.run_fail(1, &["claim", &id]);
     assert!(claim.stderr.contains("refs/loom/meta"), "{claim}");
     assert!(
@@ -146,7 +132,7 @@ fn out_of_range_settings_are_an_error_naming_key_and_ref_and_config_repairs_them
 #[test]
 fn a_zero_lease_in_settings_is_refused_like_the_flag() {
     let repo = Repo::new();
-    write_settings_by_hand(&repo, "[claims]\nttl_secs = 0\n");
+    repo.set_settings("[claims]\nttl_secs = 0\n");
     let run = repo.run_fail(1, &["ready"]);
     assert!(run.stderr.contains("claims.ttl_secs = 0"), "{run}");
 }

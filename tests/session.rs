@@ -17,21 +17,11 @@ use std::process::Stdio;
 use common::{AGENT, BIN, PROCESS_TIMEOUT, Repo, Run, finish};
 use serde_json::{Value, json};
 
-const META: &str = "refs/loom/meta";
-
 /// `args` run as another agent, through the global `--agent` flag.
 fn as_agent<'a>(agent: &'a str, args: &[&'a str]) -> Vec<&'a str> {
     let mut all = vec!["--agent", agent];
     all.extend_from_slice(args);
     all
-}
-
-/// Replace `loom.toml` in `refs/loom/meta` with plain git, keeping `meta.json`.
-fn set_settings(repo: &Repo, toml: &str) {
-    let meta = repo.git(&["cat-file", "-p", "refs/loom/meta:meta.json"]);
-    let old = repo.rev(META).unwrap();
-    let files: [(&str, &[u8]); 2] = [("loom.toml", toml.as_bytes()), ("meta.json", meta.as_bytes())];
-    repo.write_entity(META, &files, Some(&old));
 }
 
 /// Run `git-loom args` in the repository with `input` on stdin.
@@ -486,7 +476,7 @@ fn a_signal_template_replaces_the_layout_and_keeps_unknown_placeholders() {
     let template = "Task {{id}}: {{ title }}\n\n{{acceptance}}\n\n{{dependencies}}\n\n\
                     Keep {{x}} and {{ custom.thing }}\n\n{{report}}\n";
     std::fs::write(repo.dir.join("prompt.md"), template).unwrap();
-    set_settings(&repo, "[signal]\ntemplate = \"prompt.md\"\n");
+    repo.set_settings("[signal]\ntemplate = \"prompt.md\"\n");
 
     let text = repo.run_ok(&["signal", &id]).stdout;
     let head = format!(
@@ -510,7 +500,7 @@ fn a_signal_template_replaces_the_layout_and_keeps_unknown_placeholders() {
     let done = format!("`git loom done {id} --token {} --branch", token_of(&repo, &id));
     assert_has(&run.stdout, &[&done]);
 
-    set_settings(&repo, "[signal]\ntemplate = \"prompts/missing.md\"\n");
+    repo.set_settings("[signal]\ntemplate = \"prompts/missing.md\"\n");
     let run = repo.run_fail(1, &["signal", &id]);
     assert_has(&run.stderr, &["prompts/missing.md", "[signal] template"]);
 }

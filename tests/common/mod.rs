@@ -338,6 +338,20 @@ impl Repo {
         commit
     }
 
+    /// Replace `loom.toml` in `refs/loom/meta` with plain git, keeping `meta.json`, as a user
+    /// editing it by hand (or damaging it) would.
+    pub fn set_settings(&self, toml: &str) {
+        let meta = self.git(&["cat-file", "-p", "refs/loom/meta:meta.json"]);
+        let old = self
+            .rev("refs/loom/meta")
+            .expect("an initialised repository has refs/loom/meta");
+        self.write_entity(
+            "refs/loom/meta",
+            &[("loom.toml", toml.as_bytes()), ("meta.json", meta.as_bytes())],
+            Some(&old),
+        );
+    }
+
     /// Write a hand-made `task.json` under `refs/loom/tasks/<id>`.
     pub fn write_task(&self, id: &str, task: &Value) -> String {
         let bytes = serde_json::to_vec_pretty(task).unwrap();
