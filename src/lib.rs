@@ -1,22 +1,31 @@
 //! git-loom coordinates many coding agents on one repository, with git as its only database.
 //!
 //! Every piece of state is a JSON blob in a commit under `refs/loom/`, and every change is a
-//! compare-and-swap ref transaction. The library is layered so data flows one way:
+//! compare-and-swap ref transaction. The library is layered so data flows one way, from the use
+//! cases down to the refs:
 //!
-//! - [`model`] — task types, ids, settings and the state machine (the only code that changes a
-//!   task's status);
+//! - use cases, one module per capability: [`tasks`] (create, edit, import, history),
+//!   [`claims`] (claims, leases, sweeping), [`session`] (worktrees, signals, handoffs, the
+//!   verify gate) and [`project`] (init, settings, doctor);
+//! - [`loom`] — the transaction core they all build on: [`loom::Loom`], snapshots, the workset
+//!   that writes one atomic transaction, publishing through a coordination remote, the caches;
+//! - [`sync`] — reconciling the refs with a remote's, below the core;
 //! - [`store`] — the only code that touches refs and objects;
-//! - [`graph`] — dependency analysis: cycles, ready order, critical path, exports;
-//! - [`ops`] — the operations a command performs, composed from the three above;
-//! - [`history`] — a task's audit log read back from its commit chain.
+//! - [`model`] — task types, ids, settings, the entity codec and the state machine (the only
+//!   code that changes a task's status); [`graph`] — dependency analysis; [`plan`] — plan
+//!   files; [`verify`] — running a task's checks.
 //!
 //! The library never prints, prompts or reads the process environment: callers pass in who is
-//! acting and when (see [`ops::Actor`]) and render the returned values themselves.
+//! acting and when (see [`loom::Actor`]) and render the returned values themselves.
 
+pub mod claims;
 pub mod graph;
-pub mod history;
+pub mod loom;
 pub mod model;
-pub mod ops;
 pub mod plan;
+pub mod project;
+pub mod session;
 pub mod store;
+pub mod sync;
+pub mod tasks;
 pub mod verify;

@@ -33,10 +33,12 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use git_loom::claims::{ClaimOptions, Credentials};
+use git_loom::loom::{Actor, Loom};
 use git_loom::model::state::Kind;
 use git_loom::model::{Priority, Status};
-use git_loom::ops::{Actor, Changes, ClaimOptions, Credentials, Loom, NewTask};
 use git_loom::store::Store;
+use git_loom::tasks::{Changes, NewTask};
 
 const BIN: &str = env!("CARGO_BIN_EXE_git-loom");
 /// Bumped whenever the generator changes, so cached fixtures from an older one are rebuilt.

@@ -2,8 +2,9 @@
 
 use clap::Args;
 
+use git_loom::claims::{ClaimOptions, Credentials, DoneRecord, Held, NextFilter};
+use git_loom::loom::Loom;
 use git_loom::model::Priority;
-use git_loom::ops::{ClaimOptions, Credentials, DoneRecord, Held, Loom, NextFilter};
 
 use super::cmd_update::print_edit;
 use super::context::Context;

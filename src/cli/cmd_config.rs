@@ -3,7 +3,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::ops::{self, SettingEntry};
+use git_loom::project::{self, SettingEntry};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -67,17 +67,17 @@ pub fn run(args: &ConfigArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     let store = context.store()?;
     if let Some(key) = &args.unset {
         let actor = context.actor(&store)?;
-        let change = ops::config_set(&store, key, None, &actor)?;
+        let change = project::config_set(&store, key, None, &actor)?;
         return report_change(&change, ui);
     }
     match (&args.key, &args.value) {
         (Some(key), Some(value)) => {
             let actor = context.actor(&store)?;
-            let change = ops::config_set(&store, key, Some(value), &actor)?;
+            let change = project::config_set(&store, key, Some(value), &actor)?;
             report_change(&change, ui)
         }
         (Some(key), None) => {
-            let entry = ops::config_get(&store, key)?;
+            let entry = project::config_get(&store, key)?;
             if ui.json {
                 ui.json_value(&EntryJson::from(&entry))?;
             } else {
@@ -86,7 +86,7 @@ pub fn run(args: &ConfigArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
             Ok(Exit::Success)
         }
         (None, _) => {
-            let entries = ops::config_list(&store)?;
+            let entries = project::config_list(&store)?;
             if ui.json {
                 let list: Vec<EntryJson<'_>> = entries.iter().map(EntryJson::from).collect();
                 ui.json_value(&list)?;
@@ -105,7 +105,7 @@ pub fn run(args: &ConfigArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     }
 }
 
-fn report_change(change: &ops::ConfigChange, ui: &mut Ui) -> Result<Exit, CommandError> {
+fn report_change(change: &project::ConfigChange, ui: &mut Ui) -> Result<Exit, CommandError> {
     if ui.json {
         ui.json_value(&ChangeJson {
             entry: EntryJson::from(&change.entry),

@@ -4,7 +4,7 @@ use clap::Args;
 
 use git_loom::model::Priority;
 use git_loom::model::state::Kind;
-use git_loom::ops::NewTask;
+use git_loom::tasks::NewTask;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};

@@ -3,7 +3,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::ops::{self, DoctorReport, FindingKind};
+use git_loom::project::{self, DoctorReport, FindingKind};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -52,7 +52,7 @@ struct FindingJson<'a> {
 pub fn run(args: &DoctorArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let store = context.store()?;
     let actor = context.actor(&store)?;
-    let report = ops::doctor(store, args.fix, &actor)?;
+    let report = project::doctor(store, args.fix, &actor)?;
     if ui.json {
         ui.json_value(&json(&report))?;
     } else {

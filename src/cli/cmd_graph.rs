@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use git_loom::graph::EdgeKind;
 use git_loom::graph::export::{self, Node};
+use git_loom::loom::TaskEntry;
 use git_loom::model::{Derived, TaskId, View};
-use git_loom::ops::TaskEntry;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use git_loom::model::Handoff;
-use git_loom::ops::HandoffNote;
+use git_loom::session::HandoffNote;
 
 use super::cmd_claim::HolderArgs;
 use super::context::Context;

@@ -2,9 +2,10 @@
 
 use clap::Args;
 
+use git_loom::loom::ListFilter;
 use git_loom::model::View;
 use git_loom::model::state::Kind;
-use git_loom::ops::{ListFilter, NewTask};
+use git_loom::tasks::NewTask;
 
 use super::cmd_create::create_and_print;
 use super::cmd_update::print_edit;

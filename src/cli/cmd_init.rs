@@ -3,7 +3,8 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::ops::{InitOutcome, Loom};
+use git_loom::loom::Loom;
+use git_loom::project::InitOutcome;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -47,7 +48,7 @@ pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
             .flatten()
             .is_some()
     {
-        return Err(git_loom::ops::Error::RemoteHasProject { remote: ORIGIN.into() }.into());
+        return Err(git_loom::loom::Error::RemoteHasProject { remote: ORIGIN.into() }.into());
     }
     let (loom, outcome) = Loom::init(store, args.name.as_deref(), &actor)?;
     let project = &loom.meta().project;

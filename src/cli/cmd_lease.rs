@@ -3,8 +3,8 @@
 use clap::Args;
 use serde::Serialize;
 
+use git_loom::loom::ListFilter;
 use git_loom::model::{Health, TaskId, View};
-use git_loom::ops::ListFilter;
 
 use super::cmd_update::print_edit;
 use super::context::Context;
@@ -67,7 +67,7 @@ struct SkippedJson<'a> {
 }
 
 /// Warn about every claim left alone, then say how many there were.
-fn report_skipped(ui: &mut Ui, problems: &[git_loom::ops::Problem]) {
+fn report_skipped(ui: &mut Ui, problems: &[git_loom::loom::Problem]) {
     for problem in problems {
         ui.warn(format!("skipping {}: {}", problem.ref_name, problem.problem));
     }

@@ -2,8 +2,8 @@
 
 use clap::Args;
 
+use git_loom::loom::{BoardRow, BoardView, ListFilter};
 use git_loom::model::View;
-use git_loom::ops::{BoardRow, BoardView, ListFilter};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};

@@ -3,7 +3,7 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::history;
+use git_loom::tasks;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -40,7 +40,7 @@ pub fn run(args: &LogArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, C
         .map(|i| {
             args.patch.then(|| {
                 let older = versions.get(i + 1).and_then(|v| v.task_json.as_deref());
-                history::patch(older, versions[i].task_json.as_deref())
+                tasks::patch(older, versions[i].task_json.as_deref())
             })
         })
         .collect();

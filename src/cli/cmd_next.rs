@@ -4,9 +4,9 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::ops::{
-    Actor, ClaimOptions, Credentials, Held, Loom, NextFilter, SignalInput, render_default, render_template, sections,
-};
+use git_loom::claims::{ClaimOptions, Credentials, Held, NextFilter};
+use git_loom::loom::{Actor, Loom};
+use git_loom::session::{SignalInput, render_default, render_template, sections};
 
 use super::cmd_handoff;
 use super::context::Context;

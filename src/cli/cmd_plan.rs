@@ -6,8 +6,8 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use git_loom::model::TaskId;
-use git_loom::ops::{ImportOutcome, PlanKeys};
 use git_loom::plan::{detect_source, earlier_keys, parse_plan, plan_key};
+use git_loom::tasks::{ImportOutcome, PlanKeys};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};

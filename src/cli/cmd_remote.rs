@@ -3,8 +3,9 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::ops::{Reconciler, SyncReport};
+use git_loom::loom::remote::{Exchange, exchange};
 use git_loom::store::{Store, is_valid_remote_name};
+use git_loom::sync::SyncReport;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -88,7 +89,7 @@ pub fn run_fetch(args: &FetchArgs, context: &Context<'_>, ui: &mut Ui) -> Result
     let store = context.store()?;
     let remote = remote_for(&store, args.remote.as_deref())?;
     let actor = context.actor(&store)?;
-    let report = Reconciler::new(&store).fetch(&remote, &actor)?;
+    let report = exchange(&store, &remote, Exchange::Fetch, &actor)?;
     print_report(ui, &remote, &report)
 }
 
@@ -96,7 +97,7 @@ pub fn run_push(args: &PushArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     let store = context.store()?;
     let remote = remote_for(&store, args.remote.as_deref())?;
     let actor = context.actor(&store)?;
-    let report = Reconciler::new(&store).push(&remote, &actor)?;
+    let report = exchange(&store, &remote, Exchange::Push, &actor)?;
     print_report(ui, &remote, &report)
 }
 
@@ -104,7 +105,7 @@ pub fn run_sync(args: &SyncArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     let store = context.store()?;
     let remote = remote_for(&store, args.remote.as_deref())?;
     let actor = context.actor(&store)?;
-    let report = Reconciler::new(&store).sync(&remote, &actor)?;
+    let report = exchange(&store, &remote, Exchange::Sync, &actor)?;
     print_report(ui, &remote, &report)
 }
 

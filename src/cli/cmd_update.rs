@@ -2,8 +2,9 @@
 
 use clap::{Args, Subcommand};
 
+use git_loom::loom::Written;
 use git_loom::model::{Priority, Status, Task};
-use git_loom::ops::{Changes, EditOutcome, Written};
+use git_loom::tasks::{Changes, EditOutcome};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -134,7 +135,7 @@ fn apply(id: &str, changes: &Changes, context: &Context<'_>, ui: &mut Ui) -> Res
 
 /// Print what an edit did: the task as JSON, or one line per written task.
 pub fn print_edit(
-    loom: &git_loom::ops::Loom,
+    loom: &git_loom::loom::Loom,
     outcome: &EditOutcome,
     context: &Context<'_>,
     ui: &mut Ui,
@@ -145,7 +146,7 @@ pub fn print_edit(
 /// Print the task as JSON, or one line per written version, or `unchanged` as a note when
 /// nothing was written.
 pub fn print_written(
-    loom: &git_loom::ops::Loom,
+    loom: &git_loom::loom::Loom,
     task: &Task,
     written: &[Written],
     unchanged: &str,

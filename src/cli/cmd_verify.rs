@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use clap::Args;
 use serde::Serialize;
 
+use git_loom::loom::Loom;
 use git_loom::model::Task;
-use git_loom::ops::{Checked, Loom, WorkState, has_checks, short_commit, spec_of};
+use git_loom::session::{Checked, WorkState, has_checks, short_commit, spec_of};
 use git_loom::verify::{CheckResult, Report};
 
 use super::context::Context;

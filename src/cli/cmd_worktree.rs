@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
-use git_loom::ops::{Removal, WorktreeStatus};
+use git_loom::session::{Removal, WorktreeStatus};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use git_loom::ops::{Actor, Loom};
+use git_loom::loom::{Actor, Loom};
 use git_loom::store::Store;
 
 use super::GlobalArgs;

@@ -7,7 +7,7 @@
 use std::io;
 use std::process::ExitCode;
 
-use git_loom::{ops, store};
+use git_loom::{loom, store};
 
 /// Exit statuses, as documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,13 +79,13 @@ impl From<io::Error> for CommandError {
 
 impl From<store::Error> for CommandError {
     fn from(err: store::Error) -> Self {
-        CommandError::from(ops::Error::Store(err))
+        CommandError::from(loom::Error::Store(err))
     }
 }
 
-impl From<ops::Error> for CommandError {
-    fn from(err: ops::Error) -> Self {
-        use ops::Error as E;
+impl From<loom::Error> for CommandError {
+    fn from(err: loom::Error) -> Self {
+        use loom::Error as E;
         let message = err.to_string();
         match err {
             E::NotInitialized => CommandError::new(Exit::Error, message)
@@ -115,7 +115,7 @@ impl From<ops::Error> for CommandError {
                     .hint(format!("every command needs valid settings in {ref_name}"))
                     .hint(repair)
             }
-            E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. }
+            E::Store(store::Error::Corrupt { ref_name, .. })
                 if ref_name == store::META_REF =>
             {
                 CommandError::new(Exit::Error, message).hint(format!(
@@ -123,7 +123,7 @@ impl From<ops::Error> for CommandError {
                      `git log {ref_name}` lists earlier versions to restore with `git update-ref`"
                 ))
             }
-            E::Store(store::Error::Corrupt { ref_name, .. }) | E::CorruptTask { ref_name, .. } => {
+            E::Store(store::Error::Corrupt { ref_name, .. }) => {
                 CommandError::new(Exit::Error, message).hint(format!(
                     "inspect it with `git show {ref_name}`; other tasks are unaffected"
                 ))
@@ -146,7 +146,10 @@ impl From<ops::Error> for CommandError {
             E::UnbornTarget { .. } => CommandError::new(Exit::Error, message)
                 .hint("make a first commit (`git commit --allow-empty -m init`), or name another branch with `git loom config worktrees.target BRANCH`"),
             E::Id(_) | E::NotIdOrStage { .. } => CommandError::new(Exit::Usage, message),
-            E::Invalid(_) => CommandError::new(Exit::Usage, message),
+            E::Invalid(_) | E::Field(_) => CommandError::new(Exit::Usage, message),
+            // A push refused before it is sent: the user asked for the wrong exchange.
+            E::Sync(git_loom::sync::Error::Diverged { .. }) => CommandError::new(Exit::Usage, message),
+            E::Sync(_) => CommandError::new(Exit::Error, message),
             E::Internal(_) => CommandError::new(Exit::Error, message),
             E::UnknownTask { .. } => {
                 CommandError::new(Exit::Error, message).hint("see every task with `git loom list --all`")

@@ -7,7 +7,7 @@ use serde::Serialize;
 use git_loom::model::{Claim, Derived, Priority, StageHints, Task, TaskId, View};
 use std::collections::BTreeMap;
 
-use git_loom::ops::{Loom, Snapshot, TaskEntry, Written};
+use git_loom::loom::{Loom, Snapshot, TaskEntry, Written};
 
 /// A task as `--json` prints it: the stored fields plus the derived `status` and `blocked_by`.
 #[derive(Debug, Serialize)]

@@ -42,19 +42,6 @@ pub struct Claim {
     pub extra: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
-/// Why a `claim.json` blob could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum ClaimBlobError {
-    #[error("claim.json is not valid: {0}")]
-    Malformed(#[from] serde_json::Error),
-    #[error("claim.json has schema {found}, newer than the {supported} this git-loom understands")]
-    NewerSchema { found: u32, supported: u32 },
-    #[error("claim.json is for {found} but the ref names {expected}")]
-    WrongTask { found: TaskId, expected: TaskId },
-    #[error("claim.json has ttl_secs {found}, outside 1..={max}")]
-    TtlOutOfRange { found: u64, max: u64 },
-}
-
 /// How an agent proves it holds a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder<'a> {
@@ -128,36 +115,19 @@ impl Claim {
             Health::Active
         }
     }
+}
 
-    /// Parse a blob read from `refs/loom/claims/<expected>`.
-    pub fn from_blob(bytes: &[u8], expected: &TaskId) -> Result<Self, ClaimBlobError> {
-        let schema = super::blob_schema(bytes)?;
-        if schema > CLAIM_SCHEMA {
-            return Err(ClaimBlobError::NewerSchema {
-                found: schema,
-                supported: CLAIM_SCHEMA,
-            });
-        }
-        let claim: Claim = serde_json::from_slice(bytes)?;
-        if &claim.task != expected {
-            return Err(ClaimBlobError::WrongTask {
-                found: claim.task,
-                expected: expected.clone(),
-            });
-        }
-        if !(1..=MAX_DURATION_SECS).contains(&claim.ttl_secs) {
-            return Err(ClaimBlobError::TtlOutOfRange {
-                found: claim.ttl_secs,
-                max: MAX_DURATION_SECS,
-            });
-        }
-        Ok(claim)
+impl super::Entity for Claim {
+    const FILE: &'static str = "claim.json";
+    const SCHEMA: u32 = CLAIM_SCHEMA;
+
+    fn owner(&self) -> Option<&TaskId> {
+        Some(&self.task)
     }
 
-    pub fn to_blob(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("a claim serializes because every field is plain data");
-        bytes.push(b'\n');
-        bytes
+    fn problem(&self) -> Option<String> {
+        (!(1..=MAX_DURATION_SECS).contains(&self.ttl_secs))
+            .then(|| format!("has ttl_secs {}, outside 1..={MAX_DURATION_SECS}", self.ttl_secs))
     }
 }
 
@@ -192,6 +162,7 @@ pub fn retry_delay(retries: u32, base_secs: u64, max_secs: u64, jitter: f64) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{BlobError, Entity};
 
     fn claim(now: Timestamp) -> Claim {
         Claim::new(
@@ -277,21 +248,21 @@ mod tests {
         let mut c = claim(Timestamp::UNIX_EPOCH);
         c.ttl_secs = 1_000_000_000_000;
         assert!(matches!(
-            Claim::from_blob(&c.to_blob(), &c.task),
-            Err(ClaimBlobError::TtlOutOfRange { .. })
+            Claim::from_blob(&c.to_blob(), Some(&c.task)),
+            Err(BlobError::Invalid { .. })
         ));
         c.ttl_secs = 0;
-        assert!(Claim::from_blob(&c.to_blob(), &c.task).is_err());
+        assert!(Claim::from_blob(&c.to_blob(), Some(&c.task)).is_err());
     }
 
     #[test]
     fn blob_round_trip_and_checks() {
         let c = claim(Timestamp::UNIX_EPOCH);
-        assert_eq!(Claim::from_blob(&c.to_blob(), &c.task).unwrap(), c);
+        assert_eq!(Claim::from_blob(&c.to_blob(), Some(&c.task)).unwrap(), c);
         let other = TaskId::parse("loom-00000002").unwrap();
         assert!(matches!(
-            Claim::from_blob(&c.to_blob(), &other),
-            Err(ClaimBlobError::WrongTask { .. })
+            Claim::from_blob(&c.to_blob(), Some(&other)),
+            Err(BlobError::WrongOwner { .. })
         ));
     }
 }

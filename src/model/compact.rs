@@ -122,6 +122,7 @@ impl TryFrom<CompactTask> for Task {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Entity;
 
     #[test]
     fn every_field_survives_the_compact_form() {
@@ -135,7 +136,7 @@ mod tests {
             "future": {"kept": true}
         });
         let id = TaskId::parse("loom-0000abcd").unwrap();
-        let task = Task::from_blob(&serde_json::to_vec(&blob).unwrap(), &id).unwrap();
+        let task = Task::from_blob(&serde_json::to_vec(&blob).unwrap(), Some(&id)).unwrap();
         let bytes = postcard::to_stdvec(&CompactTask::from(&task)).unwrap();
         let back = Task::try_from(postcard::from_bytes::<CompactTask>(&bytes).unwrap()).unwrap();
         assert_eq!(back, task);

@@ -81,47 +81,19 @@ pub struct FileChange {
     pub removed: Option<u32>,
 }
 
-/// Why a `handoff.json` blob could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum HandoffBlobError {
-    #[error("handoff.json is not valid: {0}")]
-    Malformed(#[from] serde_json::Error),
-    #[error("handoff.json has schema {found}, newer than the {supported} this git-loom understands")]
-    NewerSchema { found: u32, supported: u32 },
-    #[error("handoff.json is for {found}, not {expected}")]
-    WrongTask { found: TaskId, expected: TaskId },
-}
+impl super::Entity for Handoff {
+    const FILE: &'static str = "handoff.json";
+    const SCHEMA: u32 = HANDOFF_SCHEMA;
 
-impl Handoff {
-    pub fn from_blob(bytes: &[u8], expected: &TaskId) -> Result<Self, HandoffBlobError> {
-        let schema = super::blob_schema(bytes)?;
-        if schema > HANDOFF_SCHEMA {
-            return Err(HandoffBlobError::NewerSchema {
-                found: schema,
-                supported: HANDOFF_SCHEMA,
-            });
-        }
-        let handoff: Handoff = serde_json::from_slice(bytes)?;
-        if &handoff.task != expected {
-            return Err(HandoffBlobError::WrongTask {
-                found: handoff.task,
-                expected: expected.clone(),
-            });
-        }
-        Ok(handoff)
-    }
-
-    pub fn to_blob(&self) -> Vec<u8> {
-        let mut bytes =
-            serde_json::to_vec_pretty(self).expect("a handoff serializes because every field is plain data");
-        bytes.push(b'\n');
-        bytes
+    fn owner(&self) -> Option<&TaskId> {
+        Some(&self.task)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{BlobError, Entity};
 
     fn sample() -> Handoff {
         Handoff {
@@ -158,12 +130,12 @@ mod tests {
         let handoff = sample();
         let id = handoff.task.clone();
         assert_eq!(
-            Handoff::from_blob(&handoff.to_blob(), &id).expect("reads back"),
+            Handoff::from_blob(&handoff.to_blob(), Some(&id)).expect("reads back"),
             handoff
         );
         let mut value: serde_json::Value = serde_json::from_slice(&handoff.to_blob()).expect("json");
         value["future"] = serde_json::json!({"x": 1});
-        let read = Handoff::from_blob(value.to_string().as_bytes(), &id).expect("reads");
+        let read = Handoff::from_blob(value.to_string().as_bytes(), Some(&id)).expect("reads");
         assert_eq!(read.extra["future"], serde_json::json!({"x": 1}));
         assert!(String::from_utf8(read.to_blob()).expect("utf8").contains("future"));
     }
@@ -175,12 +147,12 @@ mod tests {
         value["schema"] = serde_json::json!(HANDOFF_SCHEMA + 1);
         let other = TaskId::parse("loom-0000ffff").expect("a valid id");
         assert!(matches!(
-            Handoff::from_blob(value.to_string().as_bytes(), &handoff.task),
-            Err(HandoffBlobError::NewerSchema { .. })
+            Handoff::from_blob(value.to_string().as_bytes(), Some(&handoff.task)),
+            Err(BlobError::NewerSchema { .. })
         ));
         assert!(matches!(
-            Handoff::from_blob(&handoff.to_blob(), &other),
-            Err(HandoffBlobError::WrongTask { .. })
+            Handoff::from_blob(&handoff.to_blob(), Some(&other)),
+            Err(BlobError::WrongOwner { .. })
         ));
     }
 }

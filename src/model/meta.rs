@@ -33,11 +33,14 @@ impl Meta {
             extra: Default::default(),
         }
     }
+}
 
-    pub fn to_blob(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("meta serializes because every field is plain data");
-        bytes.push(b'\n');
-        bytes
+impl super::Entity for Meta {
+    const FILE: &'static str = "meta.json";
+    const SCHEMA: u32 = SCHEMA_VERSION;
+
+    fn owner(&self) -> Option<&super::TaskId> {
+        None
     }
 }
 

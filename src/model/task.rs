@@ -193,17 +193,6 @@ pub struct Task {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
-/// Why a `task.json` blob could not be read as a task.
-#[derive(Debug, thiserror::Error)]
-pub enum TaskBlobError {
-    #[error("task.json is not valid: {0}")]
-    Malformed(#[from] serde_json::Error),
-    #[error("task.json has schema {found}, newer than the {supported} this git-loom understands")]
-    NewerSchema { found: u32, supported: u32 },
-    #[error("task.json holds id {found} but the ref names {expected}")]
-    WrongId { found: TaskId, expected: TaskId },
-}
-
 impl Task {
     /// The key of the plan the task was imported from (`plan` in `task.json`).
     pub fn plan(&self) -> Option<&str> {
@@ -249,33 +238,6 @@ impl Task {
         self.status
     }
 
-    /// Parse a blob read from `refs/loom/tasks/<expected>`.
-    pub fn from_blob(bytes: &[u8], expected: &TaskId) -> Result<Self, TaskBlobError> {
-        let schema = super::blob_schema(bytes)?;
-        if schema > TASK_SCHEMA {
-            return Err(TaskBlobError::NewerSchema {
-                found: schema,
-                supported: TASK_SCHEMA,
-            });
-        }
-        let task: Task = serde_json::from_slice(bytes)?;
-        if &task.id != expected {
-            return Err(TaskBlobError::WrongId {
-                found: task.id,
-                expected: expected.clone(),
-            });
-        }
-        Ok(task)
-    }
-
-    /// The canonical bytes of `task.json`: pretty JSON with a trailing newline, so `git show`
-    /// and `git loom log --patch` read well and identical tasks give identical blobs.
-    pub fn to_blob(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("a task serializes because every field is plain data");
-        bytes.push(b'\n');
-        bytes
-    }
-
     /// Record that the task is being rewritten at `now`.
     pub fn touch(&mut self, now: Timestamp) {
         self.updated_at = now.max(self.updated_at);
@@ -283,9 +245,52 @@ impl Task {
     }
 }
 
+/// A title or label a task cannot have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("a task title must not be empty")]
+    EmptyTitle,
+    #[error("a task title must be one line without control characters")]
+    UnreadableTitle,
+    #[error("invalid label {0:?}: a label is one word without spaces or commas")]
+    Label(String),
+}
+
+/// The title as stored: trimmed, and refused when it would corrupt a one-line summary or be
+/// unreadable.
+pub fn clean_title(title: &str) -> Result<String, FieldError> {
+    let title = title.trim();
+    if title.is_empty() {
+        return Err(FieldError::EmptyTitle);
+    }
+    if super::title_problem(title).is_some() {
+        return Err(FieldError::UnreadableTitle);
+    }
+    Ok(title.to_owned())
+}
+
+/// The label as stored: trimmed, one word without spaces or commas.
+pub fn clean_label(label: &str) -> Result<String, FieldError> {
+    let label = label.trim();
+    if label.is_empty() || label.chars().any(|c| c.is_control() || c.is_whitespace() || c == ',') {
+        return Err(FieldError::Label(label.to_owned()));
+    }
+    Ok(label.to_owned())
+}
+
+impl super::Entity for Task {
+    const FILE: &'static str = "task.json";
+    const SCHEMA: u32 = TASK_SCHEMA;
+
+    fn owner(&self) -> Option<&TaskId> {
+        Some(&self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{BlobError, Entity};
 
     fn sample() -> Task {
         let id = TaskId::parse("loom-0000abcd").unwrap();
@@ -300,7 +305,7 @@ mod tests {
         let mut value: serde_json::Value = serde_json::from_slice(&task.to_blob()).unwrap();
         value["future_field"] = serde_json::json!({"a": 1});
         let bytes = serde_json::to_vec(&value).unwrap();
-        let read = Task::from_blob(&bytes, &task.id).unwrap();
+        let read = Task::from_blob(&bytes, Some(&task.id)).unwrap();
         assert_eq!(read.extra["future_field"], serde_json::json!({"a": 1}));
         let again: serde_json::Value = serde_json::from_slice(&read.to_blob()).unwrap();
         assert_eq!(again, value);
@@ -311,8 +316,8 @@ mod tests {
         let task = sample();
         let mut value: serde_json::Value = serde_json::from_slice(&task.to_blob()).unwrap();
         value["schema"] = serde_json::json!(TASK_SCHEMA + 1);
-        let err = Task::from_blob(&serde_json::to_vec(&value).unwrap(), &task.id).unwrap_err();
-        assert!(matches!(err, TaskBlobError::NewerSchema { .. }));
+        let err = Task::from_blob(&serde_json::to_vec(&value).unwrap(), Some(&task.id)).unwrap_err();
+        assert!(matches!(err, BlobError::NewerSchema { .. }));
     }
 
     #[test]
@@ -320,8 +325,8 @@ mod tests {
         let task = sample();
         let other = TaskId::parse("loom-ffffffff").unwrap();
         assert!(matches!(
-            Task::from_blob(&task.to_blob(), &other),
-            Err(TaskBlobError::WrongId { .. })
+            Task::from_blob(&task.to_blob(), Some(&other)),
+            Err(BlobError::WrongOwner { .. })
         ));
     }
 

@@ -47,6 +47,23 @@ pub struct CommitMessage {
 }
 
 impl CommitMessage {
+    /// The message of a version written by `agent` doing `op`, about `task` when the version
+    /// belongs to one: the trailers every reader of a history relies on (`Loom-Task`,
+    /// `Loom-Agent`, `Loom-Op`).
+    pub fn version(summary: String, task: Option<&crate::model::TaskId>, agent: &str, op: &str) -> CommitMessage {
+        let mut trailers = Vec::with_capacity(3);
+        if let Some(task) = task {
+            trailers.push(("Loom-Task", task.to_string()));
+        }
+        trailers.push(("Loom-Agent", agent.to_owned()));
+        trailers.push(("Loom-Op", op.to_owned()));
+        CommitMessage {
+            summary,
+            body: None,
+            trailers,
+        }
+    }
+
     fn render(&self, nonce: u64) -> String {
         let summary = self.summary.replace('\n', " ");
         let mut text = summary.trim().to_owned();

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Loom, Result};
+use crate::loom::{Loom, Result};
 use crate::model::handoff::Handoff;
 use crate::model::{StageHints, Status, Task, TaskId};
 

@@ -7,10 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Plan, Reconciler, SyncReport, local_update, push_update, sync_message};
-use crate::model::{Task, TaskId};
-use crate::ops::{Actor, Result};
-use crate::store::{self, Expected, ObjectId, Store};
+use super::{Plan, Reconciler, Result, SyncReport, local_update, push_update, sync_message};
+use crate::model::{Entity, Task, TaskId};
+use crate::store::{self, Expected, ObjectId, Signature, Store};
 
 impl Reconciler<'_> {
     /// Break every cycle through a task this round moves; see the module comment.
@@ -18,7 +17,7 @@ impl Reconciler<'_> {
         &self,
         remote: &str,
         plan: &mut Plan,
-        actor: &Actor,
+        actor: &Signature,
         report: &mut SyncReport,
     ) -> Result<()> {
         let moved: BTreeMap<TaskId, ObjectId> = plan
@@ -81,12 +80,9 @@ impl Reconciler<'_> {
                 &id,
                 actor,
             );
-            let commit = self.store.write_version(
-                &[("task.json", &task.to_blob())],
-                &[parent],
-                &message,
-                &actor.signature(),
-            )?;
+            let commit = self
+                .store
+                .write_version(&[("task.json", &task.to_blob())], &[parent], &message, actor)?;
             // Replace this round's move of the ref (or add one) and what is pushed for it.
             let remote_expected = plan
                 .push
@@ -126,9 +122,10 @@ impl FinalGraph<'_> {
                 None => self.store.tip(&store::task_ref(id))?,
             };
             let task = tip.and_then(|tip| {
-                crate::ops::snapshot::read_task(self.store, id, tip)
+                self.store
+                    .read_entity::<Task>(&store::task_ref(id), tip, Some(id))
                     .ok()
-                    .map(|entry| entry.task)
+                    .map(|(task, _)| task)
             });
             self.tasks.insert(id.clone(), task);
         }

@@ -7,26 +7,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use jiff::Timestamp;
 
-use super::cache::TaskCache;
+use super::cache::tasks::TaskCache;
+use super::read::{TaskEntry, read_claim, read_task};
 use super::{Error, Loom, Result, resolve_among};
 use crate::graph::TaskGraph;
 use crate::model::state::{self, Derived};
 use crate::model::{Claim, IdQuery, Status, Task, TaskId, View};
-use crate::store::{self, ObjectId, RefTip, Store};
-
-/// One task as read from its ref.
-#[derive(Debug, Clone)]
-pub struct TaskEntry {
-    pub task: Task,
-    /// The commit the task's ref pointed at when it was read.
-    pub tip: ObjectId,
-    /// When that commit was written.
-    pub changed_at: Timestamp,
-    /// What that commit says happened.
-    pub last_change: String,
-    /// Who wrote that commit (its `Loom-Agent` trailer).
-    pub last_agent: Option<String>,
-}
+use crate::store::{self, ObjectId, RefTip};
 
 /// A ref under `refs/loom/tasks/` that could not be read as a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,38 +62,6 @@ pub struct ListFilter {
     pub all: bool,
 }
 
-/// Read one task at `tip` from its ref.
-pub(super) fn read_task(store: &Store, id: &TaskId, tip: ObjectId) -> Result<TaskEntry> {
-    let ref_name = store::task_ref(id);
-    let version = store.read_version(&ref_name, tip)?;
-    let bytes = version.files.get("task.json").ok_or_else(|| Error::CorruptTask {
-        ref_name: ref_name.clone(),
-        problem: "task.json is missing".into(),
-    })?;
-    let task = Task::from_blob(bytes, id).map_err(|err| Error::from((ref_name, err)))?;
-    Ok(TaskEntry {
-        task,
-        tip,
-        changed_at: version.time,
-        last_change: version.summary().to_owned(),
-        last_agent: version.trailer("Loom-Agent").map(str::to_owned),
-    })
-}
-
-/// Read the claim at `tip` from `refs/loom/claims/<id>`.
-pub(super) fn read_claim(store: &Store, id: &TaskId, tip: ObjectId) -> Result<Claim> {
-    let ref_name = store::claim_ref(id);
-    let version = store.read_version(&ref_name, tip)?;
-    let bytes = version.files.get("claim.json").ok_or_else(|| Error::CorruptTask {
-        ref_name: ref_name.clone(),
-        problem: "claim.json is missing".into(),
-    })?;
-    Claim::from_blob(bytes, id).map_err(|err| Error::CorruptTask {
-        ref_name,
-        problem: err.to_string(),
-    })
-}
-
 impl Loom {
     /// Read every task and which are claimed, judged at `now`.
     pub fn snapshot(&self, now: Timestamp) -> Result<Snapshot> {
@@ -117,7 +72,7 @@ impl Loom {
 
     /// Read every task from refs already listed: the task refs and the claim refs, each with
     /// the refs that could not be read.
-    pub(super) fn snapshot_of(
+    pub(crate) fn snapshot_of(
         &self,
         (tips, broken): (Vec<RefTip>, Vec<store::Error>),
         (claim_tips, broken_claims): (Vec<RefTip>, Vec<store::Error>),
@@ -161,7 +116,6 @@ impl Loom {
                     stale = true;
                     tasks.push((id, entry));
                 }
-                Err(Error::CorruptTask { ref_name, problem }) => snapshot.problems.push(Problem { ref_name, problem }),
                 Err(Error::Store(err)) => snapshot.problems.push(Problem::from(err)),
                 Err(other) => return Err(other),
             }
@@ -229,10 +183,7 @@ impl Loom {
                 .and_then(|tip| tip.map(|tip| read_task(&self.store, dep, tip)).transpose());
             let status = match read {
                 Ok(entry) => entry.map(|entry| entry.task.status()),
-                Err(
-                    Error::CorruptTask { ref_name, problem }
-                    | Error::Store(store::Error::Corrupt { ref_name, problem }),
-                ) => {
+                Err(Error::Store(store::Error::Corrupt { ref_name, problem })) => {
                     problems.push(Problem { ref_name, problem });
                     None
                 }

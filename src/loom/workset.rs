@@ -9,9 +9,10 @@
 
 use std::collections::BTreeMap;
 
-use super::snapshot::{Snapshot, read_task};
+use super::read::read_task;
+use super::snapshot::Snapshot;
 use super::{Actor, Error, Result};
-use crate::model::{Claim, Status, Task, TaskId};
+use crate::model::{Claim, Entity, Status, Task, TaskId};
 use crate::store::{self, CommitMessage, Expected, ObjectId, RefUpdate, Store};
 
 struct Slot {
@@ -28,7 +29,7 @@ struct Slot {
 }
 
 /// A change to a claim ref, published in the same transaction as the task changes.
-pub(super) enum ClaimChange {
+pub(crate) enum ClaimChange {
     /// Create the claim; fails if one exists (exactly one claimer wins).
     Create(Claim),
     /// Replace the claim at `tip` with a renewed version (a heartbeat).
@@ -39,7 +40,7 @@ pub(super) enum ClaimChange {
     Take { orphan: ObjectId, claim: Claim },
 }
 
-pub(super) struct Workset<'a> {
+pub(crate) struct Workset<'a> {
     store: &'a Store,
     snapshot: Option<&'a Snapshot>,
     slots: BTreeMap<TaskId, Slot>,
@@ -57,7 +58,7 @@ pub struct Written {
 }
 
 impl<'a> Workset<'a> {
-    pub(super) fn new(store: &'a Store) -> Self {
+    pub(crate) fn new(store: &'a Store) -> Self {
         Workset {
             store,
             snapshot: None,
@@ -67,7 +68,7 @@ impl<'a> Workset<'a> {
     }
 
     /// A workset that reads tasks from `snapshot`, so the whole operation sees one moment.
-    pub(super) fn on(store: &'a Store, snapshot: &'a Snapshot) -> Self {
+    pub(crate) fn on(store: &'a Store, snapshot: &'a Snapshot) -> Self {
         Workset {
             store,
             snapshot: Some(snapshot),
@@ -109,35 +110,35 @@ impl<'a> Workset<'a> {
             .expect("the slot was inserted above because it was missing"))
     }
 
-    pub(super) fn get(&mut self, id: &TaskId) -> Result<&Task> {
+    pub(crate) fn get(&mut self, id: &TaskId) -> Result<&Task> {
         Ok(&self.load(id)?.task)
     }
 
-    pub(super) fn get_mut(&mut self, id: &TaskId) -> Result<&mut Task> {
+    pub(crate) fn get_mut(&mut self, id: &TaskId) -> Result<&mut Task> {
         Ok(&mut self.load(id)?.task)
     }
 
     /// The stored status of `id`, or `None` when it does not exist or cannot be read.
-    pub(super) fn status_of(&mut self, id: &TaskId) -> Option<Status> {
+    pub(crate) fn status_of(&mut self, id: &TaskId) -> Option<Status> {
         self.get(id).ok().map(Task::status)
     }
 
     /// Record what happened to `id`, for its commit message.
-    pub(super) fn note(&mut self, id: &TaskId, note: impl Into<String>) {
+    pub(crate) fn note(&mut self, id: &TaskId, note: impl Into<String>) {
         if let Some(slot) = self.slots.get_mut(id) {
             slot.notes.push(note.into());
         }
     }
 
     /// Record `note` in the history of `id` even if nothing else about the task changes.
-    pub(super) fn record(&mut self, id: &TaskId, note: impl Into<String>) -> Result<()> {
+    pub(crate) fn record(&mut self, id: &TaskId, note: impl Into<String>) -> Result<()> {
         let slot = self.load(id)?;
         slot.notes.push(note.into());
         slot.record = true;
         Ok(())
     }
 
-    pub(super) fn insert_new(&mut self, task: Task, note: impl Into<String>) {
+    pub(crate) fn insert_new(&mut self, task: Task, note: impl Into<String>) {
         self.slots.insert(
             task.id.clone(),
             Slot {
@@ -153,13 +154,13 @@ impl<'a> Workset<'a> {
 
     /// Change the claim on `id` together with this workset's task changes; `summary` becomes
     /// the claim commit's message.
-    pub(super) fn change_claim(&mut self, id: &TaskId, change: ClaimChange, summary: impl Into<String>) {
+    pub(crate) fn change_claim(&mut self, id: &TaskId, change: ClaimChange, summary: impl Into<String>) {
         self.claims.push((id.clone(), change, summary.into()));
     }
 
     /// Remove a void claim left on `id` (by a writer that died half-way), so that the task
     /// becoming pending again does not bring it back to life.
-    pub(super) fn drop_void_claim(&mut self, id: &TaskId) -> Result<()> {
+    pub(crate) fn drop_void_claim(&mut self, id: &TaskId) -> Result<()> {
         if let Some(tip) = self.store.tip(&store::claim_ref(id))? {
             self.change_claim(id, ClaimChange::Delete { tip }, "removed a void claim");
         }
@@ -168,7 +169,7 @@ impl<'a> Workset<'a> {
 
     /// Publish every changed task in one transaction; tasks that ended up unchanged are left
     /// alone. Returns what was written, in id order.
-    pub(super) fn commit(self, actor: &Actor, op: &str) -> Result<Vec<Written>> {
+    pub(crate) fn commit(self, actor: &Actor, op: &str) -> Result<Vec<Written>> {
         let signature = actor.signature();
         let mut updates = Vec::new();
         let mut written = Vec::new();
@@ -243,7 +244,7 @@ impl<'a> Workset<'a> {
         if !updates.is_empty() {
             super::publish::publish(self.store, &updates, actor)?;
             if !keeps_board {
-                super::board::forget(&self.store.local_dir());
+                super::cache::board::forget(&self.store.local_dir());
             }
         }
         Ok(written)
@@ -251,16 +252,8 @@ impl<'a> Workset<'a> {
 }
 
 /// The message of a version commit: what happened, and the trailers naming task, agent and op.
-pub(super) fn version_message(summary: String, id: &TaskId, actor: &Actor, op: &str) -> CommitMessage {
-    CommitMessage {
-        summary,
-        body: None,
-        trailers: vec![
-            ("Loom-Task", id.to_string()),
-            ("Loom-Agent", actor.agent.clone()),
-            ("Loom-Op", op.to_owned()),
-        ],
-    }
+fn version_message(summary: String, id: &TaskId, actor: &Actor, op: &str) -> CommitMessage {
+    CommitMessage::version(summary, Some(id), &actor.agent, op)
 }
 
 /// Read the version a new one is built on, at `base`, from its objects: a write never extends
@@ -270,7 +263,7 @@ pub(super) fn version_message(summary: String, id: &TaskId, actor: &Actor, op: &
 fn verify_base(store: &Store, id: &TaskId, base: ObjectId, cached: Option<&Task>) -> Result<()> {
     let stored = read_task(store, id, base)?;
     if cached.is_some_and(|cached| *cached != stored.task) {
-        super::cache::forget(&store.local_dir());
+        super::cache::tasks::forget(&store.local_dir());
         return Err(Error::Store(store::Error::Conflict {
             ref_name: store::task_ref(id),
         }));
@@ -281,10 +274,7 @@ fn verify_base(store: &Store, id: &TaskId, base: ObjectId, cached: Option<&Task>
 fn unknown(id: &TaskId, snapshot: &Snapshot) -> Error {
     let ref_name = store::task_ref(id);
     match snapshot.problems.iter().find(|p| p.ref_name == ref_name) {
-        Some(problem) => Error::CorruptTask {
-            ref_name,
-            problem: problem.problem.clone(),
-        },
+        Some(problem) => Error::corrupt(ref_name, problem.problem.clone()),
         None => Error::UnknownTask { query: id.to_string() },
     }
 }

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::{Error, Loom, Result};
+use crate::loom::{Error, Loom, Result};
 use crate::model::Task;
 use crate::store::Store;
 use crate::verify::{self, Acceptance, BeforeTree, CheckKind, Report, Spec, Wiring, WiringTest};

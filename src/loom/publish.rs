@@ -20,12 +20,12 @@
 //! write reports a conflict, so the operation re-reads and re-applies itself (or, for
 //! `claim --next`, moves to another candidate).
 
-use super::sync::Reconciler;
-use super::{Actor, Result};
+use super::remote::{Exchange, exchange};
+use super::{Actor, Error, Result};
 use crate::store::{self, Expected, PushOutcome, PushUpdate, RefUpdate, Store};
 
 /// Move `updates` locally, after the coordination remote (if the store has one) accepted them.
-pub(super) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Result<()> {
+pub(crate) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Result<()> {
     let signature = actor.signature();
     if let Some(remote) = store.publish_remote() {
         let mut pushes = Vec::with_capacity(updates.len());
@@ -46,7 +46,7 @@ pub(super) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Re
                     None => judged_it,
                 };
                 if !acceptable {
-                    Reconciler::new(store).fetch(remote, actor)?;
+                    exchange(store, remote, Exchange::Fetch, actor)?;
                     return Err(conflict(&update.name));
                 }
             }
@@ -76,7 +76,7 @@ pub(super) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Re
         match store.push_loom(remote, &pushes, &signature)? {
             PushOutcome::Accepted => {}
             PushOutcome::Rejected(refused) => {
-                Reconciler::new(store).fetch(remote, actor)?;
+                exchange(store, remote, Exchange::Fetch, actor)?;
                 let names: Vec<&str> = refused.iter().map(|(name, _)| name.as_str()).collect();
                 return Err(conflict(&names.join(", ")));
             }
@@ -134,15 +134,15 @@ fn settle(store: &Store, updates: &[RefUpdate], signature: &store::Signature) ->
             }
         }
     }
-    super::board::forget(&store.local_dir());
+    super::cache::board::forget(&store.local_dir());
     Ok(())
 }
 
 /// How often one local ref is read and moved again while other commands keep moving it.
 const SETTLE_ATTEMPTS: u32 = 8;
 
-fn conflict(ref_name: &str) -> super::Error {
-    super::Error::Store(store::Error::Conflict {
+fn conflict(ref_name: &str) -> Error {
+    Error::Store(store::Error::Conflict {
         ref_name: ref_name.to_owned(),
     })
 }

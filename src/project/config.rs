@@ -13,7 +13,7 @@
 use serde_json::Value;
 use toml_edit::DocumentMut;
 
-use super::{Actor, Error, META_FILE, RawMeta, Result, SETTINGS_FILE, publish, read_raw_meta, with_retries};
+use crate::loom::{Actor, Error, META_FILE, RawMeta, Result, SETTINGS_FILE, publish, read_raw_meta, with_retries};
 use crate::model::Settings;
 use crate::store::{self, CommitMessage, Expected, RefUpdate, Store};
 

@@ -7,11 +7,11 @@
 
 use std::collections::BTreeSet;
 
-use super::create::{check_label, check_title};
-use super::snapshot::Snapshot;
-use super::workset::{Workset, Written};
-use super::{Actor, Error, Loom, Result, with_retries};
+use crate::loom::snapshot::Snapshot;
+use crate::loom::workset::{Workset, Written};
+use crate::loom::{Actor, Error, Loom, Result, with_retries};
 use crate::model::state::{self, Guards, Transition};
+use crate::model::task::{clean_label, clean_title};
 use crate::model::{IdQuery, Priority, Status, Task, TaskId};
 
 /// The changes `update` can make. Ids are as the user typed them.
@@ -46,7 +46,7 @@ pub struct EditOutcome {
 
 /// A waits-for edge an update added, remembered so it can be taken back.
 #[derive(Debug, Clone)]
-pub(super) enum AddedEdge {
+pub(crate) enum AddedEdge {
     Dep(TaskId),
     Parent { new: TaskId, old: Option<TaskId> },
 }
@@ -73,12 +73,12 @@ impl Loom {
 
     /// Apply `changes`, returning what was written and the waits-for edges it added.
     fn update_once(&self, input: &str, changes: &Changes, actor: &Actor) -> Result<(EditOutcome, Vec<AddedEdge>)> {
-        let title = changes.title.as_deref().map(check_title).transpose()?;
+        let title = changes.title.as_deref().map(clean_title).transpose()?;
         let add_labels = changes
             .add_labels
             .iter()
-            .map(|l| check_label(l))
-            .collect::<Result<Vec<_>>>()?;
+            .map(|l| clean_label(l))
+            .collect::<Result<Vec<_>, _>>()?;
         with_retries(|| {
             let snapshot = changes.needs_graph().then(|| self.snapshot(actor.now)).transpose()?;
             let resolve = |input: &str| match &snapshot {
@@ -193,7 +193,7 @@ impl Loom {
     /// concurrent edit elsewhere (each edit was checked against the graph it read, but two
     /// edits can each be fine alone). If one did, take the edge back out and report the cycle:
     /// of two such racing edits at least one sees the other, so the graph is left acyclic.
-    pub(super) fn verify_no_cycle(&self, id: &TaskId, added: &[AddedEdge], actor: &Actor) -> Result<()> {
+    pub(crate) fn verify_no_cycle(&self, id: &TaskId, added: &[AddedEdge], actor: &Actor) -> Result<()> {
         let snapshot = self.snapshot(actor.now)?;
         let graph = snapshot.graph();
         let cycle = added.iter().find_map(|edge| match edge {
@@ -302,7 +302,7 @@ impl Loom {
     /// the same moment. Each writer judged the epic against the siblings it read, and sibling
     /// statuses are not part of the transaction, so two children finishing together could both
     /// see the other still open; the later of them sees both done here and closes the epic.
-    pub(super) fn settle_epics(&self, written: &mut Vec<Written>, actor: &Actor, op: &str) -> Result<()> {
+    pub(crate) fn settle_epics(&self, written: &mut Vec<Written>, actor: &Actor, op: &str) -> Result<()> {
         let closed_here =
             |epic: &TaskId, written: &[Written]| written.iter().any(|w| &w.id == epic && w.task.status().is_closed());
         let epics: BTreeSet<TaskId> = written
@@ -324,7 +324,7 @@ impl Loom {
 }
 
 /// Commit the workset and report the main task as it now stands.
-pub(super) fn finish(mut workset: Workset<'_>, id: &TaskId, actor: &Actor, op: &str) -> Result<EditOutcome> {
+pub(crate) fn finish(mut workset: Workset<'_>, id: &TaskId, actor: &Actor, op: &str) -> Result<EditOutcome> {
     let unchanged = workset.get(id)?.clone();
     let written = workset.commit(actor, op)?;
     let task = written
@@ -410,7 +410,7 @@ fn refuse_if_claimed(loom: &Loom, id: &TaskId) -> Result<()> {
 }
 
 /// Move `id` to `to` through the state machine and close any epic that thereby finished.
-pub(super) fn change_status(workset: &mut Workset<'_>, id: &TaskId, to: Status) -> Result<Transition> {
+pub(crate) fn change_status(workset: &mut Workset<'_>, id: &TaskId, to: Status) -> Result<Transition> {
     let task = workset.get(id)?.clone();
     let mut guards = Guards::default();
     if to == Status::Done {

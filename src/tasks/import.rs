@@ -17,8 +17,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::{Value, json};
 
 use super::edit::change_status;
-use super::workset::Workset;
-use super::{Actor, Loom, Result, with_retries};
+use crate::loom::workset::Workset;
+use crate::loom::{Actor, Loom, Result, with_retries};
 use crate::model::state::{self, Kind};
 use crate::model::{Status, Task, TaskId};
 use crate::plan::{Check, Plan, Stage};

@@ -7,8 +7,8 @@
 
 use std::path::PathBuf;
 
-use super::workset::{ClaimChange, Workset};
-use super::{Actor, Error, Loom, Result, with_retries};
+use crate::loom::workset::{ClaimChange, Workset};
+use crate::loom::{Actor, Error, Loom, Result, with_retries};
 use crate::model::{Holder, Status, TaskId};
 
 /// A task's worktree as created or found.

@@ -26,10 +26,24 @@ use std::collections::BTreeMap;
 
 mod cycles;
 
-use super::{Actor, Error, Result};
-use crate::model::TaskId;
-use crate::model::merge::{Conflict, Side, merge_tasks};
-use crate::store::{self, CommitMessage, Expected, ObjectId, PushOutcome, PushUpdate, RefUpdate, Store};
+use crate::model::reconcile::{Conflict, Side, merge_tasks};
+use crate::model::{Entity, Handoff, Task, TaskId};
+use crate::store::{self, CommitMessage, Expected, ObjectId, PushOutcome, PushUpdate, RefUpdate, Signature, Store};
+
+/// Why a sync, fetch or push did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Store(#[from] store::Error),
+    /// The remote moved again before every round could agree with it.
+    #[error("remote {remote:?} kept changing: no agreement after {rounds} rounds of sync")]
+    NoAgreement { remote: String, rounds: u32 },
+    /// A push that would need a fetch first: the remote has versions this clone has not joined.
+    #[error("the remote {remote:?} has changes this clone does not ({}): run `git loom sync {remote}`", .refs.join(", "))]
+    Diverged { remote: String, refs: Vec<String> },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How many fetch–reconcile–push rounds a sync makes before giving up on a remote that keeps
 /// moving.
@@ -56,6 +70,8 @@ pub struct SyncReport {
     pub skipped: Vec<(String, String)>,
     /// Rounds made.
     pub rounds: u32,
+    /// Whether any local ref under `refs/loom/` moved (so caches of them are out of date).
+    pub moved_local: bool,
 }
 
 /// One ref's tips on the two sides.
@@ -88,27 +104,27 @@ impl<'a> Reconciler<'a> {
     }
 
     /// Fetch `remote`'s refs and reconcile them into the local ones, pushing nothing.
-    pub fn fetch(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
+    pub fn fetch(&self, remote: &str, actor: &Signature) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         let pruned = self.fetch_round(remote, actor, &mut report)?;
         let plan = self.reconcile(remote, &pruned, actor, &mut report)?;
-        self.apply_local(&plan, actor)?;
+        report.moved_local |= self.apply_local(&plan, actor)?;
         report.rounds = 1;
         Ok(report)
     }
 
     /// Fetch, reconcile and push until the remote and this clone agree on every loom ref.
-    pub fn sync(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
+    pub fn sync(&self, remote: &str, actor: &Signature) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         for round in 1..=MAX_ROUNDS {
             report.rounds = round;
             let pruned = self.fetch_round(remote, actor, &mut report)?;
             let plan = self.reconcile(remote, &pruned, actor, &mut report)?;
-            self.apply_local(&plan, actor)?;
+            report.moved_local |= self.apply_local(&plan, actor)?;
             if plan.push.is_empty() {
                 return Ok(report);
             }
-            match self.store.push_loom(remote, &plan.push, &actor.signature())? {
+            match self.store.push_loom(remote, &plan.push, actor)? {
                 PushOutcome::Accepted => {
                     report
                         .pushed
@@ -120,25 +136,26 @@ impl<'a> Reconciler<'a> {
                 PushOutcome::Rejected(_) => {}
             }
         }
-        Err(Error::Internal(format!(
-            "remote {remote:?} kept changing: no agreement after {MAX_ROUNDS} rounds of sync"
-        )))
+        Err(Error::NoAgreement {
+            remote: remote.to_owned(),
+            rounds: MAX_ROUNDS,
+        })
     }
 
     /// Push what the remote lacks without fetching first: only refs the remote-tracking state
     /// shows the remote can fast-forward to are sent; diverged ones wait for a sync.
-    pub fn push(&self, remote: &str, actor: &Actor) -> Result<SyncReport> {
+    pub fn push(&self, remote: &str, actor: &Signature) -> Result<SyncReport> {
         let mut report = SyncReport::default();
         let plan = self.reconcile(remote, &Pruned::new(), actor, &mut report)?;
         report.rounds = 1;
         let diverged: Vec<String> = plan.local.iter().map(|update| update.name.clone()).collect();
         if !diverged.is_empty() {
-            return Err(Error::Invalid(format!(
-                "the remote {remote:?} has changes this clone does not ({}): run `git loom sync {remote}`",
-                diverged.join(", ")
-            )));
+            return Err(Error::Diverged {
+                remote: remote.to_owned(),
+                refs: diverged,
+            });
         }
-        match self.store.push_loom(remote, &plan.push, &actor.signature())? {
+        match self.store.push_loom(remote, &plan.push, actor)? {
             PushOutcome::Accepted => {
                 report
                     .pushed
@@ -157,8 +174,8 @@ impl<'a> Reconciler<'a> {
 
     /// Fetch once; returns the local names of the claims the fetch proved gone from the remote,
     /// each with the version the mirror held.
-    fn fetch_round(&self, remote: &str, actor: &Actor, report: &mut SyncReport) -> Result<Pruned> {
-        let fetched = self.store.fetch_loom(remote, &actor.signature())?;
+    fn fetch_round(&self, remote: &str, actor: &Signature, report: &mut SyncReport) -> Result<Pruned> {
+        let fetched = self.store.fetch_loom(remote, actor)?;
         report.fetched += fetched.len();
         let prefix = store::tracking_prefix(remote);
         Ok(fetched
@@ -173,7 +190,7 @@ impl<'a> Reconciler<'a> {
 
     /// Compare every loom ref with the remote's and decide what moves where. `pruned` names the
     /// claims the last fetch proved gone from the remote.
-    fn reconcile(&self, remote: &str, pruned: &Pruned, actor: &Actor, report: &mut SyncReport) -> Result<Plan> {
+    fn reconcile(&self, remote: &str, pruned: &Pruned, actor: &Signature, report: &mut SyncReport) -> Result<Plan> {
         let mut plan = Plan::default();
         let tracking = store::tracking_prefix(remote);
         let kinds = [
@@ -280,7 +297,7 @@ impl<'a> Reconciler<'a> {
         &self,
         name: &str,
         pair: Pair,
-        actor: &Actor,
+        actor: &Signature,
         plan: &mut Plan,
         report: &mut SyncReport,
     ) -> Result<()> {
@@ -301,7 +318,6 @@ impl<'a> Reconciler<'a> {
                     .push(push_update(name, Expected::Tip(remote_tip), Some(merged_tip)));
                 report.merged.push((id, conflicts));
             }
-            Err(Error::CorruptTask { ref_name, problem }) => report.skipped.push((ref_name, problem)),
             Err(Error::Store(store::Error::Corrupt { ref_name, problem })) => report.skipped.push((ref_name, problem)),
             Err(other) => return Err(other),
         }
@@ -315,7 +331,7 @@ impl<'a> Reconciler<'a> {
         &self,
         name: &str,
         pair: Pair,
-        actor: &Actor,
+        actor: &Signature,
         plan: &mut Plan,
         report: &mut SyncReport,
     ) -> Result<()> {
@@ -330,28 +346,26 @@ impl<'a> Reconciler<'a> {
         };
         let read = |tip| -> Result<Vec<u8>> {
             let version = self.store.read_version(name, tip)?;
-            version
+            let bytes = version
                 .files
-                .get("handoff.json")
+                .get(Handoff::FILE)
                 .cloned()
-                .ok_or_else(|| Error::CorruptTask {
+                .ok_or_else(|| store::Error::Corrupt {
                     ref_name: name.to_owned(),
-                    problem: "handoff.json is missing".into(),
-                })
+                    problem: format!("{} is missing", Handoff::FILE),
+                })?;
+            Ok(bytes)
         };
         let (ours, theirs) = (read(local_tip)?, read(remote_tip)?);
         let key = |bytes: &[u8]| {
-            let handoff = crate::model::Handoff::from_blob(bytes, &id).ok();
+            let handoff = Handoff::from_blob(bytes, Some(&id)).ok();
             (handoff.as_ref().map(|h| h.at), handoff.map(|h| h.agent), bytes.to_vec())
         };
         let later = if key(&ours) >= key(&theirs) { ours } else { theirs };
         let message = sync_message(format!("merge handoffs of {id}"), &id, actor);
-        let commit = self.store.write_version(
-            &[("handoff.json", &later)],
-            &[local_tip, remote_tip],
-            &message,
-            &actor.signature(),
-        )?;
+        let commit =
+            self.store
+                .write_version(&[("handoff.json", &later)], &[local_tip, remote_tip], &message, actor)?;
         plan.local
             .push(local_update(name, Expected::Tip(local_tip), Some(commit)));
         plan.push
@@ -366,24 +380,24 @@ impl<'a> Reconciler<'a> {
         id: &TaskId,
         local: ObjectId,
         remote: ObjectId,
-        actor: &Actor,
+        actor: &Signature,
     ) -> Result<(ObjectId, Vec<Conflict>)> {
         let name = store::task_ref(id);
         let base = self.store.merge_base(&name, local, remote)?;
-        let read = |tip: ObjectId| super::snapshot::read_task(self.store, id, tip);
-        let base_task = base.map(read).transpose()?.map(|entry| entry.task);
-        let ours = read(local)?;
-        let theirs = read(remote)?;
-        let ours_agent = ours.last_agent.clone().unwrap_or_default();
-        let theirs_agent = theirs.last_agent.clone().unwrap_or_default();
+        let read = |tip: ObjectId| self.store.read_entity::<Task>(&name, tip, Some(id));
+        let base_task = base.map(read).transpose()?.map(|(task, _)| task);
+        let (ours, ours_version) = read(local)?;
+        let (theirs, theirs_version) = read(remote)?;
+        let agent_of = |version: &store::EntityVersion| version.trailer("Loom-Agent").unwrap_or_default().to_owned();
+        let (ours_agent, theirs_agent) = (agent_of(&ours_version), agent_of(&theirs_version));
         let merged = merge_tasks(
             base_task.as_ref(),
             Side {
-                task: &ours.task,
+                task: &ours,
                 agent: &ours_agent,
             },
             Side {
-                task: &theirs.task,
+                task: &theirs,
                 agent: &theirs_agent,
             },
         );
@@ -394,9 +408,9 @@ impl<'a> Reconciler<'a> {
         };
         let message = sync_message(summary, id, actor);
         let blob = merged.task.to_blob();
-        let commit =
-            self.store
-                .write_version(&[("task.json", &blob)], &[local, remote], &message, &actor.signature())?;
+        let commit = self
+            .store
+            .write_version(&[(Task::FILE, &blob)], &[local, remote], &message, actor)?;
         Ok((commit, merged.conflicts))
     }
 
@@ -413,13 +427,12 @@ impl<'a> Reconciler<'a> {
     /// Move the local refs as planned. A ref another command of this clone moved since it was
     /// read is left as that command set it: every such command published its change to the
     /// remote first, so the next fetch brings whatever the two still disagree on.
-    fn apply_local(&self, plan: &Plan, actor: &Actor) -> Result<()> {
+    fn apply_local(&self, plan: &Plan, actor: &Signature) -> Result<bool> {
         if plan.local.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
-        self.store.apply_each(&plan.local, &actor.signature())?;
-        super::board::forget(&self.store.local_dir());
-        Ok(())
+        self.store.apply_each(&plan.local, actor)?;
+        Ok(true)
     }
 
     /// A claim: the remote decides. See the module comment.
@@ -492,29 +505,14 @@ impl<'a> Reconciler<'a> {
         .into_iter()
         .flatten()
         {
-            match super::snapshot::read_task(self.store, id, tip) {
-                Ok(entry) if entry.task.status() == crate::model::Status::Pending => {}
-                Ok(_) | Err(Error::CorruptTask { .. } | Error::Store(store::Error::Corrupt { .. })) => {
+            match self.store.read_entity::<Task>(&name, tip, Some(id)) {
+                Ok((task, _)) if task.status() == crate::model::Status::Pending => {}
+                Ok(_) | Err(store::Error::Corrupt { .. }) => {
                     return Ok(false);
                 }
-                Err(err) => return Err(err),
+                Err(err) => return Err(err.into()),
             }
         }
-        Ok(true)
-    }
-}
-
-impl super::Loom {
-    /// With a coordination remote, fetch and reconcile when the last fetch is older than
-    /// `max_age`, so that what other clones did since is seen here. Returns whether it fetched.
-    pub(super) fn refresh(&self, max_age: std::time::Duration, actor: &Actor) -> Result<bool> {
-        let Some(remote) = self.store.publish_remote() else {
-            return Ok(false);
-        };
-        if self.store.fetched_ago(remote).is_some_and(|age| age < max_age) {
-            return Ok(false);
-        }
-        Reconciler::new(&self.store).fetch(remote, actor)?;
         Ok(true)
     }
 }
@@ -546,6 +544,6 @@ fn push_update(name: &str, expected: Expected, new: Option<ObjectId>) -> PushUpd
     }
 }
 
-fn sync_message(summary: String, id: &TaskId, actor: &Actor) -> CommitMessage {
-    super::workset::version_message(summary, id, actor, "sync")
+fn sync_message(summary: String, id: &TaskId, by: &Signature) -> CommitMessage {
+    CommitMessage::version(summary, Some(id), &by.name, "sync")
 }

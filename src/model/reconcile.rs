@@ -310,5 +310,5 @@ fn slot<'m>(map: &'m BTreeMap<String, serde_json::Value>, key: &str) -> Vec<&'m 
 }
 
 #[cfg(test)]
-#[path = "merge_tests.rs"]
+#[path = "reconcile_tests.rs"]
 mod tests;

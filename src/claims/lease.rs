@@ -6,13 +6,13 @@
 //! judged: if the holder's heartbeat lands first, the claim moved and is left alone. So any
 //! number of sweepers can run at once, anywhere, beside working holders.
 
-use super::edit::{change_status, finish};
-use super::snapshot::Problem;
-use super::workset::{ClaimChange, Workset};
-use super::{Actor, EditOutcome, Error, Loom, Result, with_retries};
+use crate::loom::workset::{ClaimChange, Workset};
+use crate::loom::{Actor, Error, Loom, Problem, Result, with_retries};
 use crate::model::claim::{Claim, Health};
 use crate::model::{Status, TaskId};
 use crate::store::{self, ObjectId};
+use crate::tasks::EditOutcome;
+use crate::tasks::edit::{change_status, finish};
 
 /// What a sweep did.
 #[derive(Debug, Clone, Default)]
@@ -123,7 +123,7 @@ impl Loom {
             let mut workset = Workset::new(&self.store);
             match workset.record(id, note) {
                 // A claim on a task that is gone or unreadable is removed all the same.
-                Ok(()) | Err(Error::UnknownTask { .. } | Error::CorruptTask { .. }) => {}
+                Ok(()) | Err(Error::UnknownTask { .. } | Error::Store(store::Error::Corrupt { .. })) => {}
                 Err(err) => return Err(err),
             }
             workset.change_claim(id, ClaimChange::Delete { tip }, note);
@@ -137,9 +137,7 @@ impl Loom {
     fn judgeable_claim(&self, id: &TaskId, tip: ObjectId, problems: &mut Vec<Problem>) -> Result<Option<Claim>> {
         match self.read_claim(id, tip) {
             Ok(claim) => Ok(Some(claim)),
-            Err(
-                Error::CorruptTask { ref_name, problem } | Error::Store(store::Error::Corrupt { ref_name, problem }),
-            ) => {
+            Err(Error::Store(store::Error::Corrupt { ref_name, problem })) => {
                 problems.push(Problem { ref_name, problem });
                 Ok(None)
             }
@@ -267,9 +265,7 @@ fn skipped(id: &TaskId, err: Error) -> Result<Problem> {
             ref_name,
             problem: format!("still busy after every retry ({err}); left for the next sweep"),
         }),
-        Error::CorruptTask { ref_name, problem } | Error::Store(store::Error::Corrupt { ref_name, problem }) => {
-            Ok(Problem { ref_name, problem })
-        }
+        Error::Store(store::Error::Corrupt { ref_name, problem }) => Ok(Problem { ref_name, problem }),
         err => Err(err),
     }
 }

@@ -8,9 +8,9 @@
 use std::collections::BTreeSet;
 
 use super::edit::AddedEdge;
-use super::workset::Workset;
-use super::{Actor, Error, Loom, Result, with_retries};
 use crate::graph::Cycle;
+use crate::loom::workset::Workset;
+use crate::loom::{Actor, Error, Loom, Result, with_retries};
 use crate::model::state::{self, Kind};
 use crate::model::{Priority, Task, TaskId};
 use crate::store;
@@ -52,34 +52,10 @@ impl NewTask {
 /// How many fresh ids to draw before concluding something is wrong with the id space.
 const MAX_ID_DRAWS: usize = 16;
 
-/// Reject text that would corrupt a one-line summary or make a title unreadable.
-pub(super) fn check_title(title: &str) -> Result<String> {
-    let title = title.trim();
-    if title.is_empty() {
-        return Err(Error::Invalid("a task title must not be empty".into()));
-    }
-    if crate::model::title_problem(title).is_some() {
-        return Err(Error::Invalid(
-            "a task title must be one line without control characters".into(),
-        ));
-    }
-    Ok(title.to_owned())
-}
-
-pub(super) fn check_label(label: &str) -> Result<String> {
-    let label = label.trim();
-    if label.is_empty() || label.chars().any(|c| c.is_control() || c.is_whitespace() || c == ',') {
-        return Err(Error::Invalid(format!(
-            "invalid label {label:?}: a label is one word without spaces or commas"
-        )));
-    }
-    Ok(label.to_owned())
-}
-
 impl Loom {
     /// Create a task and return it as written.
     pub fn create(&self, new: &NewTask, actor: &Actor) -> Result<Task> {
-        let title = check_title(&new.title)?;
+        let title = crate::model::task::clean_title(&new.title)?;
         if new.kind == Kind::Epic && !new.deps.is_empty() {
             return Err(Error::Invalid(
                 "an epic waits for its children, so it cannot have dependencies; give them to its children".into(),
@@ -88,8 +64,8 @@ impl Loom {
         let labels = new
             .labels
             .iter()
-            .map(|label| check_label(label))
-            .collect::<Result<BTreeSet<_>>>()?;
+            .map(|label| crate::model::task::clean_label(label))
+            .collect::<Result<BTreeSet<_>, _>>()?;
         let deps = new
             .deps
             .iter()
@@ -168,7 +144,7 @@ impl Loom {
 
     /// Draw an id no task has yet. The create-only ref update still guards the moment between
     /// this check and the write.
-    pub(super) fn fresh_id(&self, title: &str, actor: &Actor) -> Result<TaskId> {
+    pub(crate) fn fresh_id(&self, title: &str, actor: &Actor) -> Result<TaskId> {
         let nanos = actor.now.as_nanosecond();
         for _ in 0..MAX_ID_DRAWS {
             let nonce = getrandom::u64().map_err(|err| Error::Internal(format!("cannot draw a random id: {err}")))?;

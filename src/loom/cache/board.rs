@@ -23,8 +23,8 @@ use std::path::Path;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::Snapshot;
-use super::{ListFilter, Loom, Result};
+use crate::loom::snapshot::Snapshot;
+use crate::loom::{ListFilter, Loom, Result};
 use crate::model::{Priority, View};
 use crate::store::{self, RefTip, Store};
 
@@ -277,7 +277,7 @@ fn save(dir: &Path, board: &[u8], next: &[u8]) {
 /// task ready, so that `claim --next` does not pick from a board that cannot know it. The
 /// epoch covers a board being built at the same moment from refs listed before the write:
 /// it carries the epoch read before its listing, which no longer matches.
-pub(super) fn forget(dir: &Path) {
+pub(crate) fn forget(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(FILE_NAME));
     let _ = std::fs::remove_file(dir.join(NEXT_FILE));
     let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
@@ -292,7 +292,7 @@ fn epoch(dir: &Path) -> String {
 }
 
 /// Note that `id` was just claimed, so that `claim --next` elsewhere skips it without a look.
-pub(super) fn note_taken(dir: &Path, id: &str) {
+pub(crate) fn note_taken(dir: &Path, id: &str) {
     let file = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
@@ -306,7 +306,7 @@ pub(super) fn note_taken(dir: &Path, id: &str) {
 /// If the board file would be shown as it is (no ref changed since it was built) but
 /// disagrees with a fresh read of every task (the readable ids, and the refs that could
 /// not be read), what differs.
-pub(super) fn board_disagreement(
+pub(crate) fn board_disagreement(
     store: &Store,
     readable: &std::collections::BTreeSet<&str>,
     unreadable: &std::collections::BTreeSet<&str>,
@@ -360,7 +360,7 @@ impl Loom {
     /// Ids of ready tasks in best-first order for `claim --next`, and whether they come from a
     /// fresh read. A board built less than [`NEXT_TRUSTS_BOARD_FOR`] ago is used without
     /// listing refs unless `fresh` is asked for, minus the ids other claimers noted as taken.
-    pub(super) fn next_candidates(
+    pub(crate) fn next_candidates(
         &self,
         now: Timestamp,
         fresh: bool,

@@ -10,13 +10,14 @@
 
 use jiff::Timestamp;
 
-use super::board::{self, BoardRow};
-use super::edit::{change_status, finish};
-use super::workset::{ClaimChange, Workset};
-use super::{Actor, EditOutcome, Error, Loom, Result, with_retries};
+use crate::loom::cache::board::{self, BoardRow};
+use crate::loom::workset::{ClaimChange, Workset};
+use crate::loom::{Actor, Error, Loom, Result, with_retries};
 use crate::model::claim::{Claim, Holder, retry_delay};
 use crate::model::{Priority, Status, Task, TaskId, View, state};
 use crate::store::{self, ObjectId};
+use crate::tasks::EditOutcome;
+use crate::tasks::edit::{change_status, finish};
 
 /// How a new claim is made.
 #[derive(Debug, Clone, Default)]
@@ -131,7 +132,7 @@ impl Loom {
                         Error::Claimed { .. }
                         | Error::NotReady { .. }
                         | Error::UnknownTask { .. }
-                        | Error::CorruptTask { .. },
+                        | Error::Store(store::Error::Corrupt { .. }),
                     ) => continue,
                     Err(err) if err.is_conflict() => continue,
                     Err(err) => return Err(err),

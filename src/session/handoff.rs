@@ -3,11 +3,11 @@
 //! the task branch's commits and changed files), so the next session starts from facts as well
 //! as from the previous agent's words.
 
-use super::claim::Credentials;
-use super::publish::publish;
-use super::{Actor, Error, Loom, Result};
+use crate::claims::Credentials;
+use crate::loom::publish::publish;
+use crate::loom::{Actor, Error, Loom, Result, with_retries};
 use crate::model::handoff::{CommitLine, FileChange, HANDOFF_SCHEMA, Handoff, MAX_LISTED_COMMITS, WorkState};
-use crate::model::{Holder, Task, TaskId};
+use crate::model::{Entity, Holder, Task, TaskId};
 use crate::store::{self, CommitMessage, Expected, RefUpdate};
 
 /// What the agent writes into a handoff.
@@ -99,26 +99,22 @@ impl Loom {
             extra: Default::default(),
         };
         let name = store::handoff_ref(&id);
-        super::with_retries(|| {
+        with_retries(|| {
             let tip = self.store.tip(&name)?;
             if let Some(tip) = tip {
                 // The new handoff's parent must be a readable handoff: never extend a chain
                 // whose tip is missing or damaged.
-                let version = self.store.read_version(&name, tip)?;
-                handoff_of(&name, &id, &version.files)?;
+                self.store.read_entity::<Handoff>(&name, tip, Some(&id))?;
             }
-            let message = CommitMessage {
-                summary: format!("handoff by {} on {id}", actor.agent),
-                body: None,
-                trailers: vec![
-                    ("Loom-Task", id.to_string()),
-                    ("Loom-Agent", actor.agent.clone()),
-                    ("Loom-Op", "handoff".into()),
-                ],
-            };
+            let message = CommitMessage::version(
+                format!("handoff by {} on {id}", actor.agent),
+                Some(&id),
+                &actor.agent,
+                "handoff",
+            );
             let parents: Vec<_> = tip.into_iter().collect();
             let commit = self.store.write_version(
-                &[("handoff.json", &handoff.to_blob())],
+                &[(Handoff::FILE, &handoff.to_blob())],
                 &parents,
                 &message,
                 &actor.signature(),
@@ -153,7 +149,7 @@ impl Loom {
             return Ok(None);
         };
         let version = self.store.read_version(&name, tip)?;
-        Ok(Some(handoff_of(&name, id, &version.files)?))
+        Ok(Some(store::entity_of::<Handoff>(&name, &version, Some(id))?))
     }
 
     fn handoff_history(&self, id: &TaskId) -> Result<Vec<Handoff>> {
@@ -164,7 +160,7 @@ impl Loom {
         let mut seen = std::collections::HashSet::new();
         let mut handoffs = Vec::new();
         for version in self.store.history(&name, tip)? {
-            let handoff = handoff_of(&name, id, &version.files)?;
+            let handoff = store::entity_of::<Handoff>(&name, &version, Some(id))?;
             // A commit joining two clones' chains repeats one of them: list each handoff once.
             if seen.insert(handoff.to_blob()) {
                 handoffs.push(handoff);
@@ -172,15 +168,4 @@ impl Loom {
         }
         Ok(handoffs)
     }
-}
-
-fn handoff_of(ref_name: &str, id: &TaskId, files: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<Handoff> {
-    let bytes = files.get("handoff.json").ok_or_else(|| Error::CorruptTask {
-        ref_name: ref_name.to_owned(),
-        problem: "handoff.json is missing".into(),
-    })?;
-    Handoff::from_blob(bytes, id).map_err(|err| Error::CorruptTask {
-        ref_name: ref_name.to_owned(),
-        problem: err.to_string(),
-    })
 }

@@ -7,7 +7,7 @@
 use jiff::Timestamp;
 use similar::TextDiff;
 
-use crate::ops::{Loom, Result};
+use crate::loom::{Loom, Result};
 use crate::store::{self, ObjectId};
 
 /// One version of a task.
@@ -28,7 +28,7 @@ impl Loom {
         let id = self.resolve(input)?;
         let ref_name = store::task_ref(&id);
         let Some(tip) = self.store().tip(&ref_name)? else {
-            return Err(crate::ops::Error::UnknownTask {
+            return Err(crate::loom::Error::UnknownTask {
                 query: input.to_owned(),
             });
         };

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::snapshot::TaskEntry;
+use crate::loom::read::TaskEntry;
 use crate::model::compact::CompactTask;
 use crate::model::{Task, TaskId};
 use crate::store::ObjectId;
@@ -35,13 +35,13 @@ struct Record {
 }
 
 /// Delete the cache file; the next full read rebuilds it from the refs.
-pub(super) fn forget(dir: &Path) {
+pub(crate) fn forget(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(FILE_NAME));
 }
 
 /// Every entry of the cache file in `dir` with the tip it was made from, for checking it
 /// against the refs; empty when the file is absent or unusable (it would not be used either).
-pub(super) fn entries(dir: &Path) -> Vec<(TaskId, ObjectId, Task)> {
+pub(crate) fn entries(dir: &Path) -> Vec<(TaskId, ObjectId, Task)> {
     let mut cache = TaskCache::load(dir);
     let mut found = Vec::with_capacity(cache.records.len());
     while let Some((id, record)) = cache.records.pop() {
@@ -56,7 +56,7 @@ pub(super) fn entries(dir: &Path) -> Vec<(TaskId, ObjectId, Task)> {
 }
 
 /// Cached entries in id order, as loaded from disk.
-pub(super) struct TaskCache {
+pub(crate) struct TaskCache {
     path: PathBuf,
     /// Reversed, so that taking entries in id order pops from the end.
     records: Vec<(TaskId, Record)>,
@@ -66,7 +66,7 @@ pub(super) struct TaskCache {
 
 impl TaskCache {
     /// Load the cache in `dir`; an absent or unusable file gives an empty cache.
-    pub(super) fn load(dir: &Path) -> TaskCache {
+    pub(crate) fn load(dir: &Path) -> TaskCache {
         let path = dir.join(FILE_NAME);
         let mut records = std::fs::read(&path)
             .ok()
@@ -86,7 +86,7 @@ impl TaskCache {
 
     /// The cached entry for `id` if it was made from the commit `tip`. Ids must be asked for
     /// in increasing order (as refs are listed).
-    pub(super) fn take(&mut self, id: &TaskId, tip: ObjectId) -> Option<TaskEntry> {
+    pub(crate) fn take(&mut self, id: &TaskId, tip: ObjectId) -> Option<TaskEntry> {
         while self.records.last().is_some_and(|(cached, _)| cached < id) {
             self.records.pop();
             self.skipped += 1;
@@ -109,13 +109,13 @@ impl TaskCache {
     }
 
     /// Whether entries were left that no ref points at any more (deleted tasks).
-    pub(super) fn has_leftovers(&self) -> bool {
+    pub(crate) fn has_leftovers(&self) -> bool {
         self.skipped > 0 || !self.records.is_empty()
     }
 
     /// Replace the cache file with exactly `tasks`. Failing to write only costs speed later,
     /// so errors are ignored.
-    pub(super) fn store(self, tasks: &BTreeMap<TaskId, TaskEntry>) {
+    pub(crate) fn store(self, tasks: &BTreeMap<TaskId, TaskEntry>) {
         let records: Vec<(&TaskId, Record)> = tasks
             .iter()
             .map(|(id, entry)| {

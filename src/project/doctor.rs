@@ -16,10 +16,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::publish::publish;
-use super::snapshot::{read_claim, read_task};
-use super::{Actor, Error, Result, read_meta};
-use crate::model::{Handoff, Status, TaskId};
+use crate::loom::publish::publish;
+use crate::loom::read::{read_claim, read_task};
+use crate::loom::{Actor, Error, Result, read_meta};
+use crate::model::{Entity, Handoff, Status, TaskId};
 use crate::store::{self, Expected, LitterKind, RefTip, RefUpdate, Store};
 
 /// What kind of damage or leftover a finding is. The names (`kind` in `--json`) are interface.
@@ -382,7 +382,7 @@ fn check_handoffs(store: &Store, report: &mut DoctorReport) -> Result<()> {
             Err(err) => Some(err.to_string()),
             Ok(versions) => versions.iter().find_map(|version| {
                 let bytes = version.files.get("handoff.json")?;
-                Handoff::from_blob(bytes, &id)
+                Handoff::from_blob(bytes, Some(&id))
                     .err()
                     .map(|err| format!("version {}: {err}", version.commit_id))
             }),
@@ -458,7 +458,7 @@ fn check_caches(
 ) -> Result<()> {
     let dir = store.local_dir();
     let mut disagreements = Vec::new();
-    for (id, cached_tip, cached) in super::cache::entries(&dir) {
+    for (id, cached_tip, cached) in crate::loom::cache::tasks::entries(&dir) {
         let ref_name = store::task_ref(&id);
         if store.tip(&ref_name).ok().flatten() != Some(cached_tip) {
             // Made from an older version: never used again.
@@ -474,7 +474,7 @@ fn check_caches(
     }
     let readable_ids: BTreeSet<&str> = readable.keys().map(String::as_str).collect();
     let unreadable_refs: BTreeSet<&str> = unreadable.iter().map(String::as_str).collect();
-    if let Some(problem) = super::board::board_disagreement(store, &readable_ids, &unreadable_refs)? {
+    if let Some(problem) = crate::loom::cache::board::board_disagreement(store, &readable_ids, &unreadable_refs)? {
         disagreements.push(problem);
     }
     if disagreements.is_empty() {
@@ -486,8 +486,8 @@ fn check_caches(
         disagreements.join("; "),
     );
     if fix {
-        super::cache::forget(&dir);
-        super::board::forget(&dir);
+        crate::loom::cache::tasks::forget(&dir);
+        crate::loom::cache::board::forget(&dir);
         if let Some(last) = report.findings.last_mut() {
             last.fixed = true;
         }

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 use proptest::prelude::*;
+
+use crate::model::Entity;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
@@ -476,7 +478,7 @@ proptest! {
         prop_assert!(task.output == a.output || task.output == b.output);
         prop_assert!(task.attempts == a.attempts || task.attempts == b.attempts);
         // The merged record is what gets stored, so it must survive being written and read back.
-        prop_assert_eq!(Task::from_blob(&task.to_blob(), &task.id).unwrap(), task);
+        prop_assert_eq!(Task::from_blob(&task.to_blob(), Some(&task.id)).unwrap(), task);
     }
 
     #[test]

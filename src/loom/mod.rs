@@ -1,0 +1,186 @@
+//! The transaction core every use case builds on, as jj's `Transaction` and gix's
+//! `Repository` are: [`Loom`] (an initialised repository, its meta and settings), [`Actor`]
+//! (who acts, and when), snapshots of every task, the [`workset`] that writes one atomic ref
+//! transaction, publishing through a coordination remote, and the caches.
+//!
+//! Each write follows one pattern: read what it needs (a single task, or a snapshot of all of
+//! them), compute the new versions in memory (status changes only through the state machine),
+//! and publish them in one ref transaction that expects every tip it read. When another writer
+//! got there first the operation re-reads and re-applies its intent, a bounded number of times
+//! ([`with_retries`]), before reporting the conflict.
+//!
+//! Data flows one way: the use-case modules ([`crate::tasks`], [`crate::claims`],
+//! [`crate::session`], [`crate::project`]) call down into this core, which calls down into
+//! [`crate::sync`] and [`crate::store`]; nothing here calls up.
+
+pub(crate) mod cache;
+mod error;
+pub(crate) mod publish;
+pub(crate) mod read;
+pub mod remote;
+mod retry;
+pub(crate) mod snapshot;
+pub(crate) mod workset;
+
+use std::path::Path;
+
+use jiff::Timestamp;
+
+use crate::model::{Entity, IdQuery, Meta, Settings, TaskId};
+use crate::store::{self, Signature, Store};
+
+pub use cache::board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD_FOR};
+pub use error::{Error, Result};
+pub use read::TaskEntry;
+pub(crate) use retry::with_retries;
+pub use snapshot::{ListFilter, Problem, ReadyTask, Snapshot};
+pub use workset::Written;
+
+/// Who is acting, and when. Supplied by the caller: the library never reads the clock's
+/// environment or the user's identity itself.
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub agent: String,
+    pub now: Timestamp,
+}
+
+impl Actor {
+    pub(crate) fn signature(&self) -> Signature {
+        Signature {
+            name: self.agent.clone(),
+            time: self.now,
+        }
+    }
+}
+
+/// An initialised repository: its store, its meta record and its shared settings.
+pub struct Loom {
+    pub(crate) store: Store,
+    pub(crate) meta: Meta,
+    pub(crate) settings: Settings,
+}
+
+pub(crate) const META_FILE: &str = Meta::FILE;
+pub(crate) const SETTINGS_FILE: &str = "loom.toml";
+
+impl Loom {
+    /// Open the initialised repository containing `path`.
+    pub fn open(path: &Path) -> Result<Loom> {
+        Loom::load(Store::discover(path)?)
+    }
+
+    /// Use an already opened store; fails if the repository was never initialised.
+    pub fn load(mut store: Store) -> Result<Loom> {
+        let (_, (meta, settings), _) = read_meta(&store)?.ok_or(Error::NotInitialized)?;
+        store.set_stale_lock_after(std::time::Duration::from_secs(settings.locks.stale_after_secs));
+        Ok(Loom { store, meta, settings })
+    }
+
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Turn what a user typed into the id of an existing task.
+    ///
+    /// Input spelled `loom-` and hex digits is a task id (or an abbreviation of one) and is
+    /// looked up among the task refs alone. Anything else may also be a plan's stage id, which
+    /// only the tasks themselves record, so it is resolved against a snapshot as
+    /// [`Snapshot::resolve`] does (statuses do not matter, so any moment will do).
+    pub fn resolve(&self, input: &str) -> Result<TaskId> {
+        if !input.starts_with(crate::model::id::ID_PREFIX) || IdQuery::parse(input).is_err() {
+            return self.snapshot(Timestamp::UNIX_EPOCH)?.resolve(input);
+        }
+        match IdQuery::parse(input)? {
+            IdQuery::Full(id) => match self.store.tip(&store::task_ref(&id))? {
+                Some(_) => Ok(id),
+                None => Err(Error::UnknownTask {
+                    query: input.to_owned(),
+                }),
+            },
+            query @ IdQuery::Prefix(_) => {
+                let (tips, _) = self.store.list(store::TASKS_PREFIX)?;
+                let ids = tips.iter().filter_map(|tip| store::task_id_from_ref(&tip.name));
+                resolve_among(input, &query, ids)
+            }
+        }
+    }
+}
+
+/// Pick the one id among `ids` that `query` names.
+pub(crate) fn resolve_among(input: &str, query: &IdQuery, ids: impl Iterator<Item = TaskId>) -> Result<TaskId> {
+    let mut candidates: Vec<TaskId> = ids.filter(|id| query.matches(id)).collect();
+    match candidates.len() {
+        0 => Err(Error::UnknownTask {
+            query: input.to_owned(),
+        }),
+        1 => Ok(candidates.remove(0)),
+        _ => {
+            candidates.sort();
+            Err(Error::AmbiguousId {
+                query: input.to_owned(),
+                candidates,
+            })
+        }
+    }
+}
+
+/// The tip of `refs/loom/meta`, what it says, and the text of its `loom.toml` as stored.
+pub(crate) type MetaRecord = (store::ObjectId, (Meta, Settings), String);
+
+/// `refs/loom/meta` as stored, before its settings are judged: enough to repair settings that
+/// no longer validate (see `config`).
+pub(crate) struct RawMeta {
+    pub tip: store::ObjectId,
+    pub meta: Meta,
+    /// `meta.json` byte for byte, so a settings edit carries it over unchanged.
+    pub meta_blob: Vec<u8>,
+    pub settings_text: String,
+}
+
+pub(crate) fn read_raw_meta(store: &Store) -> Result<Option<RawMeta>> {
+    let Some(tip) = store.tip(store::META_REF)? else {
+        return Ok(None);
+    };
+    let corrupt = |problem: String| Error::corrupt(store::META_REF, problem);
+    let version = store.read_version(store::META_REF, tip)?;
+    let meta_bytes = version
+        .files
+        .get(META_FILE)
+        .ok_or_else(|| corrupt(format!("{META_FILE} is missing")))?;
+    let meta = Meta::from_blob(meta_bytes, None).map_err(|err| match err {
+        // A whole repository written by a newer git-loom, not one damaged record.
+        crate::model::BlobError::NewerSchema { found, supported, .. } => Error::NewerSchema { found, supported },
+        other => corrupt(other.to_string()),
+    })?;
+    let settings_text = match version.files.get(SETTINGS_FILE) {
+        None => Settings::default().to_toml(),
+        Some(bytes) => {
+            String::from_utf8(bytes.clone()).map_err(|_| corrupt(format!("{SETTINGS_FILE} is not UTF-8 text")))?
+        }
+    };
+    Ok(Some(RawMeta {
+        tip,
+        meta,
+        meta_blob: meta_bytes.clone(),
+        settings_text,
+    }))
+}
+
+pub(crate) fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
+    let Some(raw) = read_raw_meta(store)? else {
+        return Ok(None);
+    };
+    let settings = Settings::parse(&raw.settings_text).map_err(|source| Error::Settings {
+        ref_name: store::META_REF.to_owned(),
+        source,
+    })?;
+    Ok(Some((raw.tip, (raw.meta, settings), raw.settings_text)))
+}

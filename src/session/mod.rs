@@ -1,0 +1,13 @@
+//! Use cases around one agent's working session on a claimed task: its git worktree, the
+//! signal that tells the agent what to do, handoffs to the next session, and the checks that
+//! judge its work before `done`.
+
+mod checks;
+mod handoff;
+mod signal;
+mod worktree;
+
+pub use checks::{Checked, DEFAULT_CHECK_TIMEOUT, WorkState, has_checks, short_commit, spec_of};
+pub use handoff::HandoffNote;
+pub use signal::{PLACEHOLDERS, SignalInput, render_default, render_template, sections};
+pub use worktree::{Removal, TaskWorktree, WorktreeStatus};
