@@ -10,6 +10,8 @@
 //! - [`loom`] — the transaction core they all build on: [`loom::Loom`], snapshots, the workset
 //!   that writes one atomic transaction, publishing through a coordination remote, the caches;
 //! - [`sync`] — reconciling the refs with a remote's, below the core;
+//! - [`api`] — the shapes every front end shares: JSON of tasks and claims, error codes and
+//!   hints;
 //! - [`store`] — the only code that touches refs and objects;
 //! - [`model`] — task types, ids, settings, the entity codec and the state machine (the only
 //!   code that changes a task's status); [`graph`] — dependency analysis; [`plan`] — plan
@@ -18,6 +20,7 @@
 //! The library never prints, prompts or reads the process environment: callers pass in who is
 //! acting and when (see [`loom::Actor`]) and render the returned values themselves.
 
+pub mod api;
 pub mod claims;
 pub mod graph;
 pub mod loom;
