@@ -123,7 +123,7 @@ impl Store {
         })
     }
 
-    /// Publish every write to `remote` before moving local refs (see `ops::publish`); `None`
+    /// Publish every write to `remote` before moving local refs (see `loom::publish`); `None`
     /// keeps writes local.
     pub fn set_publish_remote(&mut self, remote: Option<String>) {
         self.publish_remote = remote;
