@@ -123,9 +123,14 @@ impl<'a> Workset<'a> {
         self.get(id).ok().map(Task::status)
     }
 
-    /// Record what happened to `id`, for its commit message.
+    /// Record what happened to `id`, for its commit message. `id` must have been read into
+    /// the workset already (every change to a task does that): a note is part of a change, and
+    /// a task this workset does not write has no commit to carry it. Use [`Workset::record`] to
+    /// write a note on a task that does not change otherwise.
     pub(crate) fn note(&mut self, id: &TaskId, note: impl Into<String>) {
-        if let Some(slot) = self.slots.get_mut(id) {
+        let slot = self.slots.get_mut(id);
+        debug_assert!(slot.is_some(), "a note on {id}, which this workset never read, would be lost");
+        if let Some(slot) = slot {
             slot.notes.push(note.into());
         }
     }
