@@ -7,7 +7,7 @@
 //! takes a claimed task, and is not derailed by a task that vanished; and `ready --json` and
 //! `list --json` agree with the tables.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::thread;

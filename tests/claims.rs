@@ -10,7 +10,7 @@
 //! changes anything with `--execute`; claimed tasks refuse `update --status` and `cancel`; and
 //! `show`, `list`, `status` and every `--json` task object show the claim.
 
-mod common;
+use crate::common;
 
 use std::thread;
 use std::time::Duration;

@@ -4,7 +4,7 @@
 //! the epic; an edge that would close a cycle is refused with exit 3, the cycle printed with
 //! ` → `, and nothing written; `graph` exports summary, JSON, Mermaid and DOT.
 
-mod common;
+use crate::common;
 
 use common::Repo;
 use serde_json::{Value, json};

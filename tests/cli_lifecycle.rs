@@ -3,7 +3,7 @@
 //! children) in one step; the idea backlog (`idea`, `ideas`, `ideas --drop`, `promote`,
 //! `promote --epic`) keeps ideas out of the way until promoted; and only epics take children.
 
-mod common;
+use crate::common;
 
 use common::Repo;
 use serde_json::{Value, json};

@@ -3,7 +3,7 @@
 //! stderr and `-q` silences them, errors are an `error:` line plus `hint:` lines, human times
 //! are UTC, and a reader that closes stdout early is not an error.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 

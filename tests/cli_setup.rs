@@ -4,7 +4,7 @@
 //! works from another directory; every subcommand has `--help`; and errors stay text on stderr
 //! even with `--json`.
 
-mod common;
+use crate::common;
 
 use common::{Repo, TestEnv};
 use serde_json::json;

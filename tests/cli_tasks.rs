@@ -4,7 +4,7 @@
 //! status changes with exit 3 and derived statuses with exit 2, and that `list` filters by
 //! status and label.
 
-mod common;
+use crate::common;
 
 use common::{Repo, is_task_id};
 use serde_json::{Value, json};

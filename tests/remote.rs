@@ -9,7 +9,7 @@
 //! remotes fail with the right exit codes and change nothing locally (while `--offline` keeps
 //! working); and that a sync fetches only the objects of what changed.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;

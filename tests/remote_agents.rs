@@ -12,7 +12,7 @@
 //! project the remote already has, and `claim --next` sees work another clone created without
 //! a manual `sync`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -433,8 +433,8 @@ fn three_clones_of_three_agents_survive_the_daemon_restarting() {
     assert_eq!(figures.dones, 27, "{figures:?}");
 }
 
-/// The figures of a longer run, for the record: `cargo test --test remote_agents -- --ignored
-/// --nocapture`.
+/// The figures of a longer run, for the record:
+/// `cargo test --test runner remote_agents::figures_of_a_longer_run -- --ignored --nocapture`.
 #[test]
 #[ignore = "a longer run that prints its figures; not needed to prove anything the others do not"]
 fn figures_of_a_longer_run() {

@@ -8,7 +8,7 @@
 //! checkout's HEAD, index or files; `[signal] template` replaces the signal's layout; and `next`
 //! exits 4 when there is nothing to do.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! on top of unreadable versions, dependencies whose refs cannot be read, and litter left by
 //! killed writers (temporary files, lock files).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::thread;

@@ -5,7 +5,7 @@
 //! repositories are refused; and no command ever changes HEAD, the index, branches, tags,
 //! `git status` or a working-tree file.
 
-mod common;
+use crate::common;
 
 use common::Repo;
 use serde_json::{Value, json};

@@ -3,8 +3,6 @@
 //! scratch repository, and runners for real `git` and the built `git-loom` binary that return
 //! stdout, stderr and the exit code, with assertions on all three.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
@@ -505,11 +503,6 @@ impl GitDaemon {
             thread::sleep(Duration::from_millis(20));
         }
         false
-    }
-
-    /// The port the daemon listens on (on 127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// The URL of the repository `<base>/<name>`.
