@@ -10,11 +10,9 @@
 use crate::common;
 
 use std::path::PathBuf;
-use std::thread;
-use std::time::Duration;
 
 use common::Repo;
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use serde_json::Value;
 
 const BOARD: &str = ".git/loom/board.cache";
@@ -92,14 +90,6 @@ fn claim_next(repo: &Repo, agent: &str) -> Option<String> {
             None
         }
         _ => panic!("claim --next failed: {run}"),
-    }
-}
-
-fn sleep_until(at: Timestamp) {
-    let wait = at.duration_since(Timestamp::now()) + SignedDuration::from_millis(50);
-    if wait.is_positive() {
-        assert!(wait < SignedDuration::from_secs(3), "refusing to sleep {wait:?}");
-        thread::sleep(Duration::try_from(wait).expect("a positive wait"));
     }
 }
 
@@ -278,6 +268,9 @@ fn an_unreadable_ref_removed_stops_being_warned_about_at_once() {
 #[test]
 fn a_failed_task_becomes_ready_when_its_retry_time_passes_though_no_ref_changed() {
     let repo = Repo::new();
+    // A stopped clock: however slowly the machine runs, the retry time passes only when the
+    // test says so.
+    repo.env.stop_clock();
     repo.set_settings("[retry]\nbase_secs = 1\nmax_secs = 1\n");
     let flaky = repo.create("Flaky", &["-p", "p1"]);
     let waiting = repo.create("Waiting", &["-p", "p0", "--dep", &flaky]);
@@ -303,11 +296,11 @@ fn a_failed_task_becomes_ready_when_its_retry_time_passes_though_no_ref_changed(
         "nothing to claim before the retry time"
     );
     assert!(
-        Timestamp::now() < retry_after,
+        repo.env.now() < retry_after,
         "the test ran too slowly to check anything"
     );
 
-    sleep_until(retry_after);
+    repo.env.advance_clock_past(retry_after);
     assert_eq!(repo.all_refs(), refs, "no ref changed");
     let after = shown(&repo);
     assert_eq!(
