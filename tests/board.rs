@@ -11,7 +11,7 @@ use crate::common;
 
 use std::path::PathBuf;
 
-use common::Repo;
+use common::{Repo, ids};
 use jiff::Timestamp;
 use serde_json::Value;
 
@@ -61,14 +61,6 @@ fn squeezed(text: &str) -> String {
         .lines()
         .map(|line| line.split_whitespace().collect::<Vec<_>>().join(" "));
     lines.map(|line| line + "\n").collect()
-}
-
-fn ids(json: &Value) -> Vec<String> {
-    let tasks = json.as_array().expect("a JSON array");
-    tasks
-        .iter()
-        .map(|t| t["id"].as_str().expect("an id").to_owned())
-        .collect()
 }
 
 /// Give `id` a new version with another title, with plain git only.

@@ -12,7 +12,7 @@
 
 use crate::common;
 
-use common::{AGENT, Repo};
+use common::{AGENT, Repo, as_agent};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -23,13 +23,6 @@ fn claim_ref(id: &str) -> String {
 /// Whether `refs/loom/claims/<id>` exists.
 fn is_claimed(repo: &Repo, id: &str) -> bool {
     repo.rev(&claim_ref(id)).is_some()
-}
-
-/// `args` run as another agent, through the global `--agent` flag.
-fn as_agent<'a>(agent: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec!["--agent", agent];
-    all.extend_from_slice(args);
-    all
 }
 
 fn ts(value: &Value) -> Timestamp {

@@ -6,17 +6,8 @@
 
 use crate::common;
 
-use common::Repo;
+use common::{Repo, ids};
 use serde_json::{Value, json};
-
-fn ids(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|task| task["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn ready_ids(repo: &Repo) -> Vec<String> {
     ids(&repo.json(&["ready"]))

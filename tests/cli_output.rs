@@ -7,17 +7,8 @@ use crate::common;
 
 use std::process::Stdio;
 
-use common::Repo;
+use common::{Repo, ids};
 use serde_json::{Value, json};
-
-fn ids(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn json_output_is_one_document_and_a_newline() {

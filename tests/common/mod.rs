@@ -253,6 +253,36 @@ pub fn is_task_id(text: &str) -> bool {
         .is_some_and(|hex| hex.len() == 8 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
+/// The `id` of every task object in a JSON array, in order.
+pub fn ids(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|task| {
+            task["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id: {task}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The `id` of every task object in a JSON array, sorted, for listings whose order is not the
+/// point.
+pub fn sorted_ids(value: &Value) -> Vec<String> {
+    let mut ids = ids(value);
+    ids.sort();
+    ids
+}
+
+/// `args` run as another agent, through the global `--agent` flag.
+pub fn as_agent<'a>(agent: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--agent", agent];
+    all.extend_from_slice(args);
+    all
+}
+
 /// A scratch repository inside its own [`TestEnv`].
 pub struct Repo {
     pub env: TestEnv,
