@@ -4,6 +4,8 @@
 //! stdout, stderr and the exit code, with assertions on all three. git-loom's clock can be moved
 //! forward (through `GIT_LOOM_TEST_NOW`) so that tests step past a lease instead of sleeping.
 
+pub mod hub;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
