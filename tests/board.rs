@@ -7,14 +7,12 @@
 //! takes a claimed task, and is not derailed by a task that vanished; and `ready --json` and
 //! `list --json` agree with the tables.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
-use std::thread;
-use std::time::Duration;
 
-use common::Repo;
-use jiff::{SignedDuration, Timestamp};
+use common::{Repo, ids};
+use jiff::Timestamp;
 use serde_json::Value;
 
 const BOARD: &str = ".git/loom/board.cache";
@@ -65,14 +63,6 @@ fn squeezed(text: &str) -> String {
     lines.map(|line| line + "\n").collect()
 }
 
-fn ids(json: &Value) -> Vec<String> {
-    let tasks = json.as_array().expect("a JSON array");
-    tasks
-        .iter()
-        .map(|t| t["id"].as_str().expect("an id").to_owned())
-        .collect()
-}
-
 /// Give `id` a new version with another title, with plain git only.
 fn retitle_by_hand(repo: &Repo, id: &str, title: &str) {
     let mut task = repo.stored_task(id);
@@ -92,14 +82,6 @@ fn claim_next(repo: &Repo, agent: &str) -> Option<String> {
             None
         }
         _ => panic!("claim --next failed: {run}"),
-    }
-}
-
-fn sleep_until(at: Timestamp) {
-    let wait = at.duration_since(Timestamp::now()) + SignedDuration::from_millis(50);
-    if wait.is_positive() {
-        assert!(wait < SignedDuration::from_secs(3), "refusing to sleep {wait:?}");
-        thread::sleep(Duration::try_from(wait).expect("a positive wait"));
     }
 }
 
@@ -278,6 +260,9 @@ fn an_unreadable_ref_removed_stops_being_warned_about_at_once() {
 #[test]
 fn a_failed_task_becomes_ready_when_its_retry_time_passes_though_no_ref_changed() {
     let repo = Repo::new();
+    // A stopped clock: however slowly the machine runs, the retry time passes only when the
+    // test says so.
+    repo.env.stop_clock();
     repo.set_settings("[retry]\nbase_secs = 1\nmax_secs = 1\n");
     let flaky = repo.create("Flaky", &["-p", "p1"]);
     let waiting = repo.create("Waiting", &["-p", "p0", "--dep", &flaky]);
@@ -303,11 +288,11 @@ fn a_failed_task_becomes_ready_when_its_retry_time_passes_though_no_ref_changed(
         "nothing to claim before the retry time"
     );
     assert!(
-        Timestamp::now() < retry_after,
+        repo.env.now() < retry_after,
         "the test ran too slowly to check anything"
     );
 
-    sleep_until(retry_after);
+    repo.env.advance_clock_past(retry_after);
     assert_eq!(repo.all_refs(), refs, "no ref changed");
     let after = shown(&repo);
     assert_eq!(

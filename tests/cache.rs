@@ -2,7 +2,7 @@
 //! `git update-ref`, a `git fetch`), is seen at once; deleting or corrupting the cache file
 //! loses nothing and changes no output.
 
-mod common;
+use crate::common;
 
 use common::Repo;
 use serde_json::Value;

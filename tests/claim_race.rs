@@ -3,7 +3,7 @@
 //! it and loses it when it stops; processes killed with SIGKILL at random moments never leave
 //! a task and its claim disagreeing.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Child;

@@ -10,12 +10,9 @@
 //! changes anything with `--execute`; claimed tasks refuse `update --status` and `cancel`; and
 //! `show`, `list`, `status` and every `--json` task object show the claim.
 
-mod common;
+use crate::common;
 
-use std::thread;
-use std::time::Duration;
-
-use common::{AGENT, Repo};
+use common::{AGENT, Repo, as_agent};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 
@@ -26,13 +23,6 @@ fn claim_ref(id: &str) -> String {
 /// Whether `refs/loom/claims/<id>` exists.
 fn is_claimed(repo: &Repo, id: &str) -> bool {
     repo.rev(&claim_ref(id)).is_some()
-}
-
-/// `args` run as another agent, through the global `--agent` flag.
-fn as_agent<'a>(agent: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec!["--agent", agent];
-    all.extend_from_slice(args);
-    all
 }
 
 fn ts(value: &Value) -> Timestamp {
@@ -69,20 +59,6 @@ fn claim(repo: &Repo, id: &str, extra: &[&str]) -> Value {
     let mut args = vec!["claim", id];
     args.extend_from_slice(extra);
     repo.json(&args)
-}
-
-/// Sleep until `at` has passed (by a small margin); never longer than 3 s.
-fn sleep_until(at: Timestamp) {
-    let wait = at.duration_since(Timestamp::now()) + SignedDuration::from_millis(50);
-    if wait.is_positive() {
-        assert!(wait < SignedDuration::from_secs(3), "refusing to sleep {wait:?}");
-        thread::sleep(Duration::try_from(wait).unwrap());
-    }
-}
-
-fn sleep_secs(secs: f64) {
-    assert!(secs <= 3.0);
-    thread::sleep(Duration::from_secs_f64(secs));
 }
 
 /// Assert `at` lies in `[from + low, to + high]`.
@@ -609,13 +585,13 @@ fn the_retry_delay_is_capped_by_max_secs_and_sweep_revives_the_task() {
     repo.set_settings("[retry]\nbase_secs = 1000\nmax_secs = 1\n");
     let id = repo.create("Capped", &[]);
     claim(&repo, &id, &[]);
-    let before = Timestamp::now();
+    let before = repo.env.now();
     let failed = repo.json(&["fail", &id, "--reason", "once"]);
-    let after = Timestamp::now();
+    let after = repo.env.now();
     let retry_after = ts(&failed["retry_after"]);
     assert_between(retry_after, before, 0.8, after, 1.2, "capped retry");
 
-    sleep_until(retry_after);
+    repo.env.advance_clock_past(retry_after);
     let swept = repo.json(&["sweep"]);
     assert_eq!(swept["revived"], json!([id]), "{swept}");
     assert_eq!(swept["expired"], json!([]), "{swept}");
@@ -630,9 +606,9 @@ fn failures_back_off_exponentially_until_the_task_is_dead() {
 
     // Failure 1: retry after 1 s ± 20 %.
     claim(&repo, &id, &[]);
-    let before = Timestamp::now();
+    let before = repo.env.now();
     let failed = repo.json(&["fail", &id, "--reason", "first"]);
-    let after = Timestamp::now();
+    let after = repo.env.now();
     let retry_after = ts(&failed["retry_after"]);
     assert_between(retry_after, before, 0.8, after, 1.2, "retry 1");
     assert_eq!(
@@ -641,7 +617,7 @@ fn failures_back_off_exponentially_until_the_task_is_dead() {
     );
 
     // Once the backoff has passed the failed task is shown ready and can be claimed again.
-    sleep_until(retry_after);
+    repo.env.advance_clock_past(retry_after);
     let shown = repo.show(&id);
     assert_eq!(shown["status"], json!("ready"));
     assert_eq!(
@@ -662,15 +638,15 @@ fn failures_back_off_exponentially_until_the_task_is_dead() {
     );
 
     // Failure 2: retry after 2 s ± 20 %.
-    let before = Timestamp::now();
+    let before = repo.env.now();
     let failed = repo.json(&["fail", &id, "--reason", "second"]);
-    let after = Timestamp::now();
+    let after = repo.env.now();
     assert_eq!(failed["retries"], json!(2));
     let retry_after = ts(&failed["retry_after"]);
     assert_between(retry_after, before, 1.6, after, 2.4, "retry 2");
 
     // The sweeper makes a due failed task pending again.
-    sleep_until(retry_after);
+    repo.env.advance_clock_past(retry_after);
     let run = repo.run_ok(&["sweep"]);
     assert_eq!(run.stdout, format!("{id}  pending again: retry backoff passed\n"));
     assert_eq!(repo.stored_task(&id)["status"], json!("pending"));
@@ -790,9 +766,9 @@ fn sweep_takes_back_expired_leases_but_not_renewed_ones() {
     claim(&repo, &expiring, &["--ttl", "1"]);
     repo.json(&as_agent("bob", &["claim", &renewed, "--ttl", "2"]));
 
-    sleep_secs(1.2);
+    repo.env.advance_clock(1.2);
     repo.run_ok(&as_agent("bob", &["heartbeat", &renewed]));
-    sleep_secs(1.0);
+    repo.env.advance_clock(1.0);
     // Both original leases have run out; only the renewed one still holds.
     let swept = repo.json(&["sweep"]);
     assert_eq!(swept["expired"], json!([{"id": expiring, "agent": AGENT}]), "{swept}");
@@ -840,9 +816,9 @@ fn recover_tells_active_stale_and_expired_claims_apart() {
     repo.json(&as_agent("bob", &["claim", &expired, "--ttl", "1"]));
     claim(&repo, &active, &["--ttl", "60"]);
 
-    sleep_secs(2.0);
+    repo.env.advance_clock(2.0);
     repo.run_ok(&["heartbeat", &active, "--progress", "alive"]);
-    sleep_secs(1.5);
+    repo.env.advance_clock(1.5);
 
     let refs = repo.all_refs();
     let judged = repo.json(&["recover"]);
@@ -933,6 +909,8 @@ fn a_claimed_task_refuses_status_changes_behind_its_holder() {
 #[test]
 fn status_lists_the_claims() {
     let repo = Repo::new();
+    // Every command runs at one moment, so the lease left is exactly the ttl.
+    repo.env.stop_clock();
     let id = repo.create("Busy", &[]);
     let idle = repo.create("Idle", &[]);
     let plain = repo.run_ok(&["status"]).stdout;
@@ -949,7 +927,7 @@ fn status_lists_the_claims() {
         .unwrap_or_else(|| panic!("{plain}"));
     let row = lines[header + 1];
     assert!(row.starts_with(&format!("  {id}  by {AGENT} for ")), "{plain}");
-    assert!(row.contains(", lease 9m") || row.contains(", lease 10m"), "{plain}");
+    assert!(row.contains(", lease 10m00s left,"), "{plain}");
     assert!(row.ends_with("left, attempt 1, 75%: writing tests"), "{plain}");
     assert!(!plain.contains(&format!("  {idle}  by")), "{plain}");
     assert!(plain.contains("claimed  1"), "{plain}");
@@ -1057,7 +1035,7 @@ fn sweep_removes_an_expired_claim_whose_task_is_gone() {
     claim(&repo, &gone, &["--ttl", "1"]);
     claim(&repo, &kept, &["--ttl", "1"]);
     repo.git(&["update-ref", "-d", &format!("refs/loom/tasks/{gone}")]);
-    sleep_secs(1.5);
+    repo.env.advance_clock(1.5);
     let swept = repo.json(&["sweep"]);
     let expired: Vec<&str> = swept["expired"]
         .as_array()

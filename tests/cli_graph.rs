@@ -4,19 +4,10 @@
 //! the epic; an edge that would close a cycle is refused with exit 3, the cycle printed with
 //! ` → `, and nothing written; `graph` exports summary, JSON, Mermaid and DOT.
 
-mod common;
+use crate::common;
 
-use common::Repo;
+use common::{Repo, ids};
 use serde_json::{Value, json};
-
-fn ids(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|task| task["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 fn ready_ids(repo: &Repo) -> Vec<String> {
     ids(&repo.json(&["ready"]))

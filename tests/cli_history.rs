@@ -4,7 +4,7 @@
 //! data, and plain `git log` of the ref sees the same commits with `Loom-Agent:` and `Loom-Op:`
 //! trailers.
 
-mod common;
+use crate::common;
 
 use common::{AGENT, Repo};
 use serde_json::{Value, json};

@@ -5,7 +5,7 @@
 //! ("no task matches"), a unique prefix of 4 or more hex digits (with or without `loom-`)
 //! resolves, and an ambiguous prefix exits 1 listing the candidates.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -3,21 +3,10 @@
 //! children) in one step; the idea backlog (`idea`, `ideas`, `ideas --drop`, `promote`,
 //! `promote --epic`) keeps ideas out of the way until promoted; and only epics take children.
 
-mod common;
+use crate::common;
 
-use common::Repo;
-use serde_json::{Value, json};
-
-fn ids(value: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|task| task["id"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
-    ids
-}
+use common::{Repo, sorted_ids};
+use serde_json::json;
 
 fn sorted(ids: &[&String]) -> Vec<String> {
     let mut ids: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
@@ -97,7 +86,7 @@ fn cancel_cascade_cancels_every_transitive_dependent_at_once() {
         let summary = log[0]["summary"].as_str().unwrap();
         assert!(summary.contains(&format!("cascade from {root}")), "{summary}");
     }
-    assert_eq!(ids(&repo.json(&["list"])), Vec::<String>::new());
+    assert_eq!(sorted_ids(&repo.json(&["list"])), Vec::<String>::new());
 }
 
 #[test]
@@ -156,17 +145,25 @@ fn ideas_stay_in_the_backlog_until_promoted() {
     assert_eq!(shown["description"], json!("Maybe later"));
     assert_eq!(shown["labels"], json!(["perf"]));
 
-    assert_eq!(ids(&repo.json(&["ideas"])), sorted(&[&idea, &flagged]));
+    assert_eq!(sorted_ids(&repo.json(&["ideas"])), sorted(&[&idea, &flagged]));
     let table = repo.run_ok(&["ideas"]).stdout;
     assert!(table.contains("Try a cache  [perf]"), "{table}");
-    assert_eq!(ids(&repo.json(&["list"])), vec![task.clone()], "list hides ideas");
-    assert_eq!(ids(&repo.json(&["ready"])), vec![task.clone()], "ideas are never ready");
+    assert_eq!(
+        sorted_ids(&repo.json(&["list"])),
+        vec![task.clone()],
+        "list hides ideas"
+    );
+    assert_eq!(
+        sorted_ids(&repo.json(&["ready"])),
+        vec![task.clone()],
+        "ideas are never ready"
+    );
 
     let run = repo.run_ok(&["promote", &idea]);
     assert!(run.stdout.contains("status idea -> pending"), "{run}");
     assert_eq!(repo.status_of(&idea), "ready");
-    assert_eq!(ids(&repo.json(&["ready"])), sorted(&[&idea, &task]));
-    assert_eq!(ids(&repo.json(&["ideas"])), vec![flagged.clone()]);
+    assert_eq!(sorted_ids(&repo.json(&["ready"])), sorted(&[&idea, &task]));
+    assert_eq!(sorted_ids(&repo.json(&["ideas"])), vec![flagged.clone()]);
 
     let promoted = repo.json(&["promote", &flagged, "--epic"]);
     assert_eq!(promoted["status"], json!("epic"));
@@ -182,12 +179,12 @@ fn dropping_an_idea_keeps_it_in_history() {
     let keep = repo.run_ok(&["idea", "Worth it"]).stdout.trim().to_owned();
     let run = repo.run_ok(&["ideas", "--drop", &idea]);
     assert!(run.stdout.contains(&idea), "{run}");
-    assert_eq!(ids(&repo.json(&["ideas"])), vec![keep]);
+    assert_eq!(sorted_ids(&repo.json(&["ideas"])), vec![keep]);
     assert_eq!(repo.status_of(&idea), "cancelled");
     let log = repo.json(&["log", &idea]);
     assert_eq!(log.as_array().unwrap().len(), 2);
     assert_eq!(log[0]["op"], json!("drop"));
-    assert_eq!(ids(&repo.json(&["list", "--status", "cancelled"])), vec![idea]);
+    assert_eq!(sorted_ids(&repo.json(&["list", "--status", "cancelled"])), vec![idea]);
 }
 
 #[test]

@@ -3,21 +3,12 @@
 //! stderr and `-q` silences them, errors are an `error:` line plus `hint:` lines, human times
 //! are UTC, and a reader that closes stdout early is not an error.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 
-use common::Repo;
+use common::{Repo, ids};
 use serde_json::{Value, json};
-
-fn ids(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn json_output_is_one_document_and_a_newline() {

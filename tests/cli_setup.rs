@@ -4,7 +4,7 @@
 //! works from another directory; every subcommand has `--help`; and errors stay text on stderr
 //! even with `--json`.
 
-mod common;
+use crate::common;
 
 use common::{Repo, TestEnv};
 use serde_json::json;
@@ -363,4 +363,47 @@ fn the_acting_agent_comes_from_flag_env_config_then_user() {
         assert!(run.stderr.contains("invalid agent name"), "{run}");
     }
     assert_eq!(repo.tip(&id), tip);
+}
+
+// Guards: `GIT_LOOM_TEST_NOW` ignored (a test that steps past a lease then passing or failing
+// by the real clock), or a mistyped value silently running at the real time.
+#[test]
+fn the_clock_can_be_set_for_tests_through_the_environment() {
+    let repo = Repo::new();
+    let first = repo.create("At a set time", &[]);
+    let second = repo.create("A little later", &[]);
+    let at_clock = |value: &str, args: &[&str]| {
+        let mut command = repo.env.command(common::BIN, &repo.dir);
+        command.args(args).env(common::TEST_NOW, value);
+        common::finish(args.join(" "), command.spawn().unwrap(), common::PROCESS_TIMEOUT)
+    };
+
+    let run = at_clock("2030-01-02T03:04:05Z", &["--json", "claim", &first, "--ttl", "60"]);
+    assert_eq!(run.code, 0, "{run}");
+    let claim = &run.json()["claim"];
+    assert_eq!(claim["claimed_at"], json!("2030-01-02T03:04:05Z"), "{run}");
+    assert_eq!(claim["expires_at"], json!("2030-01-02T03:05:05Z"), "{run}");
+
+    let before = jiff::Timestamp::now();
+    let run = at_clock("+1h", &["--json", "claim", &second, "--ttl", "60"]);
+    let after = jiff::Timestamp::now();
+    assert_eq!(run.code, 0, "{run}");
+    let claimed_at: jiff::Timestamp = run.json()["claim"]["claimed_at"].as_str().unwrap().parse().unwrap();
+    let hour = jiff::SignedDuration::from_hours(1);
+    assert!(
+        before + hour <= claimed_at && claimed_at <= after + hour,
+        "an offset moves the real clock: {run}"
+    );
+
+    let refs = repo.all_refs();
+    for bad in ["tomorrow", "90s", "+90 parsecs", ""] {
+        let run = at_clock(bad, &["claim", "--next"]);
+        assert_eq!(run.code, 2, "{bad:?}: {run}");
+        assert_eq!(run.stdout, "", "{run}");
+        assert!(
+            run.stderr.starts_with("error: invalid GIT_LOOM_TEST_NOW"),
+            "the error names the variable: {run}"
+        );
+    }
+    assert_eq!(repo.all_refs(), refs, "a refused clock writes nothing");
 }

@@ -4,9 +4,9 @@
 //! status changes with exit 3 and derived statuses with exit 2, and that `list` filters by
 //! status and label.
 
-mod common;
+use crate::common;
 
-use common::{Repo, is_task_id};
+use common::{Repo, ids, is_task_id};
 use serde_json::{Value, json};
 
 const TASK_KEYS: [&str; 27] = [
@@ -38,15 +38,6 @@ const TASK_KEYS: [&str; 27] = [
     "extra",
     "claim",
 ];
-
-fn ids(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|task| task["id"].as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[test]
 fn create_round_trips_every_field() {

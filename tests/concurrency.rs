@@ -6,7 +6,7 @@
 //! at the same moment still closes the epic; and two edges that each look fine alone but
 //! together close a cycle cannot both land. Every wait is bounded in time.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::process::Child;

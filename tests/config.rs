@@ -2,7 +2,7 @@
 //! user runs into first: `next` never stranding a claim, `-C` for file arguments, `-q`, and
 //! JSON for "nothing ready".
 
-mod common;
+use crate::common;
 
 use common::{Repo, TestEnv};
 use serde_json::Value;

@@ -4,7 +4,7 @@
 //! temporary files, disagreeing caches) and never a task's history; and with a coordination
 //! remote the mirror is compared with the remote, read-only.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -10,7 +10,7 @@
 //! and reports each check (also as JSON), running a stage's commands in its `working_dir`; `done`
 //! refuses with exit 5 while a check fails, keeping the claim, unless `--skip-verify`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -10,7 +10,7 @@
 //! folders, by `plan_id` when it has one, and tasks stored under the file-name key of earlier
 //! versions are recognised rather than duplicated.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

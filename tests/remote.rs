@@ -9,168 +9,19 @@
 //! remotes fail with the right exit codes and change nothing locally (while `--offline` keeps
 //! working); and that a sync fetches only the objects of what changed.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{GitDaemon, PROCESS_TIMEOUT, Run, TestEnv, is_task_id, unreachable_url};
+use common::hub::{Hub, Site, served};
+use common::{GitDaemon, Run, TestEnv, unreachable_url};
 use serde_json::Value;
 
 /// The longest the racing agents may run before the test fails.
 const RACE_DEADLINE: Duration = Duration::from_secs(150);
-
-/// Bare repositories served by one `git daemon` (pushes allowed), and clones of them, all in
-/// one hermetic environment.
-struct Hub {
-    // Declared first so that the daemon is killed before the directories it serves go.
-    daemon: GitDaemon,
-    env: TestEnv,
-}
-
-impl Hub {
-    fn new() -> Hub {
-        let env = TestEnv::new();
-        std::fs::create_dir(served(&env)).unwrap();
-        let daemon = GitDaemon::start(&env, &served(&env));
-        Hub { daemon, env }
-    }
-
-    /// An empty bare repository `<name>.git` the daemon serves; returns its path.
-    fn bare(&self, name: &str) -> PathBuf {
-        self.env.git(
-            &served(&self.env),
-            &["init", "-q", "--bare", "-b", "main", &format!("{name}.git")],
-        );
-        self.bare_path(name)
-    }
-
-    fn bare_path(&self, name: &str) -> PathBuf {
-        served(&self.env).join(format!("{name}.git"))
-    }
-
-    /// The daemon's URL of the bare repository `<name>.git`.
-    fn url(&self, name: &str) -> String {
-        self.daemon.url(&format!("{name}.git"))
-    }
-
-    /// Run plain git on the bare repository `<name>.git`; it must succeed.
-    fn bare_git(&self, name: &str, args: &[&str]) -> String {
-        let git_dir = self.bare_path(name);
-        let mut all = vec!["--git-dir", git_dir.to_str().unwrap()];
-        all.extend_from_slice(args);
-        self.env.git(self.env.root(), &all)
-    }
-
-    /// `git for-each-ref refs/loom/` of the bare repository.
-    fn remote_loom_refs(&self, name: &str) -> String {
-        self.bare_git(name, &["for-each-ref", "refs/loom/"])
-    }
-
-    /// A new repository whose `origin` is the bare `origin.git` (which gets its `main`), with
-    /// git-loom initialised, coordinating through `origin`, and its meta published.
-    fn seeded(&self, dir: &str) -> Site<'_> {
-        let site = Site {
-            env: &self.env,
-            dir: self.env.new_repo(dir),
-        };
-        site.git(&["remote", "add", "origin", &self.url("origin")]);
-        site.git(&["push", "-q", "origin", "main"]);
-        site.ok(&["init"]);
-        let set = site.ok(&["remote", "origin"]);
-        assert_eq!(set.stdout, "coordinating through origin\n", "{set}");
-        let sync = site.ok(&["sync"]);
-        assert_eq!(
-            sync.stdout, "origin: 0 fetched, 0 fast-forwarded, 0 merged, 1 pushed\n",
-            "{sync}"
-        );
-        site
-    }
-
-    /// `git clone` of `origin.git`, set to coordinate through `origin` and synced once.
-    fn clone_of_origin(&self, dir: &str) -> Site<'_> {
-        self.env
-            .git(self.env.root(), &["clone", "-q", &self.url("origin"), dir]);
-        let site = Site {
-            env: &self.env,
-            dir: self.env.root().join(dir),
-        };
-        site.ok(&["remote", "origin"]);
-        site.ok(&["sync"]);
-        assert_eq!(
-            site.loom_refs(),
-            self.remote_loom_refs("origin"),
-            "a fresh clone's first sync brings everything"
-        );
-        site
-    }
-}
-
-fn served(env: &TestEnv) -> PathBuf {
-    env.root().join("served")
-}
-
-/// One clone, run through the environment of its [`Hub`].
-struct Site<'h> {
-    env: &'h TestEnv,
-    dir: PathBuf,
-}
-
-impl Site<'_> {
-    fn loom(&self, args: &[&str]) -> Run {
-        self.env.loom(&self.dir, args)
-    }
-
-    /// `git-loom args`, which must exit 0.
-    fn ok(&self, args: &[&str]) -> Run {
-        let run = self.loom(args);
-        assert_eq!(run.code, 0, "expected success: {run}");
-        run
-    }
-
-    /// `git-loom args`, which must exit `code` with an error on stderr and nothing on stdout.
-    fn fail(&self, code: i32, args: &[&str]) -> Run {
-        let run = self.loom(args);
-        assert_eq!(run.code, code, "expected exit {code}: {run}");
-        assert_eq!(run.stdout, "", "a failed command prints no result: {run}");
-        assert!(run.stderr.starts_with("error: "), "expected an error: {run}");
-        run
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        self.env.git(&self.dir, args)
-    }
-
-    /// Every loom ref and its tip, as `git for-each-ref refs/loom/` prints them.
-    fn loom_refs(&self) -> String {
-        self.git(&["for-each-ref", "refs/loom/"])
-    }
-
-    /// `create TITLE extra…`, which must print exactly the new id.
-    fn create(&self, args: &[&str]) -> String {
-        let mut all = vec!["create"];
-        all.extend_from_slice(args);
-        let run = self.ok(&all);
-        let id = run.stdout.trim_end();
-        assert!(is_task_id(id), "create printed more than an id: {run}");
-        id.to_owned()
-    }
-
-    /// `task.json` at the tip of the task's ref, read with plain git.
-    fn stored(&self, id: &str) -> Value {
-        let text = self.git(&["cat-file", "-p", &format!("refs/loom/tasks/{id}:task.json")]);
-        serde_json::from_str(&text).unwrap()
-    }
-
-    /// Point the remote `origin` at `url`.
-    fn set_origin(&self, url: &str) {
-        self.git(&["remote", "set-url", "origin", url]);
-    }
-}
 
 /// Create `count` tasks offline in `site`, four processes at a time; returns their ids.
 fn create_offline(site: &Site<'_>, count: usize) -> Vec<String> {
@@ -435,36 +286,14 @@ fn error_kind(stderr: &str) -> String {
 
 /// The agent named by each claim's `claim.json` on the remote, read in one `git cat-file`.
 fn claim_holders(hub: &Hub, ids: &BTreeSet<String>) -> BTreeMap<String, String> {
-    let git_dir = hub.bare_path("origin");
-    let mut child = hub
-        .env
-        .command("git", hub.env.root())
-        .arg("--git-dir")
-        .arg(&git_dir)
-        .args(["cat-file", "--batch"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input: String = ids
+    let revs: Vec<String> = ids
         .iter()
-        .map(|id| format!("refs/loom/claims/{id}:claim.json\n"))
+        .map(|id| format!("refs/loom/claims/{id}:claim.json"))
         .collect();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
-    let run = common::finish("git cat-file --batch".into(), child, PROCESS_TIMEOUT);
-    writer.join().unwrap();
-    assert_eq!(run.code, 0, "{run}");
-    // `<oid> blob <size>\n<content>\n` per object; claim.json is pretty-printed JSON.
-    let mut holders = BTreeMap::new();
-    let mut rest = run.stdout.as_str();
-    for id in ids {
-        let (header, after) = rest.split_once('\n').expect("a header line");
-        let size: usize = header.rsplit(' ').next().unwrap().parse().unwrap();
-        let claim: Value = serde_json::from_str(&after[..size]).unwrap();
-        holders.insert(id.clone(), claim["agent"].as_str().unwrap().to_owned());
-        rest = &after[size + 1..];
-    }
-    holders
+    ids.iter()
+        .zip(hub.blobs("origin", &revs))
+        .map(|(id, claim)| (id.clone(), claim["agent"].as_str().unwrap().to_owned()))
+        .collect()
 }
 
 /// The tasks of the convergence scenario, created by `a` and published.
@@ -705,7 +534,6 @@ fn a_claim_swept_while_its_holder_was_cut_off_refuses_the_holders_done() {
     let claim_ref = format!("refs/loom/claims/{id}");
     let task_ref = format!("refs/loom/tasks/{id}");
 
-    let claimed_at = Instant::now();
     a.ok(&["--agent", "alice", "claim", &id, "--ttl", "1"]);
     let on_remote = hub.bare_git("origin", &["show", &format!("{claim_ref}:claim.json")]);
     assert!(
@@ -717,8 +545,9 @@ fn a_claim_swept_while_its_holder_was_cut_off_refuses_the_holders_done() {
     let origin_url = hub.url("origin");
     a.set_origin(&unreachable_url("origin.git"));
 
-    // B, once the lease has run out, sweeps it and claims the task.
-    thread::sleep(Duration::from_millis(2_100).saturating_sub(claimed_at.elapsed()));
+    // B, once the lease has run out, sweeps it and claims the task (every clone of the hub
+    // shares one clock).
+    hub.env.advance_clock(2.1);
     b.ok(&["sync"]);
     let swept = b.ok(&["--agent", "bob", "sweep"]);
     assert_eq!(

@@ -12,79 +12,32 @@
 //! project the remote already has, and `claim --next` sees work another clone created without
 //! a manual `sync`.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{GitDaemon, PROCESS_TIMEOUT, Run, TestEnv, is_task_id};
+use common::hub::{Hub, served};
+use common::{Run, TestEnv, is_task_id};
 use serde_json::Value;
 
 /// The longest the agents of one run may work before they stop where they are.
 const RUN_DEADLINE: Duration = Duration::from_secs(90);
 
-/// A bare `origin.git` served by a `git daemon` (pushes allowed), and clones of it.
-struct Hub {
-    // Declared first so that the daemon is killed before the directories it serves go.
-    daemon: GitDaemon,
-    env: TestEnv,
-}
-
+/// What the remote `origin.git` of a [`Hub`] holds, as the agents' promises are checked.
 impl Hub {
-    fn new() -> Hub {
-        let env = TestEnv::new();
-        std::fs::create_dir(served(&env)).unwrap();
-        let daemon = GitDaemon::start(&env, &served(&env));
-        env.git(&served(&env), &["init", "-q", "--bare", "-b", "main", "origin.git"]);
-        Hub { daemon, env }
-    }
-
-    fn url(&self) -> String {
-        self.daemon.url("origin.git")
-    }
-
-    /// Plain git on the bare repository; it must succeed.
-    fn bare_git(&self, args: &[&str]) -> String {
-        let git_dir = served(&self.env).join("origin.git");
-        let mut all = vec!["--git-dir", git_dir.to_str().unwrap()];
-        all.extend_from_slice(args);
-        self.env.git(self.env.root(), &all)
-    }
-
-    fn remote_loom_refs(&self) -> String {
-        self.bare_git(&["for-each-ref", "refs/loom/"])
-    }
-
-    /// A repository pushing its `main` to the remote, with git-loom initialised and published.
-    fn seeded(&self, dir: &str) -> PathBuf {
-        let dir = self.env.new_repo(dir);
-        self.env.git(&dir, &["remote", "add", "origin", &self.url()]);
-        self.env.git(&dir, &["push", "-q", "origin", "main"]);
-        ok(&self.env, &dir, &["init"]);
-        ok(&self.env, &dir, &["remote", "origin"]);
-        ok(&self.env, &dir, &["sync"]);
-        dir
-    }
-
-    /// `git clone` of the remote, coordinating through `origin`, synced once.
-    fn clone(&self, name: &str) -> PathBuf {
-        self.env.git(self.env.root(), &["clone", "-q", &self.url(), name]);
-        let dir = self.env.root().join(name);
-        ok(&self.env, &dir, &["remote", "origin"]);
-        ok(&self.env, &dir, &["sync"]);
-        dir
-    }
-
     /// `task.json` of every task on the remote, read in one `git cat-file --batch`.
     fn remote_tasks(&self) -> BTreeMap<String, Value> {
-        let names = self.bare_git(&["for-each-ref", "--format=%(refname:lstrip=3)", "refs/loom/tasks/"]);
+        let names = self.bare_git(
+            "origin",
+            &["for-each-ref", "--format=%(refname:lstrip=3)", "refs/loom/tasks/"],
+        );
         let ids: Vec<&str> = names.lines().collect();
         self.blobs(
+            "origin",
             &ids.iter()
                 .map(|id| format!("refs/loom/tasks/{id}:task.json"))
                 .collect::<Vec<_>>(),
@@ -97,9 +50,13 @@ impl Hub {
 
     /// The remote's claims: task id → the agent its `claim.json` names.
     fn remote_claims(&self) -> BTreeMap<String, String> {
-        let names = self.bare_git(&["for-each-ref", "--format=%(refname:lstrip=3)", "refs/loom/claims/"]);
+        let names = self.bare_git(
+            "origin",
+            &["for-each-ref", "--format=%(refname:lstrip=3)", "refs/loom/claims/"],
+        );
         let ids: Vec<&str> = names.lines().collect();
         self.blobs(
+            "origin",
             &ids.iter()
                 .map(|id| format!("refs/loom/claims/{id}:claim.json"))
                 .collect::<Vec<_>>(),
@@ -110,45 +67,16 @@ impl Hub {
         .collect()
     }
 
-    /// JSON blobs of the bare repository, named `<rev>:<path>`, in order.
-    fn blobs(&self, names: &[String]) -> Vec<Value> {
-        if names.is_empty() {
-            return Vec::new();
-        }
-        let git_dir = served(&self.env).join("origin.git");
-        let mut child = self
-            .env
-            .command("git", self.env.root())
-            .arg("--git-dir")
-            .arg(&git_dir)
-            .args(["cat-file", "--batch"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input: String = names.iter().map(|name| format!("{name}\n")).collect();
-        let mut stdin = child.stdin.take().unwrap();
-        let writer = thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
-        let run = common::finish("git cat-file --batch".into(), child, PROCESS_TIMEOUT);
-        writer.join().unwrap();
-        assert_eq!(run.code, 0, "{run}");
-        let mut values = Vec::new();
-        let mut rest = run.stdout.as_str();
-        for _ in names {
-            let (header, after) = rest.split_once('\n').expect("a header line");
-            let size: usize = header.rsplit(' ').next().unwrap().parse().unwrap();
-            values.push(serde_json::from_str(&after[..size]).unwrap());
-            rest = &after[size + 1..];
-        }
-        values
-    }
-
     /// For each task, the agents whose `done` the remote's history records (`… done by <agent>`).
     fn remote_dones(&self) -> BTreeMap<String, Vec<String>> {
-        let history = self.bare_git(&[
-            "log",
-            "--glob=refs/loom/tasks/*",
-            "--format=%(trailers:key=Loom-Task,valueonly,separator=%x2C)%x09%s",
-        ]);
+        let history = self.bare_git(
+            "origin",
+            &[
+                "log",
+                "--glob=refs/loom/tasks/*",
+                "--format=%(trailers:key=Loom-Task,valueonly,separator=%x2C)%x09%s",
+            ],
+        );
         let mut dones: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for line in history.lines() {
             if let Some((task, subject)) = line.split_once('\t')
@@ -159,10 +87,6 @@ impl Hub {
         }
         dones
     }
-}
-
-fn served(env: &TestEnv) -> PathBuf {
-    env.root().join("served")
 }
 
 /// `git-loom args` in `dir`, which must exit 0.
@@ -277,14 +201,16 @@ struct Figures {
 /// daemon is stopped and started again that many times during the run. Returns the figures
 /// after checking every promise.
 fn run_agents(clones: usize, agents: usize, tasks: usize, outages: usize) -> Figures {
-    let mut hub = Hub::new();
-    let creator = hub.seeded("creator");
+    let mut hub = Hub::with_origin();
+    let creator = hub.seeded("creator").dir;
     for i in 0..tasks {
         let run = ok(&hub.env, &creator, &["--offline", "create", &format!("task {i}")]);
         assert!(is_task_id(run.stdout.trim()), "{run}");
     }
     ok(&hub.env, &creator, &["sync"]);
-    let sites: Vec<PathBuf> = (0..clones).map(|n| hub.clone(&format!("clone-{n}"))).collect();
+    let sites: Vec<PathBuf> = (0..clones)
+        .map(|n| hub.clone_of_origin(&format!("clone-{n}")).dir)
+        .collect();
 
     let started = Instant::now();
     let deadline = started + RUN_DEADLINE;
@@ -388,7 +314,7 @@ fn run_agents(clones: usize, agents: usize, tasks: usize, outages: usize) -> Fig
         let sync = ok(&hub.env, dir, &["--json", "sync"]);
         rounds_to_converge.push(sync.json()["rounds"].as_u64().unwrap());
     }
-    let remote_refs = hub.remote_loom_refs();
+    let remote_refs = hub.remote_loom_refs("origin");
     for (n, dir) in sites.iter().enumerate() {
         if hub.env.git(dir, &["for-each-ref", "refs/loom/"]) != remote_refs {
             problems.push(format!("clone-{n} differs from the remote after one sync each"));
@@ -433,8 +359,8 @@ fn three_clones_of_three_agents_survive_the_daemon_restarting() {
     assert_eq!(figures.dones, 27, "{figures:?}");
 }
 
-/// The figures of a longer run, for the record: `cargo test --test remote_agents -- --ignored
-/// --nocapture`.
+/// The figures of a longer run, for the record:
+/// `cargo test --test runner remote_agents::figures_of_a_longer_run -- --ignored --nocapture`.
 #[test]
 #[ignore = "a longer run that prints its figures; not needed to prove anything the others do not"]
 fn figures_of_a_longer_run() {
@@ -461,14 +387,14 @@ fn rev(env: &TestEnv, dir: &Path, name: &str) -> Option<String> {
 // `init` there starting a second project (replaced by the remote's at the next sync).
 #[test]
 fn a_fresh_clone_is_told_to_sync_and_init_refuses_to_fork_the_project() {
-    let hub = Hub::new();
-    let creator = hub.seeded("creator");
+    let hub = Hub::with_origin();
+    let creator = hub.seeded("creator").dir;
     let id = ok(&hub.env, &creator, &["create", "shared work"])
         .stdout
         .trim()
         .to_owned();
     let env = &hub.env;
-    env.git(env.root(), &["clone", "-q", &hub.url(), "fresh"]);
+    env.git(env.root(), &["clone", "-q", &hub.url("origin"), "fresh"]);
     let fresh = env.root().join("fresh");
 
     let list = fails(env, &fresh, 1, &["list"]);
@@ -496,12 +422,15 @@ fn a_fresh_clone_is_told_to_sync_and_init_refuses_to_fork_the_project() {
     ok(env, &fresh, &["sync"]);
     let listed = ok(env, &fresh, &["list"]);
     assert!(listed.stdout.contains(&id), "{listed}");
-    assert_eq!(env.git(&fresh, &["for-each-ref", "refs/loom/"]), hub.remote_loom_refs());
+    assert_eq!(
+        env.git(&fresh, &["for-each-ref", "refs/loom/"]),
+        hub.remote_loom_refs("origin")
+    );
     // Once joined, `init` is the usual no-op.
     ok(env, &fresh, &["init"]);
 
     // A project of one clone only is still possible, on purpose.
-    env.git(env.root(), &["clone", "-q", &hub.url(), "alone"]);
+    env.git(env.root(), &["clone", "-q", &hub.url("origin"), "alone"]);
     let alone = env.root().join("alone");
     ok(env, &alone, &["--offline", "init", "--name", "mine"]);
     // And a remote without git-loom data does not stand in the way of `init`.
@@ -515,9 +444,9 @@ fn a_fresh_clone_is_told_to_sync_and_init_refuses_to_fork_the_project() {
 // remote has ready work that another clone created, until someone runs `sync` by hand.
 #[test]
 fn claim_next_sees_work_created_in_another_clone_without_a_sync() {
-    let hub = Hub::new();
-    let creator = hub.seeded("creator");
-    let worker = hub.clone("worker");
+    let hub = Hub::with_origin();
+    let creator = hub.seeded("creator").dir;
+    let worker = hub.clone_of_origin("worker").dir;
     let env = &hub.env;
     fails_quietly_with_nothing_ready(env, &worker);
     let id = ok(env, &creator, &["create", "new work"]).stdout.trim().to_owned();
@@ -539,9 +468,9 @@ fn fails_quietly_with_nothing_ready(env: &TestEnv, dir: &Path) {
 // a void claim on the remote (a claim on a finished task) that `sweep` does not remove.
 #[test]
 fn no_sync_pushes_a_claim_onto_a_finished_task_and_sweep_removes_one_on_the_remote() {
-    let hub = Hub::new();
-    let a = hub.seeded("a");
-    let b = hub.clone("b");
+    let hub = Hub::with_origin();
+    let a = hub.seeded("a").dir;
+    let b = hub.clone_of_origin("b").dir;
     let env = &hub.env;
     ok(env, &a, &["sync"]);
     let id = ok(env, &a, &["create", "contested"]).stdout.trim().to_owned();
@@ -559,7 +488,10 @@ fn no_sync_pushes_a_claim_onto_a_finished_task_and_sweep_removes_one_on_the_remo
         "the sync pushed a claim onto a done task"
     );
     assert_eq!(rev(env, &a, &format!("refs/loom/claims/{id}")), None, "{sync}");
-    assert_eq!(env.git(&a, &["for-each-ref", "refs/loom/"]), hub.remote_loom_refs());
+    assert_eq!(
+        env.git(&a, &["for-each-ref", "refs/loom/"]),
+        hub.remote_loom_refs("origin")
+    );
 
     // A void claim that reached the remote anyway (pushed by hand, or by an older version).
     env.git(

@@ -8,21 +8,14 @@
 //! checkout's HEAD, index or files; `[signal] template` replaces the signal's layout; and `next`
 //! exits 4 when there is nothing to do.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 
-use common::{AGENT, BIN, PROCESS_TIMEOUT, Repo, Run, finish};
+use common::{AGENT, BIN, PROCESS_TIMEOUT, Repo, Run, as_agent, finish};
 use serde_json::{Value, json};
-
-/// `args` run as another agent, through the global `--agent` flag.
-fn as_agent<'a>(agent: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-    let mut all = vec!["--agent", agent];
-    all.extend_from_slice(args);
-    all
-}
 
 /// Run `git-loom args` in the repository with `input` on stdin.
 fn loom_stdin(repo: &Repo, args: &[&str], input: &str) -> Run {

@@ -3,11 +3,9 @@
 //! on top of unreadable versions, dependencies whose refs cannot be read, and litter left by
 //! killed writers (temporary files, lock files).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
-use std::thread;
-use std::time::Duration;
 
 use common::Repo;
 use serde_json::json;
@@ -43,10 +41,6 @@ fn age_file(repo: &Repo, path: &Path, age: &str) {
         &["-d", &format!("{age} ago"), path.to_str().unwrap()],
     );
     assert_eq!(run.code, 0, "{run}");
-}
-
-fn sleep_past_a_one_second_lease() {
-    thread::sleep(Duration::from_millis(1_200));
 }
 
 // Guards: a bad line in `packed-refs` silently hiding the tasks packed after it.
@@ -121,7 +115,7 @@ fn sweep_and_recover_skip_an_unreadable_claim_and_go_on() {
     point_at_nothing(&repo, &claim_ref(&broken));
     let blob = repo.git(&["rev-parse", &format!("{}:claim.json", claim_ref(&blobless))]);
     remove_object(&repo, blob.trim());
-    sleep_past_a_one_second_lease();
+    repo.env.advance_clock(1.2);
 
     let run = repo.loom(&["--json", "sweep"]);
     assert_eq!(run.code, 0, "{run}");
@@ -141,7 +135,7 @@ fn sweep_and_recover_skip_an_unreadable_claim_and_go_on() {
     // recover goes on past them too.
     let other = repo.create("Other", &[]);
     repo.json(&["claim", &other, "--ttl", "1"]);
-    sleep_past_a_one_second_lease();
+    repo.env.advance_clock(1.2);
     let run = repo.loom(&["recover", "--execute"]);
     assert_eq!(run.code, 0, "{run}");
     assert!(run.stderr.contains(&claim_ref(&broken)), "{run}");
@@ -159,7 +153,7 @@ fn a_locked_claim_is_reported_and_the_sweep_goes_on() {
     let free = repo.create("Free", &[]);
     repo.json(&["claim", &locked, "--ttl", "1"]);
     repo.json(&["claim", &free, "--ttl", "1"]);
-    sleep_past_a_one_second_lease();
+    repo.env.advance_clock(1.2);
     let lock = repo.dir.join(".git").join(format!("{}.lock", claim_ref(&locked)));
     std::fs::write(&lock, "").unwrap();
 

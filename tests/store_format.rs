@@ -4,7 +4,7 @@
 //! inside blobs are validated too, the raw history of an unreadable task is still shown, and
 //! `updated_at`/`lamport` only move forwards.
 
-mod common;
+use crate::common;
 
 use common::Repo;
 use serde_json::json;

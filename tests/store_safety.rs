@@ -5,10 +5,10 @@
 //! repositories are refused; and no command ever changes HEAD, the index, branches, tags,
 //! `git status` or a working-tree file.
 
-mod common;
+use crate::common;
 
-use common::Repo;
-use serde_json::{Value, json};
+use common::{Repo, sorted_ids};
+use serde_json::json;
 
 const BAD_REF: &str = "refs/loom/tasks/loom-deadbeef";
 
@@ -19,17 +19,6 @@ fn repo_with_corrupt_task() -> (Repo, String, String) {
     let b = repo.create("Healthy B", &["--dep", &a]);
     repo.write_entity(BAD_REF, &[("task.json", b"{ this is not json")], None);
     (repo, a, b)
-}
-
-fn ids(value: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = value
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["id"].as_str().unwrap().to_owned())
-        .collect();
-    ids.sort();
-    ids
 }
 
 fn sorted(mut ids: Vec<String>) -> Vec<String> {
@@ -56,11 +45,11 @@ fn a_corrupt_task_is_isolated_and_named() {
     assert!(run.stderr.contains(BAD_REF), "prefixes reach the same error: {run}");
 
     let list = warns_about(&repo, &["--json", "list"], BAD_REF);
-    assert_eq!(ids(&list.json()), sorted(vec![a.clone(), b.clone()]));
+    assert_eq!(sorted_ids(&list.json()), sorted(vec![a.clone(), b.clone()]));
     let table = warns_about(&repo, &["list", "--all"], BAD_REF);
     assert!(table.stdout.contains(&a) && table.stdout.contains(&b), "{table}");
     let ready = warns_about(&repo, &["--json", "ready"], BAD_REF);
-    assert_eq!(ids(&ready.json()), vec![a.clone()]);
+    assert_eq!(sorted_ids(&ready.json()), vec![a.clone()]);
     let status = warns_about(&repo, &["--json", "status"], BAD_REF).json();
     assert_eq!(status["total"], json!(2));
     assert_eq!(status["unreadable"], json!([BAD_REF]));
@@ -108,7 +97,7 @@ fn a_task_of_a_newer_schema_is_reported_not_misread() {
     assert!(run.stderr.contains(bad_ref) && run.stderr.contains("schema 2"), "{run}");
     assert!(run.stderr.contains("newer"), "{run}");
     let list = warns_about(&repo, &["--json", "list"], bad_ref);
-    assert_eq!(ids(&list.json()), vec![a.clone()]);
+    assert_eq!(sorted_ids(&list.json()), vec![a.clone()]);
     warns_about(&repo, &["ready"], bad_ref);
     warns_about(&repo, &["graph"], bad_ref);
     let run = repo.run_fail(1, &["update", "loom-0000f00d", "--title", "downgrade"]);
@@ -130,7 +119,7 @@ fn odd_refs_under_the_task_namespace_are_reported() {
     repo.git(&["update-ref", "refs/loom/tasks/not-an-id", &tip]);
 
     let run = repo.run_warn(&["--json", "list"]);
-    assert_eq!(ids(&run.json()), vec![a.clone()]);
+    assert_eq!(sorted_ids(&run.json()), vec![a.clone()]);
     for name in [
         "refs/loom/tasks/loom-22222222",
         "refs/loom/tasks/loom-33333333",

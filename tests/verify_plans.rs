@@ -6,7 +6,7 @@
 //! (exit 5, listing it) unless `--allow-dirty`, warns when the branch has no commits, and records
 //! the commit it accepted; `verify` judges the committed tree of a task worktree, not stray files.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

@@ -1,5 +1,6 @@
 //! Building what the library needs from the outside world, in one place: which repository
-//! (`-C`), who is acting (`--agent`, `LOOM_AGENT`, `loom.agent`, `user.name@host`) and when.
+//! (`-C`), who is acting (`--agent`, `LOOM_AGENT`, `loom.agent`, `user.name@host`) and when
+//! (the real clock, or `GIT_LOOM_TEST_NOW` so tests can step past a lease without waiting).
 
 use std::path::PathBuf;
 
@@ -9,17 +10,31 @@ use git_loom::store::Store;
 use super::GlobalArgs;
 use super::error::CommandError;
 
+/// The environment variable that sets the clock every command judges leases and retries by: an
+/// RFC 3339 timestamp, or a signed offset from the real clock (`+90s`, `-5s`, `+1h 30m`). Meant
+/// for tests, which would otherwise have to sleep until a lease runs out.
+pub const TEST_NOW_VARIABLE: &str = "GIT_LOOM_TEST_NOW";
+
 pub struct Context<'a> {
     global: &'a GlobalArgs,
     now: jiff::Timestamp,
 }
 
 impl<'a> Context<'a> {
-    pub fn new(global: &'a GlobalArgs) -> Self {
-        Context {
-            global,
-            now: jiff::Timestamp::now(),
-        }
+    /// Read the clock once; a `GIT_LOOM_TEST_NOW` that is not a timestamp or a signed offset is
+    /// a usage error naming the variable, so a test never runs silently at the real time.
+    pub fn new(global: &'a GlobalArgs) -> Result<Self, CommandError> {
+        let real = jiff::Timestamp::now();
+        let now = match std::env::var_os(TEST_NOW_VARIABLE) {
+            None => real,
+            Some(value) => {
+                let value = value
+                    .to_str()
+                    .ok_or_else(|| CommandError::usage(format!("{TEST_NOW_VARIABLE} is not valid UTF-8: {value:?}")))?;
+                clock_override(value, real).map_err(CommandError::usage)?
+            }
+        };
+        Ok(Context { global, now })
     }
 
     /// The moment this command runs at: one clock reading for everything it judges.
@@ -88,5 +103,71 @@ impl<'a> Context<'a> {
             )));
         }
         Ok(Actor { agent, now: self.now })
+    }
+}
+
+/// The moment `value` (of `GIT_LOOM_TEST_NOW`) names: an RFC 3339 timestamp, or — when it starts
+/// with a sign — that offset from `real`.
+fn clock_override(value: &str, real: jiff::Timestamp) -> Result<jiff::Timestamp, String> {
+    let value = value.trim();
+    let invalid = |why: String| {
+        format!(
+            "invalid {TEST_NOW_VARIABLE} {value:?}: expected an RFC 3339 timestamp \
+             (2026-11-21T10:00:00Z) or a signed offset from now (+90s, -5s): {why}"
+        )
+    };
+    if value.starts_with(['+', '-']) {
+        let offset: jiff::SignedDuration = value.parse().map_err(|err: jiff::Error| invalid(err.to_string()))?;
+        real.checked_add(offset)
+            .map_err(|_| invalid("the offset reaches past the representable range".to_owned()))
+    } else {
+        value.parse().map_err(|err: jiff::Error| invalid(err.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clock_override;
+    use jiff::{SignedDuration, Timestamp};
+
+    fn real() -> Timestamp {
+        "2026-11-21T10:00:00Z"
+            .parse()
+            .expect("a valid timestamp because it is written out")
+    }
+
+    #[test]
+    fn a_timestamp_replaces_the_real_clock() {
+        let at = clock_override("2030-01-02T03:04:05.5+01:00", real()).unwrap();
+        assert_eq!(at, "2030-01-02T02:04:05.5Z".parse::<Timestamp>().unwrap());
+    }
+
+    #[test]
+    fn a_signed_offset_moves_the_real_clock() {
+        assert_eq!(
+            clock_override("+90s", real()).unwrap(),
+            real() + SignedDuration::from_secs(90)
+        );
+        assert_eq!(
+            clock_override(" -5s ", real()).unwrap(),
+            real() - SignedDuration::from_secs(5)
+        );
+        assert_eq!(
+            clock_override("+1h 30m", real()).unwrap(),
+            real() + SignedDuration::from_mins(90)
+        );
+        assert_eq!(
+            clock_override("+PT2S", real()).unwrap(),
+            real() + SignedDuration::from_secs(2)
+        );
+    }
+
+    // Guards: a mistyped override silently running the command at the real time.
+    #[test]
+    fn anything_else_is_refused_with_the_variable_named() {
+        for bad in ["", "90s", "tomorrow", "+", "+90 parsecs", "2026-13-01T00:00:00Z"] {
+            let err = clock_override(bad, real()).unwrap_err();
+            assert!(err.starts_with("invalid GIT_LOOM_TEST_NOW"), "{bad:?}: {err}");
+        }
     }
 }

@@ -121,7 +121,10 @@ pub fn main() -> ExitCode {
         }
     };
     let mut ui = Ui::new(cli.global.json, cli.global.quiet);
-    let context = Context::new(&cli.global);
+    let context = match Context::new(&cli.global) {
+        Ok(context) => context,
+        Err(err) => return err.report(),
+    };
     let result = run(&cli.command, &context, &mut ui);
     let flushed = ui.flush().map_err(CommandError::from);
     match result.and_then(|exit| flushed.map(|()| exit)) {

@@ -1,18 +1,21 @@
 //! Shared helpers for the integration tests: a hermetic environment (a temporary HOME, no user
 //! or system git config, fixed identities and dates for the repository's own commits) holding a
 //! scratch repository, and runners for real `git` and the built `git-loom` binary that return
-//! stdout, stderr and the exit code, with assertions on all three.
+//! stdout, stderr and the exit code, with assertions on all three. git-loom's clock can be moved
+//! forward (through `GIT_LOOM_TEST_NOW`) so that tests step past a lease instead of sleeping.
 
-#![allow(dead_code)]
+pub mod hub;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -51,9 +54,24 @@ impl Run {
     }
 }
 
+/// The environment variable that sets the clock of a `git-loom` command (meant for tests).
+pub const TEST_NOW: &str = "GIT_LOOM_TEST_NOW";
+
+/// The clock every `git-loom` command of one [`TestEnv`] runs by.
+#[derive(Debug, Clone, Copy)]
+enum Clock {
+    /// The real clock, this far ahead.
+    Ahead(SignedDuration),
+    /// Stopped at one moment (moved only by [`TestEnv::advance_clock`]).
+    Stopped(Timestamp),
+}
+
 /// A temporary directory holding a private HOME, plus a way to run processes hermetically.
 pub struct TestEnv {
     tmp: TempDir,
+    /// Shared by every process the environment starts, so that a lease means the same to its
+    /// holder and to everyone judging it.
+    clock: Mutex<Clock>,
 }
 
 impl Default for TestEnv {
@@ -66,7 +84,50 @@ impl TestEnv {
     pub fn new() -> TestEnv {
         let tmp = tempfile::Builder::new().prefix("git-loom-test-").tempdir().unwrap();
         std::fs::create_dir(tmp.path().join("home")).unwrap();
-        TestEnv { tmp }
+        TestEnv {
+            tmp,
+            clock: Mutex::new(Clock::Ahead(SignedDuration::ZERO)),
+        }
+    }
+
+    fn clock(&self) -> std::sync::MutexGuard<'_, Clock> {
+        self.clock.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The moment a `git-loom` command started now would judge leases and retries at.
+    pub fn now(&self) -> Timestamp {
+        match *self.clock() {
+            Clock::Ahead(ahead) => Timestamp::now() + ahead,
+            Clock::Stopped(at) => at,
+        }
+    }
+
+    /// Move git-loom's clock forward by `secs` seconds: what sleeping that long would do to
+    /// leases and retry times, without the wait.
+    pub fn advance_clock(&self, secs: f64) {
+        let by = SignedDuration::from_secs_f64(secs);
+        assert!(!by.is_negative(), "the clock only moves forward");
+        let mut clock = self.clock();
+        *clock = match *clock {
+            Clock::Ahead(ahead) => Clock::Ahead(ahead + by),
+            Clock::Stopped(at) => Clock::Stopped(at + by),
+        };
+    }
+
+    /// Move git-loom's clock forward until `at` has passed (by 50 ms, as a sleep until `at`
+    /// would); a clock already past `at` stays where it is.
+    pub fn advance_clock_past(&self, at: Timestamp) {
+        let wait = at.duration_since(self.now()) + SignedDuration::from_millis(50);
+        if wait.is_positive() {
+            self.advance_clock(wait.as_secs_f64());
+        }
+    }
+
+    /// Stop git-loom's clock at the current moment: every later command runs at the same time,
+    /// so durations it prints do not depend on how fast the test runs.
+    pub fn stop_clock(&self) {
+        let now = self.now();
+        *self.clock() = Clock::Stopped(now);
     }
 
     /// The root of this environment's temporary directory.
@@ -99,6 +160,15 @@ impl TestEnv {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        match *self.clock() {
+            Clock::Ahead(ahead) if ahead.is_zero() => {}
+            Clock::Ahead(ahead) => {
+                command.env(TEST_NOW, format!("+{}ms", ahead.as_millis()));
+            }
+            Clock::Stopped(at) => {
+                command.env(TEST_NOW, at.to_string());
+            }
+        }
         command
     }
 
@@ -183,6 +253,36 @@ fn describe(program: &str, args: &[&str]) -> String {
 pub fn is_task_id(text: &str) -> bool {
     text.strip_prefix("loom-")
         .is_some_and(|hex| hex.len() == 8 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+/// The `id` of every task object in a JSON array, in order.
+pub fn ids(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {value}"))
+        .iter()
+        .map(|task| {
+            task["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no id: {task}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+/// The `id` of every task object in a JSON array, sorted, for listings whose order is not the
+/// point.
+pub fn sorted_ids(value: &Value) -> Vec<String> {
+    let mut ids = ids(value);
+    ids.sort();
+    ids
+}
+
+/// `args` run as another agent, through the global `--agent` flag.
+pub fn as_agent<'a>(agent: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["--agent", agent];
+    all.extend_from_slice(args);
+    all
 }
 
 /// A scratch repository inside its own [`TestEnv`].
@@ -505,11 +605,6 @@ impl GitDaemon {
             thread::sleep(Duration::from_millis(20));
         }
         false
-    }
-
-    /// The port the daemon listens on (on 127.0.0.1).
-    pub fn port(&self) -> u16 {
-        self.port
     }
 
     /// The URL of the repository `<base>/<name>`.
