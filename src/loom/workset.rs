@@ -129,7 +129,10 @@ impl<'a> Workset<'a> {
     /// write a note on a task that does not change otherwise.
     pub(crate) fn note(&mut self, id: &TaskId, note: impl Into<String>) {
         let slot = self.slots.get_mut(id);
-        debug_assert!(slot.is_some(), "a note on {id}, which this workset never read, would be lost");
+        debug_assert!(
+            slot.is_some(),
+            "a note on {id}, which this workset never read, would be lost"
+        );
         if let Some(slot) = slot {
             slot.notes.push(note.into());
         }
