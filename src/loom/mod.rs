@@ -151,10 +151,7 @@ pub(crate) fn read_raw_meta(store: &Store) -> Result<Option<RawMeta>> {
     };
     let corrupt = |problem: String| Error::corrupt(store::META_REF, problem);
     let version = store.read_version(store::META_REF, tip)?;
-    let meta_bytes = version
-        .files
-        .get(META_FILE)
-        .ok_or_else(|| corrupt(format!("{META_FILE} is missing")))?;
+    let meta_bytes = store::entity_file(store::META_REF, &version, META_FILE)?;
     let meta = Meta::from_blob(meta_bytes, None).map_err(|err| match err {
         // A whole repository written by a newer git-loom, not one damaged record.
         crate::model::BlobError::NewerSchema { found, supported, .. } => Error::NewerSchema { found, supported },
@@ -169,7 +166,7 @@ pub(crate) fn read_raw_meta(store: &Store) -> Result<Option<RawMeta>> {
     Ok(Some(RawMeta {
         tip,
         meta,
-        meta_blob: meta_bytes.clone(),
+        meta_blob: meta_bytes.to_vec(),
         settings_text,
     }))
 }

@@ -202,11 +202,7 @@ fn set_once(store: &Store, key: &str, value: Option<&toml_edit::Value>, actor: &
         Some(value) => format!("config: set {key} = {}", value.to_string().trim()),
         None => format!("config: unset {key}"),
     };
-    let message = CommitMessage {
-        summary,
-        body: None,
-        trailers: vec![("Loom-Agent", actor.agent.clone()), ("Loom-Op", "config".into())],
-    };
+    let message = CommitMessage::version(summary, None, &actor.agent, "config");
     let commit = store.write_version(
         &[(META_FILE, &raw.meta_blob), (SETTINGS_FILE, text.as_bytes())],
         &[raw.tip],

@@ -21,13 +21,21 @@ impl Store {
 
 /// The record `T` in a version already read.
 pub fn entity_of<T: Entity>(ref_name: &str, version: &EntityVersion, owner: Option<&TaskId>) -> Result<T> {
-    let corrupt = |problem: String| Error::Corrupt {
+    let bytes = entity_file(ref_name, version, T::FILE)?;
+    T::from_blob(bytes, owner).map_err(|err| Error::Corrupt {
         ref_name: ref_name.to_owned(),
-        problem,
-    };
-    let bytes = version
+        problem: err.to_string(),
+    })
+}
+
+/// The bytes of `file` in a version of the entity at `ref_name`, as stored.
+pub fn entity_file<'v>(ref_name: &str, version: &'v EntityVersion, file: &str) -> Result<&'v [u8]> {
+    version
         .files
-        .get(T::FILE)
-        .ok_or_else(|| corrupt(format!("{} is missing", T::FILE)))?;
-    T::from_blob(bytes, owner).map_err(|err| corrupt(err.to_string()))
+        .get(file)
+        .map(Vec::as_slice)
+        .ok_or_else(|| Error::Corrupt {
+            ref_name: ref_name.to_owned(),
+            problem: format!("{file} is missing"),
+        })
 }

@@ -23,7 +23,7 @@ mod write;
 use std::path::{Path, PathBuf};
 
 pub use branches::{BranchWork, Worktree};
-pub use entity::entity_of;
+pub use entity::{entity_file, entity_of};
 pub use gix::ObjectId;
 pub use health::{Litter, LitterKind, TEMP_FILE_STALE_AFTER};
 pub use layout::{

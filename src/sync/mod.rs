@@ -346,15 +346,7 @@ impl<'a> Reconciler<'a> {
         };
         let read = |tip| -> Result<Vec<u8>> {
             let version = self.store.read_version(name, tip)?;
-            let bytes = version
-                .files
-                .get(Handoff::FILE)
-                .cloned()
-                .ok_or_else(|| store::Error::Corrupt {
-                    ref_name: name.to_owned(),
-                    problem: format!("{} is missing", Handoff::FILE),
-                })?;
-            Ok(bytes)
+            Ok(store::entity_file(name, &version, Handoff::FILE)?.to_vec())
         };
         let (ours, theirs) = (read(local_tip)?, read(remote_tip)?);
         let key = |bytes: &[u8]| {
