@@ -312,6 +312,28 @@ mod tests {
     }
 
     #[test]
+    fn a_stored_task_with_stage_fields_of_any_shape_is_written_back_unchanged() {
+        // Guards: typed stage fields normalising (or dropping) what an earlier version or a
+        // person stored, so rewriting a task (a claim, an edit) changed or lost its checks.
+        let stored = include_bytes!("../../fixtures/plans/stored/hand-written.task.json");
+        let id = TaskId::parse("loom-0000abcd").unwrap();
+        let task = Task::from_blob(stored, Some(&id)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&task.to_blob()),
+            String::from_utf8_lossy(stored)
+        );
+        assert_eq!(task.plan(), Some("hand"));
+        assert_eq!(task.stage(), Some("by-hand"));
+        let cached = crate::model::compact::CompactTask::from(&task);
+        let back = Task::try_from(
+            postcard::from_bytes::<crate::model::compact::CompactTask>(&postcard::to_stdvec(&cached).unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(back, task);
+        assert_eq!(back.to_blob(), stored.to_vec());
+    }
+
+    #[test]
     fn newer_schema_is_refused() {
         let task = sample();
         let mut value: serde_json::Value = serde_json::from_slice(&task.to_blob()).unwrap();

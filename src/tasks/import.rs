@@ -357,3 +357,50 @@ fn check_json(check: &Check) -> Value {
     with_extra(&mut value, &check.extra);
     value
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Entity;
+    use crate::model::Priority;
+    use crate::plan::{PlanSource, parse_plan};
+
+    /// Every stage of the fixture plan as `task.json` bytes, as an import stores them.
+    fn stored_blobs() -> Vec<u8> {
+        let text = include_str!("../../fixtures/plans/stored/every-field.md");
+        let plan = parse_plan(text, PlanSource::Markdown)
+            .expect("the fixture plan is valid")
+            .plan;
+        let settings = Value::Object(plan.settings());
+        let ids = [
+            TaskId::parse("loom-0000000a").unwrap(),
+            TaskId::parse("loom-0000000b").unwrap(),
+        ];
+        let mut bytes = Vec::new();
+        for (stage, id) in plan.stages.iter().zip(&ids) {
+            let deps = match stage.dependencies.is_empty() {
+                true => BTreeSet::new(),
+                false => BTreeSet::from([ids[0].clone()]),
+            };
+            let mut task = state::new_task(
+                id.clone(),
+                stage.name.clone(),
+                Kind::Task,
+                Priority::P2,
+                jiff::Timestamp::UNIX_EPOCH,
+            );
+            apply_stage(&mut task, stage, "every-field", &settings, deps);
+            bytes.extend(task.to_blob());
+        }
+        bytes
+    }
+
+    #[test]
+    fn an_imported_stage_is_stored_byte_for_byte_as_before() {
+        // Guards: a change to how stage data is typed in memory changing the `task.json` an
+        // import writes (every ref written before would then read as changed).
+        let expected = include_bytes!("../../fixtures/plans/stored/every-field.tasks.json");
+        let found = stored_blobs();
+        assert_eq!(String::from_utf8_lossy(&found), String::from_utf8_lossy(expected));
+    }
+}
