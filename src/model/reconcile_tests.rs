@@ -343,7 +343,12 @@ fn arb_task() -> impl Strategy<Value = Task> {
         prop::option::of(json_value()),
         prop::option::of(text(&["main", "work"])),
         prop::option::of(text(&["oops", "boom"])),
-        prop::collection::btree_map(text(&["k1", "k2"]), prop_oneof![Just(Value::Null), json_value()], 0..=2),
+        // A stage field and an unknown one: both are merged key by key, by the same rule.
+        prop::collection::btree_map(
+            text(&["k1", "truths"]),
+            prop_oneof![Just(Value::Null), json_value()],
+            0..=2,
+        ),
     );
     (first, second).prop_map(
         |(
@@ -358,30 +363,35 @@ fn arb_task() -> impl Strategy<Value = Task> {
                 last_failure,
                 extra,
             ),
-        )| Task {
-            schema: TASK_SCHEMA,
-            id: id("0000abcd"),
-            title,
-            description,
-            status,
-            priority,
-            deps,
-            parent,
-            children,
-            labels,
-            acceptance,
-            files,
-            created_at,
-            updated_at,
-            lamport,
-            attempts,
-            retries,
-            retry_after,
-            max_retries,
-            output,
-            branch,
-            last_failure,
-            extra,
+        )| {
+            let mut task = Task {
+                schema: TASK_SCHEMA,
+                id: id("0000abcd"),
+                title,
+                description,
+                status,
+                priority,
+                deps,
+                parent,
+                children,
+                labels,
+                acceptance,
+                files,
+                created_at,
+                updated_at,
+                lamport,
+                attempts,
+                retries,
+                retry_after,
+                max_retries,
+                output,
+                branch,
+                last_failure,
+                stage_data: crate::model::StageData::default(),
+                extra: BTreeMap::new(),
+            };
+            task.set_flat_fields(extra);
+            task
         },
     )
 }
