@@ -1,8 +1,9 @@
 //! The task record stored as `task.json` in each `refs/loom/tasks/<id>` commit.
 //!
-//! Fields this version does not know are kept in [`Task::extra`] and written back unchanged, so
-//! a task written by a newer git-loom of the same schema loses nothing when an older one edits
-//! it. The status field is private to the model: only the state machine (`model::state`) moves
+//! What a plan stage gave the task is typed, in [`Task::stage_data`]; fields this version does
+//! not know are kept in [`Task::extra`]. Both are written back unchanged, in key order after the
+//! task's own fields, so a task written by a newer git-loom of the same schema loses nothing
+//! when an older one edits it. The status field is private to the model: only the state machine (`model::state`) moves
 //! it.
 
 use std::collections::{BTreeMap, BTreeSet};
