@@ -16,6 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -30,11 +31,13 @@ pub const HINTS_KEY: &str = "stage_hints";
 /// A stage field as stored: the JSON it was read from (or written as) and what that reads as.
 ///
 /// Two values are equal when their JSON is, and the JSON is what is written, so a task read and
-/// written again is unchanged even when its field does not read as `T`.
+/// written again is unchanged even when its field does not read as `T`. The JSON is read as `T`
+/// on first use, so reading a task (from its ref or the cache) costs no more than before for
+/// the fields nobody looks at.
 #[derive(Debug, Clone)]
 pub struct Stored<T> {
     json: Value,
-    read: Result<T, String>,
+    read: OnceLock<Result<T, String>>,
 }
 
 impl<T: Serialize> Stored<T> {
@@ -42,7 +45,7 @@ impl<T: Serialize> Stored<T> {
     pub fn new(value: T) -> Stored<T> {
         Stored {
             json: serde_json::to_value(&value).expect("a stage field serializes because it is plain data"),
-            read: Ok(value),
+            read: OnceLock::from(Ok(value)),
         }
     }
 
@@ -61,14 +64,12 @@ impl<T: Serialize> Stored<T> {
 }
 
 impl<T> Stored<T> {
-    /// The value, or why the stored JSON does not read as one.
-    pub fn get(&self) -> Result<&T, &str> {
-        self.read.as_ref().map_err(String::as_str)
-    }
-
-    /// The value, `None` when the stored JSON does not read as one.
-    pub fn ok(&self) -> Option<&T> {
-        self.read.as_ref().ok()
+    /// A field read from its stored JSON.
+    pub fn from_json(json: Value) -> Stored<T> {
+        Stored {
+            json,
+            read: OnceLock::new(),
+        }
     }
 
     /// The JSON as stored.
@@ -78,10 +79,17 @@ impl<T> Stored<T> {
 }
 
 impl<T: DeserializeOwned> Stored<T> {
-    /// A field read from its stored JSON.
-    pub fn from_json(json: Value) -> Stored<T> {
-        let read = serde_json::from_value(json.clone()).map_err(|err| err.to_string());
-        Stored { json, read }
+    /// The value, or why the stored JSON does not read as one.
+    pub fn get(&self) -> Result<&T, &str> {
+        self.read
+            .get_or_init(|| serde_json::from_value(self.json.clone()).map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// The value, `None` when the stored JSON does not read as one.
+    pub fn ok(&self) -> Option<&T> {
+        self.get().ok()
     }
 }
 
@@ -97,7 +105,7 @@ impl<T> Serialize for Stored<T> {
     }
 }
 
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Stored<T> {
+impl<'de, T> Deserialize<'de> for Stored<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Value::deserialize(deserializer).map(Stored::from_json)
     }
@@ -105,7 +113,7 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Stored<T> {
 
 /// A present key is always `Some`, even when its value is `null` (which serde would otherwise
 /// read as an absent field, and so drop).
-fn present<'de, D: Deserializer<'de>, T: DeserializeOwned>(deserializer: D) -> Result<Option<Stored<T>>, D::Error> {
+fn present<'de, D: Deserializer<'de>, T>(deserializer: D) -> Result<Option<Stored<T>>, D::Error> {
     Stored::deserialize(deserializer).map(Some)
 }
 

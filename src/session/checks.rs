@@ -81,7 +81,7 @@ pub fn spec_of(task: &Task) -> Spec {
 
 /// A stored check field's value, the default when the task has none; one that cannot be read
 /// is listed in `unreadable` with why, under the kind of check it holds.
-fn read_field<T: Clone + Default>(
+fn read_field<T: Clone + Default + serde::de::DeserializeOwned>(
     field: &Option<Stored<T>>,
     name: &str,
     kind: CheckKind,

@@ -229,7 +229,12 @@ fn goal_checks(task: &Task) -> String {
 }
 
 /// One line per item of a stored list, or one saying the list cannot be read.
-fn goal_lines<T>(lines: &mut Vec<String>, field: &Option<Stored<Vec<T>>>, name: &str, line: impl Fn(&T) -> String) {
+fn goal_lines<T: serde::de::DeserializeOwned>(
+    lines: &mut Vec<String>,
+    field: &Option<Stored<Vec<T>>>,
+    name: &str,
+    line: impl Fn(&T) -> String,
+) {
     match field.as_ref().map(Stored::get) {
         Some(Ok(items)) => lines.extend(items.iter().map(line)),
         Some(Err(err)) => lines.push(unreadable(name, err)),
