@@ -43,7 +43,7 @@ pub struct TaskJson<'a> {
     pub stage_hints: Option<StageHints>,
     /// Every other field of `task.json`, kept without being interpreted here: a plan stage's
     /// checks, working_dir, plan settings and unknown fields, and fields another version wrote.
-    pub extra: BTreeMap<&'a str, &'a serde_json::Value>,
+    pub extra: BTreeMap<String, serde_json::Value>,
     /// The claim on the task, `null` when it is not claimed.
     pub claim: Option<ClaimJson<'a>>,
     /// Only in `ready`: how many open tasks wait on this one.
@@ -80,10 +80,9 @@ impl<'a> TaskJson<'a> {
             stage: task.stage(),
             stage_hints: StageHints::of(task),
             extra: task
-                .extra
-                .iter()
+                .flat_fields()
+                .into_iter()
                 .filter(|(key, _)| !SHOWN_APART.contains(&key.as_str()))
-                .map(|(key, value)| (key.as_str(), value))
                 .collect(),
             claim: None,
             unblocks: None,

@@ -38,7 +38,8 @@ pub struct CompactTask {
     output: Option<String>,
     branch: Option<String>,
     last_failure: Option<String>,
-    /// Unknown fields as one JSON object, empty when there are none.
+    /// The stage data and the unknown fields as one JSON object (see [`Task::flat_fields`]),
+    /// empty when there are none.
     extra: String,
 }
 
@@ -72,9 +73,12 @@ impl From<&Task> for CompactTask {
             output: task.output.as_ref().map(serde_json::Value::to_string),
             branch: task.branch.clone(),
             last_failure: task.last_failure.clone(),
-            extra: match task.extra.is_empty() {
-                true => String::new(),
-                false => serde_json::to_string(&task.extra).expect("JSON values serialize"),
+            extra: {
+                let fields = task.flat_fields();
+                match fields.is_empty() {
+                    true => String::new(),
+                    false => serde_json::to_string(&fields).expect("JSON values serialize"),
+                }
             },
         }
     }
@@ -111,10 +115,10 @@ impl TryFrom<CompactTask> for Task {
         task.output = compact.output.as_deref().map(json).transpose()?;
         task.branch = compact.branch;
         task.last_failure = compact.last_failure;
-        task.extra = match compact.extra.is_empty() {
+        task.set_flat_fields(match compact.extra.is_empty() {
             true => BTreeMap::new(),
             false => serde_json::from_str(&compact.extra).map_err(|err| CompactError(err.to_string()))?,
-        };
+        });
         Ok(task)
     }
 }
@@ -133,7 +137,8 @@ mod tests {
             "created_at": "2026-01-01T00:00:00.123456789Z", "updated_at": "2026-01-02T00:00:00Z",
             "lamport": 7, "attempts": 2, "retries": 1, "retry_after": "2026-01-03T00:00:00Z",
             "max_retries": 5, "output": {"a": [1, 2]}, "branch": "b", "last_failure": "boom",
-            "future": {"kept": true}
+            "future": {"kept": true}, "plan": "p", "stage": "s", "truths": "unreadable",
+            "wiring": [{"source": "a", "pattern": "b"}]
         });
         let id = TaskId::parse("loom-0000abcd").unwrap();
         let task = Task::from_blob(&serde_json::to_vec(&blob).unwrap(), Some(&id)).unwrap();
@@ -141,5 +146,8 @@ mod tests {
         let back = Task::try_from(postcard::from_bytes::<CompactTask>(&bytes).unwrap()).unwrap();
         assert_eq!(back, task);
         assert_eq!(back.to_blob(), task.to_blob());
+        assert_eq!(back.stage(), Some("s"));
+        assert!(back.stage_data.truths.as_ref().unwrap().get().is_err());
+        assert_eq!(back.extra.keys().collect::<Vec<_>>(), ["future"]);
     }
 }

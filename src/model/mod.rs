@@ -1,6 +1,7 @@
 //! The data git-loom keeps and the rules for changing it: ids, the task record, repository
 //! settings, and the state machine. Pure values: nothing here touches git or the outside world.
 
+pub mod checks;
 pub mod claim;
 pub mod compact;
 pub mod entity;
@@ -17,6 +18,6 @@ pub use entity::{BlobError, Entity, blob_schema};
 pub use handoff::Handoff;
 pub use id::{IdError, IdQuery, TaskId};
 pub use meta::{Meta, Settings};
-pub use stage::{ExecutionMode, StageHints, StageType, title_problem};
+pub use stage::{ExecutionMode, StageData, StageHints, StageType, Stored, title_problem};
 pub use state::{Derived, Kind, Transition, TransitionError, View};
 pub use task::{Priority, Status, Task, UnknownName};

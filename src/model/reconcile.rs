@@ -7,7 +7,8 @@
 //!
 //! - **One side changed it**, or both made the same change: that value.
 //! - **Both changed it differently** (`id`, `title`, `description`, `priority`, `parent`,
-//!   `acceptance`, `files`, `max_retries`, and each key of `extra`, where a key one side lacks
+//!   `acceptance`, `files`, `max_retries`, and each key stored beside them (a plan stage's
+//!   data and fields this version does not know, see `Task::flat_fields`), where a key one side lacks
 //!   counts as the value "absent"): the **clock rule**. The side with the higher `lamport`
 //!   wins; equal clocks go to the greater agent name (byte order); equal clocks and agents go to
 //!   the value whose JSON serialization is greater. Ordered lists (`acceptance`, `files`) are one
@@ -48,6 +49,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::stage::StageData;
 use super::task::{Status, Task};
 
 /// One side of a merge: its tip's record, and the agent that wrote that tip (which only breaks
@@ -95,7 +97,7 @@ pub struct Conflict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Merged {
     pub task: Task,
-    /// In `task.json` field order, unknown fields last in key order.
+    /// In `task.json` field order, the stage data and unknown fields last in key order.
     pub conflicts: Vec<Conflict>,
 }
 
@@ -113,7 +115,7 @@ pub fn merge_tasks(base: Option<&Task>, ours: Side<'_>, theirs: Side<'_>) -> Mer
     let (o, t) = (ours.task, theirs.task);
     // Fields are evaluated in the order written, which is the `task.json` order the conflicts
     // list promises.
-    let task = Task {
+    let mut task = Task {
         schema: o.schema.max(t.schema),
         id: merger.scalar("id", |task| &task.id),
         title: merger.scalar("title", |task| &task.title),
@@ -137,8 +139,10 @@ pub fn merge_tasks(base: Option<&Task>, ours: Side<'_>, theirs: Side<'_>) -> Mer
         output: merger.with_status(status_winner, "output", |task| &task.output),
         branch: merger.with_status(status_winner, "branch", |task| &task.branch),
         last_failure: merger.with_status(status_winner, "last_failure", |task| &task.last_failure),
-        extra: merger.extra(),
+        stage_data: StageData::default(),
+        extra: BTreeMap::new(),
     };
+    task.set_flat_fields(merger.flat_fields());
     Merged {
         task,
         conflicts: merger.conflicts,
@@ -286,10 +290,12 @@ impl Merger<'_> {
         if base == Some(ours) { theirs } else { ours }
     }
 
-    /// Unknown fields, key by key, with a missing key as a value of its own.
-    fn extra(&mut self) -> BTreeMap<String, serde_json::Value> {
-        let (ours, theirs) = (&self.ours.task.extra, &self.theirs.task.extra);
-        let base = self.base.map(|task| &task.extra);
+    /// The fields stored beside the task's own (the stage data and the unknown fields, see
+    /// [`Task::flat_fields`]), key by key, with a missing key as a value of its own.
+    fn flat_fields(&mut self) -> BTreeMap<String, serde_json::Value> {
+        let (ours, theirs) = (&self.ours.task.flat_fields(), &self.theirs.task.flat_fields());
+        let base = self.base.map(Task::flat_fields);
+        let base = base.as_ref();
         let keys: BTreeSet<&String> = ours.keys().chain(theirs.keys()).collect();
         let mut merged = BTreeMap::new();
         for key in keys {

@@ -280,6 +280,36 @@ fn unknown_fields_merge_key_by_key_and_a_missing_key_differs_from_null() {
 }
 
 #[test]
+fn stage_fields_merge_key_by_key_like_unknown_ones() {
+    // Guards: typing a plan stage's fields taking them out of the key-by-key merge, so two
+    // clones' edits of different stage fields (or of a stage field and an unknown one) lost one.
+    let with = |task: &mut Task, fields: Value| {
+        let mut all = task.flat_fields();
+        all.extend(fields.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())));
+        task.set_flat_fields(all);
+    };
+    let mut base = base();
+    with(
+        &mut base,
+        json!({"plan": "p", "stage": "s", "truths": [{"command": "a"}], "zz": 1}),
+    );
+    let ours = edited(&base, |t| {
+        with(t, json!({"truths": [{"command": "b"}], "artifacts": ["x"]}))
+    });
+    let theirs = edited(&base, |t| {
+        with(t, json!({"truths": "unreadable", "zz": 2, "stage": "s2"}))
+    });
+    let merged = merge_both_ways(Some(&base), (&ours, "alice"), (&theirs, "bob"));
+    let task = &merged.task;
+    assert_eq!(task.stage(), Some("s2"));
+    assert_eq!(task.extra, BTreeMap::from([("zz".to_owned(), json!(2))]));
+    assert!(task.stage_data.artifacts.is_some());
+    // Both changed `truths`: equal clocks, so the greater agent wins, as for any unknown key.
+    assert_eq!(task.stage_data.truths.as_ref().unwrap().json(), &json!("unreadable"));
+    assert_eq!(merged.conflicts, vec![conflict("truths", Winner::Theirs, Rule::Agent)]);
+}
+
+#[test]
 fn merging_a_task_with_itself_only_advances_the_clock() {
     let base = base();
     let task = edited(&base, |t| t.title = "changed".into());
@@ -343,7 +373,12 @@ fn arb_task() -> impl Strategy<Value = Task> {
         prop::option::of(json_value()),
         prop::option::of(text(&["main", "work"])),
         prop::option::of(text(&["oops", "boom"])),
-        prop::collection::btree_map(text(&["k1", "k2"]), prop_oneof![Just(Value::Null), json_value()], 0..=2),
+        // A stage field and an unknown one: both are merged key by key, by the same rule.
+        prop::collection::btree_map(
+            text(&["k1", "truths"]),
+            prop_oneof![Just(Value::Null), json_value()],
+            0..=2,
+        ),
     );
     (first, second).prop_map(
         |(
@@ -358,30 +393,35 @@ fn arb_task() -> impl Strategy<Value = Task> {
                 last_failure,
                 extra,
             ),
-        )| Task {
-            schema: TASK_SCHEMA,
-            id: id("0000abcd"),
-            title,
-            description,
-            status,
-            priority,
-            deps,
-            parent,
-            children,
-            labels,
-            acceptance,
-            files,
-            created_at,
-            updated_at,
-            lamport,
-            attempts,
-            retries,
-            retry_after,
-            max_retries,
-            output,
-            branch,
-            last_failure,
-            extra,
+        )| {
+            let mut task = Task {
+                schema: TASK_SCHEMA,
+                id: id("0000abcd"),
+                title,
+                description,
+                status,
+                priority,
+                deps,
+                parent,
+                children,
+                labels,
+                acceptance,
+                files,
+                created_at,
+                updated_at,
+                lamport,
+                attempts,
+                retries,
+                retry_after,
+                max_retries,
+                output,
+                branch,
+                last_failure,
+                stage_data: crate::model::StageData::default(),
+                extra: BTreeMap::new(),
+            };
+            task.set_flat_fields(extra);
+            task
         },
     )
 }

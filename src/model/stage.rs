@@ -1,22 +1,207 @@
-//! What a task imported from a plan stage carries beyond an ordinary task: the stage's
-//! execution hints, typed, and the rule every task title (a stage name included) must follow.
+//! What a task imported from a plan stage carries beyond an ordinary task: the stage's data
+//! ([`StageData`]: where it came from, its checks, its execution hints), typed, and the rule
+//! every task title (a stage name included) must follow.
+//!
+//! The stage data is stored in `task.json` under the keys listed in `doc/refs.md`, beside the
+//! task's own fields, each only when it says something. Every field is kept as the JSON it was
+//! read from ([`Stored`]) together with what that JSON reads as, so a task is written back
+//! byte for byte as it was read whatever an earlier version or a person stored, and a field
+//! that does not read as its type is never dropped: whoever needs it (verify, the signal) gets
+//! the reason instead of the value and reports it.
 //!
 //! The hints are advice for whoever runs an agent on the task (which model, how much reasoning,
 //! alone or as a team, in which sandbox). git-loom stores and shows them; it does not act on
-//! them. They are stored in `task.json` under `stage_hints` as a JSON object, so a git-loom that
-//! does not know them keeps them untouched, and read back through [`StageHints::of`], so code
-//! that uses them sees typed values, never loose JSON. Values are checked when the plan is read
-//! (see `plan`), so a stored hint is always one of the values listed here.
+//! them. Their values are checked when the plan is read (see `plan`), so a hint stored by an
+//! import is always one of the values listed here.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
 
+use super::checks::{Check, DeadCodeCheck, PlacedCheck, RegressionTest, Wiring, WiringTest};
 use super::task::Task;
 
 /// The `task.json` key holding a stage's hints.
 pub const HINTS_KEY: &str = "stage_hints";
+
+/// A stage field as stored: the JSON it was read from (or written as) and what that reads as.
+///
+/// Two values are equal when their JSON is, and the JSON is what is written, so a task read and
+/// written again is unchanged even when its field does not read as `T`. The JSON is read as `T`
+/// on first use, so reading a task (from its ref or the cache) costs no more than before for
+/// the fields nobody looks at.
+#[derive(Debug, Clone)]
+pub struct Stored<T> {
+    json: Value,
+    read: OnceLock<Result<T, String>>,
+}
+
+impl<T: Serialize> Stored<T> {
+    /// A field with this value, stored as `T` serializes.
+    pub fn new(value: T) -> Stored<T> {
+        Stored {
+            json: serde_json::to_value(&value).expect("a stage field serializes because it is plain data"),
+            read: OnceLock::from(Ok(value)),
+        }
+    }
+
+    /// Like [`Stored::new`], `None` when the value says nothing (null, an empty list or map):
+    /// such a field is not stored at all.
+    pub fn unless_empty(value: T) -> Option<Stored<T>> {
+        let stored = Stored::new(value);
+        let empty = match &stored.json {
+            Value::Null => true,
+            Value::Array(items) => items.is_empty(),
+            Value::Object(map) => map.is_empty(),
+            _ => false,
+        };
+        (!empty).then_some(stored)
+    }
+}
+
+impl<T> Stored<T> {
+    /// A field read from its stored JSON.
+    pub fn from_json(json: Value) -> Stored<T> {
+        Stored {
+            json,
+            read: OnceLock::new(),
+        }
+    }
+
+    /// The JSON as stored.
+    pub fn json(&self) -> &Value {
+        &self.json
+    }
+}
+
+impl<T: DeserializeOwned> Stored<T> {
+    /// The value, or why the stored JSON does not read as one.
+    pub fn get(&self) -> Result<&T, &str> {
+        self.read
+            .get_or_init(|| serde_json::from_value(self.json.clone()).map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
+    /// The value, `None` when the stored JSON does not read as one.
+    pub fn ok(&self) -> Option<&T> {
+        self.get().ok()
+    }
+}
+
+impl<T> PartialEq for Stored<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+impl<T> Serialize for Stored<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+impl<'de, T> Deserialize<'de> for Stored<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Stored::from_json)
+    }
+}
+
+/// A present key is always `Some`, even when its value is `null` (which serde would otherwise
+/// read as an absent field, and so drop).
+fn present<'de, D: Deserializer<'de>, T>(deserializer: D) -> Result<Option<Stored<T>>, D::Error> {
+    Stored::deserialize(deserializer).map(Some)
+}
+
+/// What a plan stage gave the task imported from it, under the `task.json` key each field is
+/// renamed to; every field is `None` for a task not imported from a plan. The types are those
+/// the readers of each field have always read it as.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct StageData {
+    /// The key of the plan (see `plan::plan_key`).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Stored<String>>,
+    /// The stage's id within its plan.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub stage: Option<Stored<String>>,
+    /// A digest of the stage as last imported (see `plan::Stage::fingerprint`).
+    #[serde(
+        rename = "stage_fingerprint",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub fingerprint: Option<Stored<String>>,
+    /// Acceptance checks with expectations; the plain ones are the task's `acceptance`.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub acceptance_checks: Option<Stored<Vec<PlacedCheck>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<Stored<Vec<String>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub wiring: Option<Stored<Vec<Wiring>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub truths: Option<Stored<Vec<Check>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub before_stage: Option<Stored<Vec<Check>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub after_stage: Option<Stored<Vec<Check>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub wiring_tests: Option<Stored<Vec<WiringTest>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub dead_code_check: Option<Stored<Option<DeadCodeCheck>>>,
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub regression_test: Option<Stored<Option<RegressionTest>>>,
+    /// Commands run before every acceptance command, in its shell.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub setup: Option<Stored<Vec<String>>>,
+    /// Percent of an agent's context the stage may use.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub context_budget: Option<Stored<Option<u64>>>,
+    /// Where the stage's commands run, relative to the worktree.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<Stored<Option<String>>>,
+    /// The stage's fields this version does not know.
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub stage_extra: Option<Stored<Map<String, Value>>>,
+    /// The plan-level settings (see `plan::Plan::settings`).
+    #[serde(default, deserialize_with = "present", skip_serializing_if = "Option::is_none")]
+    pub plan_settings: Option<Stored<Map<String, Value>>>,
+    #[serde(
+        rename = "stage_hints",
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub hints: Option<Stored<StageHints>>,
+}
+
+impl StageData {
+    /// The fields as stored, by key.
+    pub fn to_map(&self) -> Map<String, Value> {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|value| value.as_object().cloned())
+            .expect("stage data serializes to a JSON object because it is a struct of JSON values")
+    }
+
+    /// Split stored fields into the stage data and the fields this version does not know.
+    pub fn split(fields: Map<String, Value>) -> (StageData, BTreeMap<String, Value>) {
+        #[derive(Deserialize)]
+        struct Split {
+            #[serde(flatten)]
+            stage: StageData,
+            #[serde(flatten)]
+            rest: BTreeMap<String, Value>,
+        }
+        let split: Split = serde_json::from_value(Value::Object(fields))
+            .expect("any JSON object splits because every stage field reads any JSON value");
+        (split.stage, split.rest)
+    }
+}
 
 /// What kind of work a stage is, as the Rust loom's plan format names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -139,8 +324,7 @@ impl StageHints {
 
     /// The hints stored on `task`, if it has readable ones.
     pub fn of(task: &Task) -> Option<StageHints> {
-        let value = task.extra.get(HINTS_KEY)?;
-        serde_json::from_value(value.clone()).ok()
+        task.stage_data.hints.as_ref()?.ok().cloned()
     }
 
     /// The hints as `name: value` pairs in a fixed order, for people to read.

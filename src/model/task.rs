@@ -1,8 +1,9 @@
 //! The task record stored as `task.json` in each `refs/loom/tasks/<id>` commit.
 //!
-//! Fields this version does not know are kept in [`Task::extra`] and written back unchanged, so
-//! a task written by a newer git-loom of the same schema loses nothing when an older one edits
-//! it. The status field is private to the model: only the state machine (`model::state`) moves
+//! What a plan stage gave the task is typed, in [`Task::stage_data`]; fields this version does
+//! not know are kept in [`Task::extra`]. Both are written back unchanged, in key order after the
+//! task's own fields, so a task written by a newer git-loom of the same schema loses nothing
+//! when an older one edits it. The status field is private to the model: only the state machine (`model::state`) moves
 //! it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,9 +11,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeMap;
+use serde::{Deserialize, Serialize, Serializer};
 
 use super::id::TaskId;
+use super::stage::StageData;
 
 /// The version of the task blob layout this build reads and writes.
 pub const TASK_SCHEMA: u32 = 1;
@@ -134,7 +137,7 @@ impl FromStr for Status {
 }
 
 /// One task, exactly as stored in `task.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Task {
     pub schema: u32,
     pub id: TaskId,
@@ -188,20 +191,100 @@ pub struct Task {
     /// Why the task last failed.
     #[serde(default)]
     pub last_failure: Option<String>,
-    /// Fields written by another version of git-loom, kept verbatim.
+    /// What the plan stage the task was imported from gave it (all `None` for other tasks).
+    #[serde(flatten)]
+    pub stage_data: StageData,
+    /// Fields this version does not know (written by another version of git-loom), kept
+    /// verbatim.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Written by hand so the stage data and the unknown fields come out as one list in key order
+/// after the task's own fields, as they were stored when both were kept as unknown fields: the
+/// bytes of `task.json` do not depend on which fields this version knows.
+impl Serialize for Task {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Destructured in full, so a new field cannot be forgotten here.
+        let Task {
+            schema,
+            id,
+            title,
+            description,
+            status,
+            priority,
+            deps,
+            parent,
+            children,
+            labels,
+            acceptance,
+            files,
+            created_at,
+            updated_at,
+            lamport,
+            attempts,
+            retries,
+            retry_after,
+            max_retries,
+            output,
+            branch,
+            last_failure,
+            stage_data: _,
+            extra: _,
+        } = self;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("schema", schema)?;
+        map.serialize_entry("id", id)?;
+        map.serialize_entry("title", title)?;
+        map.serialize_entry("description", description)?;
+        map.serialize_entry("status", status)?;
+        map.serialize_entry("priority", priority)?;
+        map.serialize_entry("deps", deps)?;
+        map.serialize_entry("parent", parent)?;
+        map.serialize_entry("children", children)?;
+        map.serialize_entry("labels", labels)?;
+        map.serialize_entry("acceptance", acceptance)?;
+        map.serialize_entry("files", files)?;
+        map.serialize_entry("created_at", created_at)?;
+        map.serialize_entry("updated_at", updated_at)?;
+        map.serialize_entry("lamport", lamport)?;
+        map.serialize_entry("attempts", attempts)?;
+        map.serialize_entry("retries", retries)?;
+        map.serialize_entry("retry_after", retry_after)?;
+        map.serialize_entry("max_retries", max_retries)?;
+        map.serialize_entry("output", output)?;
+        map.serialize_entry("branch", branch)?;
+        map.serialize_entry("last_failure", last_failure)?;
+        for (key, value) in self.flat_fields() {
+            map.serialize_entry(&key, &value)?;
+        }
+        map.end()
+    }
 }
 
 impl Task {
     /// The key of the plan the task was imported from (`plan` in `task.json`).
     pub fn plan(&self) -> Option<&str> {
-        self.extra.get("plan").and_then(serde_json::Value::as_str)
+        Some(self.stage_data.plan.as_ref()?.ok()?.as_str())
     }
 
     /// The id of the plan stage the task was imported from (`stage` in `task.json`).
     pub fn stage(&self) -> Option<&str> {
-        self.extra.get("stage").and_then(serde_json::Value::as_str)
+        Some(self.stage_data.stage.as_ref()?.ok()?.as_str())
+    }
+
+    /// Every field stored beside the task's own, in key order: the stage data and the fields
+    /// this version does not know. Codecs and the merge handle them as one map, so they treat a
+    /// stage field exactly as they treat an unknown one.
+    pub fn flat_fields(&self) -> BTreeMap<String, serde_json::Value> {
+        let mut fields: BTreeMap<String, serde_json::Value> = self.stage_data.to_map().into_iter().collect();
+        fields.extend(self.extra.iter().map(|(key, value)| (key.clone(), value.clone())));
+        fields
+    }
+
+    /// Replace the fields stored beside the task's own (see [`Task::flat_fields`]).
+    pub fn set_flat_fields(&mut self, fields: BTreeMap<String, serde_json::Value>) {
+        (self.stage_data, self.extra) = StageData::split(fields.into_iter().collect());
     }
 
     /// A new task in its initial status. `initial` must be `Idea`, `Pending` or `Epic`; the
@@ -230,6 +313,7 @@ impl Task {
             output: None,
             branch: None,
             last_failure: None,
+            stage_data: StageData::default(),
             extra: BTreeMap::new(),
         }
     }
@@ -309,6 +393,28 @@ mod tests {
         assert_eq!(read.extra["future_field"], serde_json::json!({"a": 1}));
         let again: serde_json::Value = serde_json::from_slice(&read.to_blob()).unwrap();
         assert_eq!(again, value);
+    }
+
+    #[test]
+    fn a_stored_task_with_stage_fields_of_any_shape_is_written_back_unchanged() {
+        // Guards: typed stage fields normalising (or dropping) what an earlier version or a
+        // person stored, so rewriting a task (a claim, an edit) changed or lost its checks.
+        let stored = include_bytes!("../../fixtures/plans/stored/hand-written.task.json");
+        let id = TaskId::parse("loom-0000abcd").unwrap();
+        let task = Task::from_blob(stored, Some(&id)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&task.to_blob()),
+            String::from_utf8_lossy(stored)
+        );
+        assert_eq!(task.plan(), Some("hand"));
+        assert_eq!(task.stage(), Some("by-hand"));
+        let cached = crate::model::compact::CompactTask::from(&task);
+        let back = Task::try_from(
+            postcard::from_bytes::<crate::model::compact::CompactTask>(&postcard::to_stdvec(&cached).unwrap()).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(back, task);
+        assert_eq!(back.to_blob(), stored.to_vec());
     }
 
     #[test]

@@ -36,6 +36,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::model::StageHints;
+use crate::model::checks::{Check, DeadCodeCheck, RegressionTest, Wiring, WiringTest};
 
 pub use identity::{LIFECYCLE_PREFIXES, earlier_keys, path_key, plan_key, short_name};
 pub use validate::check_stage_id;
@@ -163,66 +164,6 @@ pub struct Stage {
     pub extra: BTreeMap<String, Value>,
     /// The line of the input file where the stage starts.
     pub line: usize,
-}
-
-/// A command and what its result must look like: an acceptance criterion or a truth.
-///
-/// A plain string in the document is a command whose only requirement is success.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Check {
-    pub command: String,
-    /// Texts that must all appear in the command's standard output.
-    pub stdout_contains: Vec<String>,
-    /// Texts that must not appear in the command's standard output.
-    pub stdout_not_contains: Vec<String>,
-    /// The exit code required; `None` means success (zero).
-    pub exit_code: Option<i32>,
-    /// Texts that must all appear in the command's standard error.
-    pub stderr_contains: Vec<String>,
-    /// Whether standard error must be empty.
-    pub stderr_empty: bool,
-    /// What the check shows, in words.
-    pub description: Option<String>,
-    /// Fields this version does not know, kept verbatim.
-    pub extra: BTreeMap<String, Value>,
-}
-
-/// A named command with success criteria (`check.command` is the command) showing that
-/// components work together at run time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WiringTest {
-    pub name: String,
-    pub check: Check,
-}
-
-/// A command (a build, a linter) whose output lines must not contain any of `fail_patterns`,
-/// except lines that also contain one of `ignore_patterns`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DeadCodeCheck {
-    pub command: String,
-    pub fail_patterns: Vec<String>,
-    pub ignore_patterns: Vec<String>,
-    /// Fields this version does not know, kept verbatim.
-    pub extra: BTreeMap<String, Value>,
-}
-
-/// A test file that must exist, not be empty, and contain every one of `must_contain`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RegressionTest {
-    pub file: String,
-    pub must_contain: Vec<String>,
-    /// Fields this version does not know, kept verbatim.
-    pub extra: BTreeMap<String, Value>,
-}
-
-/// A connection that must exist: `pattern` (a regex) must match in `source`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wiring {
-    pub source: String,
-    pub pattern: String,
-    pub description: Option<String>,
-    /// Fields this version does not know, kept verbatim.
-    pub extra: BTreeMap<String, Value>,
 }
 
 /// Why a plan was refused, and where.

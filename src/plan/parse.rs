@@ -14,10 +14,8 @@ use serde_json::Value;
 
 use super::tree::{Entry, Node, NodeValue};
 use super::validate::check_stage_id;
-use super::{
-    Check, DeadCodeCheck, PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, RegressionTest,
-    Stage, Wiring, WiringTest,
-};
+use super::{PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, Stage};
+use crate::model::checks::{Check, DeadCodeCheck, RegressionTest, Wiring, WiringTest};
 use crate::model::stage::{IMPLEMENTERS, REASONING_EFFORTS};
 use crate::model::{ExecutionMode, StageHints, StageType};
 
@@ -270,6 +268,7 @@ impl Lowerer {
             stderr_contains,
             stderr_empty,
             description,
+            working_dir: None,
             extra,
         }
     }

@@ -13,7 +13,8 @@ use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::parse::StageLines;
-use super::{Check, Plan, PlanError, PlanErrorKind};
+use super::{Plan, PlanError, PlanErrorKind};
+use crate::model::checks::Check;
 
 /// The longest stage id, as in the Rust loom.
 const MAX_STAGE_ID_LEN: usize = 128;

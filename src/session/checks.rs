@@ -2,11 +2,12 @@
 //! lives in (its worktree).
 //!
 //! A task carries its acceptance commands in `acceptance`; a task imported from a plan may also
-//! carry richer checks in these fields of `task.json` (kept by every version, since unknown
-//! fields are preserved): `acceptance_checks` (commands with expected output and exit code),
-//! `setup`, `truths`, `before_stage`, `after_stage`, `artifacts` (paths or globs that must exist
-//! and not be stubs), `wiring` (`{source, pattern, description}`: the pattern must match in the
-//! file), `wiring_tests` and `working_dir` (where all of it resolves).
+//! carry richer checks in its stage data ([`crate::model::StageData`], fields of `task.json`
+//! kept by every version, since unknown fields are preserved): `acceptance_checks` (commands
+//! with expected output and exit code), `setup`, `truths`, `before_stage`, `after_stage`,
+//! `artifacts` (paths or globs that must exist and not be stubs), `wiring` (`{source, pattern,
+//! description}`: the pattern must match in the file), `wiring_tests`, `dead_code_check`,
+//! `regression_test` and `working_dir` (where all of it resolves).
 //!
 //! Guarantees: checks in a task's own worktree judge committed work. A task worktree (or a
 //! directory given with `--worktree`) with uncommitted changes, untracked files included, is
@@ -21,12 +22,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-
 use crate::loom::{Error, Loom, Result};
-use crate::model::Task;
+use crate::model::checks::{Check, PlacedCheck};
+use crate::model::{Stored, Task};
 use crate::store::Store;
-use crate::verify::{self, Acceptance, BeforeTree, CheckKind, Report, Spec, Wiring, WiringTest};
+use crate::verify::{self, BeforeTree, CheckKind, Report, Spec};
 
 /// How long one command may run when the settings do not say.
 pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
@@ -35,54 +35,74 @@ pub const DEFAULT_CHECK_TIMEOUT: Duration = Duration::from_secs(600);
 /// with another layout) becomes a failing entry in [`Spec::unreadable`], never a missing check.
 pub fn spec_of(task: &Task) -> Spec {
     let mut unreadable = Vec::new();
-    fn read<T: DeserializeOwned + Default>(
-        task: &Task,
-        name: &str,
-        kind: CheckKind,
-        unreadable: &mut Vec<(CheckKind, String)>,
-    ) -> T {
-        let Some(value) = task.extra.get(name) else {
-            return T::default();
-        };
-        serde_json::from_value(value.clone()).unwrap_or_else(|err| {
-            unreadable.push((kind, format!("the task's `{name}` cannot be read: {err}")));
-            T::default()
-        })
-    }
-    let rich: Vec<Positioned> = read(task, "acceptance_checks", CheckKind::Acceptance, &mut unreadable);
+    let data = &task.stage_data;
+    let rich = read_field(
+        &data.acceptance_checks,
+        "acceptance_checks",
+        CheckKind::Acceptance,
+        &mut unreadable,
+    );
     let acceptance = in_plan_order(&task.acceptance, rich);
     Spec {
-        working_dir: read::<Option<String>>(task, "working_dir", CheckKind::Acceptance, &mut unreadable),
-        setup: read(task, "setup", CheckKind::Acceptance, &mut unreadable),
+        working_dir: read_field(&data.working_dir, "working_dir", CheckKind::Acceptance, &mut unreadable),
+        setup: read_field(&data.setup, "setup", CheckKind::Acceptance, &mut unreadable),
         acceptance,
-        truths: read(task, "truths", CheckKind::Truth, &mut unreadable),
-        before_stage: read(task, "before_stage", CheckKind::BeforeStage, &mut unreadable),
-        after_stage: read(task, "after_stage", CheckKind::AfterStage, &mut unreadable),
-        artifacts: read(task, "artifacts", CheckKind::Artifact, &mut unreadable),
-        wiring: read::<Vec<Wiring>>(task, "wiring", CheckKind::Wiring, &mut unreadable),
-        wiring_tests: read::<Vec<WiringTest>>(task, "wiring_tests", CheckKind::WiringTest, &mut unreadable),
-        dead_code_check: read(task, "dead_code_check", CheckKind::DeadCode, &mut unreadable),
-        regression_test: read(task, "regression_test", CheckKind::RegressionTest, &mut unreadable),
+        truths: read_field(&data.truths, "truths", CheckKind::Truth, &mut unreadable),
+        before_stage: read_field(
+            &data.before_stage,
+            "before_stage",
+            CheckKind::BeforeStage,
+            &mut unreadable,
+        ),
+        after_stage: read_field(&data.after_stage, "after_stage", CheckKind::AfterStage, &mut unreadable),
+        artifacts: read_field(&data.artifacts, "artifacts", CheckKind::Artifact, &mut unreadable),
+        wiring: read_field(&data.wiring, "wiring", CheckKind::Wiring, &mut unreadable),
+        wiring_tests: read_field(
+            &data.wiring_tests,
+            "wiring_tests",
+            CheckKind::WiringTest,
+            &mut unreadable,
+        ),
+        dead_code_check: read_field(
+            &data.dead_code_check,
+            "dead_code_check",
+            CheckKind::DeadCode,
+            &mut unreadable,
+        ),
+        regression_test: read_field(
+            &data.regression_test,
+            "regression_test",
+            CheckKind::RegressionTest,
+            &mut unreadable,
+        ),
         unreadable,
     }
 }
 
-/// A stored check with expectations, and where the plan listed it when that was before a plain
-/// command (plain commands are stored apart, in `acceptance`).
-#[derive(serde::Deserialize)]
-struct Positioned {
-    #[serde(flatten)]
-    check: Acceptance,
-    #[serde(default)]
-    position: Option<usize>,
+/// A stored check field's value, the default when the task has none; one that cannot be read
+/// is listed in `unreadable` with why, under the kind of check it holds.
+fn read_field<T: Clone + Default + serde::de::DeserializeOwned>(
+    field: &Option<Stored<T>>,
+    name: &str,
+    kind: CheckKind,
+    unreadable: &mut Vec<(CheckKind, String)>,
+) -> T {
+    match field.as_ref().map(Stored::get) {
+        None => T::default(),
+        Some(Ok(value)) => value.clone(),
+        Some(Err(err)) => {
+            unreadable.push((kind, format!("the task's `{name}` cannot be read: {err}")));
+            T::default()
+        }
+    }
 }
 
 /// The plain commands and the checks with expectations merged back into the plan's order:
 /// each positioned check at its position, plain commands filling the other places in order,
 /// then the checks that came after every plain command.
-fn in_plan_order(plain: &[String], rich: Vec<Positioned>) -> Vec<Acceptance> {
+fn in_plan_order(plain: &[String], rich: Vec<PlacedCheck>) -> Vec<Check> {
     let total = plain.len() + rich.len();
-    let mut slots: Vec<Option<Acceptance>> = vec![None; total];
+    let mut slots: Vec<Option<Check>> = vec![None; total];
     let mut rest = Vec::new();
     for item in rich {
         match item.position {
@@ -90,7 +110,7 @@ fn in_plan_order(plain: &[String], rich: Vec<Positioned>) -> Vec<Acceptance> {
             _ => rest.push(item.check),
         }
     }
-    let mut fill = plain.iter().map(|command| Acceptance::new(command.clone())).chain(rest);
+    let mut fill = plain.iter().map(|command| Check::new(command.clone())).chain(rest);
     slots
         .into_iter()
         .flat_map(|slot| slot.or_else(|| fill.next()))
@@ -313,12 +333,18 @@ mod tests {
     use crate::model::state::{Kind, new_task};
     use crate::model::{Priority, TaskId};
 
+    /// A task with these stored fields, as read from a `task.json` holding them.
     fn task_with(fields: serde_json::Value) -> Task {
         let id = TaskId::parse("loom-1a2b3c4d").unwrap();
         let mut task = new_task(id, "t".into(), Kind::Task, Priority::P2, jiff::Timestamp::UNIX_EPOCH);
-        for (key, value) in fields.as_object().unwrap() {
-            task.extra.insert(key.clone(), value.clone());
-        }
+        task.set_flat_fields(
+            fields
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect(),
+        );
         task
     }
 
@@ -341,7 +367,7 @@ mod tests {
         assert_eq!(spec.truths[0].command, "false");
         assert_eq!(spec.before_stage[0].exit_code, Some(0));
         assert_eq!(spec.after_stage[0].command, "test -e x");
-        assert_eq!(spec.wiring_tests[0].success_criteria.stderr_empty, Some(true));
+        assert!(spec.wiring_tests[0].check.stderr_empty);
         assert!(spec.unreadable.is_empty());
         assert!(has_checks(&spec));
     }

@@ -10,8 +10,9 @@
 use std::collections::BTreeMap;
 
 use crate::loom::{Loom, Result};
+use crate::model::checks::Check;
 use crate::model::handoff::Handoff;
-use crate::model::{StageHints, Status, Task, TaskId};
+use crate::model::{StageHints, Status, Stored, Task, TaskId};
 
 /// What a signal is made from.
 #[derive(Debug, Clone)]
@@ -177,68 +178,72 @@ pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> Stri
 }
 
 /// The goal checks a plan gave the task: what must exist, what must be wired, what must be
-/// observably true, and the context budget.
+/// observably true, and the context budget. A stored field that cannot be read is listed as
+/// such (verify fails it), never left out as if the plan had not set it.
 fn goal_checks(task: &Task) -> String {
-    let strings = |name: &str| -> Vec<String> {
-        task.extra
-            .get(name)
-            .and_then(|value| serde_json::from_value::<Vec<serde_json::Value>>(value.clone()).ok())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|item| match item {
-                serde_json::Value::String(text) => text,
-                serde_json::Value::Object(map) => {
-                    let get = |key: &str| {
-                        map.get(key)
-                            .and_then(serde_json::Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    match map.contains_key("pattern") {
-                        true => format!(
-                            "`{}` must match /{}/ {}",
-                            get("source"),
-                            get("pattern"),
-                            get("description")
-                        ),
-                        false => format!("`{}`", get("command")),
-                    }
-                }
-                other => other.to_string(),
-            })
-            .collect()
-    };
+    let data = &task.stage_data;
     let mut lines = Vec::new();
-    for check in strings("acceptance_checks") {
-        lines.push(format!("- acceptance: {check} (with the expected output or exit code)"));
-    }
-    for artifact in strings("artifacts") {
-        lines.push(format!("- must exist with a real implementation: `{artifact}`"));
-    }
-    for wiring in strings("wiring") {
-        lines.push(format!("- wiring: {}", wiring.trim_end()));
-    }
-    for truth in strings("truths") {
-        lines.push(format!("- must hold: {truth}"));
-    }
-    for check in strings("before_stage") {
-        lines.push(format!(
-            "- held before the work (checked on the commit it starts from): {check}"
-        ));
-    }
-    for check in strings("after_stage") {
-        lines.push(format!("- must hold after the work: {check}"));
-    }
-    for test in strings("wiring_tests") {
-        lines.push(format!("- wiring test: {test}"));
-    }
-    if let Some(budget) = task.extra.get("context_budget").and_then(serde_json::Value::as_u64) {
-        lines.push(format!("- leave a handoff before {budget}% of your context is used"));
+    let command = |check: &Check| format!("`{}`", check.command);
+    goal_lines(&mut lines, &data.acceptance_checks, "acceptance_checks", |placed| {
+        format!(
+            "- acceptance: {} (with the expected output or exit code)",
+            command(&placed.check)
+        )
+    });
+    goal_lines(&mut lines, &data.artifacts, "artifacts", |artifact| {
+        format!("- must exist with a real implementation: `{artifact}`")
+    });
+    goal_lines(&mut lines, &data.wiring, "wiring", |wiring| {
+        let rule = format!(
+            "`{}` must match /{}/ {}",
+            wiring.source,
+            wiring.pattern,
+            wiring.description.as_deref().unwrap_or_default()
+        );
+        format!("- wiring: {}", rule.trim_end())
+    });
+    goal_lines(&mut lines, &data.truths, "truths", |check| {
+        format!("- must hold: {}", command(check))
+    });
+    goal_lines(&mut lines, &data.before_stage, "before_stage", |check| {
+        format!(
+            "- held before the work (checked on the commit it starts from): {}",
+            command(check)
+        )
+    });
+    goal_lines(&mut lines, &data.after_stage, "after_stage", |check| {
+        format!("- must hold after the work: {}", command(check))
+    });
+    goal_lines(&mut lines, &data.wiring_tests, "wiring_tests", |test| {
+        format!("- wiring test: {}", command(&test.check))
+    });
+    match data.context_budget.as_ref().map(Stored::get) {
+        Some(Ok(Some(budget))) => lines.push(format!("- leave a handoff before {budget}% of your context is used")),
+        Some(Err(err)) => lines.push(unreadable("context_budget", err)),
+        Some(Ok(None)) | None => {}
     }
     match lines.is_empty() {
         true => String::new(),
         false => format!("## Goal checks\n\n{}\n", lines.join("\n")),
     }
+}
+
+/// One line per item of a stored list, or one saying the list cannot be read.
+fn goal_lines<T: serde::de::DeserializeOwned>(
+    lines: &mut Vec<String>,
+    field: &Option<Stored<Vec<T>>>,
+    name: &str,
+    line: impl Fn(&T) -> String,
+) {
+    match field.as_ref().map(Stored::get) {
+        Some(Ok(items)) => lines.extend(items.iter().map(line)),
+        Some(Err(err)) => lines.push(unreadable(name, err)),
+        None => {}
+    }
+}
+
+fn unreadable(name: &str, err: &str) -> String {
+    format!("- the task's `{name}` cannot be read: {err}")
 }
 
 /// The default signal: every section in order.
@@ -291,6 +296,65 @@ pub fn render_template(template: &str, sections: &BTreeMap<&'static str, String>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Priority;
+    use crate::model::state::{Kind, new_task};
+
+    fn task_with(fields: serde_json::Value) -> Task {
+        let id = TaskId::parse("loom-1a2b3c4d").unwrap();
+        let mut task = new_task(id, "t".into(), Kind::Task, Priority::P2, jiff::Timestamp::UNIX_EPOCH);
+        let fields = fields
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        task.set_flat_fields(fields);
+        task
+    }
+
+    #[test]
+    fn goal_checks_list_every_stored_goal() {
+        let task = task_with(serde_json::json!({
+            "acceptance_checks": [{"command": "make", "exit_code": 2, "position": 0}],
+            "artifacts": ["src/lib.rs"],
+            "wiring": [{"source": "a.rs", "pattern": "fn b", "description": null},
+                       {"source": "c.rs", "pattern": "d", "description": "wired"}],
+            "truths": [{"command": "true"}],
+            "before_stage": [{"command": "test ! -e x"}],
+            "after_stage": [{"command": "test -e x"}],
+            "wiring_tests": [{"name": "n", "command": "./run"}],
+            "context_budget": 40,
+        }));
+        assert_eq!(
+            goal_checks(&task),
+            "## Goal checks\n\n\
+             - acceptance: `make` (with the expected output or exit code)\n\
+             - must exist with a real implementation: `src/lib.rs`\n\
+             - wiring: `a.rs` must match /fn b/\n\
+             - wiring: `c.rs` must match /d/ wired\n\
+             - must hold: `true`\n\
+             - held before the work (checked on the commit it starts from): `test ! -e x`\n\
+             - must hold after the work: `test -e x`\n\
+             - wiring test: `./run`\n\
+             - leave a handoff before 40% of your context is used\n"
+        );
+    }
+
+    #[test]
+    fn a_goal_field_that_cannot_be_read_is_listed_not_dropped() {
+        // Guards: the signal read stored goal fields with `.ok()`, so a malformed one vanished
+        // and the agent never learnt of checks that verify would then fail.
+        let task = task_with(serde_json::json!({"truths": "false", "artifacts": ["x"]}));
+        let goals = goal_checks(&task);
+        assert!(
+            goals.contains("- must exist with a real implementation: `x`"),
+            "{goals}"
+        );
+        assert!(
+            goals.contains("- the task's `truths` cannot be read: invalid type"),
+            "{goals}"
+        );
+    }
 
     #[test]
     fn a_template_replaces_known_placeholders_and_keeps_the_rest() {

@@ -14,14 +14,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::edit::change_status;
 use crate::loom::workset::Workset;
 use crate::loom::{Actor, Loom, Result, with_retries};
+use crate::model::checks::{Check, PlacedCheck};
 use crate::model::state::{self, Kind};
-use crate::model::{Status, Task, TaskId};
-use crate::plan::{Check, Plan, Stage};
+use crate::model::{StageData, Status, Stored, Task, TaskId};
+use crate::plan::{Plan, Stage};
 
 /// What importing a plan did (or, with `dry_run`, would do), by stage id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,28 +37,6 @@ pub struct ImportOutcome {
     /// Stages that changed in the plan whose tasks are done, and so were left as they are.
     pub skipped: Vec<(String, TaskId)>,
 }
-
-/// The `task.json` fields a stage sets beyond the task's own.
-const STAGE_FIELDS: &[&str] = &[
-    "plan",
-    "stage",
-    "stage_fingerprint",
-    "acceptance_checks",
-    "artifacts",
-    "wiring",
-    "truths",
-    "before_stage",
-    "after_stage",
-    "wiring_tests",
-    "dead_code_check",
-    "regression_test",
-    "setup",
-    "context_budget",
-    "working_dir",
-    "stage_extra",
-    "plan_settings",
-    crate::model::stage::HINTS_KEY,
-];
 
 impl Loom {
     /// Import `plan` under `plan_key`; tasks stored under one of `earlier_keys` (see
@@ -107,7 +86,7 @@ impl Loom {
                 }
             }
         }
-        let settings = Value::Object(plan.settings());
+        let settings = plan.settings();
         let mut ids: BTreeMap<&str, TaskId> = BTreeMap::new();
         for stage in &plan.stages {
             let id = match existing.get(&stage.id) {
@@ -128,8 +107,7 @@ impl Loom {
             if existing.contains_key(&stage.id) {
                 let current = workset.get(&id)?.clone();
                 let fingerprint = stage.fingerprint();
-                let same_stage =
-                    current.extra.get("stage_fingerprint").and_then(Value::as_str) == Some(fingerprint.as_str());
+                let same_stage = current.stage_data.fingerprint.as_ref().and_then(Stored::ok) == Some(&fingerprint);
                 // Done work is never rewritten; what the plan now says differently is reported.
                 if current.status() == Status::Done {
                     match same_stage {
@@ -139,7 +117,12 @@ impl Loom {
                     continue;
                 }
                 let same_plan = current.plan() == Some(plan_key)
-                    && current.extra.get("plan_settings").unwrap_or(&empty_settings()) == &settings;
+                    && current
+                        .stage_data
+                        .plan_settings
+                        .as_ref()
+                        .map_or(&empty_settings(), Stored::json)
+                        == &Value::Object(settings.clone());
                 if same_stage && same_plan {
                     outcome.unchanged.push((stage.id.clone(), id));
                     continue;
@@ -195,7 +178,13 @@ fn empty_settings() -> Value {
 }
 
 /// Set the task's fields from the stage (the status is never touched: a done task stays done).
-fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, settings: &Value, deps: BTreeSet<TaskId>) {
+fn apply_stage(
+    task: &mut Task,
+    stage: &Stage,
+    plan_key: &str,
+    settings: &serde_json::Map<String, Value>,
+    deps: BTreeSet<TaskId>,
+) {
     task.title = stage.name.trim().to_owned();
     task.description = stage.description.clone();
     task.deps = deps;
@@ -205,155 +194,90 @@ fn apply_stage(task: &mut Task, stage: &Stage, plan_key: &str, settings: &Value,
     task.acceptance = stage
         .acceptance
         .iter()
-        .filter(|check| is_plain(check))
+        .filter(|check| check.is_plain())
         .map(|check| check.command.clone())
         .collect();
-    for field in STAGE_FIELDS {
-        task.extra.remove(*field);
-    }
-    let mut set = |key: &str, value: Value| {
-        let empty = matches!(&value, Value::Array(items) if items.is_empty())
-            || matches!(&value, Value::Object(map) if map.is_empty())
-            || value.is_null();
-        if !empty {
-            task.extra.insert(key.to_owned(), value);
-        }
+    task.stage_data = StageData {
+        plan: Stored::unless_empty(plan_key.to_owned()),
+        stage: Stored::unless_empty(stage.id.clone()),
+        fingerprint: Stored::unless_empty(stage.fingerprint()),
+        acceptance_checks: Stored::unless_empty(ordered_rich_checks(&stage.acceptance)),
+        artifacts: Stored::unless_empty(stage.artifacts.clone()),
+        wiring: Stored::unless_empty(stage.wiring.clone()),
+        truths: Stored::unless_empty(stage.truths.clone()),
+        before_stage: Stored::unless_empty(stage.before_stage.clone()),
+        after_stage: Stored::unless_empty(stage.after_stage.clone()),
+        wiring_tests: Stored::unless_empty(stage.wiring_tests.clone()),
+        dead_code_check: Stored::unless_empty(stage.dead_code_check.clone()),
+        regression_test: Stored::unless_empty(stage.regression_test.clone()),
+        setup: Stored::unless_empty(stage.setup.clone()),
+        context_budget: Stored::unless_empty(stage.context_budget.map(u64::from)),
+        working_dir: Stored::unless_empty(stage.working_dir.clone()),
+        stage_extra: Stored::unless_empty(stage.extra.clone().into_iter().collect()),
+        plan_settings: Stored::unless_empty(settings.clone()),
+        hints: Stored::unless_empty(stage.hints.clone()),
     };
-    set("plan", json!(plan_key));
-    set("stage", json!(stage.id));
-    set("stage_fingerprint", json!(stage.fingerprint()));
-    set("acceptance_checks", json!(ordered_rich_checks(&stage.acceptance)));
-    set("artifacts", json!(stage.artifacts));
-    set(
-        "wiring",
-        json!(
-            stage
-                .wiring
-                .iter()
-                .map(|wiring| {
-                    let mut item =
-                        json!({"source": wiring.source, "pattern": wiring.pattern, "description": wiring.description});
-                    with_extra(&mut item, &wiring.extra);
-                    item
-                })
-                .collect::<Vec<_>>()
-        ),
-    );
-    set("truths", json!(stage.truths.iter().map(check_json).collect::<Vec<_>>()));
-    set(
-        "before_stage",
-        json!(stage.before_stage.iter().map(check_json).collect::<Vec<_>>()),
-    );
-    set(
-        "after_stage",
-        json!(stage.after_stage.iter().map(check_json).collect::<Vec<_>>()),
-    );
-    set(
-        "wiring_tests",
-        json!(
-            stage
-                .wiring_tests
-                .iter()
-                .map(|test| {
-                    let check = &test.check;
-                    json!({
-                        "name": test.name,
-                        "command": check.command,
-                        "description": check.description,
-                        "success_criteria": {
-                            "exit_code": check.exit_code,
-                            "stdout_contains": check.stdout_contains,
-                            "stdout_not_contains": check.stdout_not_contains,
-                            "stderr_contains": check.stderr_contains,
-                            "stderr_empty": check.stderr_empty,
-                        },
-                    })
-                })
-                .collect::<Vec<_>>()
-        ),
-    );
-    if let Some(check) = &stage.dead_code_check {
-        set(
-            "dead_code_check",
-            json!({"command": check.command, "fail_patterns": check.fail_patterns,
-                   "ignore_patterns": check.ignore_patterns, "extra": check.extra}),
-        );
-    }
-    if let Some(test) = &stage.regression_test {
-        set(
-            "regression_test",
-            json!({"file": test.file, "must_contain": test.must_contain, "extra": test.extra}),
-        );
-    }
-    set("setup", json!(stage.setup));
-    set("context_budget", json!(stage.context_budget));
-    set("working_dir", json!(stage.working_dir));
-    set("stage_extra", json!(stage.extra));
-    set("plan_settings", settings.clone());
-    if !stage.hints.is_empty() {
-        set(
-            crate::model::stage::HINTS_KEY,
-            serde_json::to_value(&stage.hints).expect("hints serialize because they are plain data"),
-        );
-    }
-}
-
-/// Add the fields this version does not know to an item, as the plan wrote them, so that what
-/// an import warns it keeps is indeed kept (and shown by `show --json`).
-fn with_extra(item: &mut Value, extra: &BTreeMap<String, Value>) {
-    if let Value::Object(map) = item {
-        for (key, value) in extra {
-            map.entry(key.clone()).or_insert_with(|| value.clone());
-        }
-    }
 }
 
 /// The checks with expectations, each that comes before a plain command in the plan carrying
 /// its `position` in the plan's list, so `verify` runs them all in the plan's order although
 /// they are stored apart (see `spec_of`). Those after every plain command need none.
-fn ordered_rich_checks(acceptance: &[Check]) -> Vec<Value> {
-    let last_plain = acceptance.iter().rposition(is_plain);
+fn ordered_rich_checks(acceptance: &[Check]) -> Vec<PlacedCheck> {
+    let last_plain = acceptance.iter().rposition(Check::is_plain);
     acceptance
         .iter()
         .enumerate()
-        .filter(|(_, check)| !is_plain(check))
-        .map(|(position, check)| {
-            let mut value = check_json(check);
-            if last_plain.is_some_and(|last| position < last) {
-                value["position"] = json!(position);
-            }
-            value
+        .filter(|(_, check)| !check.is_plain())
+        .map(|(position, check)| PlacedCheck {
+            check: check.clone(),
+            position: last_plain.is_some_and(|last| position < last).then_some(position),
         })
         .collect()
 }
 
-fn is_plain(check: &Check) -> bool {
-    check.stdout_contains.is_empty()
-        && check.stdout_not_contains.is_empty()
-        && check.exit_code.is_none_or(|code| code == 0)
-        && check.stderr_contains.is_empty()
-        && !check.stderr_empty
-        && check.description.is_none()
-        && check.extra.is_empty()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Entity;
+    use crate::model::Priority;
+    use crate::plan::{PlanSource, parse_plan};
 
-fn check_json(check: &Check) -> Value {
-    let mut value = json!({
-        "command": check.command,
-        "stdout_contains": check.stdout_contains,
-        "stdout_not_contains": check.stdout_not_contains,
-        "exit_code": check.exit_code,
-    });
-    // Only when set, so checks without them are stored as older versions stored them.
-    if !check.stderr_contains.is_empty() {
-        value["stderr_contains"] = json!(check.stderr_contains);
+    /// Every stage of the fixture plan as `task.json` bytes, as an import stores them.
+    fn stored_blobs() -> Vec<u8> {
+        let text = include_str!("../../fixtures/plans/stored/every-field.md");
+        let plan = parse_plan(text, PlanSource::Markdown)
+            .expect("the fixture plan is valid")
+            .plan;
+        let settings = plan.settings();
+        let ids = [
+            TaskId::parse("loom-0000000a").unwrap(),
+            TaskId::parse("loom-0000000b").unwrap(),
+        ];
+        let mut bytes = Vec::new();
+        for (stage, id) in plan.stages.iter().zip(&ids) {
+            let deps = match stage.dependencies.is_empty() {
+                true => BTreeSet::new(),
+                false => BTreeSet::from([ids[0].clone()]),
+            };
+            let mut task = state::new_task(
+                id.clone(),
+                stage.name.clone(),
+                Kind::Task,
+                Priority::P2,
+                jiff::Timestamp::UNIX_EPOCH,
+            );
+            apply_stage(&mut task, stage, "every-field", &settings, deps);
+            bytes.extend(task.to_blob());
+        }
+        bytes
     }
-    if check.stderr_empty {
-        value["stderr_empty"] = json!(true);
+
+    #[test]
+    fn an_imported_stage_is_stored_byte_for_byte_as_before() {
+        // Guards: a change to how stage data is typed in memory changing the `task.json` an
+        // import writes (every ref written before would then read as changed).
+        let expected = include_bytes!("../../fixtures/plans/stored/every-field.tasks.json");
+        let found = stored_blobs();
+        assert_eq!(String::from_utf8_lossy(&found), String::from_utf8_lossy(expected));
     }
-    if let Some(description) = &check.description {
-        value["description"] = json!(description);
-    }
-    with_extra(&mut value, &check.extra);
-    value
 }

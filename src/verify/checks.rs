@@ -431,6 +431,7 @@ mod tests {
             source: source.to_owned(),
             pattern: pattern.to_owned(),
             description: None,
+            extra: Default::default(),
         }
     }
 

@@ -4,7 +4,7 @@
 //! A [`Spec`] lists the kinds of check a plan stage can carry (the Rust loom's), run in this
 //! order by [`verify`]:
 //!
-//! 1. **before_stage** commands ([`Acceptance`]), run in the tree the work started from
+//! 1. **before_stage** commands ([`Check`]), run in the tree the work started from
 //!    ([`Context::before`]); they state what held *before* the work (a test that failed, say),
 //!    and fail with "not run" when no such tree is available;
 //! 2. **acceptance** commands, each run as `sh -c <setup && command>`: every [`Spec::setup`]
@@ -80,113 +80,7 @@ use serde::{Deserialize, Serialize, Serializer};
 pub use checks::{STUB_MARKERS, stub_reason};
 pub use run::OUTPUT_TAIL_BYTES;
 
-/// A shell command whose result decides whether the work is accepted.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Acceptance {
-    pub command: String,
-    /// Strings that must each appear in stdout (plain substrings, not patterns).
-    #[serde(default)]
-    pub stdout_contains: Vec<String>,
-    /// Strings none of which may appear in stdout.
-    #[serde(default)]
-    pub stdout_not_contains: Vec<String>,
-    /// The exit code that means success; 0 when not given.
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    /// Strings that must each appear in stderr.
-    #[serde(default)]
-    pub stderr_contains: Vec<String>,
-    /// Whether stderr must be empty (false: stderr is not judged).
-    #[serde(default)]
-    pub stderr_empty: bool,
-    /// Where to run, relative to the worktree; the spec's `working_dir` when not given.
-    #[serde(default)]
-    pub working_dir: Option<String>,
-}
-
-impl Acceptance {
-    /// A command that must exit 0, with no other condition.
-    pub fn new(command: impl Into<String>) -> Acceptance {
-        Acceptance {
-            command: command.into(),
-            ..Acceptance::default()
-        }
-    }
-}
-
-/// A regex that must match somewhere in one file, showing that new code is actually wired in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Wiring {
-    /// The file to search, relative to the worktree.
-    pub source: String,
-    /// A regex in the syntax of the `regex` crate.
-    pub pattern: String,
-    /// What the rule shows, put at the front of the check's detail.
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-/// What a wiring test's result must look like; all optional, success (exit 0) by default.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SuccessCriteria {
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-    #[serde(default)]
-    pub stdout_contains: Vec<String>,
-    #[serde(default)]
-    pub stdout_not_contains: Vec<String>,
-    #[serde(default)]
-    pub stderr_contains: Vec<String>,
-    #[serde(default)]
-    pub stderr_empty: Option<bool>,
-}
-
-/// A named command showing that components work together at run time.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WiringTest {
-    pub name: String,
-    pub command: String,
-    #[serde(default)]
-    pub success_criteria: SuccessCriteria,
-    #[serde(default)]
-    pub description: Option<String>,
-}
-
-impl WiringTest {
-    /// The test as a command with expectations.
-    fn as_acceptance(&self) -> Acceptance {
-        let criteria = &self.success_criteria;
-        Acceptance {
-            command: self.command.clone(),
-            stdout_contains: criteria.stdout_contains.clone(),
-            stdout_not_contains: criteria.stdout_not_contains.clone(),
-            exit_code: criteria.exit_code,
-            stderr_contains: criteria.stderr_contains.clone(),
-            stderr_empty: criteria.stderr_empty.unwrap_or(false),
-            working_dir: None,
-        }
-    }
-}
-
-/// A command whose output lines must not contain any of `fail_patterns` (unless they also
-/// contain one of `ignore_patterns`); its exit code is not judged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeadCodeCheck {
-    pub command: String,
-    #[serde(default)]
-    pub fail_patterns: Vec<String>,
-    #[serde(default)]
-    pub ignore_patterns: Vec<String>,
-}
-
-/// A test file, relative to the working directory, that must exist, not be empty, and contain
-/// every one of `must_contain`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RegressionTest {
-    pub file: String,
-    #[serde(default)]
-    pub must_contain: Vec<String>,
-}
+use crate::model::checks::{Check, DeadCodeCheck, RegressionTest, Wiring, WiringTest};
 
 /// Everything to check for one task.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,14 +93,14 @@ pub struct Spec {
     #[serde(default)]
     pub setup: Vec<String>,
     #[serde(default)]
-    pub acceptance: Vec<Acceptance>,
+    pub acceptance: Vec<Check>,
     #[serde(default)]
-    pub truths: Vec<Acceptance>,
+    pub truths: Vec<Check>,
     /// Checks of the tree the work started from.
     #[serde(default)]
-    pub before_stage: Vec<Acceptance>,
+    pub before_stage: Vec<Check>,
     #[serde(default)]
-    pub after_stage: Vec<Acceptance>,
+    pub after_stage: Vec<Check>,
     /// Paths or globs relative to the working directory.
     #[serde(default)]
     pub artifacts: Vec<String>,
@@ -451,24 +345,17 @@ pub fn verify_with_progress(
         }));
     }
     for test in &spec.wiring_tests {
-        let criteria = test.as_acceptance();
         record(commands.run(
             CheckKind::WiringTest,
             &test.name,
-            vars.expand(&test.command),
+            vars.expand(&test.check.command),
             None,
-            &criteria,
+            &test.check,
         ));
     }
     if let Some(check) = &spec.dead_code_check {
         let script = checks::dead_code_script(&vars.expand(&check.command), check);
-        let mut result = commands.run(
-            CheckKind::DeadCode,
-            &check.command,
-            script,
-            None,
-            &Acceptance::default(),
-        );
+        let mut result = commands.run(CheckKind::DeadCode, &check.command, script, None, &Check::default());
         checks::explain_dead_code(&mut result);
         record(result);
     }
@@ -511,7 +398,7 @@ impl Commands<'_> {
         name: &str,
         script: String,
         dir: Option<Result<PathBuf, String>>,
-        criteria: &Acceptance,
+        criteria: &Check,
     ) -> CheckResult {
         let dir = dir.unwrap_or_else(|| self.base.clone());
         match dir {

@@ -26,7 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::glob::working_dir;
-use super::{Acceptance, CheckKind, CheckResult, Context};
+use super::{Check, CheckKind, CheckResult, Context};
 
 /// How much of the end of stdout and of stderr a report keeps.
 pub const OUTPUT_TAIL_BYTES: usize = 4096;
@@ -222,7 +222,7 @@ pub(super) fn seconds(duration: Duration) -> String {
 /// Run one acceptance command in `worktree` (absolute), or in its own `working_dir` there, and
 /// judge it. The command runs as written: expanding variables and prefixing setup commands is
 /// the caller's business (see [`run_job`]).
-pub(super) fn acceptance(acceptance: &Acceptance, context: &Context, worktree: &Path) -> CheckResult {
+pub(super) fn acceptance(acceptance: &Check, context: &Context, worktree: &Path) -> CheckResult {
     let dir = match &acceptance.working_dir {
         None => Ok(worktree.to_path_buf()),
         Some(dir) => resolve_dir(worktree, dir),
@@ -275,7 +275,7 @@ pub(super) struct Job<'a> {
     /// Given to the command as `LOOM_WORKTREE`.
     pub worktree: &'a Path,
     /// The expectations (exit code, output); its `command` and `working_dir` are not used.
-    pub criteria: &'a Acceptance,
+    pub criteria: &'a Check,
 }
 
 /// Run one command as described by `job` and judge it.
@@ -353,7 +353,7 @@ fn elapsed_ms(started: Instant) -> u64 {
 /// Decide pass or fail. `found` holds, in order, whether each `stdout_contains` and then each
 /// `stdout_not_contains` string appeared.
 fn judge(
-    acceptance: &Acceptance,
+    acceptance: &Check,
     timeout: Duration,
     ended: &Ended,
     found: &[bool],

@@ -17,7 +17,7 @@ fn context(worktree: &Path, timeout: Duration) -> Context {
 }
 
 /// Run in a fresh directory with a generous timeout, for commands that end by themselves.
-fn run(acceptance: &Acceptance) -> CheckResult {
+fn run(acceptance: &Check) -> CheckResult {
     let dir = tempfile::tempdir().unwrap();
     let worktree = fs::canonicalize(dir.path()).unwrap();
     super::acceptance(acceptance, &context(&worktree, Duration::from_secs(20)), &worktree)
@@ -25,13 +25,13 @@ fn run(acceptance: &Acceptance) -> CheckResult {
 
 #[test]
 fn exit_codes_decide() {
-    let ok = run(&Acceptance::new("true"));
+    let ok = run(&Check::new("true"));
     assert!(ok.passed, "{}", ok.detail);
     assert_eq!(ok.exit_code, Some(0));
     assert_eq!(ok.kind, CheckKind::Acceptance);
     assert_eq!(ok.name, "true");
 
-    let failed = run(&Acceptance::new("echo nope >&2; exit 3"));
+    let failed = run(&Check::new("echo nope >&2; exit 3"));
     assert!(!failed.passed);
     assert_eq!(failed.exit_code, Some(3));
     assert_eq!(failed.detail, "exit code 3, expected 0");
@@ -40,9 +40,9 @@ fn exit_codes_decide() {
 
 #[test]
 fn expected_exit_code_is_honoured() {
-    let expect_two = |command: &str| Acceptance {
+    let expect_two = |command: &str| Check {
         exit_code: Some(2),
-        ..Acceptance::new(command)
+        ..Check::new(command)
     };
     assert!(run(&expect_two("exit 2")).passed);
     let zero = run(&expect_two("true"));
@@ -52,10 +52,10 @@ fn expected_exit_code_is_honoured() {
 
 #[test]
 fn stdout_conditions() {
-    let check = |command: &str| Acceptance {
+    let check = |command: &str| Check {
         stdout_contains: vec!["test result: ok".to_owned(), "2 passed".to_owned()],
         stdout_not_contains: vec!["FAILED".to_owned()],
-        ..Acceptance::new(command)
+        ..Check::new(command)
     };
     assert!(run(&check("echo 'test result: ok. 2 passed'")).passed);
 
@@ -73,9 +73,9 @@ fn stdout_conditions() {
 
 #[test]
 fn stdout_is_searched_beyond_the_kept_tail() {
-    let acceptance = Acceptance {
+    let acceptance = Check {
         stdout_contains: vec!["EARLY MARKER".to_owned()],
-        ..Acceptance::new("echo 'EARLY MARKER'; head -c 100000 /dev/zero | tr '\\0' x")
+        ..Check::new("echo 'EARLY MARKER'; head -c 100000 /dev/zero | tr '\\0' x")
     };
     let result = run(&acceptance);
     assert!(result.passed, "{}", result.detail);
@@ -100,21 +100,21 @@ fn environment_and_directory() {
     let script = "printf '%s|%s|%s|%s' \"$LOOM_TASK\" \"$LOOM_WORKTREE\" \"$LOOM_EXTRA\" \"$(pwd -P)\"";
     let context = context(&worktree, Duration::from_secs(20));
 
-    let result = super::acceptance(&Acceptance::new(script), &context, &worktree);
+    let result = super::acceptance(&Check::new(script), &context, &worktree);
     assert!(result.passed, "{}", result.detail);
     let root = worktree.display();
     assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}"));
 
-    let in_sub = Acceptance {
+    let in_sub = Check {
         working_dir: Some("sub".to_owned()),
-        ..Acceptance::new(script)
+        ..Check::new(script)
     };
     let result = super::acceptance(&in_sub, &context, &worktree);
     assert_eq!(result.stdout, format!("loom-0000abcd|{root}|extra value|{root}/sub"));
 
-    let missing = Acceptance {
+    let missing = Check {
         working_dir: Some("nowhere".to_owned()),
-        ..Acceptance::new("true")
+        ..Check::new("true")
     };
     let result = super::acceptance(&missing, &context, &worktree);
     assert!(!result.passed);
@@ -123,9 +123,9 @@ fn environment_and_directory() {
         "working directory nowhere does not exist in the worktree"
     );
 
-    let outside = Acceptance {
+    let outside = Check {
         working_dir: Some("..".to_owned()),
-        ..Acceptance::new("true")
+        ..Check::new("true")
     };
     assert!(
         super::acceptance(&outside, &context, &worktree)
@@ -136,7 +136,7 @@ fn environment_and_directory() {
 
 #[test]
 fn stdin_is_null() {
-    let result = run(&Acceptance::new("cat; echo done"));
+    let result = run(&Check::new("cat; echo done"));
     assert!(result.passed, "{}", result.detail);
     assert_eq!(result.stdout, "done\n");
 }
@@ -148,7 +148,7 @@ fn timeout_kills_the_command_and_its_group() {
     let context = context(&worktree, Duration::from_secs(1));
     let started = Instant::now();
     // The background sleep holds the output pipes too: the run ends only if it is killed.
-    let result = super::acceptance(&Acceptance::new("sleep 30 & sleep 30"), &context, &worktree);
+    let result = super::acceptance(&Check::new("sleep 30 & sleep 30"), &context, &worktree);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -166,7 +166,7 @@ fn a_process_left_holding_the_output_fails_the_check() {
     let worktree = fs::canonicalize(dir.path()).unwrap();
     let context = context(&worktree, Duration::from_secs(1));
     let started = Instant::now();
-    let result = super::acceptance(&Acceptance::new("sleep 30 & echo started"), &context, &worktree);
+    let result = super::acceptance(&Check::new("sleep 30 & echo started"), &context, &worktree);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "took {:?}",
@@ -180,7 +180,7 @@ fn a_process_left_holding_the_output_fails_the_check() {
 
 #[test]
 fn output_keeps_the_end_and_says_what_was_cut() {
-    let result = run(&Acceptance::new(
+    let result = run(&Check::new(
         "head -c 10000 /dev/zero | tr '\\0' a; echo END; head -c 5000 /dev/zero | tr '\\0' e >&2",
     ));
     assert!(result.passed, "{}", result.detail);
@@ -200,7 +200,7 @@ fn output_keeps_the_end_and_says_what_was_cut() {
 
 #[test]
 fn a_chatty_command_cannot_deadlock() {
-    let result = run(&Acceptance::new(
+    let result = run(&Check::new(
         "head -c 1000000 /dev/zero >&2; head -c 1000000 /dev/zero; head -c 1000000 /dev/zero >&2",
     ));
     assert!(result.passed, "{}", result.detail);
@@ -224,7 +224,7 @@ fn cuts_fall_on_character_boundaries() {
 
 #[test]
 fn signals_and_durations_read_well() {
-    let result = run(&Acceptance::new("kill -9 $$"));
+    let result = run(&Check::new("kill -9 $$"));
     assert!(!result.passed);
     assert_eq!(result.exit_code, None);
     assert_eq!(result.detail, "killed by signal 9");

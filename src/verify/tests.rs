@@ -20,12 +20,13 @@ fn every_check_runs_in_order_even_after_failures() {
     fs::create_dir(dir.path().join("src")).unwrap();
     fs::write(dir.path().join("src/lib.rs"), "pub mod verify;\n").unwrap();
     let spec = Spec {
-        acceptance: vec![Acceptance::new("exit 1"), Acceptance::new("true")],
+        acceptance: vec![Check::new("exit 1"), Check::new("true")],
         artifacts: vec!["src/missing.rs".to_owned(), "src/*.rs".to_owned()],
         wiring: vec![Wiring {
             source: "src/lib.rs".to_owned(),
             pattern: "pub mod verify;".to_owned(),
             description: None,
+            extra: Default::default(),
         }],
         ..Spec::default()
     };
@@ -70,7 +71,7 @@ fn every_path_resolves_in_the_working_dir() {
     fs::write(dir.path().join("top.txt"), "top\n").unwrap();
     for root in [".", "./", ""] {
         let spec = Spec {
-            acceptance: vec![Acceptance::new("test -f top.txt")],
+            acceptance: vec![Check::new("test -f top.txt")],
             artifacts: vec!["top.txt".to_owned()],
             ..spec_in(root)
         };
@@ -78,12 +79,13 @@ fn every_path_resolves_in_the_working_dir() {
         assert!(report.passed(), "{root:?}: {:?}", report.checks);
     }
     let spec = Spec {
-        acceptance: vec![Acceptance::new("test -f src/lib.rs && pwd -P")],
+        acceptance: vec![Check::new("test -f src/lib.rs && pwd -P")],
         artifacts: vec!["src/*.rs".to_owned()],
         wiring: vec![Wiring {
             source: "src/lib.rs".to_owned(),
             pattern: "pub mod api".to_owned(),
             description: None,
+            extra: Default::default(),
         }],
         ..spec_in("app")
     };
@@ -95,7 +97,7 @@ fn every_path_resolves_in_the_working_dir() {
     // Guards: a working_dir leaving the worktree is refused, never used.
     for outside in ["..", "/tmp", "app/../.."] {
         let spec = Spec {
-            acceptance: vec![Acceptance::new("true")],
+            acceptance: vec![Check::new("true")],
             artifacts: vec!["x".to_owned()],
             ..spec_in(outside)
         };
@@ -114,10 +116,10 @@ fn setup_runs_in_the_same_shell_before_each_acceptance_command() {
     let spec = Spec {
         setup: vec!["export FOO=bar".to_owned(), "export BAZ=\"$FOO-2\"".to_owned()],
         acceptance: vec![
-            Acceptance::new("test \"$FOO\" = bar && echo \"$BAZ\""),
-            Acceptance::new("test \"$BAZ\" = bar-2"),
+            Check::new("test \"$FOO\" = bar && echo \"$BAZ\""),
+            Check::new("test \"$BAZ\" = bar-2"),
         ],
-        truths: vec![Acceptance::new("test -z \"$FOO\"")],
+        truths: vec![Check::new("test -z \"$FOO\"")],
         ..Spec::default()
     };
     let report = verify(&spec, &context(dir.path())).unwrap();
@@ -127,7 +129,7 @@ fn setup_runs_in_the_same_shell_before_each_acceptance_command() {
 
     let failing = Spec {
         setup: vec!["false".to_owned()],
-        acceptance: vec![Acceptance::new("true")],
+        acceptance: vec![Check::new("true")],
         ..Spec::default()
     };
     assert!(!verify(&failing, &context(dir.path())).unwrap().passed());
@@ -139,30 +141,26 @@ fn truths_after_stage_and_wiring_tests_run() {
     // were never run.
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec {
-        truths: vec![Acceptance::new("false"), Acceptance::new("true")],
-        after_stage: vec![Acceptance {
+        truths: vec![Check::new("false"), Check::new("true")],
+        after_stage: vec![Check {
             stdout_contains: vec!["ready".to_owned()],
-            ..Acceptance::new("echo ready")
+            ..Check::new("echo ready")
         }],
         wiring_tests: vec![
             WiringTest {
                 name: "help lists the flag".to_owned(),
-                command: "echo '--backend'; echo warn >&2".to_owned(),
-                success_criteria: SuccessCriteria {
+                check: Check {
                     stdout_contains: vec!["--backend".to_owned()],
                     stderr_contains: vec!["warn".to_owned()],
-                    ..SuccessCriteria::default()
+                    ..Check::new("echo '--backend'; echo warn >&2")
                 },
-                description: None,
             },
             WiringTest {
                 name: "quiet".to_owned(),
-                command: "echo noise >&2".to_owned(),
-                success_criteria: SuccessCriteria {
-                    stderr_empty: Some(true),
-                    ..SuccessCriteria::default()
+                check: Check {
+                    stderr_empty: true,
+                    ..Check::new("echo noise >&2")
                 },
-                description: None,
             },
         ],
         ..Spec::default()
@@ -191,9 +189,9 @@ fn truths_after_stage_and_wiring_tests_run() {
 fn stderr_empty_is_enforced() {
     // Guards: `stderr_empty: true` on an acceptance item was dropped and never judged.
     let dir = tempfile::tempdir().unwrap();
-    let quiet = |command: &str| Acceptance {
+    let quiet = |command: &str| Check {
         stderr_empty: true,
-        ..Acceptance::new(command)
+        ..Check::new(command)
     };
     let spec = Spec {
         acceptance: vec![quiet("echo fine"), quiet("echo oops >&2")],
@@ -214,11 +212,11 @@ fn before_stage_runs_in_the_starting_tree_or_fails_as_not_run() {
     let before = tempfile::tempdir().unwrap();
     fs::write(work.path().join("feature.rs"), "pub fn feature() {}\n").unwrap();
     let spec = Spec {
-        before_stage: vec![Acceptance {
+        before_stage: vec![Check {
             exit_code: Some(1),
-            ..Acceptance::new("cat feature.rs 2>/dev/null | grep -q feature")
+            ..Check::new("cat feature.rs 2>/dev/null | grep -q feature")
         }],
-        acceptance: vec![Acceptance::new("grep -q feature feature.rs")],
+        acceptance: vec![Check::new("grep -q feature feature.rs")],
         ..Spec::default()
     };
     let unavailable = verify(&spec, &context(work.path())).unwrap();
@@ -248,7 +246,7 @@ fn context_variables_are_expanded_in_commands() {
     fs::write(dir.path().join("svc/go.mod"), "module x\n").unwrap();
     let spec = Spec {
         setup: vec!["cd ${PROJECT_ROOT}".to_owned()],
-        acceptance: vec![Acceptance::new("test -f go.mod && echo ${STAGE_ID}:${WORKTREE}")],
+        acceptance: vec![Check::new("test -f go.mod && echo ${STAGE_ID}:${WORKTREE}")],
         ..Spec::default()
     };
     let context = Context {
@@ -289,7 +287,7 @@ fn unusable_worktree_is_an_error() {
 fn report_json_names_are_stable() {
     let dir = tempfile::tempdir().unwrap();
     let spec = Spec {
-        acceptance: vec![Acceptance::new("echo out; echo err >&2; exit 2")],
+        acceptance: vec![Check::new("echo out; echo err >&2; exit 2")],
         artifacts: vec!["nothing.txt".to_owned()],
         ..Spec::default()
     };
@@ -340,10 +338,12 @@ fn dead_code_and_regression_tests_are_checked() {
             command: build.to_owned(),
             fail_patterns: vec!["warning: unused".to_owned()],
             ignore_patterns: vec!["allowed_unused".to_owned()],
+            extra: Default::default(),
         }),
         regression_test: Some(RegressionTest {
             file: "tests/fix.rs".to_owned(),
             must_contain: vec!["parses_empty_input".to_owned(), "#[test]".to_owned()],
+            extra: Default::default(),
         }),
         ..Spec::default()
     };
@@ -363,10 +363,12 @@ fn dead_code_and_regression_tests_are_checked() {
             command: "echo 'all good'; exit 1".to_owned(),
             fail_patterns: vec!["warning: unused".to_owned(), "it's dead".to_owned()],
             ignore_patterns: Vec::new(),
+            extra: Default::default(),
         }),
         regression_test: Some(RegressionTest {
             file: "tests/fix.rs".to_owned(),
             must_contain: vec!["regression".to_owned()],
+            extra: Default::default(),
         }),
         ..Spec::default()
     };
@@ -379,6 +381,7 @@ fn dead_code_and_regression_tests_are_checked() {
     let missing = RegressionTest {
         file: "tests/none.rs".to_owned(),
         must_contain: Vec::new(),
+        extra: Default::default(),
     };
     let spec = Spec {
         regression_test: Some(missing),
