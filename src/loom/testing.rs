@@ -57,9 +57,13 @@ impl Fixture {
     /// A new repository with an initialised loom named "test".
     pub(crate) fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("a temporary directory can be created");
-        git(dir.path(), &["init", "-q", "-b", "main"]);
-        git(dir.path(), &["config", "user.name", "Test"]);
-        git(dir.path(), &["config", "user.email", "test@example.com"]);
+        // No template (no sample hooks to copy), and the identity written straight into the
+        // local config: each git process costs more than the rest of a typical test.
+        git(dir.path(), &["init", "-q", "--template=", "-b", "main"]);
+        let config = dir.path().join(".git").join("config");
+        let mut text = std::fs::read_to_string(&config).expect("git init wrote a config");
+        text.push_str("[user]\n\tname = Test\n\temail = test@example.com\n");
+        std::fs::write(&config, text).expect("the local config is writable");
         let store = Store::discover(dir.path()).expect("the new repository opens");
         let (loom, _) = Loom::init(store, Some("test"), &actor("setup", 0)).expect("init succeeds");
         Fixture { dir, loom }
@@ -68,6 +72,11 @@ impl Fixture {
     /// Another handle on the same repository, as a second process would open it.
     pub(crate) fn open(&self) -> Loom {
         Loom::open(self.dir.path()).expect("the initialised repository opens")
+    }
+
+    /// The repository's directory, for handles opened where a fixture cannot go (other threads).
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
     }
 
     /// Create a task (or idea, or epic) and return its id.
