@@ -6,8 +6,8 @@
 use std::sync::{Arc, Barrier};
 
 use crate::claims::{ClaimOptions, Credentials, DoneRecord, NextFilter};
-use crate::loom::{Error, Loom};
 use crate::loom::testing::{Fixture, actor, at};
+use crate::loom::{Error, Loom};
 use crate::model::{Health, Kind, Priority, Status, Task, TaskId, View};
 use crate::store::claim_ref;
 use crate::tasks::NewTask;
@@ -31,7 +31,9 @@ fn with_priority(title: &str, priority: Priority) -> NewTask {
 }
 
 fn fail(fx: &Fixture, id: &TaskId, agent: &str, secs: i64) -> Task {
-    let outcome = fx.loom.fail(id.as_str(), Credentials::default(), "it broke", &actor(agent, secs));
+    let outcome = fx
+        .loom
+        .fail(id.as_str(), Credentials::default(), "it broke", &actor(agent, secs));
     outcome.unwrap().task
 }
 
@@ -60,7 +62,10 @@ fn a_second_claim_on_a_held_task_is_refused() {
     let id = fx.task("work", 0);
     fx.loom.claim(id.as_str(), &ttl(600), &actor("alice", 1)).unwrap();
     let err = fx.loom.claim(id.as_str(), &ttl(600), &actor("bob", 2)).unwrap_err();
-    assert!(matches!(&err, Error::Claimed { agent, .. } if agent == "alice"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Claimed { agent, .. } if agent == "alice"),
+        "{err:?}"
+    );
     assert_eq!(fx.get(&id).attempts, 1);
 }
 
@@ -71,7 +76,13 @@ fn a_heartbeat_extends_the_lease_from_its_own_now_and_records_progress() {
     fx.loom.claim(id.as_str(), &ttl(600), &actor("alice", 0)).unwrap();
     let claim = fx
         .loom
-        .heartbeat(id.as_str(), Credentials::default(), Some("half".into()), Some(50), &actor("alice", 500))
+        .heartbeat(
+            id.as_str(),
+            Credentials::default(),
+            Some("half".into()),
+            Some(50),
+            &actor("alice", 500),
+        )
         .unwrap();
     assert_eq!(claim.expires_at, at(1_100));
     assert_eq!(claim.heartbeat_at, at(500));
@@ -93,7 +104,10 @@ fn only_the_holder_its_token_or_force_may_act_on_a_claim() {
         .loom
         .heartbeat(id.as_str(), Credentials::default(), None, None, &actor("bob", 1))
         .unwrap_err();
-    assert!(matches!(&err, Error::NotHolder { holder, .. } if holder == "alice"), "{err:?}");
+    assert!(
+        matches!(&err, Error::NotHolder { holder, .. } if holder == "alice"),
+        "{err:?}"
+    );
     let err = fx
         .loom
         .heartbeat(id.as_str(), as_token("0000000000000000"), None, None, &actor("bob", 1))
@@ -117,7 +131,10 @@ fn a_released_task_is_ready_again_and_cannot_be_released_twice() {
     let fx = Fixture::new();
     let id = fx.task("work", 0);
     fx.loom.claim(id.as_str(), &ttl(600), &actor("alice", 0)).unwrap();
-    let outcome = fx.loom.release(id.as_str(), Credentials::default(), &actor("alice", 1)).unwrap();
+    let outcome = fx
+        .loom
+        .release(id.as_str(), Credentials::default(), &actor("alice", 1))
+        .unwrap();
     assert_eq!(outcome.task.status(), Status::Pending);
     assert_eq!(fx.tip(&claim_ref(&id)), None);
     assert_eq!(fx.view(&id, 2), View::Ready);
@@ -141,17 +158,34 @@ fn done_closes_the_task_and_removes_its_claim_in_one_write() {
     let output = serde_json::json!({"tests": "pass"});
     let outcome = fx
         .loom
-        .done(id.as_str(), Credentials::default(), Some(output.clone()), None, &record, &actor("alice", 5))
+        .done(
+            id.as_str(),
+            Credentials::default(),
+            Some(output.clone()),
+            None,
+            &record,
+            &actor("alice", 5),
+        )
         .unwrap();
     assert_eq!(outcome.task.status(), Status::Done);
     assert_eq!(fx.tip(&claim_ref(&id)), None);
     let stored = fx.get(&id);
     assert_eq!(stored.output, Some(output));
     assert_eq!(stored.extra["commit"], "abc123");
-    assert_eq!(fx.summaries(&id)[0], "status pending -> done; done by alice at commit abc123");
+    assert_eq!(
+        fx.summaries(&id)[0],
+        "status pending -> done; done by alice at commit abc123"
+    );
     let err = fx
         .loom
-        .done(id.as_str(), Credentials::default(), None, None, &record, &actor("alice", 6))
+        .done(
+            id.as_str(),
+            Credentials::default(),
+            None,
+            None,
+            &record,
+            &actor("alice", 6),
+        )
         .unwrap_err();
     assert!(matches!(err, Error::NotClaimed { .. }));
 }
@@ -216,11 +250,17 @@ fn failing_past_the_retry_limit_makes_a_task_dead_until_it_is_reset() {
     let task = fail(&fx, &id, "alice", 110);
     assert_eq!((task.status(), task.retries, task.retry_after), (Status::Dead, 2, None));
     let summary = &fx.summaries(&id)[0];
-    assert!(summary.contains("failure 2 (retry limit 1) by alice: it broke"), "{summary}");
+    assert!(
+        summary.contains("failure 2 (retry limit 1) by alice: it broke"),
+        "{summary}"
+    );
 
     // No amount of time brings a dead task back by itself.
     assert!(fx.loom.sweep(&actor("sweeper", 100_000)).unwrap().revived.is_empty());
-    let err = fx.loom.claim(id.as_str(), &ttl(600), &actor("bob", 100_000)).unwrap_err();
+    let err = fx
+        .loom
+        .claim(id.as_str(), &ttl(600), &actor("bob", 100_000))
+        .unwrap_err();
     assert!(matches!(err, Error::NotReady { view: View::Dead, .. }), "{err:?}");
 
     let reset = fx.loom.reset(id.as_str(), true, &actor("lead", 100_001)).unwrap();
@@ -228,7 +268,16 @@ fn failing_past_the_retry_limit_makes_a_task_dead_until_it_is_reset() {
     assert_eq!(reset.task.last_failure, None);
     assert_eq!(fx.view(&id, 100_001), View::Ready);
     let err = fx.loom.retry_dead(id.as_str(), &actor("lead", 100_002)).unwrap_err();
-    assert!(matches!(err, Error::NotDead { status: Status::Pending, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::NotDead {
+                status: Status::Pending,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -268,7 +317,10 @@ fn a_claim_on_an_expired_lease_is_granted_to_the_next_agent() {
         .loom
         .heartbeat(id.as_str(), Credentials::default(), None, None, &actor("alice", 62))
         .unwrap_err();
-    assert!(matches!(&err, Error::NotHolder { holder, .. } if holder == "bob"), "{err:?}");
+    assert!(
+        matches!(&err, Error::NotHolder { holder, .. } if holder == "bob"),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -285,7 +337,12 @@ fn recover_requeues_stale_and_expired_claims_only_when_executed() {
     // Three heartbeat intervals (3 × 60 s) without one make a lease stale.
     let (judged, problems) = fx.loom.recover(false, &actor("lead", 180)).unwrap();
     assert!(problems.is_empty());
-    let health = |id: &TaskId| judged.iter().find(|r| &r.id == id).map(|r| (r.health, r.requeue, r.requeued));
+    let health = |id: &TaskId| {
+        judged
+            .iter()
+            .find(|r| &r.id == id)
+            .map(|r| (r.health, r.requeue, r.requeued))
+    };
     assert_eq!(health(&quiet), Some((Health::Stale, true, false)));
     assert_eq!(health(&busy), Some((Health::Active, false, false)));
     assert!(fx.tip(&claim_ref(&quiet)).is_some());
@@ -322,7 +379,10 @@ fn claim_next_takes_the_most_urgent_then_the_most_unblocking_then_the_oldest() {
 
     let mut order = Vec::new();
     for agent in ["a", "b", "c", "d"] {
-        let held = fx.loom.claim_next(&NextFilter::default(), &ttl(600), &actor(agent, 10)).unwrap();
+        let held = fx
+            .loom
+            .claim_next(&NextFilter::default(), &ttl(600), &actor(agent, 10))
+            .unwrap();
         order.push(held.map(|held| held.task.id));
     }
     assert_eq!(order, [Some(urgent), Some(unblocking), Some(old), None]);
@@ -372,14 +432,24 @@ fn many_threads_racing_for_one_task_get_exactly_one_grant() {
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("a racer does not panic")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a racer does not panic"))
+            .collect()
     });
 
-    let winners: Vec<String> = results.iter().filter_map(|r| r.as_ref().ok()).map(|h| h.claim.agent.clone()).collect();
+    let winners: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|h| h.claim.agent.clone())
+        .collect();
     assert_eq!(winners.len(), 1, "{results:?}");
     for result in &results {
         if let Err(err) = result {
-            assert!(matches!(err, Error::Claimed { agent, .. } if *agent == winners[0]), "{err:?}");
+            assert!(
+                matches!(err, Error::Claimed { agent, .. } if *agent == winners[0]),
+                "{err:?}"
+            );
         }
     }
     let grants = fx.summaries(&id).iter().filter(|s| s.starts_with("claim by")).count();
@@ -407,7 +477,14 @@ fn many_threads_racing_claim_next_each_get_a_different_task() {
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("a racer does not panic").unwrap().expect("a task is left for every racer").task.id)
+            .map(|h| {
+                h.join()
+                    .expect("a racer does not panic")
+                    .unwrap()
+                    .expect("a task is left for every racer")
+                    .task
+                    .id
+            })
             .collect()
     });
     granted.sort();

@@ -81,7 +81,10 @@ impl Fixture {
 
     /// Create a task (or idea, or epic) and return its id.
     pub(crate) fn create(&self, new: NewTask, secs: i64) -> TaskId {
-        self.loom.create(&new, &actor("planner", secs)).expect("create succeeds").id
+        self.loom
+            .create(&new, &actor("planner", secs))
+            .expect("create succeeds")
+            .id
     }
 
     /// Create a plain ready task titled `title` at `secs`.

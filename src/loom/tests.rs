@@ -33,7 +33,9 @@ fn a_write_that_lost_a_race_is_a_conflict_and_leaves_the_winner_in_place() {
     workset.get_mut(&id).unwrap().title = "mine".into();
     // Another process edits the task between this workset's read and its commit.
     let rival = fx.open();
-    rival.update(id.as_str(), &retitle("theirs"), &actor("rival", 1)).unwrap();
+    rival
+        .update(id.as_str(), &retitle("theirs"), &actor("rival", 1))
+        .unwrap();
     let rival_tip = fx.tip(&task_ref(&id));
 
     let err = workset.commit(&actor("me", 2), "update").unwrap_err();
@@ -86,7 +88,9 @@ fn a_claim_does_not_land_when_its_task_moved_meanwhile() {
     workset.record(&id, "claim by me").unwrap();
     let claim = Claim::new(id.clone(), "me".into(), "token".into(), 60, 1, at(1));
     workset.change_claim(&id, ClaimChange::Create(claim), "claim by me");
-    fx.open().update(id.as_str(), &retitle("moved"), &actor("rival", 1)).unwrap();
+    fx.open()
+        .update(id.as_str(), &retitle("moved"), &actor("rival", 1))
+        .unwrap();
 
     assert!(workset.commit(&actor("me", 2), "claim").unwrap_err().is_conflict());
     assert_eq!(fx.tip(&claim_ref(&id)), None);
@@ -105,7 +109,9 @@ fn a_task_change_does_not_land_when_its_claim_lost() {
     workset.change_claim(&id, ClaimChange::Create(claim), "claim by me");
     // The rival's claim writes both refs first.
     let rival = fx.open();
-    rival.claim(id.as_str(), &ClaimOptions::default(), &actor("rival", 1)).unwrap();
+    rival
+        .claim(id.as_str(), &ClaimOptions::default(), &actor("rival", 1))
+        .unwrap();
     let task_tip = fx.tip(&task_ref(&id));
 
     assert!(workset.commit(&actor("me", 2), "claim").unwrap_err().is_conflict());
@@ -130,7 +136,10 @@ fn a_claim_left_without_its_task_version_holds_the_task_until_its_lease_runs_out
         .loom
         .claim(id.as_str(), &ClaimOptions::default(), &actor("next", 10))
         .unwrap_err();
-    assert!(matches!(&err, Error::Claimed { agent, .. } if agent == "ghost"), "{err:?}");
+    assert!(
+        matches!(&err, Error::Claimed { agent, .. } if agent == "ghost"),
+        "{err:?}"
+    );
 
     let swept = fx.loom.sweep(&actor("sweeper", 60)).unwrap();
     assert_eq!(swept.expired, [(id.clone(), "ghost".to_owned())]);
@@ -149,11 +158,20 @@ fn a_claim_left_without_its_task_version_holds_the_task_until_its_lease_runs_out
 fn a_claim_left_on_a_finished_task_is_void_and_swept() {
     let fx = Fixture::new();
     let id = fx.task("finished", 0);
-    fx.loom.claim(id.as_str(), &ClaimOptions::default(), &actor("worker", 1)).unwrap();
+    fx.loom
+        .claim(id.as_str(), &ClaimOptions::default(), &actor("worker", 1))
+        .unwrap();
     let claim_tip = fx.tip(&claim_ref(&id));
     let done = DoneRecord::default();
     fx.loom
-        .done(id.as_str(), Credentials::default(), None, None, &done, &actor("worker", 2))
+        .done(
+            id.as_str(),
+            Credentials::default(),
+            None,
+            None,
+            &done,
+            &actor("worker", 2),
+        )
         .unwrap();
     fx.set_ref(&claim_ref(&id), None, claim_tip);
 
@@ -221,7 +239,10 @@ fn a_corrupt_task_blob_is_corrupt_naming_its_ref_and_the_rest_still_reads() {
         matches!(&err, Error::Store(store::Error::Corrupt { ref_name, .. }) if *ref_name == bad_ref),
         "{err:?}"
     );
-    let err = fx.loom.update(bad.as_str(), &retitle("fixed"), &actor("me", 2)).unwrap_err();
+    let err = fx
+        .loom
+        .update(bad.as_str(), &retitle("fixed"), &actor("me", 2))
+        .unwrap_err();
     assert!(matches!(&err, Error::Store(store::Error::Corrupt { ref_name, .. }) if *ref_name == bad_ref));
 
     let snapshot = fx.loom.snapshot(at(2)).unwrap();
