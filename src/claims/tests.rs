@@ -210,7 +210,10 @@ fn a_failed_task_is_ready_again_once_its_backoff_passes() {
     assert!(fx.loom.sweep(&actor("sweeper", 110)).unwrap().revived.is_empty());
 
     assert_eq!(fx.view(&id, 137), View::Ready);
-    assert_eq!(fx.loom.sweep(&actor("sweeper", 137)).unwrap().revived, [id.clone()]);
+    assert_eq!(
+        fx.loom.sweep(&actor("sweeper", 137)).unwrap().revived,
+        std::slice::from_ref(&id)
+    );
     let task = fx.get(&id);
     assert_eq!((task.status(), task.retry_after), (Status::Pending, None));
     let held = fx.loom.claim(id.as_str(), &ttl(600), &actor("bob", 140)).unwrap();

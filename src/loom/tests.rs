@@ -250,6 +250,6 @@ fn a_corrupt_task_blob_is_corrupt_naming_its_ref_and_the_rest_still_reads() {
     assert_eq!(snapshot.problems.len(), 1);
     assert_eq!(snapshot.problems[0].ref_name, bad_ref);
     let ready: Vec<_> = snapshot.ready().iter().map(|r| r.entry.task.id.clone()).collect();
-    assert_eq!(ready, [good.clone()]);
+    assert_eq!(ready, std::slice::from_ref(&good));
     assert_eq!(fx.get(&good).title, "good");
 }

@@ -295,7 +295,7 @@ fn an_epic_closes_in_the_same_write_as_its_last_open_child() {
     let second = child_of(&fx, &parent, "second", 2);
     let dropped = child_of(&fx, &parent, "dropped", 3);
 
-    assert_eq!(finish(&fx, &first, 4), [first.clone()]);
+    assert_eq!(finish(&fx, &first, 4), std::slice::from_ref(&first));
     assert_eq!(fx.get(&parent).status(), Status::Epic);
     fx.loom.cancel(dropped.as_str(), false, &actor("lead", 6)).unwrap();
     assert_eq!(fx.get(&parent).status(), Status::Epic);
