@@ -10,3 +10,6 @@ mod lease;
 
 pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, NextFilter};
 pub use lease::{Recovery, SweepOutcome};
+
+#[cfg(test)]
+mod tests;

@@ -181,3 +181,8 @@ pub(crate) fn read_meta(store: &Store) -> Result<Option<MetaRecord>> {
     })?;
     Ok(Some((raw.tip, (raw.meta, settings), raw.settings_text)))
 }
+
+#[cfg(test)]
+pub(crate) mod testing;
+#[cfg(test)]
+mod tests;

@@ -11,3 +11,6 @@ pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
 pub use history::{Version, patch};
 pub use import::{ImportOutcome, PlanKeys};
+
+#[cfg(test)]
+mod tests;
