@@ -78,7 +78,7 @@ impl<'a> TaskJson<'a> {
             commit: task.extra.get("commit").and_then(serde_json::Value::as_str),
             plan: task.plan(),
             stage: task.stage(),
-            stage_hints: StageHints::of(task),
+            stage_hints: task.stage_hints(),
             extra: task
                 .flat_fields()
                 .into_iter()

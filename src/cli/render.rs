@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 pub use git_loom::api::{ClaimJson, TaskJson, tasks_json};
 use git_loom::loom::{Loom, Snapshot, TaskEntry, Written};
-use git_loom::model::{Claim, Derived, StageHints, Task, TaskId, View};
+use git_loom::model::{Claim, Derived, Task, TaskId, View};
 
 /// How a listing names a task's stage: `plan:stage`, the plan by its short name (see
 /// [`git_loom::plan::short_name`]); this form names the task wherever a task id is accepted.
@@ -168,7 +168,7 @@ pub fn detail(
     if let Some(stage) = task.stage() {
         rows.push(vec!["stage".into(), stage.to_owned()]);
     }
-    for (name, value) in StageHints::of(task).map(|hints| hints.pairs()).unwrap_or_default() {
+    for (name, value) in task.stage_hints().map(|hints| hints.pairs()).unwrap_or_default() {
         rows.push(vec![name.into(), value]);
     }
     for command in &task.acceptance {

@@ -23,7 +23,6 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::checks::{Check, DeadCodeCheck, PlacedCheck, RegressionTest, Wiring, WiringTest};
-use super::task::Task;
 
 /// The `task.json` key holding a stage's hints.
 pub const HINTS_KEY: &str = "stage_hints";
@@ -322,11 +321,6 @@ impl StageHints {
         *self == StageHints::default()
     }
 
-    /// The hints stored on `task`, if it has readable ones.
-    pub fn of(task: &Task) -> Option<StageHints> {
-        task.stage_data.hints.as_ref()?.ok().cloned()
-    }
-
     /// The hints as `name: value` pairs in a fixed order, for people to read.
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
@@ -353,6 +347,39 @@ impl StageHints {
         push("sandbox", self.sandbox.as_ref().map(Value::to_string));
         pairs
     }
+}
+
+/// The longest stage id, as in the Rust loom.
+const MAX_STAGE_ID_LEN: usize = 128;
+
+/// Names that cannot be files on some systems, which the Rust loom refuses as ids.
+const RESERVED_IDS: &[&str] = &[
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
+    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
+/// Whether `id` is a valid stage id, by the Rust loom's rule: 1 to 128 ascii letters, digits,
+/// `-` and `_`, not a name reserved by some file systems (`con`, `nul`, …) and not starting
+/// with two digits and a hyphen (`01-x`), which the Rust loom reads as a position prefix. The
+/// error says why not.
+pub fn check_stage_id(id: &str) -> Result<(), &'static str> {
+    if id.is_empty() {
+        return Err("a stage id is not empty");
+    }
+    if id.len() > MAX_STAGE_ID_LEN {
+        return Err("a stage id has at most 128 characters");
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err("a stage id has only ascii letters, digits, `-` and `_`");
+    }
+    if RESERVED_IDS.contains(&id.to_ascii_lowercase().as_str()) {
+        return Err("a stage id is not a name reserved by file systems (con, nul, com1, …)");
+    }
+    let bytes = id.as_bytes();
+    if bytes.len() >= 3 && bytes[0].is_ascii_digit() && bytes[1].is_ascii_digit() && bytes[2] == b'-' {
+        return Err("a stage id does not start with two digits and a hyphen (`01-`)");
+    }
+    Ok(())
 }
 
 /// Why `title` cannot be a task title, if it cannot: a title is shown on one line of a listing

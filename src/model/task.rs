@@ -263,6 +263,11 @@ impl Serialize for Task {
 }
 
 impl Task {
+    /// The stage's execution hints stored on the task, if it has readable ones.
+    pub fn stage_hints(&self) -> Option<super::StageHints> {
+        self.stage_data.hints.as_ref()?.ok().cloned()
+    }
+
     /// The key of the plan the task was imported from (`plan` in `task.json`).
     pub fn plan(&self) -> Option<&str> {
         Some(self.stage_data.plan.as_ref()?.ok()?.as_str())

@@ -38,8 +38,8 @@ use sha2::{Digest, Sha256};
 use crate::model::StageHints;
 use crate::model::checks::{Check, DeadCodeCheck, RegressionTest, Wiring, WiringTest};
 
+pub use crate::model::stage::check_stage_id;
 pub use identity::{LIFECYCLE_PREFIXES, earlier_keys, path_key, plan_key, short_name};
-pub use validate::check_stage_id;
 
 /// The plan layout version this build reads.
 pub const PLAN_VERSION: u32 = 1;

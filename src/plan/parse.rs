@@ -13,9 +13,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::tree::{Entry, Node, NodeValue};
-use super::validate::check_stage_id;
 use super::{PLAN_VERSION, Plan, PlanError, PlanErrorKind, PlanWarning, PlanWarningKind, Stage};
 use crate::model::checks::{Check, DeadCodeCheck, RegressionTest, Wiring, WiringTest};
+use crate::model::stage::check_stage_id;
 use crate::model::stage::{IMPLEMENTERS, REASONING_EFFORTS};
 use crate::model::{ExecutionMode, StageHints, StageType};
 

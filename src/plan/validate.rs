@@ -15,39 +15,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use super::parse::StageLines;
 use super::{Plan, PlanError, PlanErrorKind};
 use crate::model::checks::Check;
-
-/// The longest stage id, as in the Rust loom.
-const MAX_STAGE_ID_LEN: usize = 128;
-
-/// Names that cannot be files on some systems, which the Rust loom refuses as ids.
-const RESERVED_IDS: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8", "com9", "lpt1", "lpt2",
-    "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
-];
-
-/// Whether `id` is a valid stage id, by the Rust loom's rule: 1 to 128 ascii letters, digits,
-/// `-` and `_`, not a name reserved by some file systems (`con`, `nul`, …) and not starting
-/// with two digits and a hyphen (`01-x`), which the Rust loom reads as a position prefix. The
-/// error says why not.
-pub fn check_stage_id(id: &str) -> Result<(), &'static str> {
-    if id.is_empty() {
-        return Err("a stage id is not empty");
-    }
-    if id.len() > MAX_STAGE_ID_LEN {
-        return Err("a stage id has at most 128 characters");
-    }
-    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err("a stage id has only ascii letters, digits, `-` and `_`");
-    }
-    if RESERVED_IDS.contains(&id.to_ascii_lowercase().as_str()) {
-        return Err("a stage id is not a name reserved by file systems (con, nul, com1, …)");
-    }
-    let bytes = id.as_bytes();
-    if bytes.len() >= 3 && bytes[0].is_ascii_digit() && bytes[1].is_ascii_digit() && bytes[2] == b'-' {
-        return Err("a stage id does not start with two digits and a hyphen (`01-`)");
-    }
-    Ok(())
-}
+use crate::model::stage::check_stage_id;
 
 /// Run every check; the errors come in no particular order.
 pub(super) fn validate(plan: &Plan, lines: &[StageLines]) -> Vec<PlanError> {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use crate::loom::{Loom, Result};
 use crate::model::checks::Check;
 use crate::model::handoff::Handoff;
-use crate::model::{StageHints, Status, Stored, Task, TaskId};
+use crate::model::{Status, Stored, Task, TaskId};
 
 /// What a signal is made from.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> Stri
     if let (Some(plan), Some(stage)) = (task.plan(), task.stage()) {
         about.push_str(&format!("\n\nStage `{stage}` of plan `{plan}`."));
         // Advice for whoever runs the session; git-loom itself does not act on it.
-        let hints = StageHints::of(task).map(|hints| hints.pairs()).unwrap_or_default();
+        let hints = task.stage_hints().map(|hints| hints.pairs()).unwrap_or_default();
         if !hints.is_empty() {
             let listed: Vec<String> = hints.iter().map(|(name, value)| format!("{name}: {value}")).collect();
             about.push_str(&format!(" Execution hints: {}.", listed.join("; ")));
