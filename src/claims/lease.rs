@@ -188,8 +188,7 @@ impl Loom {
             }
             let requeued = match execute && requeue {
                 true => {
-                    let health_name = format!("{health:?}").to_lowercase();
-                    let note = format!("recovered from {} ({health_name} claim)", claim.agent);
+                    let note = format!("recovered from {} ({health} claim)", claim.agent);
                     match self.requeue(id, tip, &note, "recover", actor) {
                         Ok(requeued) => requeued,
                         Err(err) => {
