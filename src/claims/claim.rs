@@ -157,9 +157,8 @@ impl Loom {
             if claim.agent != agent {
                 continue;
             }
-            // A claim on a task that is no longer pending is void.
             let Ok(entry) = self.task(id.as_str()) else { continue };
-            if entry.task.status() == Status::Pending {
+            if state::claim_is_live(entry.task.status()) {
                 held.push(Held {
                     task: entry.task,
                     claim,
@@ -180,10 +179,10 @@ impl Loom {
         let ttl_secs = options.ttl_secs.unwrap_or(self.settings.claims.ttl_secs);
         let mut workset = Workset::new(&self.store);
         let task = workset.get(id)?.clone();
-        // A claim on a task that is no longer pending is void (its writer died between the
-        // task's update and the claim's deletion): the new claim replaces it.
+        // A void claim (its writer died between the task's update and the claim's deletion)
+        // is replaced by the new one.
         let orphan = match self.claim_of(id)? {
-            Some((tip, _)) if task.status() != Status::Pending => Some(tip),
+            Some((tip, _)) if !state::claim_is_live(task.status()) => Some(tip),
             Some((_, claim)) => {
                 let agent = claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into());
                 return Err(Error::Claimed { id: id.clone(), agent });
@@ -244,12 +243,11 @@ impl Loom {
         credentials: Credentials<'_>,
         actor: &Actor,
     ) -> Result<(ObjectId, Claim, Option<String>)> {
-        // The task is read through the workset that will write it, so it is read only once;
-        // a claim on a task that is not pending is void and held by nobody.
-        let pending = workset.get(id)?.status() == Status::Pending;
+        // The task is read through the workset that will write it, so it is read only once.
+        let live = state::claim_is_live(workset.get(id)?.status());
         let (tip, claim) = self
             .claim_of(id)?
-            .filter(|_| pending)
+            .filter(|_| live)
             .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
         let claim = claim?;
         let holder = Holder {

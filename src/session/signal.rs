@@ -60,7 +60,7 @@ impl Loom {
             ));
         }
         let handoff = self.latest_handoff(&task.id)?;
-        let claim = self.live_claim(&task.id)?.and_then(|(_, claim)| claim.ok());
+        let claim = self.live_claim_on(&task)?.and_then(|(_, claim)| claim.ok());
         let branch = claim
             .as_ref()
             .and_then(|claim| claim.branch.clone())
