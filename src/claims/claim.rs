@@ -43,6 +43,39 @@ pub struct Credentials<'a> {
     pub force: bool,
 }
 
+/// A claim its caller may act on, as [`Loom::holder_check`] found it.
+#[derive(Debug, Clone)]
+pub struct HeldClaim {
+    /// The claim commit read, which the caller's change expects to replace or delete.
+    pub tip: ObjectId,
+    pub claim: Claim,
+    /// The history note an action forced on another agent's claim leaves; `None` when the
+    /// caller holds the claim.
+    pub forced: Option<String>,
+}
+
+/// The rule of who may act on `claim` (on task `id`): its holder (the claiming agent, or any
+/// agent with its token), or anyone with `force`, which returns the note to record.
+pub fn check_holder(id: &TaskId, claim: &Claim, credentials: Credentials<'_>, actor: &Actor) -> Result<Option<String>> {
+    let holder = Holder {
+        agent: &actor.agent,
+        token: credentials.token,
+    };
+    if claim.is_held_by(&holder) {
+        return Ok(None);
+    }
+    if credentials.force {
+        return Ok(Some(format!(
+            "forced by {} (claim held by {})",
+            actor.agent, claim.agent
+        )));
+    }
+    Err(Error::NotHolder {
+        id: id.clone(),
+        holder: claim.agent.clone(),
+    })
+}
+
 /// A task and the claim its caller now holds.
 #[derive(Debug, Clone)]
 pub struct Held {
@@ -234,36 +267,48 @@ impl Loom {
         Ok(Held { task, claim })
     }
 
-    /// Find the claim on `id` and check that the caller holds it (or forces). Returns the
-    /// claim's tip, the claim, and the history note a forced action leaves.
+    /// The one holder check: the live claim on `task` (a void claim is held by nobody), and
+    /// whether the caller may act on it. Every command only a holder may run asks this.
+    pub fn holder_check(&self, task: &Task, credentials: Credentials<'_>, actor: &Actor) -> Result<HeldClaim> {
+        let (tip, claim) = self
+            .live_claim_on(task)?
+            .ok_or_else(|| Error::NotClaimed { id: task.id.clone() })?;
+        let claim = claim?;
+        let forced = check_holder(&task.id, &claim, credentials, actor)?;
+        Ok(HeldClaim { tip, claim, forced })
+    }
+
+    /// [`Loom::holder_check`] on the task as `workset` reads it, so that it is read only once
+    /// by the operation that writes it.
     fn held_claim(
         &self,
         workset: &mut Workset<'_>,
         id: &TaskId,
         credentials: Credentials<'_>,
         actor: &Actor,
-    ) -> Result<(ObjectId, Claim, Option<String>)> {
-        // The task is read through the workset that will write it, so it is read only once.
-        let live = state::claim_is_live(workset.get(id)?.status());
-        let (tip, claim) = self
-            .claim_of(id)?
-            .filter(|_| live)
-            .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
-        let claim = claim?;
-        let holder = Holder {
-            agent: &actor.agent,
-            token: credentials.token,
-        };
-        if claim.is_held_by(&holder) {
-            return Ok((tip, claim, None));
-        }
-        if credentials.force {
-            let note = format!("forced by {} (claim held by {})", actor.agent, claim.agent);
-            return Ok((tip, claim, Some(note)));
-        }
-        Err(Error::NotHolder {
-            id: id.clone(),
-            holder: claim.agent,
+    ) -> Result<HeldClaim> {
+        let task = workset.get(id)?;
+        self.holder_check(task, credentials, actor)
+    }
+
+    /// The shape of `release`, `done` and `fail`: check the holder, let `apply` change the
+    /// task and say what happened, then record that in the task's history and delete the
+    /// claim in the same transaction, retrying from a fresh read after a lost race.
+    fn finish_claim(
+        &self,
+        id: &TaskId,
+        credentials: Credentials<'_>,
+        actor: &Actor,
+        op: &str,
+        apply: impl Fn(&mut Workset<'_>, &HeldClaim) -> Result<String>,
+    ) -> Result<EditOutcome> {
+        with_retries(|| {
+            let mut workset = Workset::new(&self.store);
+            let held = self.held_claim(&mut workset, id, credentials, actor)?;
+            let note = apply(&mut workset, &held)?;
+            workset.record(id, note.clone())?;
+            workset.change_claim(id, ClaimChange::Delete { tip: held.tip }, note);
+            finish(workset, id, actor, op)
         })
     }
 
@@ -279,7 +324,7 @@ impl Loom {
         let id = self.resolve(input)?;
         with_retries(|| {
             let mut workset = Workset::new(&self.store);
-            let (tip, mut claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
+            let HeldClaim { tip, mut claim, forced } = self.held_claim(&mut workset, &id, credentials, actor)?;
             claim.renew(actor.now, progress.clone(), percent);
             if let Some(note) = forced {
                 workset.record(&id, format!("heartbeat {note}"))?;
@@ -306,16 +351,11 @@ impl Loom {
     /// Give a claimed task back, ready for someone else.
     pub fn release(&self, input: &str, credentials: Credentials<'_>, actor: &Actor) -> Result<EditOutcome> {
         let id = self.resolve(input)?;
-        with_retries(|| {
-            let mut workset = Workset::new(&self.store);
-            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
-            let note = match forced {
+        self.finish_claim(&id, credentials, actor, "release", |_, held| {
+            Ok(match &held.forced {
                 Some(note) => format!("released, {note}"),
-                None => format!("released by {}", claim.agent),
-            };
-            workset.record(&id, note.clone())?;
-            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
-            finish(workset, &id, actor, "release")
+                None => format!("released by {}", held.claim.agent),
+            })
         })
     }
 
@@ -331,10 +371,8 @@ impl Loom {
         actor: &Actor,
     ) -> Result<EditOutcome> {
         let id = self.resolve(input)?;
-        let mut outcome = with_retries(|| {
-            let mut workset = Workset::new(&self.store);
-            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
-            change_status(&mut workset, &id, Status::Done)?;
+        let mut outcome = self.finish_claim(&id, credentials, actor, "done", |workset, held| {
+            change_status(workset, &id, Status::Done)?;
             let task = workset.get_mut(&id)?;
             if output.is_some() {
                 task.output = output.clone();
@@ -352,9 +390,9 @@ impl Loom {
                     serde_json::Value::from(record.dirty.clone()),
                 );
             }
-            let mut note = match forced {
+            let mut note = match &held.forced {
                 Some(note) => format!("done, {note}"),
-                None => format!("done by {}", claim.agent),
+                None => format!("done by {}", held.claim.agent),
             };
             if let Some(commit) = &record.commit {
                 note.push_str(&format!(" at commit {commit}"));
@@ -362,9 +400,7 @@ impl Loom {
             if !record.dirty.is_empty() {
                 note.push_str(&format!(", allowing {} uncommitted changes", record.dirty.len()));
             }
-            workset.record(&id, note.clone())?;
-            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
-            finish(workset, &id, actor, "done")
+            Ok(note)
         })?;
         self.settle_epics(&mut outcome.written, actor, "done")?;
         Ok(outcome)
@@ -380,9 +416,7 @@ impl Loom {
         }
         let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
         let retry = &self.settings.retry;
-        let mut outcome = with_retries(|| {
-            let mut workset = Workset::new(&self.store);
-            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
+        let mut outcome = self.finish_claim(&id, credentials, actor, "fail", |workset, held| {
             let (retries, limit) = {
                 let task = workset.get_mut(&id)?;
                 task.retries += 1;
@@ -390,21 +424,21 @@ impl Loom {
                 (task.retries, task.max_retries.unwrap_or(retry.limit))
             };
             if retries > limit {
-                change_status(&mut workset, &id, Status::Dead)?;
+                change_status(workset, &id, Status::Dead)?;
                 workset.get_mut(&id)?.retry_after = None;
             } else {
-                change_status(&mut workset, &id, Status::Failed)?;
+                change_status(workset, &id, Status::Failed)?;
                 let after = actor
                     .now
                     .checked_add(retry_delay(retries, retry.base_secs, retry.max_secs, jitter))
                     .unwrap_or(Timestamp::MAX);
                 workset.get_mut(&id)?.retry_after = Some(after);
             }
-            let by = forced.unwrap_or_else(|| format!("by {}", claim.agent));
-            let note = format!("failure {retries} (retry limit {limit}) {by}: {reason}");
-            workset.record(&id, note.clone())?;
-            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
-            finish(workset, &id, actor, "fail")
+            let by = match &held.forced {
+                Some(note) => note.clone(),
+                None => format!("by {}", held.claim.agent),
+            };
+            Ok(format!("failure {retries} (retry limit {limit}) {by}: {reason}"))
         })?;
         self.settle_epics(&mut outcome.written, actor, "fail")?;
         Ok(outcome)
@@ -420,4 +454,47 @@ fn new_token() -> Result<String> {
 /// A random index below `bound` (which must be positive); 0 if randomness is unavailable.
 fn random_below(bound: usize) -> usize {
     getrandom::u64().map_or(0, |value| (value % bound.max(1) as u64) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(agent: &str) -> Actor {
+        Actor {
+            agent: agent.into(),
+            now: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn only_the_holder_its_token_or_force_may_act_on_a_claim() {
+        // Guards: the holder rule diverging between the commands only a holder may run
+        // (heartbeat, release, done, fail, handoff, worktree).
+        let id = TaskId::parse("loom-00000001").unwrap();
+        let claim = Claim::new(id.clone(), "ann".into(), "0123abcd".into(), 60, 1, Timestamp::UNIX_EPOCH);
+        let none = Credentials::default();
+        assert_eq!(check_holder(&id, &claim, none, &actor("ann")).unwrap(), None);
+        let token = Credentials {
+            token: Some("0123abcd"),
+            force: false,
+        };
+        assert_eq!(check_holder(&id, &claim, token, &actor("bob")).unwrap(), None);
+        let wrong = Credentials {
+            token: Some("ffffffff"),
+            force: false,
+        };
+        match check_holder(&id, &claim, wrong, &actor("bob")) {
+            Err(Error::NotHolder { holder, .. }) => assert_eq!(holder, "ann"),
+            other => panic!("expected NotHolder, got {other:?}"),
+        }
+        let force = Credentials {
+            token: None,
+            force: true,
+        };
+        assert_eq!(
+            check_holder(&id, &claim, force, &actor("bob")).unwrap().as_deref(),
+            Some("forced by bob (claim held by ann)")
+        );
+    }
 }

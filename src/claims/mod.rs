@@ -8,5 +8,5 @@
 mod claim;
 mod lease;
 
-pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, NextFilter};
+pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, HeldClaim, NextFilter, check_holder};
 pub use lease::{Recovery, SweepOutcome};
