@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::loom::cache::board::{self, BoardRow};
 use crate::loom::workset::{ClaimChange, Workset};
-use crate::loom::{Actor, Error, Loom, Result, with_retries};
+use crate::loom::{Actor, Error, Loom, Result, TaskEntry, with_retries};
 use crate::model::claim::{Claim, Holder, retry_delay};
 use crate::model::{Priority, Status, Task, TaskId, View, state};
 use crate::store::{self, ObjectId};
@@ -294,16 +294,22 @@ impl Loom {
     /// The shape of `release`, `done` and `fail`: check the holder, let `apply` change the
     /// task and say what happened, then record that in the task's history and delete the
     /// claim in the same transaction, retrying from a fresh read after a lost race.
+    /// `seed` is the task as the caller already read it, used by the first attempt.
     fn finish_claim(
         &self,
         id: &TaskId,
+        seed: Option<TaskEntry>,
         credentials: Credentials<'_>,
         actor: &Actor,
         op: &str,
         apply: impl Fn(&mut Workset<'_>, &HeldClaim) -> Result<String>,
     ) -> Result<EditOutcome> {
+        let mut seed = seed;
         with_retries(|| {
-            let mut workset = Workset::new(&self.store);
+            let mut workset = match seed.take() {
+                Some(entry) => Workset::seeded(&self.store, entry),
+                None => Workset::new(&self.store),
+            };
             let held = self.held_claim(&mut workset, id, credentials, actor)?;
             let note = apply(&mut workset, &held)?;
             workset.record(id, note.clone())?;
@@ -351,7 +357,7 @@ impl Loom {
     /// Give a claimed task back, ready for someone else.
     pub fn release(&self, input: &str, credentials: Credentials<'_>, actor: &Actor) -> Result<EditOutcome> {
         let id = self.resolve(input)?;
-        self.finish_claim(&id, credentials, actor, "release", |_, held| {
+        self.finish_claim(&id, None, credentials, actor, "release", |_, held| {
             Ok(match &held.forced {
                 Some(note) => format!("released, {note}"),
                 None => format!("released by {}", held.claim.agent),
@@ -359,19 +365,20 @@ impl Loom {
         })
     }
 
-    /// Record a claimed task as done: the task's new version and the claim's deletion land
-    /// together, and an epic whose last open child this was closes with them.
-    pub fn done(
+    /// Record a claimed task, as `entry` was just read, as done: the task's new version and
+    /// the claim's deletion land together, and an epic whose last open child this was closes
+    /// with them. The checks that come first are `session`'s (`Loom::done`).
+    pub(crate) fn record_done(
         &self,
-        input: &str,
+        entry: TaskEntry,
         credentials: Credentials<'_>,
         output: Option<serde_json::Value>,
         branch: Option<String>,
         record: &DoneRecord,
         actor: &Actor,
     ) -> Result<EditOutcome> {
-        let id = self.resolve(input)?;
-        let mut outcome = self.finish_claim(&id, credentials, actor, "done", |workset, held| {
+        let id = entry.task.id.clone();
+        let mut outcome = self.finish_claim(&id, Some(entry), credentials, actor, "done", |workset, held| {
             change_status(workset, &id, Status::Done)?;
             let task = workset.get_mut(&id)?;
             if output.is_some() {
@@ -416,7 +423,7 @@ impl Loom {
         }
         let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
         let retry = &self.settings.retry;
-        let mut outcome = self.finish_claim(&id, credentials, actor, "fail", |workset, held| {
+        let mut outcome = self.finish_claim(&id, None, credentials, actor, "fail", |workset, held| {
             let (retries, limit) = {
                 let task = workset.get_mut(&id)?;
                 task.retries += 1;

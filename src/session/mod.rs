@@ -3,10 +3,12 @@
 //! judge its work before `done`.
 
 mod checks;
+mod done;
 mod handoff;
 mod signal;
 mod worktree;
 
+pub use done::{ChecksRun, DoneEvent, DoneOptions, DoneOutcome};
 pub use checks::{Checked, DEFAULT_CHECK_TIMEOUT, WorkState, has_checks, short_commit, spec_of};
 pub use handoff::HandoffNote;
 pub use signal::{PLACEHOLDERS, SignalInput, render_default, render_template, sections};
