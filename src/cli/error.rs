@@ -151,6 +151,22 @@ impl From<loom::Error> for CommandError {
             E::Sync(git_loom::sync::Error::Diverged { .. }) => CommandError::new(Exit::Usage, message),
             E::Sync(_) => CommandError::new(Exit::Error, message),
             E::Internal(_) => CommandError::new(Exit::Error, message),
+            E::SignalTemplate { .. } => {
+                CommandError::new(Exit::Error, message).hint("fix or clear `[signal] template` in loom.toml")
+            }
+            E::SessionAborted {
+                id,
+                source,
+                release_error,
+            } => {
+                let err = CommandError::from(*source);
+                match release_error {
+                    None => err.hint(format!("the claim on {id} was released")),
+                    Some(why) => err.hint(format!(
+                        "the claim on {id} could not be released ({why}); run `git loom release {id}`"
+                    )),
+                }
+            }
             E::UnknownTask { .. } => {
                 CommandError::new(Exit::Error, message).hint("see every task with `git loom list --all`")
             }

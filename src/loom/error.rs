@@ -85,6 +85,20 @@ pub enum Error {
     /// A title or label a task cannot have.
     #[error(transparent)]
     Field(#[from] crate::model::task::FieldError),
+    /// The configured signal template cannot be read.
+    #[error("cannot read the signal template {}: {source}", .path.display())]
+    SignalTemplate {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// A session could not start after its task was claimed for it; the claim was given back
+    /// unless `release_error` says why not.
+    #[error("{source}")]
+    SessionAborted {
+        id: TaskId,
+        source: Box<Error>,
+        release_error: Option<String>,
+    },
     /// Input that is malformed in itself (an empty title, a bad label).
     #[error("{0}")]
     Invalid(String),
