@@ -165,9 +165,7 @@ pub fn run_claim(args: &ClaimArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         }
     };
     print_held(&loom, &held, context, ui)?;
-    if context.offline()
-        && let Some(remote) = loom.store().config_string("loom.remote")
-    {
+    if let Some(remote) = loom.unpublished_remote() {
         ui.note(format!(
             "claimed offline: {remote} does not know yet, and another clone may claim {} meanwhile; `git loom sync` offers it",
             held.task.id

@@ -151,6 +151,11 @@ impl From<loom::Error> for CommandError {
             E::Sync(git_loom::sync::Error::Diverged { .. }) => CommandError::new(Exit::Usage, message),
             E::Sync(_) => CommandError::new(Exit::Error, message),
             E::Internal(_) => CommandError::new(Exit::Error, message),
+            E::NoRemote => CommandError::new(Exit::Usage, message)
+                .hint("name one (`git loom sync origin`) or set one with `git loom remote origin`"),
+            E::InvalidRemoteName { .. } => CommandError::new(Exit::Usage, message),
+            E::UnknownRemote { name } => CommandError::new(Exit::Error, message)
+                .hint(format!("add it first: git remote add {name} <url>")),
             E::SignalTemplate { .. } => {
                 CommandError::new(Exit::Error, message).hint("fix or clear `[signal] template` in loom.toml")
             }
