@@ -479,7 +479,14 @@ mod tests {
         // Guards: the holder rule diverging between the commands only a holder may run
         // (heartbeat, release, done, fail, handoff, worktree).
         let id = TaskId::parse("loom-00000001").unwrap();
-        let claim = Claim::new(id.clone(), "ann".into(), "0123abcd".into(), 60, 1, Timestamp::UNIX_EPOCH);
+        let claim = Claim::new(
+            id.clone(),
+            "ann".into(),
+            "0123abcd".into(),
+            60,
+            1,
+            Timestamp::UNIX_EPOCH,
+        );
         let none = Credentials::default();
         assert_eq!(check_holder(&id, &claim, none, &actor("ann")).unwrap(), None);
         let token = Credentials {

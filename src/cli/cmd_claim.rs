@@ -3,9 +3,9 @@
 use clap::Args;
 
 use git_loom::claims::{ClaimOptions, Credentials, Held, NextFilter};
-use git_loom::session::{DoneEvent, DoneOptions, DoneOutcome};
 use git_loom::loom::Loom;
 use git_loom::model::Priority;
+use git_loom::session::{DoneEvent, DoneOptions, DoneOutcome};
 
 use super::cmd_update::print_edit;
 use super::cmd_verify;

@@ -89,7 +89,9 @@ pub enum Error {
     #[error("no remote named and no coordination remote set")]
     NoRemote,
     /// A remote name that cannot be used as a coordination remote.
-    #[error("{name:?} cannot be used as a coordination remote: use a remote name made of letters, digits, `-`, `_` and `.`")]
+    #[error(
+        "{name:?} cannot be used as a coordination remote: use a remote name made of letters, digits, `-`, `_` and `.`"
+    )]
     InvalidRemoteName { name: String },
     /// A remote this repository does not have.
     #[error("no remote named {name:?} in this repository")]

@@ -9,8 +9,8 @@ mod next;
 mod signal;
 mod worktree;
 
-pub use done::{ChecksRun, DoneEvent, DoneOptions, DoneOutcome};
 pub use checks::{Checked, DEFAULT_CHECK_TIMEOUT, WorkState, has_checks, short_commit, spec_of};
+pub use done::{ChecksRun, DoneEvent, DoneOptions, DoneOutcome};
 pub use handoff::HandoffNote;
 pub use next::{NextOptions, Session};
 pub use signal::{PLACEHOLDERS, SignalInput, handoff_markdown, render_default, render_template, sections};

@@ -376,7 +376,13 @@ mod tests {
         use crate::model::handoff::HANDOFF_SCHEMA;
         use crate::model::state::{Kind, new_task};
         let id = TaskId::parse("loom-0000abcd").unwrap();
-        let task = new_task(id.clone(), "Title".into(), Kind::Task, crate::model::Priority::P1, jiff::Timestamp::UNIX_EPOCH);
+        let task = new_task(
+            id.clone(),
+            "Title".into(),
+            Kind::Task,
+            crate::model::Priority::P1,
+            jiff::Timestamp::UNIX_EPOCH,
+        );
         let handoff = Handoff {
             schema: HANDOFF_SCHEMA,
             task: id,

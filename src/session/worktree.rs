@@ -7,9 +7,9 @@
 
 use std::path::PathBuf;
 
+use crate::claims::{Credentials, check_holder};
 use crate::loom::workset::{ClaimChange, Workset};
 use crate::loom::{Actor, Error, Loom, Result, with_retries};
-use crate::claims::{Credentials, check_holder};
 use crate::model::{Status, TaskId};
 
 /// A task's worktree as created or found.
