@@ -29,6 +29,8 @@ pub enum ErrorCode {
     InvalidSettings,
     /// A remote could not be reached or refused to talk.
     Remote,
+    /// The repository has no remote of that name.
+    NoSuchRemote,
     /// A git operation failed.
     Git,
     /// The repository cannot do this (bare, no target branch, no commits).
@@ -81,6 +83,10 @@ impl ErrorCode {
             Error::Id(_) | Error::NotIdOrStage { .. } | Error::Invalid(_) | Error::Field(_) => C::InvalidInput,
             Error::Sync(sync::Error::Diverged { .. }) => C::InvalidInput,
             Error::Sync(_) | Error::Internal(_) => C::Internal,
+            Error::NoRemote | Error::InvalidRemoteName { .. } => C::InvalidInput,
+            Error::UnknownRemote { .. } => C::NoSuchRemote,
+            Error::SignalTemplate { .. } => C::InvalidSettings,
+            Error::SessionAborted { source, .. } => ErrorCode::of(source),
             Error::UnknownTask { .. } | Error::UnknownName { .. } => C::NotFound,
             Error::AmbiguousId { .. } | Error::StageOrTask { .. } | Error::AmbiguousStage { .. } => C::Ambiguous,
             Error::Claimed { .. } => C::Claimed,
@@ -108,6 +114,7 @@ impl ErrorCode {
             ErrorCode::Corrupt => "corrupt",
             ErrorCode::InvalidSettings => "invalid_settings",
             ErrorCode::Remote => "remote",
+            ErrorCode::NoSuchRemote => "no_such_remote",
             ErrorCode::Git => "git",
             ErrorCode::Environment => "environment",
             ErrorCode::InvalidInput => "invalid_input",
@@ -149,6 +156,20 @@ pub struct Failure {
 
 impl Failure {
     pub fn of(err: &Error) -> Failure {
+        if let Error::SessionAborted {
+            id,
+            source,
+            release_error,
+        } = err
+        {
+            // The session's own failure, and what became of the claim taken for it.
+            let mut failure = Failure::of(source);
+            failure.hints.push(match release_error {
+                None => format!("the claim on {id} was released"),
+                Some(why) => format!("the claim on {id} could not be released ({why}); run `git loom release {id}`"),
+            });
+            return failure;
+        }
         let message = match err {
             // The store's own message is only the context: the git error says what went wrong.
             Error::Store(store::Error::Git { context, source }) => format!("{context}: {source}"),
@@ -238,6 +259,11 @@ fn hints(err: &Error) -> Vec<String> {
                 .into(),
         ],
         Error::NotReady { id, .. } => vec![format!("see why with `git loom show {id}`")],
+        Error::NoRemote => {
+            vec!["name one (`git loom sync origin`) or set one with `git loom remote origin`".into()]
+        }
+        Error::UnknownRemote { name } => vec![format!("add it first: git remote add {name} <url>")],
+        Error::SignalTemplate { .. } => vec!["fix or clear `[signal] template` in loom.toml".into()],
         _ => Vec::new(),
     };
     hints
@@ -259,6 +285,7 @@ mod tests {
             ErrorCode::Corrupt,
             ErrorCode::InvalidSettings,
             ErrorCode::Remote,
+            ErrorCode::NoSuchRemote,
             ErrorCode::Git,
             ErrorCode::Environment,
             ErrorCode::InvalidInput,

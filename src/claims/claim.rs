@@ -12,7 +12,7 @@ use jiff::Timestamp;
 
 use crate::loom::cache::board::{self, BoardRow};
 use crate::loom::workset::{ClaimChange, Workset};
-use crate::loom::{Actor, Error, Loom, Result, with_retries};
+use crate::loom::{Actor, Error, Loom, Result, TaskEntry, with_retries};
 use crate::model::claim::{Claim, Holder, retry_delay};
 use crate::model::{Priority, Status, Task, TaskId, View, state};
 use crate::store::{self, ObjectId};
@@ -41,6 +41,39 @@ pub struct Credentials<'a> {
     pub token: Option<&'a str>,
     /// Act even though someone else holds the claim; recorded in the task's history.
     pub force: bool,
+}
+
+/// A claim its caller may act on, as [`Loom::holder_check`] found it.
+#[derive(Debug, Clone)]
+pub struct HeldClaim {
+    /// The claim commit read, which the caller's change expects to replace or delete.
+    pub tip: ObjectId,
+    pub claim: Claim,
+    /// The history note an action forced on another agent's claim leaves; `None` when the
+    /// caller holds the claim.
+    pub forced: Option<String>,
+}
+
+/// The rule of who may act on `claim` (on task `id`): its holder (the claiming agent, or any
+/// agent with its token), or anyone with `force`, which returns the note to record.
+pub fn check_holder(id: &TaskId, claim: &Claim, credentials: Credentials<'_>, actor: &Actor) -> Result<Option<String>> {
+    let holder = Holder {
+        agent: &actor.agent,
+        token: credentials.token,
+    };
+    if claim.is_held_by(&holder) {
+        return Ok(None);
+    }
+    if credentials.force {
+        return Ok(Some(format!(
+            "forced by {} (claim held by {})",
+            actor.agent, claim.agent
+        )));
+    }
+    Err(Error::NotHolder {
+        id: id.clone(),
+        holder: claim.agent.clone(),
+    })
 }
 
 /// A task and the claim its caller now holds.
@@ -157,9 +190,8 @@ impl Loom {
             if claim.agent != agent {
                 continue;
             }
-            // A claim on a task that is no longer pending is void.
             let Ok(entry) = self.task(id.as_str()) else { continue };
-            if entry.task.status() == Status::Pending {
+            if state::claim_is_live(entry.task.status()) {
                 held.push(Held {
                     task: entry.task,
                     claim,
@@ -180,10 +212,10 @@ impl Loom {
         let ttl_secs = options.ttl_secs.unwrap_or(self.settings.claims.ttl_secs);
         let mut workset = Workset::new(&self.store);
         let task = workset.get(id)?.clone();
-        // A claim on a task that is no longer pending is void (its writer died between the
-        // task's update and the claim's deletion): the new claim replaces it.
+        // A void claim (its writer died between the task's update and the claim's deletion)
+        // is replaced by the new one.
         let orphan = match self.claim_of(id)? {
-            Some((tip, _)) if task.status() != Status::Pending => Some(tip),
+            Some((tip, _)) if !state::claim_is_live(task.status()) => Some(tip),
             Some((_, claim)) => {
                 let agent = claim.map(|c| c.agent).unwrap_or_else(|_| "an unreadable claim".into());
                 return Err(Error::Claimed { id: id.clone(), agent });
@@ -235,37 +267,54 @@ impl Loom {
         Ok(Held { task, claim })
     }
 
-    /// Find the claim on `id` and check that the caller holds it (or forces). Returns the
-    /// claim's tip, the claim, and the history note a forced action leaves.
+    /// The one holder check: the live claim on `task` (a void claim is held by nobody), and
+    /// whether the caller may act on it. Every command only a holder may run asks this.
+    pub fn holder_check(&self, task: &Task, credentials: Credentials<'_>, actor: &Actor) -> Result<HeldClaim> {
+        let (tip, claim) = self
+            .live_claim_on(task)?
+            .ok_or_else(|| Error::NotClaimed { id: task.id.clone() })?;
+        let claim = claim?;
+        let forced = check_holder(&task.id, &claim, credentials, actor)?;
+        Ok(HeldClaim { tip, claim, forced })
+    }
+
+    /// [`Loom::holder_check`] on the task as `workset` reads it, so that it is read only once
+    /// by the operation that writes it.
     fn held_claim(
         &self,
         workset: &mut Workset<'_>,
         id: &TaskId,
         credentials: Credentials<'_>,
         actor: &Actor,
-    ) -> Result<(ObjectId, Claim, Option<String>)> {
-        // The task is read through the workset that will write it, so it is read only once;
-        // a claim on a task that is not pending is void and held by nobody.
-        let pending = workset.get(id)?.status() == Status::Pending;
-        let (tip, claim) = self
-            .claim_of(id)?
-            .filter(|_| pending)
-            .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
-        let claim = claim?;
-        let holder = Holder {
-            agent: &actor.agent,
-            token: credentials.token,
-        };
-        if claim.is_held_by(&holder) {
-            return Ok((tip, claim, None));
-        }
-        if credentials.force {
-            let note = format!("forced by {} (claim held by {})", actor.agent, claim.agent);
-            return Ok((tip, claim, Some(note)));
-        }
-        Err(Error::NotHolder {
-            id: id.clone(),
-            holder: claim.agent,
+    ) -> Result<HeldClaim> {
+        let task = workset.get(id)?;
+        self.holder_check(task, credentials, actor)
+    }
+
+    /// The shape of `release`, `done` and `fail`: check the holder, let `apply` change the
+    /// task and say what happened, then record that in the task's history and delete the
+    /// claim in the same transaction, retrying from a fresh read after a lost race.
+    /// `seed` is the task as the caller already read it, used by the first attempt.
+    fn finish_claim(
+        &self,
+        id: &TaskId,
+        seed: Option<TaskEntry>,
+        credentials: Credentials<'_>,
+        actor: &Actor,
+        op: &str,
+        apply: impl Fn(&mut Workset<'_>, &HeldClaim) -> Result<String>,
+    ) -> Result<EditOutcome> {
+        let mut seed = seed;
+        with_retries(|| {
+            let mut workset = match seed.take() {
+                Some(entry) => Workset::seeded(&self.store, entry),
+                None => Workset::new(&self.store),
+            };
+            let held = self.held_claim(&mut workset, id, credentials, actor)?;
+            let note = apply(&mut workset, &held)?;
+            workset.record(id, note.clone())?;
+            workset.change_claim(id, ClaimChange::Delete { tip: held.tip }, note);
+            finish(workset, id, actor, op)
         })
     }
 
@@ -281,7 +330,7 @@ impl Loom {
         let id = self.resolve(input)?;
         with_retries(|| {
             let mut workset = Workset::new(&self.store);
-            let (tip, mut claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
+            let HeldClaim { tip, mut claim, forced } = self.held_claim(&mut workset, &id, credentials, actor)?;
             claim.renew(actor.now, progress.clone(), percent);
             if let Some(note) = forced {
                 workset.record(&id, format!("heartbeat {note}"))?;
@@ -308,35 +357,29 @@ impl Loom {
     /// Give a claimed task back, ready for someone else.
     pub fn release(&self, input: &str, credentials: Credentials<'_>, actor: &Actor) -> Result<EditOutcome> {
         let id = self.resolve(input)?;
-        with_retries(|| {
-            let mut workset = Workset::new(&self.store);
-            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
-            let note = match forced {
+        self.finish_claim(&id, None, credentials, actor, "release", |_, held| {
+            Ok(match &held.forced {
                 Some(note) => format!("released, {note}"),
-                None => format!("released by {}", claim.agent),
-            };
-            workset.record(&id, note.clone())?;
-            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
-            finish(workset, &id, actor, "release")
+                None => format!("released by {}", held.claim.agent),
+            })
         })
     }
 
-    /// Record a claimed task as done: the task's new version and the claim's deletion land
-    /// together, and an epic whose last open child this was closes with them.
-    pub fn done(
+    /// Record a claimed task, as `entry` was just read, as done: the task's new version and
+    /// the claim's deletion land together, and an epic whose last open child this was closes
+    /// with them. The checks that come first are `session`'s (`Loom::done`).
+    pub(crate) fn record_done(
         &self,
-        input: &str,
+        entry: TaskEntry,
         credentials: Credentials<'_>,
         output: Option<serde_json::Value>,
         branch: Option<String>,
         record: &DoneRecord,
         actor: &Actor,
     ) -> Result<EditOutcome> {
-        let id = self.resolve(input)?;
-        let mut outcome = with_retries(|| {
-            let mut workset = Workset::new(&self.store);
-            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
-            change_status(&mut workset, &id, Status::Done)?;
+        let id = entry.task.id.clone();
+        let mut outcome = self.finish_claim(&id, Some(entry), credentials, actor, "done", |workset, held| {
+            change_status(workset, &id, Status::Done)?;
             let task = workset.get_mut(&id)?;
             if output.is_some() {
                 task.output = output.clone();
@@ -354,9 +397,9 @@ impl Loom {
                     serde_json::Value::from(record.dirty.clone()),
                 );
             }
-            let mut note = match forced {
+            let mut note = match &held.forced {
                 Some(note) => format!("done, {note}"),
-                None => format!("done by {}", claim.agent),
+                None => format!("done by {}", held.claim.agent),
             };
             if let Some(commit) = &record.commit {
                 note.push_str(&format!(" at commit {commit}"));
@@ -364,9 +407,7 @@ impl Loom {
             if !record.dirty.is_empty() {
                 note.push_str(&format!(", allowing {} uncommitted changes", record.dirty.len()));
             }
-            workset.record(&id, note.clone())?;
-            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
-            finish(workset, &id, actor, "done")
+            Ok(note)
         })?;
         self.settle_epics(&mut outcome.written, actor, "done")?;
         Ok(outcome)
@@ -382,9 +423,7 @@ impl Loom {
         }
         let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
         let retry = &self.settings.retry;
-        let mut outcome = with_retries(|| {
-            let mut workset = Workset::new(&self.store);
-            let (tip, claim, forced) = self.held_claim(&mut workset, &id, credentials, actor)?;
+        let mut outcome = self.finish_claim(&id, None, credentials, actor, "fail", |workset, held| {
             let (retries, limit) = {
                 let task = workset.get_mut(&id)?;
                 task.retries += 1;
@@ -392,21 +431,21 @@ impl Loom {
                 (task.retries, task.max_retries.unwrap_or(retry.limit))
             };
             if retries > limit {
-                change_status(&mut workset, &id, Status::Dead)?;
+                change_status(workset, &id, Status::Dead)?;
                 workset.get_mut(&id)?.retry_after = None;
             } else {
-                change_status(&mut workset, &id, Status::Failed)?;
+                change_status(workset, &id, Status::Failed)?;
                 let after = actor
                     .now
                     .checked_add(retry_delay(retries, retry.base_secs, retry.max_secs, jitter))
                     .unwrap_or(Timestamp::MAX);
                 workset.get_mut(&id)?.retry_after = Some(after);
             }
-            let by = forced.unwrap_or_else(|| format!("by {}", claim.agent));
-            let note = format!("failure {retries} (retry limit {limit}) {by}: {reason}");
-            workset.record(&id, note.clone())?;
-            workset.change_claim(&id, ClaimChange::Delete { tip }, note);
-            finish(workset, &id, actor, "fail")
+            let by = match &held.forced {
+                Some(note) => note.clone(),
+                None => format!("by {}", held.claim.agent),
+            };
+            Ok(format!("failure {retries} (retry limit {limit}) {by}: {reason}"))
         })?;
         self.settle_epics(&mut outcome.written, actor, "fail")?;
         Ok(outcome)
@@ -422,4 +461,54 @@ fn new_token() -> Result<String> {
 /// A random index below `bound` (which must be positive); 0 if randomness is unavailable.
 fn random_below(bound: usize) -> usize {
     getrandom::u64().map_or(0, |value| (value % bound.max(1) as u64) as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(agent: &str) -> Actor {
+        Actor {
+            agent: agent.into(),
+            now: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn only_the_holder_its_token_or_force_may_act_on_a_claim() {
+        // Guards: the holder rule diverging between the commands only a holder may run
+        // (heartbeat, release, done, fail, handoff, worktree).
+        let id = TaskId::parse("loom-00000001").unwrap();
+        let claim = Claim::new(
+            id.clone(),
+            "ann".into(),
+            "0123abcd".into(),
+            60,
+            1,
+            Timestamp::UNIX_EPOCH,
+        );
+        let none = Credentials::default();
+        assert_eq!(check_holder(&id, &claim, none, &actor("ann")).unwrap(), None);
+        let token = Credentials {
+            token: Some("0123abcd"),
+            force: false,
+        };
+        assert_eq!(check_holder(&id, &claim, token, &actor("bob")).unwrap(), None);
+        let wrong = Credentials {
+            token: Some("ffffffff"),
+            force: false,
+        };
+        match check_holder(&id, &claim, wrong, &actor("bob")) {
+            Err(Error::NotHolder { holder, .. }) => assert_eq!(holder, "ann"),
+            other => panic!("expected NotHolder, got {other:?}"),
+        }
+        let force = Credentials {
+            token: None,
+            force: true,
+        };
+        assert_eq!(
+            check_holder(&id, &claim, force, &actor("bob")).unwrap().as_deref(),
+            Some("forced by bob (claim held by ann)")
+        );
+    }
 }

@@ -56,11 +56,10 @@ impl Loom {
             let Some(claim) = self.judgeable_claim(id, tip, &mut outcome.problems)? else {
                 continue;
             };
-            let status = snapshot.status_of(id);
-            let (note, list) = if status.is_some_and(|status| status != Status::Pending) {
-                // Void: left by a writer that died between the task's update and this
-                // claim's deletion.
-                let status = status.map_or(String::new(), |s| s.to_string());
+            let (note, list) = if snapshot.claim_is_void(id) {
+                // Left by a writer that died between the task's update and this claim's
+                // deletion.
+                let status = snapshot.status_of(id).map_or(String::new(), |s| s.to_string());
                 let note = format!("removed the void claim of {} on a {status} task", claim.agent);
                 (note, &mut outcome.void)
             } else if claim.is_expired(actor.now) {
@@ -173,8 +172,8 @@ impl Loom {
             let Some(claim) = self.judgeable_claim(id, tip, &mut problems)? else {
                 continue;
             };
-            if snapshot.status_of(id) != Some(Status::Pending) {
-                // A void claim on a task that moved on: not a lease to judge; `sweep` removes it.
+            if !snapshot.claim_is_live(id) {
+                // Not a lease to judge: `sweep` removes a void claim.
                 continue;
             }
             let health = claim.health(actor.now, heartbeat_secs);
@@ -188,8 +187,7 @@ impl Loom {
             }
             let requeued = match execute && requeue {
                 true => {
-                    let health_name = format!("{health:?}").to_lowercase();
-                    let note = format!("recovered from {} ({health_name} claim)", claim.agent);
+                    let note = format!("recovered from {} ({health} claim)", claim.agent);
                     match self.requeue(id, tip, &note, "recover", actor) {
                         Ok(requeued) => requeued,
                         Err(err) => {

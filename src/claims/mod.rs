@@ -8,7 +8,7 @@
 mod claim;
 mod lease;
 
-pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, NextFilter};
+pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, HeldClaim, NextFilter, check_holder};
 pub use lease::{Recovery, SweepOutcome};
 
 #[cfg(test)]

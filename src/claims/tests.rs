@@ -158,8 +158,8 @@ fn done_closes_the_task_and_removes_its_claim_in_one_write() {
     let output = serde_json::json!({"tests": "pass"});
     let outcome = fx
         .loom
-        .done(
-            id.as_str(),
+        .record_done(
+            fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
             Some(output.clone()),
             None,
@@ -178,8 +178,8 @@ fn done_closes_the_task_and_removes_its_claim_in_one_write() {
     );
     let err = fx
         .loom
-        .done(
-            id.as_str(),
+        .record_done(
+            fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
             None,
             None,

@@ -2,11 +2,13 @@
 
 use clap::Args;
 
-use git_loom::claims::{ClaimOptions, Credentials, DoneRecord, Held, NextFilter};
+use git_loom::claims::{ClaimOptions, Credentials, Held, NextFilter};
 use git_loom::loom::Loom;
 use git_loom::model::Priority;
+use git_loom::session::{DoneEvent, DoneOptions, DoneOutcome};
 
 use super::cmd_update::print_edit;
+use super::cmd_verify;
 use super::context::Context;
 use super::error::{CommandError, Exit};
 use super::render::{self, TaskJson};
@@ -163,9 +165,7 @@ pub fn run_claim(args: &ClaimArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         }
     };
     print_held(&loom, &held, context, ui)?;
-    if context.offline()
-        && let Some(remote) = loom.store().config_string("loom.remote")
-    {
+    if let Some(remote) = loom.unpublished_remote() {
         ui.note(format!(
             "claimed offline: {remote} does not know yet, and another clone may claim {} meanwhile; `git loom sync` offers it",
             held.task.id
@@ -218,90 +218,77 @@ pub fn run_release(args: &ReleaseArgs, context: &Context<'_>, ui: &mut Ui) -> Re
 pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
-    let output = args
-        .output
-        .as_ref()
-        .map(|text| serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone())));
-    let task = loom.task(&args.id)?.task;
-    // Only the holder's work is judged: anyone else is refused by `done` without running it.
-    let holds = match loom.live_claim(&task.id)? {
-        Some((_, Ok(claim))) => {
-            args.holder.force
-                || claim.is_held_by(&git_loom::model::Holder {
-                    agent: &actor.agent,
-                    token: args.holder.token.as_deref(),
-                })
-        }
-        _ => false,
+    let options = DoneOptions {
+        output: args
+            .output
+            .as_ref()
+            .map(|text| serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.clone()))),
+        branch: args.branch.clone(),
+        skip_verify: args.skip_verify,
+        allow_dirty: args.allow_dirty,
+        worktree: args.worktree.as_deref().map(|path| context.user_path(path)),
     };
-    let worktree = args.worktree.as_deref().map(|path| context.user_path(path));
-    let mut record = DoneRecord::default();
-    let needs_checks = !args.skip_verify && super::cmd_verify::has_any_checks(&task);
-    let state = match holds {
-        // With checks to run, a missing directory is the error `verify` reports.
-        true if needs_checks => Some(loom.work_state(&task, worktree)?),
-        true => loom.work_state_if_any(&task, worktree)?,
-        false => None,
-    };
-    if let Some(state) = state {
-        if state.own && !state.changes.is_empty() {
-            if !args.allow_dirty {
-                // The refusal is the command's result, so it goes to stdout like a failed check.
-                if ui.json {
-                    ui.json_value(&serde_json::json!({
-                        "task": task.id.as_str(),
-                        "worktree": state.dir.display().to_string(),
-                        "uncommitted": state.changes,
-                        "passed": false,
-                    }))?;
-                } else {
-                    ui.line(format!(
-                        "{}: uncommitted changes in {}:\n  {}",
-                        task.id,
-                        state.dir.display(),
-                        state.changes.join("\n  ")
-                    ))?;
-                }
-                ui.note(format!(
-                    "{} stays claimed: commit the work (or remove the stray files) and run `git loom done` again, or pass --allow-dirty",
-                    task.id
-                ));
-                return Ok(Exit::ChecksFailed);
+    // Output fails while the checks run are reported once they are over.
+    let mut failed_output = None;
+    let outcome = loom.done(&args.id, args.holder.credentials(), &options, &actor, |event| {
+        let printed = match event {
+            DoneEvent::Checking(state) => {
+                cmd_verify::announce(state, ui);
+                Ok(())
             }
-            record.dirty = state.changes.clone();
-        }
-        if needs_checks {
-            let passed = super::cmd_verify::check(&loom, &task, &state, false, ui)?;
-            if !passed {
-                ui.note(format!(
-                    "{} stays claimed: fix the failing checks and run `git loom done` again (or pass --skip-verify)",
-                    task.id
-                ));
-                return Ok(Exit::ChecksFailed);
+            DoneEvent::Check(result) if !ui.json => ui.line(cmd_verify::line(result)).map_err(CommandError::from),
+            DoneEvent::Check(_) => Ok(()),
+            DoneEvent::Checked(task, run) => {
+                cmd_verify::print_report(task, &run.state, &run.checked, &run.report, false, ui)
             }
-        }
-        if state.own {
-            if state.ahead == Some(0) {
+            DoneEvent::NoCommits(dir) => {
                 ui.warn(format!(
                     "{} has no commits beyond where it left its target branch: is the work committed?",
-                    state.dir.display()
+                    dir.display()
                 ));
+                Ok(())
             }
-            record.commit = state.head.clone();
-        } else if let Some(branch) = args.branch.as_ref().or(task.branch.as_ref()) {
-            // Worked elsewhere: the named branch's tip is the work.
-            record.commit = loom.store().branch_tip(branch)?;
+        };
+        if let Err(err) = printed {
+            failed_output.get_or_insert(err);
+        }
+    })?;
+    if let Some(err) = failed_output {
+        return Err(err);
+    }
+    match outcome {
+        DoneOutcome::Done { outcome, .. } => print_edit(&loom, &outcome, context, ui),
+        DoneOutcome::Uncommitted { task, state } => {
+            // The refusal is the command's result, so it goes to stdout like a failed check.
+            if ui.json {
+                ui.json_value(&serde_json::json!({
+                    "task": task.id.as_str(),
+                    "worktree": state.dir.display().to_string(),
+                    "uncommitted": state.changes,
+                    "passed": false,
+                }))?;
+            } else {
+                ui.line(format!(
+                    "{}: uncommitted changes in {}:\n  {}",
+                    task.id,
+                    state.dir.display(),
+                    state.changes.join("\n  ")
+                ))?;
+            }
+            ui.note(format!(
+                "{} stays claimed: commit the work (or remove the stray files) and run `git loom done` again, or pass --allow-dirty",
+                task.id
+            ));
+            Ok(Exit::ChecksFailed)
+        }
+        DoneOutcome::ChecksFailed { task, .. } => {
+            ui.note(format!(
+                "{} stays claimed: fix the failing checks and run `git loom done` again (or pass --skip-verify)",
+                task.id
+            ));
+            Ok(Exit::ChecksFailed)
         }
     }
-    let outcome = loom.done(
-        &args.id,
-        args.holder.credentials(),
-        output,
-        args.branch.clone(),
-        &record,
-        &actor,
-    )?;
-    print_edit(&loom, &outcome, context, ui)
 }
 
 pub fn run_fail(args: &FailArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {

@@ -4,13 +4,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use git_loom::model::Handoff;
-use git_loom::session::HandoffNote;
+use git_loom::session::{HandoffNote, handoff_markdown};
 
 use super::cmd_claim::HolderArgs;
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render;
 use super::ui::Ui;
 
 /// Leave an account of your work on a task you hold, for whoever continues it
@@ -83,60 +81,7 @@ pub fn run_handoffs(args: &HandoffsArgs, context: &Context<'_>, ui: &mut Ui) -> 
         if index > 0 {
             ui.line("")?;
         }
-        ui.text(markdown(handoff))?;
+        ui.text(handoff_markdown(handoff))?;
     }
     Ok(Exit::Success)
-}
-
-/// A handoff as markdown, the way the signal shows it.
-pub fn markdown(handoff: &Handoff) -> String {
-    let mut text = format!(
-        "### Handoff by {} at {}\n\n{}\n",
-        handoff.agent,
-        render::time(handoff.at),
-        handoff.message.trim_end()
-    );
-    let mut facts = Vec::new();
-    if let Some(attempt) = handoff.attempt {
-        facts.push(format!("attempt {attempt}"));
-    }
-    if let Some(progress) = &handoff.progress {
-        facts.push(format!("progress: {progress}"));
-    }
-    if let Some(percent) = handoff.percent {
-        facts.push(format!("{percent}% done"));
-    }
-    if let Some(percent) = handoff.context_percent {
-        facts.push(format!("context {percent}% used"));
-    }
-    if !facts.is_empty() {
-        text.push_str(&format!("\n{}\n", facts.join(" · ")));
-    }
-    if let Some(work) = &handoff.work {
-        text.push_str(&format!(
-            "\nBranch `{}` at {} — {} commit{} since its base\n",
-            work.branch,
-            &work.tip[..work.tip.len().min(12)],
-            work.commits_since_base,
-            if work.commits_since_base == 1 { "" } else { "s" }
-        ));
-        for commit in &work.commits {
-            text.push_str(&format!(
-                "- {} {}\n",
-                &commit.id[..commit.id.len().min(12)],
-                commit.summary
-            ));
-        }
-        if !work.files.is_empty() {
-            text.push_str("\nFiles changed:\n");
-            for file in &work.files {
-                let counts = match (file.added, file.removed) {
-                    (Some(added), Some(removed)) => format!("+{added} -{removed}"),
-                    _ => "binary".to_owned(),
-                };
-                text.push_str(&format!("- {} ({counts})\n", file.path));
-            }
-        }
-    }
-    text
 }

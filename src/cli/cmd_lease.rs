@@ -179,7 +179,7 @@ pub fn run_recover(args: &RecoverArgs, context: &Context<'_>, ui: &mut Ui) -> Re
             };
             vec![
                 r.id.to_string(),
-                format!("{:?}", r.health).to_lowercase(),
+                r.health.to_string(),
                 render::claim_line(&r.claim, context.now()),
                 action.to_owned(),
             ]

@@ -3,16 +3,12 @@
 use clap::Args;
 use serde::Serialize;
 
-use git_loom::loom::remote::{Exchange, exchange};
-use git_loom::store::{Store, is_valid_remote_name};
+use git_loom::loom::remote::{Exchange, configured_remote, exchange, remote_for, set_remote};
 use git_loom::sync::SyncReport;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
 use super::ui::Ui;
-
-/// The git config key naming the coordination remote.
-const REMOTE_KEY: &str = "loom.remote";
 
 /// Show or set the coordination remote (git config loom.remote)
 ///
@@ -60,7 +56,7 @@ pub fn run_remote(args: &RemoteArgs, context: &Context<'_>, ui: &mut Ui) -> Resu
     let store = context.store()?;
     match &args.name {
         None => {
-            let current = store.config_string(REMOTE_KEY);
+            let current = configured_remote(&store);
             if ui.json {
                 ui.json_value(&RemoteJson {
                     remote: current.as_deref(),
@@ -73,8 +69,7 @@ pub fn run_remote(args: &RemoteArgs, context: &Context<'_>, ui: &mut Ui) -> Resu
             Ok(Exit::Success)
         }
         Some(name) => {
-            check_remote(&store, name)?;
-            store.set_local_config(REMOTE_KEY, name)?;
+            set_remote(&store, name)?;
             if ui.json {
                 ui.json_value(&RemoteJson { remote: Some(name) })?;
             } else {
@@ -107,34 +102,6 @@ pub fn run_sync(args: &SyncArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     let actor = context.actor(&store)?;
     let report = exchange(&store, &remote, Exchange::Sync, &actor)?;
     print_report(ui, &remote, &report)
-}
-
-/// The remote named on the command line, else the configured one.
-fn remote_for(store: &Store, named: Option<&str>) -> Result<String, CommandError> {
-    let remote = match named {
-        Some(name) => name.to_owned(),
-        None => store.config_string(REMOTE_KEY).ok_or_else(|| {
-            CommandError::usage("no remote named and no coordination remote set")
-                .hint("name one (`git loom sync origin`) or set one with `git loom remote origin`")
-        })?,
-    };
-    check_remote(store, &remote)?;
-    Ok(remote)
-}
-
-fn check_remote(store: &Store, name: &str) -> Result<(), CommandError> {
-    if !is_valid_remote_name(name) {
-        return Err(CommandError::usage(format!(
-            "{name:?} cannot be used as a coordination remote: use a remote name made of letters, digits, `-`, `_` and `.`"
-        )));
-    }
-    if !store.has_remote(name) {
-        return Err(
-            CommandError::new(Exit::Error, format!("no remote named {name:?} in this repository"))
-                .hint(format!("add it first: git remote add {name} <url>")),
-        );
-    }
-    Ok(())
 }
 
 #[derive(Serialize)]

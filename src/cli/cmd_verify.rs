@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use git_loom::loom::Loom;
 use git_loom::model::Task;
-use git_loom::session::{Checked, WorkState, has_checks, short_commit, spec_of};
+use git_loom::session::{Checked, WorkState, short_commit};
 use git_loom::verify::{CheckResult, Report};
 
 use super::context::Context;
@@ -49,20 +49,25 @@ pub fn run(args: &VerifyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     let task = loom.task(&args.id)?.task;
     let worktree = args.worktree.as_deref().map(|path| context.user_path(path));
     let state = loom.work_state(&task, worktree)?;
-    let passed = check(&loom, &task, &state, true, ui)?;
+    let passed = check(&loom, &task, &state, ui)?;
     Ok(if passed { Exit::Success } else { Exit::ChecksFailed })
 }
 
-/// Run the checks and print the report; returns whether all passed. With `--json` and not
-/// `always_report`, a passing report prints nothing (`done` prints its own result instead).
-pub fn check(
-    loom: &Loom,
-    task: &Task,
-    state: &WorkState,
-    always_report: bool,
-    ui: &mut Ui,
-) -> Result<bool, CommandError> {
+/// Run the checks and print the report; returns whether all passed.
+fn check(loom: &Loom, task: &Task, state: &WorkState, ui: &mut Ui) -> Result<bool, CommandError> {
     let json = ui.json;
+    announce(state, ui);
+    let (checked, report) = loom.verify_task(task, state, Vec::new(), |result| {
+        if !json {
+            let _ = ui.line(line(result));
+        }
+    })?;
+    print_report(task, state, &checked, &report, true, ui)?;
+    Ok(report.passed())
+}
+
+/// Say, before checks run, that uncommitted changes are left out of them.
+pub fn announce(state: &WorkState, ui: &mut Ui) {
     if let Some(head) = state.head.as_deref().filter(|_| state.own && !state.changes.is_empty()) {
         ui.note(format!(
             "{} has {} uncommitted change(s), which are not checked: checking commit {} in a temporary checkout",
@@ -71,12 +76,20 @@ pub fn check(
             short_commit(head)
         ));
     }
-    let (checked, report) = loom.verify_task(task, state, Vec::new(), |result| {
-        if !json {
-            let _ = ui.line(line(result));
-        }
-    })?;
-    let commit = match &checked {
+}
+
+/// Print the report of checks that ran. With `--json` and not `always_report`, a passing
+/// report prints nothing (`done` prints its own result instead).
+pub fn print_report(
+    task: &Task,
+    state: &WorkState,
+    checked: &Checked,
+    report: &Report,
+    always_report: bool,
+    ui: &mut Ui,
+) -> Result<(), CommandError> {
+    let json = ui.json;
+    let commit = match checked {
         Checked::Commit(commit) => Some(commit.as_str()),
         Checked::InPlace(_) => None,
     };
@@ -94,17 +107,13 @@ pub fn check(
             Some(commit) => format!("commit {} of {}", short_commit(commit), state.dir.display()),
             None => state.dir.display().to_string(),
         };
-        summary(ui, task, &place, &report)?;
+        summary(ui, task, &place, report)?;
     }
-    Ok(report.passed())
+    Ok(())
 }
 
-/// Whether `done` has checks to run for this task.
-pub fn has_any_checks(task: &Task) -> bool {
-    has_checks(&spec_of(task))
-}
-
-fn line(result: &CheckResult) -> String {
+/// One check's line, as it ends.
+pub fn line(result: &CheckResult) -> String {
     let mark = if result.passed { "pass" } else { "FAIL" };
     let kind = result.kind.as_str();
     let mut text = format!("{mark}  {kind:<10}  {}", result.name);

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use git_loom::loom::remote::configured_remote;
 use git_loom::loom::{Actor, Loom};
 use git_loom::store::Store;
 
@@ -51,9 +52,7 @@ impl<'a> Context<'a> {
     pub fn store(&self) -> Result<Store, CommandError> {
         let mut store = Store::discover(&self.path())?;
         if !self.global.offline {
-            let remote = store
-                .config_string("loom.remote")
-                .filter(|name| !name.trim().is_empty());
+            let remote = configured_remote(&store).filter(|name| !name.trim().is_empty());
             store.set_publish_remote(remote);
         }
         Ok(store)

@@ -50,11 +50,6 @@ impl CommandError {
         CommandError::new(Exit::Usage, message)
     }
 
-    pub fn hint(mut self, hint: impl Into<String>) -> Self {
-        self.hints.push(hint.into());
-        self
-    }
-
     /// Write the error to stderr and return the exit code.
     pub fn report(&self) -> ExitCode {
         if self.exit == Exit::Success {

@@ -70,13 +70,9 @@ pub fn print_tasks(
 /// Read the claim records a snapshot lists, warning about (and leaving out) unreadable ones.
 pub fn read_claims(loom: &Loom, snapshot: &Snapshot, ui: &mut super::ui::Ui) -> BTreeMap<TaskId, Claim> {
     let mut claims = BTreeMap::new();
-    // A claim on a task that is no longer pending is void and not shown.
-    let live = snapshot
-        .claims
-        .iter()
-        .filter(|(id, _)| snapshot.status_of(id) == Some(git_loom::model::Status::Pending));
-    for (id, tip) in live {
-        match loom.read_claim(id, *tip) {
+    // A void claim is not shown.
+    for (id, tip) in snapshot.live_claims() {
+        match loom.read_claim(id, tip) {
             Ok(claim) => {
                 claims.insert(id.clone(), claim);
             }

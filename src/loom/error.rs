@@ -85,6 +85,31 @@ pub enum Error {
     /// A title or label a task cannot have.
     #[error(transparent)]
     Field(#[from] crate::model::task::FieldError),
+    /// No remote was named and none is configured.
+    #[error("no remote named and no coordination remote set")]
+    NoRemote,
+    /// A remote name that cannot be used as a coordination remote.
+    #[error(
+        "{name:?} cannot be used as a coordination remote: use a remote name made of letters, digits, `-`, `_` and `.`"
+    )]
+    InvalidRemoteName { name: String },
+    /// A remote this repository does not have.
+    #[error("no remote named {name:?} in this repository")]
+    UnknownRemote { name: String },
+    /// The configured signal template cannot be read.
+    #[error("cannot read the signal template {}: {source}", .path.display())]
+    SignalTemplate {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// A session could not start after its task was claimed for it; the claim was given back
+    /// unless `release_error` says why not.
+    #[error("{source}")]
+    SessionAborted {
+        id: TaskId,
+        source: Box<Error>,
+        release_error: Option<String>,
+    },
     /// Input that is malformed in itself (an empty title, a bad label).
     #[error("{0}")]
     Invalid(String),

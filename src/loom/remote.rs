@@ -6,9 +6,47 @@
 
 use std::time::Duration;
 
-use super::{Actor, Loom, Result, cache};
-use crate::store::Store;
+use super::{Actor, Error, Loom, Result, cache};
+use crate::store::{Store, is_valid_remote_name};
 use crate::sync::{Reconciler, SyncReport};
+
+/// The git config key naming the coordination remote.
+pub const REMOTE_KEY: &str = "loom.remote";
+
+/// The coordination remote set in git config (`loom.remote`), if any.
+pub fn configured_remote(store: &Store) -> Option<String> {
+    store.config_string(REMOTE_KEY)
+}
+
+/// The remote to exchange with: the one named, else the configured one; either way checked
+/// with [`check_remote`].
+pub fn remote_for(store: &Store, named: Option<&str>) -> Result<String> {
+    let remote = match named {
+        Some(name) => name.to_owned(),
+        None => configured_remote(store).ok_or(Error::NoRemote)?,
+    };
+    check_remote(store, &remote)?;
+    Ok(remote)
+}
+
+/// Whether `name` can coordinate this repository: a plain remote name, of a remote this
+/// repository has.
+pub fn check_remote(store: &Store, name: &str) -> Result<()> {
+    if !is_valid_remote_name(name) {
+        return Err(Error::InvalidRemoteName { name: name.to_owned() });
+    }
+    if !store.has_remote(name) {
+        return Err(Error::UnknownRemote { name: name.to_owned() });
+    }
+    Ok(())
+}
+
+/// Make `name` the coordination remote, once checked.
+pub fn set_remote(store: &Store, name: &str) -> Result<()> {
+    check_remote(store, name)?;
+    store.set_local_config(REMOTE_KEY, name)?;
+    Ok(())
+}
 
 /// Which exchange with the remote to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +77,15 @@ pub fn exchange(store: &Store, remote: &str, exchange: Exchange, actor: &Actor) 
 }
 
 impl Loom {
+    /// The coordination remote this command's writes did not reach, because they were kept
+    /// local (`--offline`): the configured one when nothing is published.
+    pub fn unpublished_remote(&self) -> Option<String> {
+        match self.store.publish_remote() {
+            Some(_) => None,
+            None => configured_remote(&self.store).filter(|name| !name.trim().is_empty()),
+        }
+    }
+
     /// With a coordination remote, fetch and reconcile when the last fetch is older than
     /// `max_age`, so that what other clones did since is seen here. Returns whether it fetched.
     pub(crate) fn refresh(&self, max_age: Duration, actor: &Actor) -> Result<bool> {

@@ -153,11 +153,19 @@ impl Loom {
         let Some(claim) = self.claim_of(id)? else {
             return Ok(None);
         };
-        let pending = match self.store.tip(&store::task_ref(id))? {
-            Some(tip) => read_task(&self.store, id, tip)?.task.status() == Status::Pending,
+        let live = match self.store.tip(&store::task_ref(id))? {
+            Some(tip) => state::claim_is_live(read_task(&self.store, id, tip)?.task.status()),
             None => false,
         };
-        Ok(pending.then_some(claim))
+        Ok(live.then_some(claim))
+    }
+
+    /// The claim on `task` (already read) if it is live, without reading the task again.
+    pub fn live_claim_on(&self, task: &Task) -> Result<Option<(ObjectId, Result<Claim>)>> {
+        match state::claim_is_live(task.status()) {
+            true => self.claim_of(&task.id),
+            false => Ok(None),
+        }
     }
 
     /// Read the claim record a snapshot listed.
@@ -201,6 +209,26 @@ impl Snapshot {
     /// The stored status of a task, if it was readable.
     pub fn status_of(&self, id: &TaskId) -> Option<Status> {
         self.tasks.get(id).map(|entry| entry.task.status())
+    }
+
+    /// Whether the claim on `id` counts (see [`state::claim_is_live`]); `false` for a task
+    /// this snapshot could not read.
+    pub fn claim_is_live(&self, id: &TaskId) -> bool {
+        self.status_of(id).is_some_and(state::claim_is_live)
+    }
+
+    /// Whether the claim on `id` is void: its task was read and has moved on. A claim on a
+    /// task that is missing or unreadable is neither live nor void.
+    pub fn claim_is_void(&self, id: &TaskId) -> bool {
+        self.status_of(id).is_some_and(|status| !state::claim_is_live(status))
+    }
+
+    /// The claims that count: those on tasks that are pending, with their tips.
+    pub fn live_claims(&self) -> impl Iterator<Item = (&TaskId, ObjectId)> {
+        self.claims
+            .iter()
+            .filter(|(id, _)| self.claim_is_live(id))
+            .map(|(id, tip)| (id, *tip))
     }
 
     /// What a user sees of `task`, judged against this snapshot.
@@ -407,5 +435,51 @@ impl Snapshot {
         }
         found.sort();
         found
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Priority;
+    use crate::model::state::{Kind, new_task};
+
+    fn entry(id: &str, status: Status) -> (TaskId, TaskEntry) {
+        let id = TaskId::parse(id).unwrap();
+        let mut task = new_task(id.clone(), "t".into(), Kind::Task, Priority::P2, Timestamp::UNIX_EPOCH);
+        if status != Status::Pending {
+            state::transition(&mut task, status, &state::Guards::default()).unwrap();
+        }
+        let entry = TaskEntry {
+            task,
+            tip: ObjectId::null(gix::hash::Kind::Sha1),
+            changed_at: Timestamp::UNIX_EPOCH,
+            last_change: String::new(),
+            last_agent: None,
+        };
+        (id, entry)
+    }
+
+    #[test]
+    fn only_claims_on_pending_tasks_are_live() {
+        // Guards: a void claim (on a done task) listed as held, or a claim on an unreadable
+        // task taken for void and swept as such.
+        let tip = ObjectId::null(gix::hash::Kind::Sha1);
+        let (pending, done, missing) = (
+            entry("loom-00000001", Status::Pending),
+            entry("loom-00000002", Status::Done),
+            TaskId::parse("loom-00000003").unwrap(),
+        );
+        let snapshot = Snapshot {
+            claims: [(pending.0.clone(), tip), (done.0.clone(), tip), (missing.clone(), tip)].into(),
+            tasks: [pending.clone(), done.clone()].into(),
+            ..Snapshot::default()
+        };
+        let live: Vec<&TaskId> = snapshot.live_claims().map(|(id, _)| id).collect();
+        assert_eq!(live, [&pending.0]);
+        assert!(snapshot.claim_is_void(&done.0));
+        assert!(!snapshot.claim_is_void(&missing) && !snapshot.claim_is_live(&missing));
+        assert_eq!(snapshot.derive(&done.1.task).view, View::Done);
+        assert_eq!(snapshot.derive(&pending.1.task).view, View::Claimed);
     }
 }

@@ -164,8 +164,8 @@ fn a_claim_left_on_a_finished_task_is_void_and_swept() {
     let claim_tip = fx.tip(&claim_ref(&id));
     let done = DoneRecord::default();
     fx.loom
-        .done(
-            id.as_str(),
+        .record_done(
+            fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
             None,
             None,

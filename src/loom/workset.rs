@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::read::read_task;
+use super::read::{TaskEntry, read_task};
 use super::snapshot::Snapshot;
 use super::{Actor, Error, Result};
 use crate::model::{Claim, Entity, Status, Task, TaskId};
@@ -75,6 +75,25 @@ impl<'a> Workset<'a> {
             slots: BTreeMap::new(),
             claims: Vec::new(),
         }
+    }
+
+    /// A workset whose first read of `entry`'s task is `entry` itself, which the caller read
+    /// from its objects a moment ago (so it is not read twice). Its commit still expects
+    /// `entry.tip`: a task changed since is a lost race, and the retry reads afresh.
+    pub(crate) fn seeded(store: &'a Store, entry: TaskEntry) -> Self {
+        let mut workset = Workset::new(store);
+        workset.slots.insert(
+            entry.task.id.clone(),
+            Slot {
+                base: Some(entry.tip),
+                original: Some(entry.task.clone()),
+                task: entry.task,
+                notes: Vec::new(),
+                record: false,
+                verified: true,
+            },
+        );
+        workset
     }
 
     fn load(&mut self, id: &TaskId) -> Result<&mut Slot> {

@@ -61,6 +61,23 @@ pub enum Health {
     Expired,
 }
 
+impl Health {
+    /// The name users see, the same as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Active => "active",
+            Health::Stale => "stale",
+            Health::Expired => "expired",
+        }
+    }
+}
+
+impl std::fmt::Display for Health {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Missed heartbeats after which a live lease counts as stale.
 pub const STALE_AFTER_HEARTBEATS: u64 = 3;
 
@@ -206,6 +223,10 @@ mod tests {
         assert_eq!(c.health(at(10), 60), Health::Active);
         assert_eq!(c.health(at(180), 60), Health::Stale);
         assert_eq!(c.health(at(600), 60), Health::Expired);
+        // Guards: the name users read diverging from the JSON spelling.
+        for health in [Health::Active, Health::Stale, Health::Expired] {
+            assert_eq!(serde_json::to_value(health).unwrap(), health.to_string());
+        }
         c.renew(at(590), Some("half".into()), Some(150));
         assert_eq!(c.health(at(600), 60), Health::Active);
         assert_eq!((c.progress.as_deref(), c.percent), (Some("half"), Some(100)));

@@ -87,6 +87,14 @@ pub struct Derived {
     pub blocked_by: Vec<TaskId>,
 }
 
+/// Whether a claim on a task whose stored status is `status` counts. Only a pending task can
+/// be held: a claim left on a task that has moved on (by a writer that died between its two
+/// ref updates) is void, held by nobody, and swept. Every reader of claims judges them by this
+/// rule alone.
+pub fn claim_is_live(status: Status) -> bool {
+    status == Status::Pending
+}
+
 /// Derive the user-visible state of `task` at `now`, given the stored status of any task by id
 /// (`None` when the task does not exist or cannot be read: such a dependency never counts as
 /// done) and whether a claim on it exists.
@@ -102,9 +110,7 @@ pub fn derive(task: &Task, status_of: impl Fn(&TaskId) -> Option<Status>, claime
         .collect();
     let retry_due = task.retry_after.is_none_or(|at| at <= now);
     let view = match task.status {
-        // Only a pending task can be held: a claim left on a task that has moved on (by a
-        // writer that died between its two ref updates) is void, and swept.
-        Status::Pending if claimed => View::Claimed,
+        status if claimed && claim_is_live(status) => View::Claimed,
         Status::Pending if blocked_by.is_empty() => View::Ready,
         Status::Pending => View::Blocked,
         Status::Failed if blocked_by.is_empty() && retry_due => View::Ready,
@@ -248,6 +254,17 @@ mod tests {
         let mut task = new_task(id, "t".into(), Kind::Task, Priority::P2, Timestamp::UNIX_EPOCH);
         task.status = status;
         task
+    }
+
+    #[test]
+    fn only_a_claim_on_a_pending_task_makes_it_claimed() {
+        // Guards: a void claim (left on a task that moved on) showing the task as claimed.
+        let now = Timestamp::UNIX_EPOCH;
+        for status in Status::ALL {
+            let view = derive(&task(status), |_| Some(Status::Done), true, now).view;
+            assert_eq!(view == View::Claimed, claim_is_live(status), "{status}");
+        }
+        assert!(claim_is_live(Status::Pending));
     }
 
     #[test]

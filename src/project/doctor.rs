@@ -297,7 +297,7 @@ fn check_claims(
                 FindingKind::OrphanClaim,
                 format!("a claim on {id}, which does not exist"),
             ),
-            (_, Some(Ok(status))) if status != Status::Pending => {
+            (_, Some(Ok(status))) if !crate::model::state::claim_is_live(status) => {
                 let what = claim.as_ref().map_or_else(
                     |_| "an unreadable claim".to_owned(),
                     |c| format!("a claim of {}", c.agent),

@@ -7,7 +7,7 @@ use crate::claims::Credentials;
 use crate::loom::publish::publish;
 use crate::loom::{Actor, Error, Loom, Result, with_retries};
 use crate::model::handoff::{CommitLine, FileChange, HANDOFF_SCHEMA, Handoff, MAX_LISTED_COMMITS, WorkState};
-use crate::model::{Entity, Holder, Task, TaskId};
+use crate::model::{Entity, Task, TaskId};
 use crate::store::{self, CommitMessage, Expected, RefUpdate};
 
 /// What the agent writes into a handoff.
@@ -49,20 +49,7 @@ impl Loom {
         }
         let entry = self.task(input)?;
         let id = entry.task.id.clone();
-        let (_, claim) = self
-            .live_claim(&id)?
-            .ok_or_else(|| Error::NotClaimed { id: id.clone() })?;
-        let claim = claim?;
-        let holder = Holder {
-            agent: &actor.agent,
-            token: credentials.token,
-        };
-        if !claim.is_held_by(&holder) && !credentials.force {
-            return Err(Error::NotHolder {
-                id,
-                holder: claim.agent,
-            });
-        }
+        let claim = self.holder_check(&entry.task, credentials, actor)?.claim;
         let branch = claim.branch.clone().unwrap_or_else(|| Loom::task_branch(&entry.task));
         let target = self.target_branch();
         let work = self

@@ -3,11 +3,15 @@
 //! judge its work before `done`.
 
 mod checks;
+mod done;
 mod handoff;
+mod next;
 mod signal;
 mod worktree;
 
 pub use checks::{Checked, DEFAULT_CHECK_TIMEOUT, WorkState, has_checks, short_commit, spec_of};
+pub use done::{ChecksRun, DoneEvent, DoneOptions, DoneOutcome};
 pub use handoff::HandoffNote;
-pub use signal::{PLACEHOLDERS, SignalInput, render_default, render_template, sections};
+pub use next::{NextOptions, Session};
+pub use signal::{PLACEHOLDERS, SignalInput, handoff_markdown, render_default, render_template, sections};
 pub use worktree::{Removal, TaskWorktree, WorktreeStatus};

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::loom::{Loom, Result};
+use crate::loom::{Error, Loom, Result};
 use crate::model::checks::Check;
 use crate::model::handoff::Handoff;
 use crate::model::{Status, Stored, Task, TaskId};
@@ -61,7 +61,7 @@ impl Loom {
             ));
         }
         let handoff = self.latest_handoff(&task.id)?;
-        let claim = self.live_claim(&task.id)?.and_then(|(_, claim)| claim.ok());
+        let claim = self.live_claim_on(&task)?.and_then(|(_, claim)| claim.ok());
         let branch = claim
             .as_ref()
             .and_then(|claim| claim.branch.clone())
@@ -78,8 +78,85 @@ impl Loom {
     }
 }
 
+impl Loom {
+    /// The whole signal of the task `input` names, with the claim's token filled in when it is
+    /// for its holder; also the task as read.
+    pub fn signal(&self, input: &str, token: Option<String>) -> Result<(Task, String)> {
+        let input = self.signal_input(input, token)?;
+        let text = self.signal_text(&input)?;
+        Ok((input.task, text))
+    }
+
+    /// The signal made from `input`: the configured template (`[signal] template`, relative
+    /// to the main working tree), or the built-in layout.
+    pub fn signal_text(&self, input: &SignalInput) -> Result<String> {
+        let sections = sections(input);
+        let template = self.settings.signal.template.trim();
+        if template.is_empty() {
+            return Ok(render_default(&sections));
+        }
+        let root = self.store.main_work_dir().unwrap_or_default();
+        let path = root.join(template);
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::SignalTemplate { path, source })?;
+        Ok(render_template(&text, &sections))
+    }
+}
+
+/// A handoff as markdown, the way the signal (and `handoffs`) shows it.
+pub fn handoff_markdown(handoff: &Handoff) -> String {
+    let mut text = format!(
+        "### Handoff by {} at {}\n\n{}\n",
+        handoff.agent,
+        handoff.at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        handoff.message.trim_end()
+    );
+    let mut facts = Vec::new();
+    if let Some(attempt) = handoff.attempt {
+        facts.push(format!("attempt {attempt}"));
+    }
+    if let Some(progress) = &handoff.progress {
+        facts.push(format!("progress: {progress}"));
+    }
+    if let Some(percent) = handoff.percent {
+        facts.push(format!("{percent}% done"));
+    }
+    if let Some(percent) = handoff.context_percent {
+        facts.push(format!("context {percent}% used"));
+    }
+    if !facts.is_empty() {
+        text.push_str(&format!("\n{}\n", facts.join(" · ")));
+    }
+    if let Some(work) = &handoff.work {
+        text.push_str(&format!(
+            "\nBranch `{}` at {} — {} commit{} since its base\n",
+            work.branch,
+            &work.tip[..work.tip.len().min(12)],
+            work.commits_since_base,
+            if work.commits_since_base == 1 { "" } else { "s" }
+        ));
+        for commit in &work.commits {
+            text.push_str(&format!(
+                "- {} {}\n",
+                &commit.id[..commit.id.len().min(12)],
+                commit.summary
+            ));
+        }
+        if !work.files.is_empty() {
+            text.push_str("\nFiles changed:\n");
+            for file in &work.files {
+                let counts = match (file.added, file.removed) {
+                    (Some(added), Some(removed)) => format!("+{added} -{removed}"),
+                    _ => "binary".to_owned(),
+                };
+                text.push_str(&format!("- {} ({counts})\n", file.path));
+            }
+        }
+    }
+    text
+}
+
 /// The sections of a signal by placeholder name.
-pub fn sections(input: &SignalInput, handoff_markdown: impl Fn(&Handoff) -> String) -> BTreeMap<&'static str, String> {
+pub fn sections(input: &SignalInput) -> BTreeMap<&'static str, String> {
     let task = &input.task;
     let id = task.id.as_str();
     let mut sections = BTreeMap::new();
@@ -354,6 +431,51 @@ mod tests {
             goals.contains("- the task's `truths` cannot be read: invalid type"),
             "{goals}"
         );
+    }
+
+    #[test]
+    fn the_library_writes_the_whole_signal_handoff_included() {
+        // Guards: the signal assembled across two layers, its handoff section written by a
+        // renderer the caller had to pass in.
+        use crate::model::handoff::HANDOFF_SCHEMA;
+        use crate::model::state::{Kind, new_task};
+        let id = TaskId::parse("loom-0000abcd").unwrap();
+        let task = new_task(
+            id.clone(),
+            "Title".into(),
+            Kind::Task,
+            crate::model::Priority::P1,
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        let handoff = Handoff {
+            schema: HANDOFF_SCHEMA,
+            task: id,
+            agent: "ann".into(),
+            at: jiff::Timestamp::UNIX_EPOCH,
+            message: "half done".into(),
+            context_percent: Some(40),
+            progress: None,
+            percent: Some(50),
+            attempt: Some(2),
+            work: None,
+            extra: Default::default(),
+        };
+        let input = SignalInput {
+            task,
+            dependencies: Vec::new(),
+            handoff: Some(handoff.clone()),
+            worktree: None,
+            branch: "loom/loom-0000abcd".into(),
+            token: Some("0123abcd".into()),
+        };
+        let text = render_default(&sections(&input));
+        let markdown = handoff_markdown(&handoff);
+        assert_eq!(
+            markdown,
+            "### Handoff by ann at 1970-01-01 00:00:00 UTC\n\nhalf done\n\nattempt 2 · 50% done · context 40% used\n"
+        );
+        assert!(text.contains(&format!("## Where the last session stopped\n\n{}", markdown.trim_end())));
+        assert!(text.contains("git loom done loom-0000abcd --token 0123abcd"));
     }
 
     #[test]

@@ -7,9 +7,10 @@
 
 use std::path::PathBuf;
 
+use crate::claims::{Credentials, check_holder};
 use crate::loom::workset::{ClaimChange, Workset};
 use crate::loom::{Actor, Error, Loom, Result, with_retries};
-use crate::model::{Holder, Status, TaskId};
+use crate::model::{Status, TaskId};
 
 /// A task's worktree as created or found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,13 +120,9 @@ impl Loom {
                 workset.get_mut(id)?.branch = Some(branch.to_owned());
                 workset.note(id, format!("branch {branch}"));
             }
-            let held = match self.live_claim(id)? {
-                Some((tip, Ok(claim)))
-                    if claim.is_held_by(&Holder {
-                        agent: &actor.agent,
-                        token: None,
-                    }) =>
-                {
+            // Only the caller's own claim (no token, no force) records where it works.
+            let held = match self.live_claim_on(&task)? {
+                Some((tip, Ok(claim))) if check_holder(id, &claim, Credentials::default(), actor).is_ok() => {
                     Some((tip, claim))
                 }
                 _ => None,

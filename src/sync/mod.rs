@@ -498,7 +498,7 @@ impl<'a> Reconciler<'a> {
         .flatten()
         {
             match self.store.read_entity::<Task>(&name, tip, Some(id)) {
-                Ok((task, _)) if task.status() == crate::model::Status::Pending => {}
+                Ok((task, _)) if crate::model::state::claim_is_live(task.status()) => {}
                 Ok(_) | Err(store::Error::Corrupt { .. }) => {
                     return Ok(false);
                 }

@@ -4,11 +4,13 @@
 
 mod create;
 pub(crate) mod edit;
+mod graph;
 mod history;
 mod import;
 
 pub use create::NewTask;
 pub use edit::{CancelOutcome, Changes, EditOutcome};
+pub use graph::GraphView;
 pub use history::{Version, patch};
 pub use import::{ImportOutcome, PlanKeys};
 

@@ -46,8 +46,8 @@ fn finish(fx: &Fixture, id: &TaskId, secs: i64) -> Vec<TaskId> {
         .unwrap();
     let outcome = fx
         .loom
-        .done(
-            id.as_str(),
+        .record_done(
+            fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
             None,
             None,
