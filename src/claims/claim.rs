@@ -115,7 +115,7 @@ impl Loom {
     /// A candidate another agent wins first is skipped, and the next one tried.
     pub fn claim_next(&self, filter: &NextFilter, options: &ClaimOptions, actor: &Actor) -> Result<Option<Held>> {
         // Work created or released in other clones is only seen here once fetched.
-        self.refresh(self.settings.remote.fetch_after(), actor)?;
+        self.refresh(self.settings().remote.fetch_after(), actor)?;
         let keep = |row: &BoardRow<'_>| {
             filter.label.as_deref().is_none_or(|label| row.labels.contains(&label))
                 && filter
@@ -209,7 +209,7 @@ impl Loom {
     /// One attempt at claiming `id`: a lost race is returned as a conflict, not retried (for
     /// `claim --next`, another candidate is a better next step than waiting for this one).
     fn try_claim(&self, id: &TaskId, options: &ClaimOptions, actor: &Actor) -> Result<Held> {
-        let ttl_secs = options.ttl_secs.unwrap_or(self.settings.claims.ttl_secs);
+        let ttl_secs = options.ttl_secs.unwrap_or(self.settings().claims.ttl_secs);
         let mut workset = Workset::new(&self.store);
         let task = workset.get(id)?.clone();
         // A void claim (its writer died between the task's update and the claim's deletion)
@@ -422,7 +422,7 @@ impl Loom {
             return Err(Error::Invalid("a failure needs a reason".into()));
         }
         let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
-        let retry = &self.settings.retry;
+        let retry = &self.settings().retry;
         let mut outcome = self.finish_claim(&id, None, credentials, actor, "fail", |workset, held| {
             let (retries, limit) = {
                 let task = workset.get_mut(&id)?;

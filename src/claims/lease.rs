@@ -165,7 +165,7 @@ impl Loom {
     /// `execute`, requeue the stale and expired ones.
     pub fn recover(&self, execute: bool, actor: &Actor) -> Result<(Vec<Recovery>, Vec<Problem>)> {
         let snapshot = self.snapshot(actor.now)?;
-        let heartbeat_secs = self.settings.claims.heartbeat_secs;
+        let heartbeat_secs = self.settings().claims.heartbeat_secs;
         let mut recoveries = Vec::new();
         let mut problems = Vec::new();
         for (id, &tip) in &snapshot.claims {

@@ -23,6 +23,7 @@ pub(crate) mod snapshot;
 pub(crate) mod workset;
 
 use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use jiff::Timestamp;
 
@@ -54,10 +55,23 @@ impl Actor {
 }
 
 /// An initialised repository: its store, its meta record and its shared settings.
+///
+/// A command that runs once reads the meta record when it loads and keeps it: everything it
+/// judges then follows one set of settings. A long-lived process (a server answering many
+/// requests) asks to [`follow_meta`](Loom::follow_meta) instead, and then sees new settings as
+/// soon as `refs/loom/meta` moves, whoever moved it.
 pub struct Loom {
     pub(crate) store: Store,
-    pub(crate) meta: Meta,
-    pub(crate) settings: Settings,
+    loaded: RwLock<Arc<Loaded>>,
+    follow_meta: bool,
+}
+
+/// The meta record as last read, and the version it was read from.
+#[derive(Debug)]
+struct Loaded {
+    tip: store::ObjectId,
+    meta: Arc<Meta>,
+    settings: Arc<Settings>,
 }
 
 pub(crate) const META_FILE: &str = Meta::FILE;
@@ -71,17 +85,62 @@ impl Loom {
 
     /// Use an already opened store; fails if the repository was never initialised.
     pub fn load(mut store: Store) -> Result<Loom> {
-        let (_, (meta, settings), _) = read_meta(&store)?.ok_or(Error::NotInitialized)?;
+        let (tip, (meta, settings), _) = read_meta(&store)?.ok_or(Error::NotInitialized)?;
         store.set_stale_lock_after(std::time::Duration::from_secs(settings.locks.stale_after_secs));
-        Ok(Loom { store, meta, settings })
+        let loaded = Loaded {
+            tip,
+            meta: Arc::new(meta),
+            settings: Arc::new(settings),
+        };
+        Ok(Loom {
+            store,
+            loaded: RwLock::new(Arc::new(loaded)),
+            follow_meta: false,
+        })
     }
 
-    pub fn meta(&self) -> &Meta {
-        &self.meta
+    /// Re-read the meta record and settings whenever `refs/loom/meta` has moved since they were
+    /// last read, for a process that lives across many changes. A version that cannot be read
+    /// or no longer validates leaves the last good one in use (the command that wrote it, and
+    /// `git loom doctor`, report it).
+    pub fn follow_meta(mut self) -> Loom {
+        self.follow_meta = true;
+        self
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
+    pub fn meta(&self) -> Arc<Meta> {
+        Arc::clone(&self.current().meta)
+    }
+
+    pub fn settings(&self) -> Arc<Settings> {
+        Arc::clone(&self.current().settings)
+    }
+
+    /// The meta record in use, read again first when following it and it moved.
+    fn current(&self) -> Arc<Loaded> {
+        let loaded = Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner));
+        if !self.follow_meta {
+            return loaded;
+        }
+        let moved = match self.store.tip(store::META_REF) {
+            Ok(Some(tip)) => tip != loaded.tip,
+            _ => false,
+        };
+        if !moved {
+            return loaded;
+        }
+        match read_meta(&self.store) {
+            Ok(Some((tip, (meta, settings), _))) => {
+                let fresh = Arc::new(Loaded {
+                    tip,
+                    meta: Arc::new(meta),
+                    settings: Arc::new(settings),
+                });
+                *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&fresh);
+                fresh
+            }
+            _ => loaded,
+        }
     }
 
     pub fn store(&self) -> &Store {

@@ -131,6 +131,11 @@ impl Fixture {
         self.set_ref(ref_name, expected, Some(commit));
     }
 
+    /// Whether loading the repository afresh fails.
+    pub(crate) fn open_fails(&self) -> bool {
+        Store::discover(self.path()).map_or(true, |store| Loom::load(store).is_err())
+    }
+
     /// Move `ref_name` from `expected` to `new` directly.
     pub(crate) fn set_ref(&self, ref_name: &str, expected: Option<ObjectId>, new: Option<ObjectId>) {
         let signature = store::Signature {

@@ -253,3 +253,34 @@ fn a_corrupt_task_blob_is_corrupt_naming_its_ref_and_the_rest_still_reads() {
     assert_eq!(ready, std::slice::from_ref(&good));
     assert_eq!(fx.get(&good).title, "good");
 }
+
+// Guards: a long-lived process judging leases and retries by the settings it loaded at start,
+// long after someone changed them.
+#[test]
+fn a_loom_that_follows_meta_sees_settings_changed_by_another_process() {
+    let fx = Fixture::new();
+    let following = fx.open().follow_meta();
+    let loaded_once = fx.open();
+    let before = following.settings().claims.ttl_secs;
+    crate::project::config_set(
+        fx.loom.store(),
+        "claims.ttl_secs",
+        Some(&(before + 60).to_string()),
+        &actor("admin", 1),
+    )
+    .unwrap();
+    assert_eq!(following.settings().claims.ttl_secs, before + 60);
+    assert_eq!(loaded_once.settings().claims.ttl_secs, before);
+}
+
+// Guards: a following process stopping, or adopting garbage, when the meta record is damaged.
+#[test]
+fn a_loom_that_follows_meta_keeps_the_last_good_settings_when_meta_is_damaged() {
+    let fx = Fixture::new();
+    let following = fx.open().follow_meta();
+    let before = following.settings().claims.ttl_secs;
+    let meta_tip = fx.tip(store::META_REF);
+    fx.force_version(store::META_REF, &[("meta.json", b"not json")], meta_tip);
+    assert!(fx.open_fails());
+    assert_eq!(following.settings().claims.ttl_secs, before);
+}

@@ -270,7 +270,7 @@ impl Loom {
         progress: impl FnMut(&verify::CheckResult),
     ) -> Result<(Checked, Report)> {
         let spec = spec_of(task);
-        let timeout = match self.settings.verify.timeout_secs {
+        let timeout = match self.settings().verify.timeout_secs {
             0 => DEFAULT_CHECK_TIMEOUT,
             secs => Duration::from_secs(secs),
         };

@@ -21,7 +21,8 @@ impl Loom {
     /// The branch task branches start from: `[worktrees] target`, else the branch the main
     /// working tree has checked out.
     pub fn target_branch(&self) -> Option<String> {
-        let configured = self.settings.worktrees.target.trim();
+        let settings = self.settings();
+        let configured = settings.worktrees.target.trim();
         match configured.is_empty() {
             true => self.store.head_branch(),
             false => Some(configured.to_owned()),

@@ -91,7 +91,8 @@ impl Loom {
     /// to the main working tree), or the built-in layout.
     pub fn signal_text(&self, input: &SignalInput) -> Result<String> {
         let sections = sections(input);
-        let template = self.settings.signal.template.trim();
+        let settings = self.settings();
+        let template = settings.signal.template.trim();
         if template.is_empty() {
             return Ok(render_default(&sections));
         }

@@ -53,7 +53,7 @@ impl Loom {
     /// Where a task's worktree lives.
     pub fn worktree_path(&self, id: &TaskId) -> Result<PathBuf> {
         let root = self.store.main_work_dir().ok_or(Error::BareRepository)?;
-        Ok(root.join(&self.settings.worktrees.dir).join(id.as_str()))
+        Ok(root.join(&self.settings().worktrees.dir).join(id.as_str()))
     }
 
     /// Check that a task worktree could be made now: a working tree to put it next to, and a
@@ -90,7 +90,7 @@ impl Loom {
                 return Err(Error::Invalid(format!("the base branch {base:?} does not exist")));
             }
             if let Some(dir) = self
-                .settings
+                .settings()
                 .worktrees
                 .dir
                 .split('/')

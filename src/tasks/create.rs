@@ -76,7 +76,7 @@ impl Loom {
         if acceptance.iter().any(String::is_empty) {
             return Err(Error::Invalid("an acceptance command must not be empty".into()));
         }
-        let priority = new.priority.unwrap_or(self.settings.tasks.default_priority);
+        let priority = new.priority.unwrap_or(self.settings().tasks.default_priority);
 
         let (task, added) = with_retries(|| {
             // With both a parent and dependencies, the epic waits (through the new task) on each

@@ -132,7 +132,7 @@ impl Loom {
                 workset.note(&id, format!("update from plan {plan_key} (stage {})", stage.id));
                 outcome.updated.push((stage.id.clone(), id));
             } else {
-                let priority = self.settings.tasks.default_priority;
+                let priority = self.settings().tasks.default_priority;
                 let title = stage.name.trim().to_owned();
                 let mut task = state::new_task(id.clone(), title.clone(), Kind::Task, priority, actor.now);
                 apply_stage(&mut task, stage, plan_key, &settings, deps);
