@@ -6,6 +6,7 @@
 //! - [`model`] — task types, ids, settings and the state machine (the only code that changes a
 //!   task's status);
 //! - [`store`] — the only code that touches refs and objects;
+//! - [`exec`] — child processes under supervision (process groups, timeouts, output tails);
 //! - [`graph`] — dependency analysis: cycles, ready order, critical path, exports;
 //! - [`ops`] — the operations a command performs, composed from the three above;
 //! - [`history`] — a task's audit log read back from its commit chain.
@@ -13,6 +14,7 @@
 //! The library never prints, prompts or reads the process environment: callers pass in who is
 //! acting and when (see [`ops::Actor`]) and render the returned values themselves.
 
+pub mod exec;
 pub mod graph;
 pub mod history;
 pub mod model;
