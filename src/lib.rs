@@ -6,6 +6,7 @@
 //! - [`model`] — task types, ids, settings and the state machine (the only code that changes a
 //!   task's status);
 //! - [`store`] — the only code that touches refs and objects;
+//! - [`repo`] — the user's repository: working trees, branches, commits and git config;
 //! - [`exec`] — child processes under supervision (process groups, timeouts, output tails);
 //! - [`graph`] — dependency analysis: cycles, ready order, critical path, exports;
 //! - [`ops`] — the operations a command performs, composed from the three above;
@@ -20,5 +21,6 @@ pub mod history;
 pub mod model;
 pub mod ops;
 pub mod plan;
+pub mod repo;
 pub mod store;
 pub mod verify;

@@ -163,7 +163,7 @@ pub fn run_claim(args: &ClaimArgs, context: &Context<'_>, ui: &mut Ui) -> Result
     };
     print_held(&loom, &held, context, ui)?;
     if context.offline()
-        && let Some(remote) = loom.store().config_string("loom.remote")
+        && let Some(remote) = loom.store().repo().config_string("loom.remote")
     {
         ui.note(format!(
             "claimed offline: {remote} does not know yet, and another clone may claim {} meanwhile; `git loom sync` offers it",
@@ -286,10 +286,10 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
                     state.dir.display()
                 ));
             }
-            record.commit = state.head.clone();
+            record.commit = state.head.map(|head| head.to_string());
         } else if let Some(branch) = args.branch.as_ref().or(task.branch.as_ref()) {
             // Worked elsewhere: the named branch's tip is the work.
-            record.commit = loom.store().branch_tip(branch)?;
+            record.commit = loom.store().repo().branch_tip(branch)?.map(|tip| tip.to_string());
         }
     }
     let outcome = loom.done(

@@ -151,7 +151,7 @@ fn signal_text(loom: &Loom, input: &SignalInput) -> Result<String, CommandError>
     if template.is_empty() {
         return Ok(render_default(&sections));
     }
-    let root = loom.store().main_work_dir().unwrap_or_default();
+    let root = loom.store().repo().main_work_dir().unwrap_or_default();
     let path = root.join(template);
     let text = std::fs::read_to_string(&path).map_err(|err| {
         CommandError::new(

@@ -59,7 +59,7 @@ pub fn run_remote(args: &RemoteArgs, context: &Context<'_>, ui: &mut Ui) -> Resu
     let store = context.store()?;
     match &args.name {
         None => {
-            let current = store.config_string(REMOTE_KEY);
+            let current = store.repo().config_string(REMOTE_KEY);
             if ui.json {
                 ui.json_value(&RemoteJson {
                     remote: current.as_deref(),
@@ -73,7 +73,7 @@ pub fn run_remote(args: &RemoteArgs, context: &Context<'_>, ui: &mut Ui) -> Resu
         }
         Some(name) => {
             check_remote(&store, name)?;
-            store.set_local_config(REMOTE_KEY, name)?;
+            store.repo().set_local_config(REMOTE_KEY, name)?;
             if ui.json {
                 ui.json_value(&RemoteJson { remote: Some(name) })?;
             } else {
@@ -112,7 +112,7 @@ pub fn run_sync(args: &SyncArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
 fn remote_for(store: &Store, named: Option<&str>) -> Result<String, CommandError> {
     let remote = match named {
         Some(name) => name.to_owned(),
-        None => store.config_string(REMOTE_KEY).ok_or_else(|| {
+        None => store.repo().config_string(REMOTE_KEY).ok_or_else(|| {
             CommandError::usage("no remote named and no coordination remote set")
                 .hint("name one (`git loom sync origin`) or set one with `git loom remote origin`")
         })?,

@@ -7,7 +7,7 @@
 use std::io;
 use std::process::ExitCode;
 
-use git_loom::{ops, store};
+use git_loom::{ops, repo, store};
 
 /// Exit statuses, as documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +83,12 @@ impl From<store::Error> for CommandError {
     }
 }
 
+impl From<repo::Error> for CommandError {
+    fn from(err: repo::Error) -> Self {
+        CommandError::from(ops::Error::Repo(err))
+    }
+}
+
 impl From<ops::Error> for CommandError {
     fn from(err: ops::Error) -> Self {
         use ops::Error as E;
@@ -131,12 +137,16 @@ impl From<ops::Error> for CommandError {
             E::Store(store::Error::PackedRefs { .. }) => CommandError::new(Exit::Error, message).hint(
                 "git refuses this file too: repair or delete the damaged line (`git loom doctor` checks the whole file)",
             ),
-            E::Store(store::Error::Remote { ref remote, .. }) => CommandError::new(Exit::Error, message).hint(format!(
+            E::Store(store::Error::Remote { ref remote, .. } | store::Error::Process { ref remote, .. }) => CommandError::new(Exit::Error, message).hint(format!(
                 "nothing changed here that {remote} did not accept; check that fetching from and pushing to it work, or pass --offline to change only this clone"
             )),
             E::Store(store::Error::Git { context, source }) => {
                 CommandError::new(Exit::Error, format!("{context}: {source}"))
             }
+            E::Store(store::Error::Io { .. } | store::Error::Random(_)) => CommandError::new(Exit::Error, message),
+            // A git that failed or could not start, or a file that could not be written, in the
+            // user's repository: git's own message says what to do.
+            E::Repo(_) => CommandError::new(Exit::Error, message),
             E::BareRepository => CommandError::new(Exit::Error, message).hint(
                 "run it in a clone with a working tree (`git clone` this repository); `claim` works here without a worktree",
             ),

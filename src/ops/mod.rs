@@ -84,6 +84,8 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
+    #[error(transparent)]
     Id(#[from] IdError),
     #[error("no task matches {query:?}")]
     UnknownTask { query: String },
@@ -434,7 +436,8 @@ fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOut
 }
 
 fn default_project_name(store: &Store) -> String {
-    let dir = store.work_dir().unwrap_or_else(|| store.git_dir());
+    let repo = store.repo();
+    let dir = repo.work_dir().unwrap_or_else(|| store.git_dir());
     dir.canonicalize()
         .ok()
         .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))

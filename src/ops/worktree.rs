@@ -51,7 +51,7 @@ pub enum Removal {
 impl Loom {
     /// Where a task's worktree lives.
     pub fn worktree_path(&self, id: &TaskId) -> Result<PathBuf> {
-        let root = self.store.main_work_dir().ok_or(Error::BareRepository)?;
+        let root = self.store.repo().main_work_dir().ok_or(Error::BareRepository)?;
         Ok(root.join(&self.settings.worktrees.dir).join(id.as_str()))
     }
 
@@ -59,9 +59,9 @@ impl Loom {
     /// target branch with a commit to start from. `next` asks before it claims, so a repository
     /// that cannot hold worktrees never leaves a claim behind.
     pub fn worktree_preflight(&self) -> Result<()> {
-        self.store.main_work_dir().ok_or(Error::BareRepository)?;
+        self.store.repo().main_work_dir().ok_or(Error::BareRepository)?;
         let branch = self.target_branch().ok_or(Error::NoTargetBranch)?;
-        if self.store.branch_tip(&branch)?.is_none() {
+        if self.store.repo().branch_tip(&branch)?.is_none() {
             return Err(Error::UnbornTarget { branch });
         }
         Ok(())
@@ -76,6 +76,7 @@ impl Loom {
         let path = self.worktree_path(&id)?;
         let existing = self
             .store
+            .repo()
             .worktrees()?
             .into_iter()
             .find(|worktree| same_path(&worktree.path, &path));
@@ -85,7 +86,7 @@ impl Loom {
                 Some(base) => base.to_owned(),
                 None => self.target_branch().ok_or(Error::NoTargetBranch)?,
             };
-            if self.store.branch_tip(&base)?.is_none() && self.store.branch_tip(&branch)?.is_none() {
+            if self.store.repo().branch_tip(&base)?.is_none() && self.store.repo().branch_tip(&branch)?.is_none() {
                 return Err(Error::Invalid(format!("the base branch {base:?} does not exist")));
             }
             if let Some(dir) = self
@@ -96,9 +97,9 @@ impl Loom {
                 .next()
                 .filter(|dir| !dir.is_empty())
             {
-                self.store.exclude_locally(dir)?;
+                self.store.repo().exclude_locally(dir)?;
             }
-            self.store.add_worktree(&path, &branch, &base)?;
+            self.store.repo().add_worktree(&path, &branch, &base)?;
         }
         self.record_worktree(&id, &path, &branch, actor)?;
         Ok(TaskWorktree {
@@ -146,7 +147,7 @@ impl Loom {
     pub fn worktree_list(&self) -> Result<Vec<WorktreeStatus>> {
         let target = self.target_branch();
         let mut found = Vec::new();
-        for worktree in self.store.worktrees()? {
+        for worktree in self.store.repo().worktrees()? {
             let task = worktree
                 .path
                 .file_name()
@@ -156,9 +157,9 @@ impl Loom {
                     self.worktree_path(id)
                         .is_ok_and(|path| same_path(&path, &worktree.path))
                 });
-            let dirty = worktree.path.exists() && self.store.worktree_is_dirty(&worktree.path)?;
+            let dirty = worktree.path.exists() && self.store.repo().worktree_is_dirty(&worktree.path)?;
             let ahead_behind = match (&worktree.branch, &target) {
-                (Some(branch), Some(target)) if branch != target => self.store.ahead_behind(branch, target)?,
+                (Some(branch), Some(target)) if branch != target => self.store.repo().ahead_behind(branch, target)?,
                 _ => None,
             };
             found.push(WorktreeStatus {
@@ -177,7 +178,13 @@ impl Loom {
     pub fn worktree_remove(&self, input: &str, force: bool) -> Result<Removal> {
         let id = self.resolve(input)?;
         let path = self.worktree_path(&id)?;
-        let Some(worktree) = self.store.worktrees()?.into_iter().find(|w| same_path(&w.path, &path)) else {
+        let Some(worktree) = self
+            .store
+            .repo()
+            .worktrees()?
+            .into_iter()
+            .find(|w| same_path(&w.path, &path))
+        else {
             return Err(Error::Invalid(format!("{id} has no worktree")));
         };
         self.remove_one(id, worktree, force)
@@ -194,7 +201,7 @@ impl Loom {
             if !closed {
                 continue;
             }
-            let worktree = crate::store::Worktree {
+            let worktree = crate::repo::Worktree {
                 path: status.path,
                 branch: status.branch,
             };
@@ -203,17 +210,18 @@ impl Loom {
         Ok(removals)
     }
 
-    fn remove_one(&self, task: TaskId, worktree: crate::store::Worktree, force: bool) -> Result<Removal> {
+    fn remove_one(&self, task: TaskId, worktree: crate::repo::Worktree, force: bool) -> Result<Removal> {
         let path = worktree.path.clone();
         let merged = match (&worktree.branch, self.target_branch()) {
             (Some(branch), Some(target)) => self
                 .store
+                .repo()
                 .ahead_behind(branch, &target)?
                 .is_some_and(|(ahead, _)| ahead == 0),
             _ => false,
         };
         if !force {
-            if path.exists() && self.store.worktree_is_dirty(&path)? {
+            if path.exists() && self.store.repo().worktree_is_dirty(&path)? {
                 return Ok(Removal::Kept {
                     task,
                     path,
@@ -228,9 +236,9 @@ impl Loom {
                 });
             }
         }
-        self.store.remove_worktree(&path, force)?;
+        self.store.repo().remove_worktree(&path, force)?;
         let branch_deleted = match &worktree.branch {
-            Some(branch) if merged || force => self.store.delete_branch(branch, force).is_ok(),
+            Some(branch) if merged || force => self.store.repo().delete_branch(branch, force).is_ok(),
             _ => false,
         };
         Ok(Removal::Removed {

@@ -152,16 +152,16 @@ impl Store {
         if !super::is_valid_remote_name(remote) {
             return Err(remote_error("not a valid remote name".into()));
         }
-        let output = Command::new("git")
+        let mut command = Command::new("git");
+        command
             .arg("--git-dir")
             .arg(self.repo.git_dir())
             .args(["-c", "protocol.version=2", "ls-remote", "--refs"])
             .arg(remote)
-            .arg("refs/loom/*")
-            .output()
-            .map_err(|err| remote_error(format!("cannot run git: {err}")))?;
+            .arg("refs/loom/*");
+        let output = super::transport::run_against(&mut command, remote)?;
         if !output.status.success() {
-            return Err(remote_error(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+            return Err(super::transport::process_error(&command, remote, &output));
         }
         let mut refs = Vec::new();
         for line in String::from_utf8_lossy(&output.stdout).lines() {

@@ -10,7 +10,6 @@
 //! such repositories are refused at [`Store::discover`] instead of being silently misread.
 
 mod ancestry;
-mod branches;
 mod health;
 mod layout;
 mod objects;
@@ -21,7 +20,6 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-pub use branches::{BranchWork, Worktree};
 pub use gix::ObjectId;
 pub use health::{Litter, LitterKind, TEMP_FILE_STALE_AFTER};
 pub use layout::{
@@ -65,6 +63,24 @@ pub enum Error {
     /// A remote could not be reached, does not exist, or refused to talk.
     #[error("remote {remote:?}: {message}")]
     Remote { remote: String, message: String },
+    /// `git` ran against `remote` and failed; `stderr` is what it said, on one line.
+    #[error("remote {remote:?}: {stderr}")]
+    Process {
+        remote: String,
+        /// The command line, for a caller that shows more than the message.
+        command: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    /// A file could not be read or written, or `git` could not be started.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot draw a random nonce: {0}")]
+    Random(#[source] getrandom::Error),
     #[error("{context}")]
     Git {
         context: String,
@@ -137,21 +153,9 @@ impl Store {
         self.stale_lock_after = age;
     }
 
-    /// The directory of the main working tree, if the repository has one.
-    pub fn work_dir(&self) -> Option<&Path> {
-        self.repo.workdir()
-    }
-
-    /// The main working tree (not a linked worktree git-loom may be running in), if the
-    /// repository has one: task worktrees and the target branch are relative to it.
-    pub fn main_work_dir(&self) -> Option<PathBuf> {
-        self.repo.workdir()?;
-        let common = self.repo.common_dir();
-        let common = common.canonicalize().unwrap_or_else(|_| common.to_path_buf());
-        match common.file_name().is_some_and(|name| name == ".git") {
-            true => common.parent().map(Path::to_path_buf),
-            false => self.repo.workdir().map(Path::to_path_buf),
-        }
+    /// The user's repository this store lives in: its working trees, branches and config.
+    pub fn repo(&self) -> crate::repo::Repo {
+        crate::repo::Repo::new(self.repo.clone())
     }
 
     /// The repository's `.git` directory (for a linked worktree: its private git dir).
@@ -163,33 +167,5 @@ impl Store {
     /// `loom` directory in the repository's common git dir, shared by all its worktrees.
     pub fn local_dir(&self) -> std::path::PathBuf {
         self.repo.common_dir().join("loom")
-    }
-
-    /// Set a value in this repository's own git config (`.git/config`), through `git config`
-    /// so that git's own locking and format rules apply.
-    pub fn set_local_config(&self, key: &str, value: &str) -> Result<()> {
-        let output = std::process::Command::new("git")
-            .arg("--git-dir")
-            .arg(self.repo.git_dir())
-            .args(["config", "--local", key, value])
-            .output()
-            .map_err(|err| Error::Git {
-                context: format!("cannot run git to set {key}"),
-                source: gix::Error::from_error(err),
-            })?;
-        if !output.status.success() {
-            return Err(Error::Git {
-                context: format!("cannot set {key}"),
-                source: gix::Error::from_error(std::io::Error::other(
-                    String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-                )),
-            });
-        }
-        Ok(())
-    }
-
-    /// A git config value as seen by this repository (local, global and system files).
-    pub fn config_string(&self, key: &str) -> Option<String> {
-        self.repo.config_snapshot().string(key).map(|value| value.to_string())
     }
 }

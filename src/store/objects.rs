@@ -120,8 +120,8 @@ impl LooseWriter {
 }
 
 fn io_error(context: &str, err: std::io::Error) -> Error {
-    Error::Git {
+    Error::Io {
         context: context.to_owned(),
-        source: gix::Error::from_error(err),
+        source: err,
     }
 }

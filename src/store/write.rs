@@ -102,10 +102,7 @@ impl Store {
         }
         entries.sort();
         let tree_id = self.objects.write(&gix::objs::Tree { entries })?;
-        let nonce = getrandom::u64().map_err(|err| Error::Git {
-            context: "cannot draw a random nonce".into(),
-            source: gix::Error::from_error(std::io::Error::other(err.to_string())),
-        })?;
+        let nonce = getrandom::u64().map_err(Error::Random)?;
         let signature = by.to_gix();
         let commit = gix::objs::Commit {
             tree: tree_id,
