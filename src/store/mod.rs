@@ -99,14 +99,23 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A handle on one repository's loom refs and object database.
+///
+/// A `Store` may be shared by the threads of one process (it is `Send + Sync`): each thread
+/// reads through a repository handle of its own, made on its first use, and loose objects are
+/// compressed one at a time.
 pub struct Store {
-    repo: gix::Repository,
+    shared: gix::ThreadSafeRepository,
+    /// Each thread's handle on `shared`, with its own object cache.
+    local: thread_local::ThreadLocal<gix::Repository>,
     /// The remote every write is published to before local refs move, if any.
     publish_remote: Option<String>,
     objects: objects::LooseWriter,
     /// Lock files at least this old are taken to be left by a dead process.
     stale_lock_after: std::time::Duration,
 }
+
+/// Task blobs are read once per command; a small cache helps repeated tree lookups.
+const OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How old a ref lock file must be before it is taken to be left by a dead process.
 pub const DEFAULT_STALE_LOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
@@ -127,12 +136,17 @@ impl Store {
                 path: repo.git_dir().to_owned(),
             });
         }
-        // Task blobs are read once per command; a small cache helps repeated tree lookups.
-        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+        let objects = objects::LooseWriter::new(&repo);
+        let shared = repo.clone().into_sync();
+        let local = thread_local::ThreadLocal::new();
+        // The discovering thread keeps the handle already made rather than making another.
+        local.get_or(|| repo);
         Ok(Store {
             publish_remote: None,
-            objects: objects::LooseWriter::new(&repo),
-            repo,
+            objects,
+            shared,
+            local,
             stale_lock_after: DEFAULT_STALE_LOCK_AFTER,
         })
     }
@@ -155,17 +169,30 @@ impl Store {
 
     /// The user's repository this store lives in: its working trees, branches and config.
     pub fn repo(&self) -> crate::repo::Repo {
-        crate::repo::Repo::new(self.repo.clone())
+        crate::repo::Repo::new(self.gix().clone())
+    }
+
+    /// This thread's handle on the repository.
+    fn gix(&self) -> &gix::Repository {
+        self.local.get_or(|| {
+            let mut repo = self.shared.to_thread_local();
+            repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+            repo
+        })
     }
 
     /// The repository's `.git` directory (for a linked worktree: its private git dir).
     pub fn git_dir(&self) -> &Path {
-        self.repo.git_dir()
+        self.gix().git_dir()
     }
 
     /// Where git-loom keeps local files that are not part of the shared state (caches): a
     /// `loom` directory in the repository's common git dir, shared by all its worktrees.
     pub fn local_dir(&self) -> std::path::PathBuf {
-        self.repo.common_dir().join("loom")
+        self.gix().common_dir().join("loom")
     }
 }
+
+#[cfg(test)]
+#[path = "threads_tests.rs"]
+mod threads_tests;

@@ -80,7 +80,7 @@ pub enum PushOutcome {
 impl Store {
     /// Whether `name` is a remote configured in this repository.
     pub fn has_remote(&self, name: &str) -> bool {
-        self.repo
+        self.gix()
             .config_snapshot()
             .string(format!("remote.{name}.url").as_str())
             .is_some()
@@ -89,7 +89,7 @@ impl Store {
     /// A `git` command run on this repository.
     fn git(&self) -> Command {
         let mut command = Command::new("git");
-        command.arg("--git-dir").arg(self.repo.git_dir());
+        command.arg("--git-dir").arg(self.gix().git_dir());
         command
     }
 

@@ -152,7 +152,7 @@ impl Store {
         let committer = by.to_gix();
         let mut time_buf = gix::date::parse::TimeBuf::default();
         let result = self
-            .repo
+            .gix()
             .edit_references_as(edits, Some(committer.to_ref(&mut time_buf)));
         match result {
             Ok(_) => Ok(()),
@@ -173,7 +173,7 @@ impl Store {
     /// otherwise block the ref for good. The caller's retry then finds the ref free.
     fn remove_stale_locks(&self, updates: &[RefUpdate]) {
         let now = std::time::SystemTime::now();
-        let common = self.repo.common_dir();
+        let common = self.gix().common_dir();
         let locks = updates
             .iter()
             .map(|update| common.join(format!("{}.lock", update.name)))
