@@ -77,8 +77,9 @@ impl ErrorCode {
             Error::Store(store::Error::Conflict { .. }) => C::Conflict,
             Error::Store(store::Error::Corrupt { .. } | store::Error::PackedRefs { .. }) => C::Corrupt,
             Error::Settings { .. } => C::InvalidSettings,
-            Error::Store(store::Error::Remote { .. }) => C::Remote,
-            Error::Store(store::Error::Git { .. }) => C::Git,
+            Error::Store(store::Error::Remote { .. } | store::Error::Process { .. }) => C::Remote,
+            Error::Store(store::Error::Git { .. }) | Error::Repo(_) => C::Git,
+            Error::Store(store::Error::Io { .. } | store::Error::Random(_)) => C::Internal,
             Error::BareRepository | Error::NoTargetBranch | Error::UnbornTarget { .. } => C::Environment,
             Error::Id(_) | Error::NotIdOrStage { .. } | Error::Invalid(_) | Error::Field(_) => C::InvalidInput,
             Error::Sync(sync::Error::Diverged { .. }) => C::InvalidInput,
@@ -226,7 +227,7 @@ fn hints(err: &Error) -> Vec<String> {
         Error::Store(store::Error::PackedRefs { .. }) => vec![
             "git refuses this file too: repair or delete the damaged line (`git loom doctor` checks the whole file)".into(),
         ],
-        Error::Store(store::Error::Remote { remote, .. }) => vec![format!(
+        Error::Store(store::Error::Remote { remote, .. } | store::Error::Process { remote, .. }) => vec![format!(
             "nothing changed here that {remote} did not accept; check that fetching from and pushing to it work, or pass --offline to change only this clone"
         )],
         Error::BareRepository => vec![

@@ -118,7 +118,7 @@ pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
         ui.warn(warning);
     }
     let loom = context.loom()?;
-    let path = repository_path(file, loom.store().work_dir());
+    let path = repository_path(file, loom.store().repo().work_dir());
     let plan_key = plan_key(&parsed.plan, &path);
     let earlier = earlier_keys(&path, &plan_key);
     let actor = context.actor(loom.store())?;

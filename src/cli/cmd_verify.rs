@@ -68,12 +68,12 @@ fn check(loom: &Loom, task: &Task, state: &WorkState, ui: &mut Ui) -> Result<boo
 
 /// Say, before checks run, that uncommitted changes are left out of them.
 pub fn announce(state: &WorkState, ui: &mut Ui) {
-    if let Some(head) = state.head.as_deref().filter(|_| state.own && !state.changes.is_empty()) {
+    if let Some(head) = state.head.filter(|_| state.own && !state.changes.is_empty()) {
         ui.note(format!(
             "{} has {} uncommitted change(s), which are not checked: checking commit {} in a temporary checkout",
             state.dir.display(),
             state.changes.len(),
-            short_commit(head)
+            short_commit(&head.to_string())
         ));
     }
 }
@@ -90,20 +90,20 @@ pub fn print_report(
 ) -> Result<(), CommandError> {
     let json = ui.json;
     let commit = match checked {
-        Checked::Commit(commit) => Some(commit.as_str()),
+        Checked::Commit(commit) => Some(commit.to_string()),
         Checked::InPlace(_) => None,
     };
     if json && (always_report || !report.passed()) {
         ui.json_value(&ReportJson {
             task: task.id.as_str(),
             worktree: state.dir.display().to_string(),
-            checked_commit: commit,
+            checked_commit: commit.as_deref(),
             uncommitted: if commit.is_some() { &state.changes } else { &[] },
             passed: report.passed(),
             checks: &report.checks,
         })?;
     } else if !json {
-        let place = match commit {
+        let place = match &commit {
             Some(commit) => format!("commit {} of {}", short_commit(commit), state.dir.display()),
             None => state.dir.display().to_string(),
         };

@@ -78,14 +78,15 @@ impl<'a> Context<'a> {
     /// Who is acting: `--agent`, else `LOOM_AGENT`, else git config `loom.agent`, else
     /// `user.name@hostname`.
     pub fn actor(&self, store: &Store) -> Result<Actor, CommandError> {
+        let repo = store.repo();
         let agent = self
             .global
             .agent
             .clone()
             .or_else(|| std::env::var("LOOM_AGENT").ok().filter(|a| !a.trim().is_empty()))
-            .or_else(|| store.config_string("loom.agent").filter(|a| !a.trim().is_empty()))
+            .or_else(|| repo.config_string("loom.agent").filter(|a| !a.trim().is_empty()))
             .unwrap_or_else(|| {
-                let user = store
+                let user = repo
                     .config_string("user.name")
                     .filter(|u| !u.trim().is_empty())
                     .unwrap_or_else(|| "agent".to_owned());

@@ -9,7 +9,7 @@ use std::io;
 use std::process::ExitCode;
 
 use git_loom::api::{ErrorClass, Failure};
-use git_loom::{loom, store};
+use git_loom::{loom, repo, store};
 
 /// Exit statuses, as documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +77,12 @@ impl From<io::Error> for CommandError {
 impl From<store::Error> for CommandError {
     fn from(err: store::Error) -> Self {
         CommandError::from(loom::Error::Store(err))
+    }
+}
+
+impl From<repo::Error> for CommandError {
+    fn from(err: repo::Error) -> Self {
+        CommandError::from(loom::Error::Repo(err))
     }
 }
 

@@ -21,6 +21,8 @@ pub enum Error {
     #[error(transparent)]
     Store(#[from] store::Error),
     #[error(transparent)]
+    Repo(#[from] crate::repo::Error),
+    #[error(transparent)]
     Id(#[from] IdError),
     #[error("no task matches {query:?}")]
     UnknownTask { query: String },

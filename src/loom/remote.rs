@@ -15,7 +15,7 @@ pub const REMOTE_KEY: &str = "loom.remote";
 
 /// The coordination remote set in git config (`loom.remote`), if any.
 pub fn configured_remote(store: &Store) -> Option<String> {
-    store.config_string(REMOTE_KEY)
+    store.repo().config_string(REMOTE_KEY)
 }
 
 /// The remote to exchange with: the one named, else the configured one; either way checked
@@ -44,7 +44,7 @@ pub fn check_remote(store: &Store, name: &str) -> Result<()> {
 /// Make `name` the coordination remote, once checked.
 pub fn set_remote(store: &Store, name: &str) -> Result<()> {
     check_remote(store, name)?;
-    store.set_local_config(REMOTE_KEY, name)?;
+    store.repo().set_local_config(REMOTE_KEY, name)?;
     Ok(())
 }
 

@@ -355,10 +355,8 @@ fn remove_claim(
         Ok(()) => finding.fixed = true,
         // Moved since it was judged (a sweep, a reset): judged again by the next run.
         Err(err) if err.is_conflict() => finding.message.push_str("; it changed meanwhile, so it was left"),
-        Err(Error::Store(store::Error::Remote { remote, message })) => {
-            finding
-                .message
-                .push_str(&format!("; not removed: remote {remote:?}: {message}"));
+        Err(Error::Store(err @ (store::Error::Remote { .. } | store::Error::Process { .. }))) => {
+            finding.message.push_str(&format!("; not removed: {err}"));
         }
         Err(err) => return Err(err),
     }

@@ -105,7 +105,8 @@ fn init_once(store: &Store, name: Option<&str>, actor: &Actor) -> Result<InitOut
 }
 
 fn default_project_name(store: &Store) -> String {
-    let dir = store.work_dir().unwrap_or_else(|| store.git_dir());
+    let repo = store.repo();
+    let dir = repo.work_dir().unwrap_or_else(|| store.git_dir());
     dir.canonicalize()
         .ok()
         .and_then(|path| path.file_name().map(|name| name.to_string_lossy().into_owned()))

@@ -25,7 +25,7 @@ use std::time::Duration;
 use crate::loom::{Error, Loom, Result};
 use crate::model::checks::{Check, PlacedCheck};
 use crate::model::{Stored, Task};
-use crate::store::Store;
+use crate::store::{ObjectId, Store};
 use crate::verify::{self, BeforeTree, CheckKind, Report, Spec};
 
 /// How long one command may run when the settings do not say.
@@ -130,7 +130,7 @@ pub struct WorkState {
     /// main working tree everyone shares.
     pub own: bool,
     /// The commit checked out there; `None` when it is not a git checkout or has no commit.
-    pub head: Option<String>,
+    pub head: Option<ObjectId>,
     /// Uncommitted changes, one `git status --porcelain` line each (only read for a directory
     /// that is the task's own).
     pub changes: Vec<String>,
@@ -145,7 +145,7 @@ pub enum Checked {
     /// In the directory itself: it had no uncommitted changes (or is not a git checkout).
     InPlace(PathBuf),
     /// In a temporary checkout of this commit, since the directory had uncommitted changes.
-    Commit(String),
+    Commit(ObjectId),
 }
 
 /// A temporary detached worktree, removed when dropped.
@@ -155,7 +155,7 @@ struct TempCheckout<'a> {
 }
 
 impl<'a> TempCheckout<'a> {
-    fn new(store: &'a Store, task: &str, commit: &str) -> Result<TempCheckout<'a>> {
+    fn new(store: &'a Store, task: &str, commit: ObjectId) -> Result<TempCheckout<'a>> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let name = format!(
             "{task}-{}-{}",
@@ -167,7 +167,7 @@ impl<'a> TempCheckout<'a> {
             std::fs::create_dir_all(parent)
                 .map_err(|err| Error::Invalid(format!("cannot create {}: {err}", parent.display())))?;
         }
-        store.add_detached_worktree(&path, commit)?;
+        store.repo().add_detached_worktree(&path, commit)?;
         Ok(TempCheckout { store, path })
     }
 }
@@ -176,7 +176,7 @@ impl Drop for TempCheckout<'_> {
     fn drop(&mut self) {
         // Best effort: a failure leaves a directory under .git/loom/verify, which `git worktree
         // prune` tidies once it is gone, and never touches the user's work.
-        if self.store.remove_worktree(&self.path, true).is_err() {
+        if self.store.repo().remove_worktree(&self.path, true).is_err() {
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
@@ -212,7 +212,7 @@ impl Loom {
         {
             return Ok(Some((path, true)));
         }
-        Ok(self.store.main_work_dir().map(|main| (main, false)))
+        Ok(self.store.repo().main_work_dir().map(|main| (main, false)))
     }
 
     /// The directory a task's work lives in and its git state.
@@ -231,7 +231,7 @@ impl Loom {
     }
 
     fn state_of(&self, dir: PathBuf, own: bool) -> Result<WorkState> {
-        let head = self.store.checkout_head(&dir);
+        let head = self.store.repo().checkout_head(&dir);
         // Only a task's own worktree is judged by what is committed in it; the shared main
         // working tree is checked as it stands, so its status is not read.
         if !own {
@@ -243,10 +243,10 @@ impl Loom {
                 ahead: None,
             });
         }
-        let changes = self.store.checkout_changes(&dir).unwrap_or_default();
+        let changes = self.store.repo().checkout_changes(&dir).unwrap_or_default();
         let ahead = match (&head, self.target_branch()) {
-            (Some(head), Some(target)) => match self.store.fork_point(head, &target)? {
-                Some(base) => Some(self.store.commits_since(&base, head)?),
+            (Some(head), Some(target)) => match self.store.repo().fork_point(*head, &target)? {
+                Some(base) => Some(self.store.repo().commits_since(base, *head)?),
                 None => None,
             },
             _ => None,
@@ -277,8 +277,8 @@ impl Loom {
         let id = task.id.to_string();
         let (checked, temp) = match &state.head {
             Some(head) if state.own && !state.changes.is_empty() => {
-                let temp = TempCheckout::new(&self.store, &id, head)?;
-                (Checked::Commit(head.clone()), Some(temp))
+                let temp = TempCheckout::new(&self.store, &id, *head)?;
+                (Checked::Commit(*head), Some(temp))
             }
             _ => (Checked::InPlace(state.dir.clone()), None),
         };
@@ -313,11 +313,11 @@ impl Loom {
             let reason = "no target branch to find where the work started (set worktrees.target)".to_owned();
             return Ok((BeforeTree::Unavailable(reason), None));
         };
-        let Some(base) = self.store.fork_point(head, &target)? else {
+        let Some(base) = self.store.repo().fork_point(*head, &target)? else {
             let reason = format!("the work shares no history with {target}, so its starting point is unknown");
             return Ok((BeforeTree::Unavailable(reason), None));
         };
-        let temp = TempCheckout::new(&self.store, &format!("{id}-before"), &base)?;
+        let temp = TempCheckout::new(&self.store, &format!("{id}-before"), base)?;
         Ok((BeforeTree::Dir(temp.path.clone()), Some(temp)))
     }
 }

@@ -128,10 +128,10 @@ impl Loom {
                 if state.ahead == Some(0) {
                     events(DoneEvent::NoCommits(&state.dir));
                 }
-                record.commit = state.head.clone();
+                record.commit = state.head.map(|head| head.to_string());
             } else if let Some(branch) = options.branch.as_ref().or(task.branch.as_ref()) {
                 // Worked elsewhere: the named branch's tip is the work.
-                record.commit = self.store().branch_tip(branch)?;
+                record.commit = self.store().repo().branch_tip(branch)?.map(|tip| tip.to_string());
             }
         }
         let outcome = self.record_done(

@@ -24,7 +24,7 @@ impl Loom {
         let settings = self.settings();
         let configured = settings.worktrees.target.trim();
         match configured.is_empty() {
-            true => self.store.head_branch(),
+            true => self.store.repo().head_branch(),
             false => Some(configured.to_owned()),
         }
     }
@@ -55,17 +55,21 @@ impl Loom {
         let target = self.target_branch();
         let work = self
             .store
+            .repo()
             .branch_work(&branch, target.as_deref().filter(|target| *target != branch))?
             .map(|work| WorkState {
                 branch: branch.clone(),
-                tip: work.tip,
-                base: work.base,
+                tip: work.tip.to_string(),
+                base: work.base.map(|base| base.to_string()),
                 commits_since_base: work.commits_since_base,
                 commits: work
                     .commits
                     .into_iter()
                     .take(MAX_LISTED_COMMITS)
-                    .map(|(id, summary)| CommitLine { id, summary })
+                    .map(|(id, summary)| CommitLine {
+                        id: id.to_string(),
+                        summary,
+                    })
                     .collect(),
                 files: work
                     .files

@@ -96,7 +96,7 @@ impl Loom {
         if template.is_empty() {
             return Ok(render_default(&sections));
         }
-        let root = self.store.main_work_dir().unwrap_or_default();
+        let root = self.store.repo().main_work_dir().unwrap_or_default();
         let path = root.join(template);
         let text = std::fs::read_to_string(&path).map_err(|source| Error::SignalTemplate { path, source })?;
         Ok(render_template(&text, &sections))

@@ -52,7 +52,7 @@ pub enum Removal {
 impl Loom {
     /// Where a task's worktree lives.
     pub fn worktree_path(&self, id: &TaskId) -> Result<PathBuf> {
-        let root = self.store.main_work_dir().ok_or(Error::BareRepository)?;
+        let root = self.store.repo().main_work_dir().ok_or(Error::BareRepository)?;
         Ok(root.join(&self.settings().worktrees.dir).join(id.as_str()))
     }
 
@@ -60,9 +60,9 @@ impl Loom {
     /// target branch with a commit to start from. `next` asks before it claims, so a repository
     /// that cannot hold worktrees never leaves a claim behind.
     pub fn worktree_preflight(&self) -> Result<()> {
-        self.store.main_work_dir().ok_or(Error::BareRepository)?;
+        self.store.repo().main_work_dir().ok_or(Error::BareRepository)?;
         let branch = self.target_branch().ok_or(Error::NoTargetBranch)?;
-        if self.store.branch_tip(&branch)?.is_none() {
+        if self.store.repo().branch_tip(&branch)?.is_none() {
             return Err(Error::UnbornTarget { branch });
         }
         Ok(())
@@ -77,6 +77,7 @@ impl Loom {
         let path = self.worktree_path(&id)?;
         let existing = self
             .store
+            .repo()
             .worktrees()?
             .into_iter()
             .find(|worktree| same_path(&worktree.path, &path));
@@ -86,7 +87,7 @@ impl Loom {
                 Some(base) => base.to_owned(),
                 None => self.target_branch().ok_or(Error::NoTargetBranch)?,
             };
-            if self.store.branch_tip(&base)?.is_none() && self.store.branch_tip(&branch)?.is_none() {
+            if self.store.repo().branch_tip(&base)?.is_none() && self.store.repo().branch_tip(&branch)?.is_none() {
                 return Err(Error::Invalid(format!("the base branch {base:?} does not exist")));
             }
             if let Some(dir) = self
@@ -97,9 +98,9 @@ impl Loom {
                 .next()
                 .filter(|dir| !dir.is_empty())
             {
-                self.store.exclude_locally(dir)?;
+                self.store.repo().exclude_locally(dir)?;
             }
-            self.store.add_worktree(&path, &branch, &base)?;
+            self.store.repo().add_worktree(&path, &branch, &base)?;
         }
         self.record_worktree(&id, &path, &branch, actor)?;
         Ok(TaskWorktree {
@@ -143,7 +144,7 @@ impl Loom {
     pub fn worktree_list(&self) -> Result<Vec<WorktreeStatus>> {
         let target = self.target_branch();
         let mut found = Vec::new();
-        for worktree in self.store.worktrees()? {
+        for worktree in self.store.repo().worktrees()? {
             let task = worktree
                 .path
                 .file_name()
@@ -153,9 +154,9 @@ impl Loom {
                     self.worktree_path(id)
                         .is_ok_and(|path| same_path(&path, &worktree.path))
                 });
-            let dirty = worktree.path.exists() && self.store.worktree_is_dirty(&worktree.path)?;
+            let dirty = worktree.path.exists() && self.store.repo().worktree_is_dirty(&worktree.path)?;
             let ahead_behind = match (&worktree.branch, &target) {
-                (Some(branch), Some(target)) if branch != target => self.store.ahead_behind(branch, target)?,
+                (Some(branch), Some(target)) if branch != target => self.store.repo().ahead_behind(branch, target)?,
                 _ => None,
             };
             found.push(WorktreeStatus {
@@ -174,7 +175,13 @@ impl Loom {
     pub fn worktree_remove(&self, input: &str, force: bool) -> Result<Removal> {
         let id = self.resolve(input)?;
         let path = self.worktree_path(&id)?;
-        let Some(worktree) = self.store.worktrees()?.into_iter().find(|w| same_path(&w.path, &path)) else {
+        let Some(worktree) = self
+            .store
+            .repo()
+            .worktrees()?
+            .into_iter()
+            .find(|w| same_path(&w.path, &path))
+        else {
             return Err(Error::Invalid(format!("{id} has no worktree")));
         };
         self.remove_one(id, worktree, force)
@@ -191,7 +198,7 @@ impl Loom {
             if !closed {
                 continue;
             }
-            let worktree = crate::store::Worktree {
+            let worktree = crate::repo::Worktree {
                 path: status.path,
                 branch: status.branch,
             };
@@ -200,17 +207,18 @@ impl Loom {
         Ok(removals)
     }
 
-    fn remove_one(&self, task: TaskId, worktree: crate::store::Worktree, force: bool) -> Result<Removal> {
+    fn remove_one(&self, task: TaskId, worktree: crate::repo::Worktree, force: bool) -> Result<Removal> {
         let path = worktree.path.clone();
         let merged = match (&worktree.branch, self.target_branch()) {
             (Some(branch), Some(target)) => self
                 .store
+                .repo()
                 .ahead_behind(branch, &target)?
                 .is_some_and(|(ahead, _)| ahead == 0),
             _ => false,
         };
         if !force {
-            if path.exists() && self.store.worktree_is_dirty(&path)? {
+            if path.exists() && self.store.repo().worktree_is_dirty(&path)? {
                 return Ok(Removal::Kept {
                     task,
                     path,
@@ -225,9 +233,9 @@ impl Loom {
                 });
             }
         }
-        self.store.remove_worktree(&path, force)?;
+        self.store.repo().remove_worktree(&path, force)?;
         let branch_deleted = match &worktree.branch {
-            Some(branch) if merged || force => self.store.delete_branch(branch, force).is_ok(),
+            Some(branch) if merged || force => self.store.repo().delete_branch(branch, force).is_ok(),
             _ => false,
         };
         Ok(Removal::Removed {

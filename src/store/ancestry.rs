@@ -22,7 +22,7 @@ impl Store {
             problem,
         };
         let commit = self
-            .repo
+            .gix()
             .find_commit(id)
             .map_err(|err| corrupt(format!("{id} is not a readable commit: {err}")))?;
         let decoded = commit

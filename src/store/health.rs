@@ -51,7 +51,7 @@ impl Store {
     /// How long ago the lock file of `ref_name` was written, if there is one.
     pub fn lock_age(&self, ref_name: &str) -> Option<Duration> {
         age_of(
-            &self.repo.common_dir().join(format!("{ref_name}.lock")),
+            &self.gix().common_dir().join(format!("{ref_name}.lock")),
             SystemTime::now(),
         )
     }
@@ -61,7 +61,7 @@ impl Store {
     /// git-loom's local directory older than [`TEMP_FILE_STALE_AFTER`].
     pub fn find_litter(&self) -> Vec<Litter> {
         let now = SystemTime::now();
-        let common = self.repo.common_dir();
+        let common = self.gix().common_dir();
         let mut found = Vec::new();
         let lock_age = self.stale_lock_after;
         let mut locks = Vec::new();
@@ -152,16 +152,16 @@ impl Store {
         if !super::is_valid_remote_name(remote) {
             return Err(remote_error("not a valid remote name".into()));
         }
-        let output = Command::new("git")
+        let mut command = Command::new("git");
+        command
             .arg("--git-dir")
-            .arg(self.repo.git_dir())
+            .arg(self.gix().git_dir())
             .args(["-c", "protocol.version=2", "ls-remote", "--refs"])
             .arg(remote)
-            .arg("refs/loom/*")
-            .output()
-            .map_err(|err| remote_error(format!("cannot run git: {err}")))?;
+            .arg("refs/loom/*");
+        let output = super::transport::run_against(&mut command, remote)?;
         if !output.status.success() {
-            return Err(remote_error(String::from_utf8_lossy(&output.stderr).trim().to_owned()));
+            return Err(super::transport::process_error(&command, remote, &output));
         }
         let mut refs = Vec::new();
         for line in String::from_utf8_lossy(&output.stdout).lines() {

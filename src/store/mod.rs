@@ -10,7 +10,6 @@
 //! such repositories are refused at [`Store::discover`] instead of being silently misread.
 
 mod ancestry;
-mod branches;
 mod entity;
 mod health;
 mod layout;
@@ -22,7 +21,6 @@ mod write;
 
 use std::path::{Path, PathBuf};
 
-pub use branches::{BranchWork, Worktree};
 pub use entity::{entity_file, entity_of};
 pub use gix::ObjectId;
 pub use health::{Litter, LitterKind, TEMP_FILE_STALE_AFTER};
@@ -67,6 +65,24 @@ pub enum Error {
     /// A remote could not be reached, does not exist, or refused to talk.
     #[error("remote {remote:?}: {message}")]
     Remote { remote: String, message: String },
+    /// `git` ran against `remote` and failed; `stderr` is what it said, on one line.
+    #[error("remote {remote:?}: {stderr}")]
+    Process {
+        remote: String,
+        /// The command line, for a caller that shows more than the message.
+        command: String,
+        status: std::process::ExitStatus,
+        stderr: String,
+    },
+    /// A file could not be read or written, or `git` could not be started.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot draw a random nonce: {0}")]
+    Random(#[source] getrandom::Error),
     #[error("{context}")]
     Git {
         context: String,
@@ -85,14 +101,23 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// A handle on one repository's loom refs and object database.
+///
+/// A `Store` may be shared by the threads of one process (it is `Send + Sync`): each thread
+/// reads through a repository handle of its own, made on its first use, and loose objects are
+/// compressed one at a time.
 pub struct Store {
-    repo: gix::Repository,
+    shared: gix::ThreadSafeRepository,
+    /// Each thread's handle on `shared`, with its own object cache.
+    local: thread_local::ThreadLocal<gix::Repository>,
     /// The remote every write is published to before local refs move, if any.
     publish_remote: Option<String>,
     objects: objects::LooseWriter,
     /// Lock files at least this old are taken to be left by a dead process.
     stale_lock_after: std::time::Duration,
 }
+
+/// Task blobs are read once per command; a small cache helps repeated tree lookups.
+const OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 /// How old a ref lock file must be before it is taken to be left by a dead process.
 pub const DEFAULT_STALE_LOCK_AFTER: std::time::Duration = std::time::Duration::from_secs(10);
@@ -113,12 +138,17 @@ impl Store {
                 path: repo.git_dir().to_owned(),
             });
         }
-        // Task blobs are read once per command; a small cache helps repeated tree lookups.
-        repo.object_cache_size_if_unset(4 * 1024 * 1024);
+        repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+        let objects = objects::LooseWriter::new(&repo);
+        let shared = repo.clone().into_sync();
+        let local = thread_local::ThreadLocal::new();
+        // The discovering thread keeps the handle already made rather than making another.
+        local.get_or(|| repo);
         Ok(Store {
             publish_remote: None,
-            objects: objects::LooseWriter::new(&repo),
-            repo,
+            objects,
+            shared,
+            local,
             stale_lock_after: DEFAULT_STALE_LOCK_AFTER,
         })
     }
@@ -139,59 +169,32 @@ impl Store {
         self.stale_lock_after = age;
     }
 
-    /// The directory of the main working tree, if the repository has one.
-    pub fn work_dir(&self) -> Option<&Path> {
-        self.repo.workdir()
+    /// The user's repository this store lives in: its working trees, branches and config.
+    pub fn repo(&self) -> crate::repo::Repo {
+        crate::repo::Repo::new(self.gix().clone())
     }
 
-    /// The main working tree (not a linked worktree git-loom may be running in), if the
-    /// repository has one: task worktrees and the target branch are relative to it.
-    pub fn main_work_dir(&self) -> Option<PathBuf> {
-        self.repo.workdir()?;
-        let common = self.repo.common_dir();
-        let common = common.canonicalize().unwrap_or_else(|_| common.to_path_buf());
-        match common.file_name().is_some_and(|name| name == ".git") {
-            true => common.parent().map(Path::to_path_buf),
-            false => self.repo.workdir().map(Path::to_path_buf),
-        }
+    /// This thread's handle on the repository.
+    fn gix(&self) -> &gix::Repository {
+        self.local.get_or(|| {
+            let mut repo = self.shared.to_thread_local();
+            repo.object_cache_size_if_unset(OBJECT_CACHE_BYTES);
+            repo
+        })
     }
 
     /// The repository's `.git` directory (for a linked worktree: its private git dir).
     pub fn git_dir(&self) -> &Path {
-        self.repo.git_dir()
+        self.gix().git_dir()
     }
 
     /// Where git-loom keeps local files that are not part of the shared state (caches): a
     /// `loom` directory in the repository's common git dir, shared by all its worktrees.
     pub fn local_dir(&self) -> std::path::PathBuf {
-        self.repo.common_dir().join("loom")
-    }
-
-    /// Set a value in this repository's own git config (`.git/config`), through `git config`
-    /// so that git's own locking and format rules apply.
-    pub fn set_local_config(&self, key: &str, value: &str) -> Result<()> {
-        let output = std::process::Command::new("git")
-            .arg("--git-dir")
-            .arg(self.repo.git_dir())
-            .args(["config", "--local", key, value])
-            .output()
-            .map_err(|err| Error::Git {
-                context: format!("cannot run git to set {key}"),
-                source: gix::Error::from_error(err),
-            })?;
-        if !output.status.success() {
-            return Err(Error::Git {
-                context: format!("cannot set {key}"),
-                source: gix::Error::from_error(std::io::Error::other(
-                    String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-                )),
-            });
-        }
-        Ok(())
-    }
-
-    /// A git config value as seen by this repository (local, global and system files).
-    pub fn config_string(&self, key: &str) -> Option<String> {
-        self.repo.config_snapshot().string(key).map(|value| value.to_string())
+        self.gix().common_dir().join("loom")
     }
 }
+
+#[cfg(test)]
+#[path = "threads_tests.rs"]
+mod threads_tests;

@@ -9,9 +9,9 @@
 //! temporary file in the objects directory, then renamed), is read-only like git's, and an
 //! object that already exists is not rewritten.
 
-use std::cell::RefCell;
 use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use gix::objs::{Kind, WriteTo};
 use gix::zlib::stream::deflate::{Compress, FlushCompress};
@@ -24,7 +24,8 @@ pub(super) struct LooseWriter {
     objects_dir: PathBuf,
     hash_kind: gix::hash::Kind,
     level: Compression,
-    compressor: RefCell<Option<Compress>>,
+    /// Behind a lock so one store can write from several threads; a command writes from one.
+    compressor: Mutex<Option<Compress>>,
 }
 
 impl LooseWriter {
@@ -43,7 +44,7 @@ impl LooseWriter {
             objects_dir: repo.common_dir().join("objects"),
             hash_kind: repo.object_hash(),
             level,
-            compressor: RefCell::new(None),
+            compressor: Mutex::new(None),
         }
     }
 
@@ -89,7 +90,8 @@ impl LooseWriter {
     }
 
     fn compress(&self, header: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        let mut slot = self.compressor.borrow_mut();
+        // A writer that panicked mid-compression leaves a compressor that is reset before use.
+        let mut slot = self.compressor.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let compressor = match slot.as_mut() {
             Some(compressor) => {
                 compressor.reset();
@@ -120,8 +122,8 @@ impl LooseWriter {
 }
 
 fn io_error(context: &str, err: std::io::Error) -> Error {
-    Error::Git {
+    Error::Io {
         context: context.to_owned(),
-        source: gix::Error::from_error(err),
+        source: err,
     }
 }

@@ -44,7 +44,7 @@ impl Store {
             problem,
         };
         let commit = self
-            .repo
+            .gix()
             .find_commit(commit_id)
             .map_err(|err| corrupt(format!("{commit_id} is not a readable commit: {err}")))?;
         let decoded = commit
@@ -59,7 +59,7 @@ impl Store {
         let parents: Vec<ObjectId> = decoded.parents().collect();
         let tree_id = decoded.tree();
         let tree = self
-            .repo
+            .gix()
             .find_tree(tree_id)
             .map_err(|err| corrupt(format!("tree {tree_id} cannot be read: {err}")))?;
         let mut files = BTreeMap::new();
@@ -69,7 +69,7 @@ impl Store {
                 continue;
             }
             let blob = self
-                .repo
+                .gix()
                 .find_blob(entry.oid())
                 .map_err(|err| corrupt(format!("blob {} cannot be read: {err}", entry.oid())))?;
             files.insert(entry.filename().to_string(), blob.data.clone());

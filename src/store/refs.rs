@@ -23,13 +23,13 @@ pub struct RefTip {
 impl Store {
     /// The commit a ref points at, or `None` if the ref does not exist.
     pub fn tip(&self, ref_name: &str) -> Result<Option<ObjectId>> {
-        match std::fs::read(self.repo.common_dir().join(ref_name)) {
+        match std::fs::read(self.gix().common_dir().join(ref_name)) {
             Ok(bytes) => return parse_loose(ref_name, &bytes).map(Some),
             Err(err) if is_absent(&err) => {}
             Err(err) => return Err(unreadable(ref_name, &err.to_string())),
         }
         let packed = self
-            .repo
+            .gix()
             .refs
             .cached_packed_buffer()
             .map_err(|err| unreadable("packed-refs", &err.to_string()))?;
@@ -47,10 +47,10 @@ impl Store {
     pub fn list(&self, prefix: &str) -> Result<(Vec<RefTip>, Vec<Error>)> {
         let mut loose = Vec::new();
         let mut broken = Vec::new();
-        walk_loose(&self.repo.common_dir().join(prefix), prefix, &mut loose, &mut broken);
+        walk_loose(&self.gix().common_dir().join(prefix), prefix, &mut loose, &mut broken);
         loose.sort_by(|a, b| a.name.cmp(&b.name));
         let packed = self
-            .repo
+            .gix()
             .refs
             .cached_packed_buffer()
             .map_err(|err| unreadable("packed-refs", &err.to_string()))?;
@@ -80,7 +80,7 @@ impl Store {
 impl Store {
     /// The `packed-refs` file, as git names it to its users.
     pub(super) fn packed_refs_path(&self) -> std::path::PathBuf {
-        self.repo.common_dir().join("packed-refs")
+        self.gix().common_dir().join("packed-refs")
     }
 
     /// The first damaged line of the `packed-refs` file, as an error naming the file and the

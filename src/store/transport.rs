@@ -80,7 +80,7 @@ pub enum PushOutcome {
 impl Store {
     /// Whether `name` is a remote configured in this repository.
     pub fn has_remote(&self, name: &str) -> bool {
-        self.repo
+        self.gix()
             .config_snapshot()
             .string(format!("remote.{name}.url").as_str())
             .is_some()
@@ -89,7 +89,7 @@ impl Store {
     /// A `git` command run on this repository.
     fn git(&self) -> Command {
         let mut command = Command::new("git");
-        command.arg("--git-dir").arg(self.repo.git_dir());
+        command.arg("--git-dir").arg(self.gix().git_dir());
         command
     }
 
@@ -108,9 +108,7 @@ impl Store {
         let mirror_claims = tracking_ref(remote, super::CLAIMS_PREFIX);
         let (before, _) = self.list(&mirror_claims)?;
         let before: BTreeMap<String, ObjectId> = before.into_iter().map(|tip| (tip.name, tip.tip)).collect();
-        let reported = self
-            .fetch_once(remote)
-            .map_err(|message| remote_error(remote, &message))?;
+        let reported = self.fetch_once(remote)?;
         let mut changes = Vec::with_capacity(reported.len());
         for fetched in reported {
             let is_claim = fetched.tracking_ref.starts_with(&mirror_claims);
@@ -176,10 +174,10 @@ impl Store {
     /// One `git fetch --dry-run`: the objects of `refs/loom/*` are downloaded, no ref is
     /// written, and every mirror ref the fetch would change is returned with the value git found
     /// it holding (`old`) and the remote's (`new`, `None` when the remote lacks it).
-    fn fetch_once(&self, remote: &str) -> std::result::Result<Vec<FetchedRef>, String> {
+    fn fetch_once(&self, remote: &str) -> Result<Vec<FetchedRef>> {
         let tracking = tracking_prefix(remote);
-        let output = self
-            .git()
+        let mut command = self.git();
+        command
             // Protocol v2 lets the remote advertise only the refs under the refspecs' prefixes.
             .args(["-c", "protocol.version=2"])
             .args([
@@ -196,11 +194,10 @@ impl Store {
             .arg(format!("+refs/loom/meta*:{tracking}meta*"))
             .arg(format!("+refs/loom/tasks/*:{tracking}tasks/*"))
             .arg(format!("+refs/loom/handoffs/*:{tracking}handoffs/*"))
-            .arg(format!("+refs/loom/claims/*:{tracking}claims/*"))
-            .output()
-            .map_err(|err| format!("cannot run git: {err}"))?;
+            .arg(format!("+refs/loom/claims/*:{tracking}claims/*"));
+        let output = run_against(&mut command, remote)?;
         if !output.status.success() {
-            return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+            return Err(process_error(&command, remote, &output));
         }
         let stdout = String::from_utf8_lossy(&output.stdout);
         let mut fetched = Vec::new();
@@ -214,15 +211,14 @@ impl Store {
 
     /// The commit `remote` holds at `name` (a full ref name), asked of the remote itself.
     pub fn remote_tip(&self, remote: &str, name: &str) -> Result<Option<ObjectId>> {
-        let output = self
-            .git()
+        let mut command = self.git();
+        command
             .args(["-c", "protocol.version=2", "ls-remote", "--refs"])
             .arg(remote)
-            .arg(name)
-            .output()
-            .map_err(|err| remote_error(remote, &format!("cannot run git: {err}")))?;
+            .arg(name);
+        let output = run_against(&mut command, remote)?;
         if !output.status.success() {
-            return Err(remote_error(remote, &String::from_utf8_lossy(&output.stderr)));
+            return Err(process_error(&command, remote, &output));
         }
         // `<id>\t<ref>` per line; the pattern also matches refs that merely end like `name`.
         Ok(String::from_utf8_lossy(&output.stdout)
@@ -279,9 +275,7 @@ impl Store {
             let source = update.new.map(|id| id.to_string()).unwrap_or_default();
             command.arg(format!("{source}:{}", update.name));
         }
-        let output = command
-            .output()
-            .map_err(|err| remote_error(remote, &format!("cannot run git: {err}")))?;
+        let output = run_against(&mut command, remote)?;
         let stdout = String::from_utf8_lossy(&output.stdout);
         let mut rejected = Vec::new();
         let mut reported = 0;
@@ -316,7 +310,10 @@ impl Store {
         if !rejected.is_empty() {
             return Ok(PushOutcome::Rejected(rejected));
         }
-        if !output.status.success() || reported == 0 {
+        if !output.status.success() {
+            return Err(process_error(&command, remote, &output));
+        }
+        if reported == 0 {
             return Err(remote_error(remote, &String::from_utf8_lossy(&output.stderr)));
         }
         self.record_pushed(remote, updates, by);
@@ -363,15 +360,43 @@ fn parse_id(text: &str) -> Option<ObjectId> {
 }
 
 fn remote_error(remote: &str, message: &str) -> Error {
-    let message = message
+    Error::Remote {
+        remote: remote.to_owned(),
+        message: one_line(message),
+    }
+}
+
+/// git's message, its non-empty lines trimmed and joined with "; ".
+fn one_line(message: &str) -> String {
+    message
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .collect::<Vec<_>>()
-        .join("; ");
-    Error::Remote {
+        .join("; ")
+}
+
+/// Run `command`, a `git` that talks to `remote`, and collect what it printed; a `git` that
+/// cannot be started is an [`Error::Io`] naming the remote.
+pub(super) fn run_against(command: &mut Command, remote: &str) -> Result<std::process::Output> {
+    command.output().map_err(|source| Error::Io {
+        context: format!("remote {remote:?}: cannot run git"),
+        source,
+    })
+}
+
+/// The failure of a `git` that talked to `remote` and exited unsuccessfully.
+pub(super) fn process_error(command: &Command, remote: &str, output: &std::process::Output) -> Error {
+    let line = std::iter::once(command.get_program())
+        .chain(command.get_args())
+        .map(|part| part.to_string_lossy())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Error::Process {
         remote: remote.to_owned(),
-        message,
+        command: line,
+        status: output.status,
+        stderr: one_line(&String::from_utf8_lossy(&output.stderr)),
     }
 }
 

@@ -119,10 +119,7 @@ impl Store {
         }
         entries.sort();
         let tree_id = self.objects.write(&gix::objs::Tree { entries })?;
-        let nonce = getrandom::u64().map_err(|err| Error::Git {
-            context: "cannot draw a random nonce".into(),
-            source: gix::Error::from_error(std::io::Error::other(err.to_string())),
-        })?;
+        let nonce = getrandom::u64().map_err(Error::Random)?;
         let signature = by.to_gix();
         let commit = gix::objs::Commit {
             tree: tree_id,
@@ -172,7 +169,7 @@ impl Store {
         let committer = by.to_gix();
         let mut time_buf = gix::date::parse::TimeBuf::default();
         let result = self
-            .repo
+            .gix()
             .edit_references_as(edits, Some(committer.to_ref(&mut time_buf)));
         match result {
             Ok(_) => Ok(()),
@@ -193,7 +190,7 @@ impl Store {
     /// otherwise block the ref for good. The caller's retry then finds the ref free.
     fn remove_stale_locks(&self, updates: &[RefUpdate]) {
         let now = std::time::SystemTime::now();
-        let common = self.repo.common_dir();
+        let common = self.gix().common_dir();
         let locks = updates
             .iter()
             .map(|update| common.join(format!("{}.lock", update.name)))
