@@ -84,3 +84,97 @@ impl<'a> From<&'a Recovery> for RecoveryJson<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Claim;
+
+    fn id(text: &str) -> TaskId {
+        TaskId::parse(text).expect("a valid task id")
+    }
+
+    fn at(text: &str) -> jiff::Timestamp {
+        text.parse().expect("a valid timestamp")
+    }
+
+    // Guards: `sweep --json` changing shape (doc/cli.md's example: one expired claim, one
+    // locked claim skipped, `ref` spelled as such).
+    #[test]
+    fn sweep_prints_the_documented_object() {
+        let outcome = SweepOutcome {
+            expired: vec![(id("loom-b050289e"), "bob".into())],
+            problems: vec![Problem {
+                ref_name: "refs/loom/claims/loom-5101c93e".into(),
+                problem: "refs/loom/claims/loom-5101c93e is locked by another writer (0s old lock); left for the next sweep".into(),
+            }],
+            ..SweepOutcome::default()
+        };
+        assert_eq!(
+            serde_json::to_string_pretty(&SweepJson::from(&outcome)).expect("serializes"),
+            r#"{
+  "expired": [
+    {
+      "id": "loom-b050289e",
+      "agent": "bob"
+    }
+  ],
+  "void": [],
+  "revived": [],
+  "skipped": [
+    {
+      "ref": "refs/loom/claims/loom-5101c93e",
+      "problem": "refs/loom/claims/loom-5101c93e is locked by another writer (0s old lock); left for the next sweep"
+    }
+  ],
+  "cleaned": []
+}"#
+        );
+    }
+
+    // Guards: `recover --json` changing shape (doc/cli.md's example of an expired claim).
+    #[test]
+    fn recovery_prints_the_documented_object() {
+        let recovery = Recovery {
+            id: id("loom-608fd64d"),
+            claim: Claim {
+                schema: 1,
+                task: id("loom-608fd64d"),
+                agent: "carol".into(),
+                token: "7213ac973026a2a1".into(),
+                claimed_at: at("2026-11-21T10:27:29.611356769Z"),
+                expires_at: at("2026-11-21T10:27:34.611356769Z"),
+                heartbeat_at: at("2026-11-21T10:27:29.611356769Z"),
+                ttl_secs: 5,
+                progress: None,
+                percent: None,
+                attempt: 2,
+                worktree: None,
+                branch: None,
+                extra: Default::default(),
+            },
+            health: Health::Expired,
+            requeue: true,
+            requeued: false,
+        };
+        assert_eq!(
+            serde_json::to_string_pretty(&RecoveryJson::from(&recovery)).expect("serializes"),
+            r#"{
+  "id": "loom-608fd64d",
+  "health": "expired",
+  "requeue": true,
+  "requeued": false,
+  "claim": {
+    "agent": "carol",
+    "token": "7213ac973026a2a1",
+    "claimed_at": "2026-11-21T10:27:29.611356769Z",
+    "expires_at": "2026-11-21T10:27:34.611356769Z",
+    "heartbeat_at": "2026-11-21T10:27:29.611356769Z",
+    "progress": null,
+    "percent": null,
+    "attempt": 2
+  }
+}"#
+        );
+    }
+}

@@ -25,9 +25,7 @@ pub use graph::{EdgeJson, GraphJson};
 pub use history::VersionJson;
 pub use lease::{ExpiredJson, RecoveryJson, SkippedJson, SweepJson};
 pub use plan::{PlanImportJson, PlanStageJson};
-pub use project::{
-    DoctorCheckedJson, DoctorReportJson, FindingJson, InitJson, SettingChangeJson, SettingJson,
-};
+pub use project::{DoctorCheckedJson, DoctorReportJson, FindingJson, InitJson, SettingChangeJson, SettingJson};
 pub use session::{NextJson, RemovalJson, SignalJson, WorktreeAddedJson, WorktreeJson};
 pub use status::{ClaimedJson, RecentJson, StatusJson};
 pub use sync::{MergedJson, RemoteJson, SyncReportJson};

@@ -126,3 +126,95 @@ impl<'a> From<&'a DoctorReport> for DoctorReportJson<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pretty(value: &impl Serialize) -> String {
+        serde_json::to_string_pretty(value).expect("the shapes serialize")
+    }
+
+    // Guards: `init --json` changing shape when its JSON moved out of the CLI (doc/cli.md
+    // shows this object for a project that was already initialised).
+    #[test]
+    fn init_of_an_initialised_project_prints_the_documented_object() {
+        let meta = Meta::new("shop".into(), jiff::Timestamp::UNIX_EPOCH);
+        let json = InitJson::new(&meta, &InitOutcome::AlreadyInitialized);
+        assert_eq!(
+            pretty(&json),
+            r#"{
+  "project": "shop",
+  "schema": 1,
+  "created": false,
+  "renamed_from": null
+}"#
+        );
+        let renamed = InitOutcome::Renamed { from: "shop2".into() };
+        let json = InitJson::new(&meta, &renamed);
+        assert_eq!(json.renamed_from, Some("shop2"));
+        assert!(!json.created);
+        assert!(InitJson::new(&meta, &InitOutcome::Created).created);
+    }
+
+    // Guards: `doctor --json` losing a field or reordering keys (doc/cli.md's example).
+    #[test]
+    fn doctor_report_prints_the_documented_object() {
+        let report = DoctorReport {
+            findings: vec![Finding {
+                kind: FindingKind::VoidClaim,
+                subject: "refs/loom/claims/loom-3caf9b4d".into(),
+                message: "a claim of bob on a done task: nobody holds it".into(),
+                fix: "git loom doctor --fix".into(),
+                fixable: true,
+                fixed: false,
+            }],
+            tasks: 12,
+            claims: 3,
+            handoffs: 4,
+        };
+        assert_eq!(
+            pretty(&DoctorReportJson::from(&report)),
+            r#"{
+  "healthy": false,
+  "checked": {
+    "tasks": 12,
+    "claims": 3,
+    "handoffs": 4
+  },
+  "findings": [
+    {
+      "kind": "void-claim",
+      "subject": "refs/loom/claims/loom-3caf9b4d",
+      "message": "a claim of bob on a done task: nobody holds it",
+      "fix": "git loom doctor --fix",
+      "fixable": true,
+      "fixed": false
+    }
+  ]
+}"#
+        );
+    }
+
+    // Guards: a config change losing the flattened setting fields or `changed`.
+    #[test]
+    fn a_setting_change_is_the_setting_followed_by_changed() {
+        let change = ConfigChange {
+            entry: SettingEntry {
+                key: "claims.ttl_secs".into(),
+                value: serde_json::json!(600),
+                is_default: false,
+                known: true,
+            },
+            changed: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&SettingChangeJson::from(&change)).expect("serializes"),
+            r#"{"key":"claims.ttl_secs","value":600,"default":false,"known":true,"changed":true}"#
+        );
+        assert_eq!(
+            serde_json::to_string(&SettingJson::from(&change.entry)).expect("serializes"),
+            r#"{"key":"claims.ttl_secs","value":600,"default":false,"known":true}"#
+        );
+    }
+}
