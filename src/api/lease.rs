@@ -106,7 +106,9 @@ mod tests {
             expired: vec![(id("loom-b050289e"), "bob".into())],
             problems: vec![Problem {
                 ref_name: "refs/loom/claims/loom-5101c93e".into(),
-                problem: "refs/loom/claims/loom-5101c93e is locked by another writer (0s old lock); left for the next sweep".into(),
+                problem:
+                    "refs/loom/claims/loom-5101c93e is locked by another writer (0s old lock); left for the next sweep"
+                        .into(),
             }],
             ..SweepOutcome::default()
         };

@@ -32,40 +32,39 @@ impl<'a> NextJson<'a> {
     }
 }
 
-/// A task's signal. The keys are in name order, as this object has always been printed.
+/// A task's signal.
 #[derive(Debug, Serialize)]
 pub struct SignalJson<'a> {
-    pub signal: &'a str,
     pub task: &'a str,
+    pub signal: &'a str,
 }
 
 impl<'a> SignalJson<'a> {
     pub fn new(task: &'a Task, signal: &'a str) -> Self {
         SignalJson {
-            signal,
             task: task.id.as_str(),
+            signal,
         }
     }
 }
 
-/// A task's worktree after `worktree add`. The keys are in name order, as this object has
-/// always been printed.
+/// A task's worktree after `worktree add`.
 #[derive(Debug, Serialize)]
 pub struct WorktreeAddedJson<'a> {
+    pub task: &'a str,
+    pub path: String,
     pub branch: &'a str,
     /// `false` when it already existed.
     pub created: bool,
-    pub path: String,
-    pub task: &'a str,
 }
 
 impl<'a> From<&'a TaskWorktree> for WorktreeAddedJson<'a> {
     fn from(worktree: &'a TaskWorktree) -> Self {
         WorktreeAddedJson {
+            task: worktree.task.as_str(),
+            path: worktree.path.display().to_string(),
             branch: &worktree.branch,
             created: worktree.created,
-            path: worktree.path.display().to_string(),
-            task: worktree.task.as_str(),
         }
     }
 }
@@ -128,5 +127,67 @@ impl<'a> From<&'a Removal> for RemovalJson<'a> {
                 kept_because: Some(why),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TaskId;
+    use crate::model::state::new_task;
+    use crate::model::{Kind, Priority};
+
+    fn id() -> TaskId {
+        TaskId::parse("loom-1a2b3c4d").expect("a valid task id")
+    }
+
+    // Guards: `worktree add --json` and `signal --json` printing other bytes than they did
+    // when the CLI built them inline (keys in the order they were written there).
+    #[test]
+    fn the_objects_once_built_inline_keep_their_bytes() {
+        let worktree = TaskWorktree {
+            task: id(),
+            path: ".loom/worktrees/loom-1a2b3c4d".into(),
+            branch: "loom/loom-1a2b3c4d".into(),
+            created: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&WorktreeAddedJson::from(&worktree)).expect("serializes"),
+            r#"{"task":"loom-1a2b3c4d","path":".loom/worktrees/loom-1a2b3c4d","branch":"loom/loom-1a2b3c4d","created":true}"#
+        );
+        let task = new_task(
+            id(),
+            "Cart API".into(),
+            Kind::Task,
+            Priority::P2,
+            jiff::Timestamp::UNIX_EPOCH,
+        );
+        assert_eq!(
+            serde_json::to_string(&SignalJson::new(&task, "# loom-1a2b3c4d: Cart API\n")).expect("serializes"),
+            r##"{"task":"loom-1a2b3c4d","signal":"# loom-1a2b3c4d: Cart API\n"}"##
+        );
+    }
+
+    // Guards: a kept worktree reported as removed, or a removed one without its branch flag.
+    #[test]
+    fn a_removal_says_whether_the_worktree_went_and_why_it_stayed() {
+        let removed = Removal::Removed {
+            task: id(),
+            path: "wt".into(),
+            branch_deleted: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&RemovalJson::from(&removed)).expect("serializes"),
+            r#"{"task":"loom-1a2b3c4d","path":"wt","removed":true,"branch_deleted":true,"kept_because":null}"#
+        );
+        let kept = Removal::Kept {
+            task: id(),
+            path: "wt".into(),
+            why: "it has uncommitted changes".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&RemovalJson::from(&kept)).expect("serializes"),
+            r#"{"task":"loom-1a2b3c4d","path":"wt","removed":false,"branch_deleted":false,"kept_because":"it has uncommitted changes"}"#
+        );
     }
 }

@@ -74,3 +74,53 @@ impl<'a> SyncReportJson<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TaskId;
+    use crate::model::reconcile::{Conflict, Rule, Winner};
+
+    fn id(text: &str) -> TaskId {
+        TaskId::parse(text).expect("a valid task id")
+    }
+
+    // Guards: `sync --json` losing a key or spelling a pair other than as a two-item array
+    // (doc/cli.md lists the keys in this order).
+    #[test]
+    fn a_sync_report_prints_every_documented_key_in_order() {
+        let report = SyncReport {
+            fetched: 2,
+            fast_forwarded: vec!["refs/loom/tasks/loom-8c2c7e66".into()],
+            merged: vec![(
+                id("loom-8c2c7e66"),
+                vec![Conflict {
+                    field: "title".into(),
+                    winner: Winner::Theirs,
+                    rule: Rule::Lamport,
+                }],
+            )],
+            cycles_broken: vec![(id("loom-1a2b3c4d"), id("loom-8c2c7e66"))],
+            claims_dropped: vec![id("loom-1a2b3c4d")],
+            taken_from_remote: vec!["refs/loom/meta".into()],
+            pushed: vec!["refs/loom/tasks/loom-8c2c7e66".into()],
+            skipped: vec![("refs/loom/tasks/loom-deadbeef".into(), "unreadable".into())],
+            rounds: 1,
+            moved_local: true,
+        };
+        assert_eq!(
+            serde_json::to_string(&SyncReportJson::new("origin", &report)).expect("serializes"),
+            concat!(
+                r#"{"remote":"origin","rounds":1,"fetched":2,"fast_forwarded":["refs/loom/tasks/loom-8c2c7e66"],"#,
+                r#""merged":[{"id":"loom-8c2c7e66","both_changed":["title"]}],"#,
+                r#""cycles_broken":[["loom-1a2b3c4d","loom-8c2c7e66"]],"claims_dropped":["loom-1a2b3c4d"],"#,
+                r#""taken_from_remote":["refs/loom/meta"],"pushed":["refs/loom/tasks/loom-8c2c7e66"],"#,
+                r#""skipped":[["refs/loom/tasks/loom-deadbeef","unreadable"]]}"#
+            )
+        );
+        assert_eq!(
+            serde_json::to_string(&RemoteJson::new(None)).expect("serializes"),
+            r#"{"remote":null}"#
+        );
+    }
+}

@@ -41,22 +41,84 @@ impl<'a> VerifyReportJson<'a> {
 }
 
 /// `done` refusing a worktree with uncommitted changes: no check ran, so `passed` is false.
-/// The keys are in name order, as this object has always been printed.
 #[derive(Debug, Serialize)]
 pub struct UncommittedJson<'a> {
-    pub passed: bool,
     pub task: &'a str,
-    pub uncommitted: &'a [String],
     pub worktree: String,
+    pub uncommitted: &'a [String],
+    pub passed: bool,
 }
 
 impl<'a> UncommittedJson<'a> {
     pub fn new(task: &'a Task, state: &'a WorkState) -> Self {
         UncommittedJson {
-            passed: false,
             task: task.id.as_str(),
-            uncommitted: &state.changes,
             worktree: state.dir.display().to_string(),
+            uncommitted: &state.changes,
+            passed: false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::state::new_task;
+    use crate::model::{Kind, Priority, TaskId};
+
+    fn task() -> Task {
+        let id = TaskId::parse("loom-1a2b3c4d").expect("a valid task id");
+        new_task(
+            id,
+            "Cart API".into(),
+            Kind::Task,
+            Priority::P2,
+            jiff::Timestamp::UNIX_EPOCH,
+        )
+    }
+
+    fn dirty() -> WorkState {
+        WorkState {
+            dir: ".loom/worktrees/loom-1a2b3c4d".into(),
+            own: true,
+            head: Some("8d0c1e2f".into()),
+            changes: vec!["?? notes.txt".into()],
+            ahead: Some(1),
+        }
+    }
+
+    // Guards: `done --json` refusing a dirty worktree printing other bytes than it did when
+    // the CLI built the object inline.
+    #[test]
+    fn the_refusal_of_uncommitted_work_keeps_its_bytes() {
+        let (task, state) = (task(), dirty());
+        assert_eq!(
+            serde_json::to_string_pretty(&UncommittedJson::new(&task, &state)).expect("serializes"),
+            r#"{
+  "task": "loom-1a2b3c4d",
+  "worktree": ".loom/worktrees/loom-1a2b3c4d",
+  "uncommitted": [
+    "?? notes.txt"
+  ],
+  "passed": false
+}"#
+        );
+    }
+
+    // Guards: the uncommitted changes shown although the worktree itself was checked, or left
+    // out although a commit of it was checked instead.
+    #[test]
+    fn uncommitted_changes_are_listed_only_when_a_commit_was_checked() {
+        let (task, state) = (task(), dirty());
+        let report = Report::default();
+        let in_commit = Checked::Commit("8d0c1e2f".into());
+        assert_eq!(
+            serde_json::to_string(&VerifyReportJson::new(&task, &state, &in_commit, &report)).expect("serializes"),
+            r#"{"task":"loom-1a2b3c4d","worktree":".loom/worktrees/loom-1a2b3c4d","checked_commit":"8d0c1e2f","uncommitted":["?? notes.txt"],"passed":true,"checks":[]}"#
+        );
+        let in_place = Checked::InPlace(state.dir.clone());
+        let json = VerifyReportJson::new(&task, &state, &in_place, &report);
+        assert_eq!(json.checked_commit, None);
+        assert!(json.uncommitted.is_empty());
     }
 }
