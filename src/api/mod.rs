@@ -1,12 +1,33 @@
-//! The shapes every front end shares, independent of how they are shown: the JSON of tasks
-//! and claims that `--json` prints (and the MCP tools and web pages to come return), and
-//! failures as a stable [`ErrorCode`] with a message and hints.
+//! The shapes every front end shares, independent of how they are shown: the JSON that
+//! `--json` prints (and the MCP tools and web pages to come return) — tasks and claims, the
+//! graph, status, history, plan imports, sessions and worktrees, leases, checks, the project
+//! and its settings, and exchanges with a remote — and failures as a stable [`ErrorCode`]
+//! with a message and hints.
 //!
-//! Nothing here reads or writes: values are built from what the use cases return. A change to
-//! a shape here is a change of interface, documented in `doc/cli.md`.
+//! Nothing here reads or writes: each shape is built from a value the use cases return (with
+//! whatever else it shows, such as the remote's name, passed in). A change to a shape here is
+//! a change of interface, documented in `doc/cli.md`.
 
 mod error;
+mod graph;
+mod history;
+mod lease;
+mod plan;
+mod project;
+mod session;
+mod status;
+mod sync;
 mod task;
+mod verify;
 
 pub use error::{ErrorClass, ErrorCode, Failure};
+pub use graph::{EdgeJson, GraphJson};
+pub use history::VersionJson;
+pub use lease::{ExpiredJson, RecoveryJson, SkippedJson, SweepJson};
+pub use plan::{PlanImportJson, PlanStageJson};
+pub use project::{DoctorCheckedJson, DoctorReportJson, FindingJson, InitJson, SettingChangeJson, SettingJson};
+pub use session::{NextJson, RemovalJson, SignalJson, WorktreeAddedJson, WorktreeJson};
+pub use status::{ClaimedJson, RecentJson, StatusJson};
+pub use sync::{MergedJson, RemoteJson, SyncReportJson};
 pub use task::{ClaimJson, TaskJson, tasks_json};
+pub use verify::{UncommittedJson, VerifyReportJson};

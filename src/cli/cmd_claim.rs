@@ -2,6 +2,7 @@
 
 use clap::Args;
 
+use git_loom::api::UncommittedJson;
 use git_loom::claims::{ClaimOptions, Credentials, Held, NextFilter};
 use git_loom::loom::Loom;
 use git_loom::model::Priority;
@@ -261,12 +262,7 @@ pub fn run_done(args: &DoneArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         DoneOutcome::Uncommitted { task, state } => {
             // The refusal is the command's result, so it goes to stdout like a failed check.
             if ui.json {
-                ui.json_value(&serde_json::json!({
-                    "task": task.id.as_str(),
-                    "worktree": state.dir.display().to_string(),
-                    "uncommitted": state.changes,
-                    "passed": false,
-                }))?;
+                ui.json_value(&UncommittedJson::new(&task, &state))?;
             } else {
                 ui.line(format!(
                     "{}: uncommitted changes in {}:\n  {}",

@@ -1,9 +1,9 @@
 //! `git loom config`: list, read and change the shared settings in `refs/loom/meta`.
 
 use clap::Args;
-use serde::Serialize;
 
-use git_loom::project::{self, SettingEntry};
+use git_loom::api::{SettingChangeJson, SettingJson};
+use git_loom::project;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -30,32 +30,6 @@ pub struct ConfigArgs {
     value: Option<String>,
 }
 
-#[derive(Serialize)]
-struct EntryJson<'a> {
-    key: &'a str,
-    value: &'a serde_json::Value,
-    default: bool,
-    known: bool,
-}
-
-impl<'a> From<&'a SettingEntry> for EntryJson<'a> {
-    fn from(entry: &'a SettingEntry) -> Self {
-        EntryJson {
-            key: &entry.key,
-            value: &entry.value,
-            default: entry.is_default,
-            known: entry.known,
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ChangeJson<'a> {
-    #[serde(flatten)]
-    entry: EntryJson<'a>,
-    changed: bool,
-}
-
 fn shown(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::String(text) => text.clone(),
@@ -79,7 +53,7 @@ pub fn run(args: &ConfigArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
         (Some(key), None) => {
             let entry = project::config_get(&store, key)?;
             if ui.json {
-                ui.json_value(&EntryJson::from(&entry))?;
+                ui.json_value(&SettingJson::from(&entry))?;
             } else {
                 ui.line(shown(&entry.value))?;
             }
@@ -88,7 +62,7 @@ pub fn run(args: &ConfigArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
         (None, _) => {
             let entries = project::config_list(&store)?;
             if ui.json {
-                let list: Vec<EntryJson<'_>> = entries.iter().map(EntryJson::from).collect();
+                let list: Vec<SettingJson<'_>> = entries.iter().map(SettingJson::from).collect();
                 ui.json_value(&list)?;
                 return Ok(Exit::Success);
             }
@@ -107,10 +81,7 @@ pub fn run(args: &ConfigArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
 
 fn report_change(change: &project::ConfigChange, ui: &mut Ui) -> Result<Exit, CommandError> {
     if ui.json {
-        ui.json_value(&ChangeJson {
-            entry: EntryJson::from(&change.entry),
-            changed: change.changed,
-        })?;
+        ui.json_value(&SettingChangeJson::from(change))?;
     } else if change.changed {
         ui.note(format!("{} = {}", change.entry.key, change.entry.value));
     } else {

@@ -1,9 +1,9 @@
 //! `git loom doctor`: report damaged or leftover coordination state, and mend what is safe.
 
 use clap::Args;
-use serde::Serialize;
 
-use git_loom::project::{self, DoctorReport, FindingKind};
+use git_loom::api::DoctorReportJson;
+use git_loom::project::{self, DoctorReport};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -25,36 +25,12 @@ pub struct DoctorArgs {
     fix: bool,
 }
 
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    healthy: bool,
-    checked: CheckedJson,
-    findings: Vec<FindingJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct CheckedJson {
-    tasks: usize,
-    claims: usize,
-    handoffs: usize,
-}
-
-#[derive(Serialize)]
-struct FindingJson<'a> {
-    kind: FindingKind,
-    subject: &'a str,
-    message: &'a str,
-    fix: &'a str,
-    fixable: bool,
-    fixed: bool,
-}
-
 pub fn run(args: &DoctorArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let store = context.store()?;
     let actor = context.actor(&store)?;
     let report = project::doctor(store, args.fix, &actor)?;
     if ui.json {
-        ui.json_value(&json(&report))?;
+        ui.json_value(&DoctorReportJson::from(&report))?;
     } else {
         print(&report, ui)?;
     }
@@ -62,29 +38,6 @@ pub fn run(args: &DoctorArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
         true => Exit::Success,
         false => Exit::Error,
     })
-}
-
-fn json(report: &DoctorReport) -> ReportJson<'_> {
-    ReportJson {
-        healthy: report.healthy(),
-        checked: CheckedJson {
-            tasks: report.tasks,
-            claims: report.claims,
-            handoffs: report.handoffs,
-        },
-        findings: report
-            .findings
-            .iter()
-            .map(|finding| FindingJson {
-                kind: finding.kind,
-                subject: &finding.subject,
-                message: &finding.message,
-                fix: &finding.fix,
-                fixable: finding.fixable,
-                fixed: finding.fixed,
-            })
-            .collect(),
-    }
 }
 
 fn print(report: &DoctorReport, ui: &mut Ui) -> Result<(), CommandError> {

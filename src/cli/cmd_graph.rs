@@ -3,15 +3,15 @@
 use std::collections::BTreeMap;
 
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 
+use git_loom::api::GraphJson;
 use git_loom::graph::EdgeKind;
 use git_loom::graph::export;
 use git_loom::model::{TaskId, View};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render::{self, TaskJson};
+use super::render;
 use super::ui::Ui;
 
 /// Show the dependency graph
@@ -35,21 +35,6 @@ enum Format {
     Dot,
 }
 
-#[derive(Serialize)]
-struct GraphJson<'a> {
-    nodes: Vec<TaskJson<'a>>,
-    edges: Vec<EdgeJson<'a>>,
-    critical_path: &'a [TaskId],
-    cycle: Option<&'a [TaskId]>,
-}
-
-#[derive(Serialize)]
-struct EdgeJson<'a> {
-    from: &'a TaskId,
-    to: &'a TaskId,
-    kind: String,
-}
-
 pub fn run(args: &GraphArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let view = loom.graph_view(context.now(), args.all)?;
@@ -64,22 +49,7 @@ pub fn run(args: &GraphArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit,
     match format {
         Format::Json => {
             let claims = render::read_claims(&loom, &view.snapshot, ui);
-            ui.json_value(&GraphJson {
-                nodes: rows
-                    .iter()
-                    .map(|(entry, derived)| TaskJson::new(&entry.task, derived).with_claim(claims.get(&entry.task.id)))
-                    .collect(),
-                edges: edges
-                    .iter()
-                    .map(|(from, to, kind)| EdgeJson {
-                        from,
-                        to,
-                        kind: kind.to_string(),
-                    })
-                    .collect(),
-                critical_path: critical,
-                cycle: view.cycle.as_ref().map(|c| c.0.as_slice()),
-            })?
+            ui.json_value(&GraphJson::new(&view, &claims))?
         }
         Format::Mermaid => ui.text(export::to_mermaid(&view.nodes(), edges))?,
         Format::Dot => ui.text(export::to_dot(&view.nodes(), edges))?,

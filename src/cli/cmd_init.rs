@@ -1,8 +1,8 @@
 //! `git loom init`: start tracking tasks in a repository (idempotent).
 
 use clap::Args;
-use serde::Serialize;
 
+use git_loom::api::InitJson;
 use git_loom::loom::Loom;
 use git_loom::project::InitOutcome;
 
@@ -25,14 +25,6 @@ pub struct InitArgs {
 /// The remote a fresh clone fetched from.
 const ORIGIN: &str = "origin";
 
-#[derive(Serialize)]
-struct InitJson<'a> {
-    project: &'a str,
-    schema: u32,
-    created: bool,
-    renamed_from: Option<&'a str>,
-}
-
 pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let store = context.store()?;
     let actor = context.actor(&store)?;
@@ -53,15 +45,7 @@ pub fn run(args: &InitArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
     let (loom, outcome) = Loom::init(store, args.name.as_deref(), &actor)?;
     let project = &loom.meta().project;
     if ui.json {
-        ui.json_value(&InitJson {
-            project,
-            schema: loom.meta().schema,
-            created: outcome == InitOutcome::Created,
-            renamed_from: match &outcome {
-                InitOutcome::Renamed { from } => Some(from),
-                _ => None,
-            },
-        })?;
+        ui.json_value(&InitJson::new(&loom.meta(), &outcome))?;
         return Ok(Exit::Success);
     }
     // The message is a confirmation, not a result a script asked for: `-q` silences it, as

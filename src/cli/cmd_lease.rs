@@ -1,15 +1,15 @@
 //! Taking work back and the dead letter: `sweep`, `recover`, `dead` and `reset`.
 
 use clap::Args;
-use serde::Serialize;
 
+use git_loom::api::{RecoveryJson, SweepJson};
 use git_loom::loom::ListFilter;
-use git_loom::model::{Health, TaskId, View};
+use git_loom::model::View;
 
 use super::cmd_update::print_edit;
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render::{self, ClaimJson};
+use super::render;
 use super::ui::Ui;
 
 /// Requeue tasks whose lease expired, and failed tasks whose backoff passed
@@ -48,24 +48,6 @@ pub struct ResetArgs {
     clear_output: bool,
 }
 
-#[derive(Serialize)]
-struct SweepJson<'a> {
-    expired: Vec<ExpiredJson<'a>>,
-    void: Vec<ExpiredJson<'a>>,
-    revived: &'a [TaskId],
-    /// Claims left alone, each with why (unreadable, or locked by a live writer).
-    skipped: Vec<SkippedJson<'a>>,
-    /// Files dead writers left behind (stale locks, temporary files), now removed.
-    cleaned: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct SkippedJson<'a> {
-    #[serde(rename = "ref")]
-    ref_name: &'a str,
-    problem: &'a str,
-}
-
 /// Warn about every claim left alone, then say how many there were.
 fn report_skipped(ui: &mut Ui, problems: &[git_loom::loom::Problem]) {
     for problem in problems {
@@ -79,21 +61,6 @@ fn report_skipped(ui: &mut Ui, problems: &[git_loom::loom::Problem]) {
     }
 }
 
-#[derive(Serialize)]
-struct ExpiredJson<'a> {
-    id: &'a TaskId,
-    agent: &'a str,
-}
-
-#[derive(Serialize)]
-struct RecoveryJson<'a> {
-    id: &'a TaskId,
-    health: Health,
-    requeue: bool,
-    requeued: bool,
-    claim: ClaimJson<'a>,
-}
-
 pub fn run_sweep(_: &SweepArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let actor = context.actor(loom.store())?;
@@ -103,32 +70,7 @@ pub fn run_sweep(_: &SweepArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
         ui.note(format!("removed {} left by a dead writer", litter.path.display()));
     }
     if ui.json {
-        ui.json_value(&SweepJson {
-            expired: outcome
-                .expired
-                .iter()
-                .map(|(id, agent)| ExpiredJson { id, agent })
-                .collect(),
-            void: outcome
-                .void
-                .iter()
-                .map(|(id, agent)| ExpiredJson { id, agent })
-                .collect(),
-            revived: &outcome.revived,
-            skipped: outcome
-                .problems
-                .iter()
-                .map(|problem| SkippedJson {
-                    ref_name: &problem.ref_name,
-                    problem: &problem.problem,
-                })
-                .collect(),
-            cleaned: outcome
-                .cleaned
-                .iter()
-                .map(|litter| litter.path.display().to_string())
-                .collect(),
-        })?;
+        ui.json_value(&SweepJson::from(&outcome))?;
     } else {
         for (id, agent) in &outcome.expired {
             ui.line(format!("{id}  requeued: lease of {agent} expired"))?;
@@ -155,16 +97,7 @@ pub fn run_recover(args: &RecoverArgs, context: &Context<'_>, ui: &mut Ui) -> Re
     let (recoveries, problems) = loom.recover(args.execute, &actor)?;
     report_skipped(ui, &problems);
     if ui.json {
-        let json: Vec<RecoveryJson<'_>> = recoveries
-            .iter()
-            .map(|r| RecoveryJson {
-                id: &r.id,
-                health: r.health,
-                requeue: r.requeue,
-                requeued: r.requeued,
-                claim: ClaimJson::new(&r.claim),
-            })
-            .collect();
+        let json: Vec<RecoveryJson<'_>> = recoveries.iter().map(RecoveryJson::from).collect();
         ui.json_value(&json)?;
         return Ok(Exit::Success);
     }

@@ -1,8 +1,8 @@
 //! `git loom log`: a task's history from its commit chain.
 
 use clap::Args;
-use serde::Serialize;
 
+use git_loom::api::VersionJson;
 use git_loom::tasks;
 
 use super::context::Context;
@@ -18,18 +18,6 @@ pub struct LogArgs {
     /// Show what changed in each version as a diff of task.json
     #[arg(long, short = 'p')]
     patch: bool,
-}
-
-#[derive(Serialize)]
-struct VersionJson<'a> {
-    commit: String,
-    time: jiff::Timestamp,
-    agent: Option<&'a str>,
-    op: Option<&'a str>,
-    summary: &'a str,
-    task: Option<serde_json::Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    patch: Option<String>,
 }
 
 pub fn run(args: &LogArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
@@ -48,18 +36,7 @@ pub fn run(args: &LogArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, C
         let json: Vec<VersionJson<'_>> = versions
             .iter()
             .zip(patches)
-            .map(|(version, patch)| VersionJson {
-                commit: version.commit_id.to_string(),
-                time: version.time,
-                agent: version.agent.as_deref(),
-                op: version.op.as_deref(),
-                summary: &version.summary,
-                task: version
-                    .task_json
-                    .as_deref()
-                    .and_then(|text| serde_json::from_str(text).ok()),
-                patch,
-            })
+            .map(|(version, patch)| VersionJson::new(version, patch))
             .collect();
         ui.json_value(&json)?;
         return Ok(Exit::Success);

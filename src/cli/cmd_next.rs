@@ -2,13 +2,12 @@
 //! command that gets a session going (resume or claim, worktree, signal).
 
 use clap::Args;
-use serde::Serialize;
 
+use git_loom::api::{NextJson, SignalJson};
 use git_loom::session::NextOptions;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render::TaskJson;
 use super::ui::Ui;
 
 /// Print the markdown prompt an agent starts from for a task
@@ -42,20 +41,11 @@ pub fn run_signal(args: &SignalArgs, context: &Context<'_>, ui: &mut Ui) -> Resu
     let loom = context.loom()?;
     let (task, text) = loom.signal(&args.id, None)?;
     if ui.json {
-        ui.json_value(&serde_json::json!({ "task": task.id.as_str(), "signal": text }))?;
+        ui.json_value(&SignalJson::new(&task, &text))?;
     } else {
         ui.text(text)?;
     }
     Ok(Exit::Success)
-}
-
-#[derive(Serialize)]
-struct NextJson<'a> {
-    resumed: bool,
-    task: TaskJson<'a>,
-    worktree: String,
-    branch: &'a str,
-    signal: &'a str,
 }
 
 pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
@@ -80,13 +70,7 @@ pub fn run_next(args: &NextArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     }
     if ui.json {
         let derived = loom.derive(&session.task, context.now())?;
-        ui.json_value(&NextJson {
-            resumed: session.resumed,
-            task: TaskJson::new(&session.task, &derived).with_claim(session.claim.as_ref()),
-            worktree: session.worktree.path.display().to_string(),
-            branch: &session.worktree.branch,
-            signal: &session.signal,
-        })?;
+        ui.json_value(&NextJson::new(&session, &derived))?;
     } else {
         ui.text(session.signal)?;
     }

@@ -3,9 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
-use git_loom::model::TaskId;
+use git_loom::api::PlanImportJson;
 use git_loom::plan::{detect_source, earlier_keys, parse_plan, plan_key};
 use git_loom::tasks::{ImportOutcome, PlanKeys};
 
@@ -41,35 +40,6 @@ enum PlanAction {
         #[arg(long)]
         prune: bool,
     },
-}
-
-#[derive(Serialize)]
-struct ImportJson<'a> {
-    plan: &'a str,
-    dry_run: bool,
-    created: Vec<StageJson<'a>>,
-    updated: Vec<StageJson<'a>>,
-    unchanged: Vec<StageJson<'a>>,
-    removed: Vec<StageJson<'a>>,
-    cancelled: Vec<StageJson<'a>>,
-    skipped: Vec<StageJson<'a>>,
-    warnings: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct StageJson<'a> {
-    stage: &'a str,
-    /// `null` for a task a dry run would create: its id is drawn when it is written.
-    id: Option<&'a str>,
-}
-
-fn stages(list: &[(String, TaskId)]) -> Vec<StageJson<'_>> {
-    list.iter()
-        .map(|(stage, id)| StageJson {
-            stage,
-            id: Some(id.as_str()),
-        })
-        .collect()
 }
 
 /// The plan file's path relative to the root of the working tree, `/`-separated; a file
@@ -128,24 +98,7 @@ pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
     };
     let outcome = loom.import_plan(&parsed.plan, &keys, *dry_run, *prune, &actor)?;
     if ui.json {
-        ui.json_value(&ImportJson {
-            plan: &plan_key,
-            dry_run: *dry_run,
-            created: match dry_run {
-                true => outcome
-                    .created
-                    .iter()
-                    .map(|(stage, _)| StageJson { stage, id: None })
-                    .collect(),
-                false => stages(&outcome.created),
-            },
-            updated: stages(&outcome.updated),
-            unchanged: stages(&outcome.unchanged),
-            removed: stages(&outcome.removed),
-            cancelled: stages(&outcome.cancelled),
-            skipped: stages(&outcome.skipped),
-            warnings,
-        })?;
+        ui.json_value(&PlanImportJson::new(&plan_key, *dry_run, &outcome, &warnings))?;
         return Ok(Exit::Success);
     }
     print_outcome(ui, &outcome, *dry_run)?;

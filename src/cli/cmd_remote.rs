@@ -1,8 +1,8 @@
 //! `git loom remote`, `fetch`, `push` and `sync`: coordinating through a git remote.
 
 use clap::Args;
-use serde::Serialize;
 
+use git_loom::api::{RemoteJson, SyncReportJson};
 use git_loom::loom::remote::{Exchange, configured_remote, exchange, remote_for, set_remote};
 use git_loom::sync::SyncReport;
 
@@ -47,20 +47,13 @@ pub struct SyncArgs {
     remote: Option<String>,
 }
 
-#[derive(Serialize)]
-struct RemoteJson<'a> {
-    remote: Option<&'a str>,
-}
-
 pub fn run_remote(args: &RemoteArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let store = context.store()?;
     match &args.name {
         None => {
             let current = configured_remote(&store);
             if ui.json {
-                ui.json_value(&RemoteJson {
-                    remote: current.as_deref(),
-                })?;
+                ui.json_value(&RemoteJson::new(current.as_deref()))?;
             } else if let Some(remote) = &current {
                 ui.line(remote)?;
             } else {
@@ -71,7 +64,7 @@ pub fn run_remote(args: &RemoteArgs, context: &Context<'_>, ui: &mut Ui) -> Resu
         Some(name) => {
             set_remote(&store, name)?;
             if ui.json {
-                ui.json_value(&RemoteJson { remote: Some(name) })?;
+                ui.json_value(&RemoteJson::new(Some(name)))?;
             } else {
                 ui.line(format!("coordinating through {name}"))?;
             }
@@ -104,58 +97,12 @@ pub fn run_sync(args: &SyncArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
     print_report(ui, &remote, &report)
 }
 
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    remote: &'a str,
-    rounds: u32,
-    fetched: usize,
-    fast_forwarded: &'a [String],
-    merged: Vec<MergedJson<'a>>,
-    cycles_broken: Vec<[&'a str; 2]>,
-    claims_dropped: Vec<&'a str>,
-    taken_from_remote: &'a [String],
-    pushed: &'a [String],
-    skipped: Vec<[&'a str; 2]>,
-}
-
-#[derive(Serialize)]
-struct MergedJson<'a> {
-    id: &'a str,
-    both_changed: Vec<&'a str>,
-}
-
 fn print_report(ui: &mut Ui, remote: &str, report: &SyncReport) -> Result<Exit, CommandError> {
     for (name, why) in &report.skipped {
         ui.warn(format!("skipping {name}: {why}"));
     }
     if ui.json {
-        ui.json_value(&ReportJson {
-            remote,
-            rounds: report.rounds,
-            fetched: report.fetched,
-            fast_forwarded: &report.fast_forwarded,
-            merged: report
-                .merged
-                .iter()
-                .map(|(id, conflicts)| MergedJson {
-                    id: id.as_str(),
-                    both_changed: conflicts.iter().map(|c| c.field.as_str()).collect(),
-                })
-                .collect(),
-            cycles_broken: report
-                .cycles_broken
-                .iter()
-                .map(|(from, to)| [from.as_str(), to.as_str()])
-                .collect(),
-            claims_dropped: report.claims_dropped.iter().map(|id| id.as_str()).collect(),
-            taken_from_remote: &report.taken_from_remote,
-            pushed: &report.pushed,
-            skipped: report
-                .skipped
-                .iter()
-                .map(|(name, why)| [name.as_str(), why.as_str()])
-                .collect(),
-        })?;
+        ui.json_value(&SyncReportJson::new(remote, report))?;
         return Ok(Exit::Success);
     }
     for (id, conflicts) in &report.merged {

@@ -1,15 +1,13 @@
 //! `git loom status`: the state of the whole graph at a glance.
 
-use std::collections::BTreeMap;
-
 use clap::Args;
-use serde::Serialize;
 
-use git_loom::model::{TaskId, View};
+use git_loom::api::StatusJson;
+use git_loom::model::View;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render::{self, ClaimJson};
+use super::render;
 use super::ui::Ui;
 
 /// Summarize the graph: tasks by status, ready work, recent activity
@@ -20,66 +18,18 @@ pub struct StatusArgs {
     recent: usize,
 }
 
-#[derive(Serialize)]
-struct StatusJson<'a> {
-    project: &'a str,
-    total: usize,
-    counts: BTreeMap<&'static str, usize>,
-    ready: usize,
-    unreadable: Vec<&'a str>,
-    claims: Vec<ClaimedJson<'a>>,
-    recent: Vec<RecentJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct ClaimedJson<'a> {
-    id: &'a TaskId,
-    #[serde(flatten)]
-    claim: ClaimJson<'a>,
-}
-
-#[derive(Serialize)]
-struct RecentJson<'a> {
-    id: &'a str,
-    at: jiff::Timestamp,
-    agent: Option<&'a str>,
-    change: &'a str,
-}
-
 pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     let snapshot = loom.snapshot(context.now())?;
     render::report_problems(ui, &snapshot);
     let counts = snapshot.counts();
     let ready = counts.get(View::Ready.as_str()).copied().unwrap_or(0);
-    let recent = snapshot.recent(args.recent);
     let claims = render::read_claims(&loom, &snapshot, ui);
     if ui.json {
-        ui.json_value(&StatusJson {
-            project: &loom.meta().project,
-            total: snapshot.tasks.len(),
-            counts,
-            ready,
-            unreadable: snapshot.problems.iter().map(|p| p.ref_name.as_str()).collect(),
-            claims: claims
-                .iter()
-                .map(|(id, claim)| ClaimedJson {
-                    id,
-                    claim: ClaimJson::new(claim),
-                })
-                .collect(),
-            recent: recent
-                .iter()
-                .map(|entry| RecentJson {
-                    id: entry.task.id.as_str(),
-                    at: entry.changed_at,
-                    agent: entry.last_agent.as_deref(),
-                    change: &entry.last_change,
-                })
-                .collect(),
-        })?;
+        ui.json_value(&StatusJson::new(&loom.meta().project, &snapshot, &claims, args.recent))?;
         return Ok(Exit::Success);
     }
+    let recent = snapshot.recent(args.recent);
     let total = super::ui::count(snapshot.tasks.len(), "task", "tasks");
     ui.line(format!("project {}: {total}, {ready} ready", loom.meta().project))?;
     let rows: Vec<Vec<String>> = View::ALL

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use serde::Serialize;
 
+use git_loom::api::VerifyReportJson;
 use git_loom::loom::Loom;
 use git_loom::model::Task;
 use git_loom::session::{Checked, WorkState, short_commit};
@@ -29,19 +29,6 @@ pub struct VerifyArgs {
     /// working tree)
     #[arg(long, value_name = "PATH")]
     worktree: Option<PathBuf>,
-}
-
-#[derive(Serialize)]
-struct ReportJson<'a> {
-    task: &'a str,
-    worktree: String,
-    /// The commit checked in a temporary checkout when the worktree had uncommitted changes;
-    /// `null` when the worktree itself was checked.
-    checked_commit: Option<&'a str>,
-    /// The uncommitted changes that were not checked.
-    uncommitted: &'a [String],
-    passed: bool,
-    checks: &'a [CheckResult],
 }
 
 pub fn run(args: &VerifyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
@@ -94,14 +81,7 @@ pub fn print_report(
         Checked::InPlace(_) => None,
     };
     if json && (always_report || !report.passed()) {
-        ui.json_value(&ReportJson {
-            task: task.id.as_str(),
-            worktree: state.dir.display().to_string(),
-            checked_commit: commit.as_deref(),
-            uncommitted: if commit.is_some() { &state.changes } else { &[] },
-            passed: report.passed(),
-            checks: &report.checks,
-        })?;
+        ui.json_value(&VerifyReportJson::new(task, state, checked, report))?;
     } else if !json {
         let place = match &commit {
             Some(commit) => format!("commit {} of {}", short_commit(commit), state.dir.display()),

@@ -1,9 +1,9 @@
 //! `git loom worktree add|list|remove|prune`: one linked worktree per task.
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
-use git_loom::session::{Removal, WorktreeStatus};
+use git_loom::api::{RemovalJson, WorktreeAddedJson, WorktreeJson};
+use git_loom::session::Removal;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -45,38 +45,6 @@ enum WorktreeAction {
     Prune,
 }
 
-#[derive(Serialize)]
-struct WorktreeJson<'a> {
-    task: Option<&'a str>,
-    path: String,
-    branch: Option<&'a str>,
-    dirty: bool,
-    ahead: Option<u32>,
-    behind: Option<u32>,
-}
-
-impl<'a> From<&'a WorktreeStatus> for WorktreeJson<'a> {
-    fn from(status: &'a WorktreeStatus) -> Self {
-        WorktreeJson {
-            task: status.task.as_ref().map(|id| id.as_str()),
-            path: status.path.display().to_string(),
-            branch: status.branch.as_deref(),
-            dirty: status.dirty,
-            ahead: status.ahead_behind.map(|(ahead, _)| ahead),
-            behind: status.ahead_behind.map(|(_, behind)| behind),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct RemovalJson<'a> {
-    task: &'a str,
-    path: String,
-    removed: bool,
-    branch_deleted: bool,
-    kept_because: Option<&'a str>,
-}
-
 pub fn run(args: &WorktreeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let loom = context.loom()?;
     match &args.action {
@@ -84,12 +52,7 @@ pub fn run(args: &WorktreeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
             let actor = context.actor(loom.store())?;
             let worktree = loom.worktree_add(id, base.as_deref(), &actor)?;
             if ui.json {
-                ui.json_value(&serde_json::json!({
-                    "task": worktree.task.as_str(),
-                    "path": worktree.path.display().to_string(),
-                    "branch": worktree.branch,
-                    "created": worktree.created,
-                }))?;
+                ui.json_value(&WorktreeAddedJson::from(&worktree))?;
             } else {
                 ui.line(format!(
                     "{}  {}  {}",
@@ -140,29 +103,7 @@ pub fn run(args: &WorktreeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
 
 fn print_removals(ui: &mut Ui, removals: &[Removal]) -> Result<(), CommandError> {
     if ui.json {
-        let rows: Vec<RemovalJson<'_>> = removals
-            .iter()
-            .map(|removal| match removal {
-                Removal::Removed {
-                    task,
-                    path,
-                    branch_deleted,
-                } => RemovalJson {
-                    task: task.as_str(),
-                    path: path.display().to_string(),
-                    removed: true,
-                    branch_deleted: *branch_deleted,
-                    kept_because: None,
-                },
-                Removal::Kept { task, path, why } => RemovalJson {
-                    task: task.as_str(),
-                    path: path.display().to_string(),
-                    removed: false,
-                    branch_deleted: false,
-                    kept_because: Some(why),
-                },
-            })
-            .collect();
+        let rows: Vec<RemovalJson<'_>> = removals.iter().map(RemovalJson::from).collect();
         ui.json_value(&rows)?;
         return Ok(());
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
-pub use git_loom::api::{ClaimJson, TaskJson, tasks_json};
+pub use git_loom::api::{TaskJson, tasks_json};
 use git_loom::loom::{Loom, Snapshot, TaskEntry, Written};
 use git_loom::model::{Claim, Derived, Task, TaskId, View};
 
