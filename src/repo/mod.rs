@@ -17,7 +17,7 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
-pub use crate::store::ObjectId;
+pub use gix::ObjectId;
 pub use branches::{BranchWork, Worktree};
 
 /// Errors from running git on the user's repository.
