@@ -1,6 +1,7 @@
 //! A task and its claim as every front end returns them: `--json` of the CLI, and the tools
 //! and pages of the servers to come. The shape is interface, documented in `doc/cli.md`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -43,7 +44,7 @@ pub struct TaskJson<'a> {
     pub stage_hints: Option<StageHints>,
     /// Every other field of `task.json`, kept without being interpreted here: a plan stage's
     /// checks, working_dir, plan settings and unknown fields, and fields another version wrote.
-    pub extra: BTreeMap<String, serde_json::Value>,
+    pub extra: BTreeMap<Cow<'a, str>, Cow<'a, serde_json::Value>>,
     /// The claim on the task, `null` when it is not claimed.
     pub claim: Option<ClaimJson<'a>>,
     /// Only in `ready`: how many open tasks wait on this one.
@@ -79,11 +80,21 @@ impl<'a> TaskJson<'a> {
             plan: task.plan(),
             stage: task.stage(),
             stage_hints: task.stage_hints(),
-            extra: task
-                .flat_fields()
-                .into_iter()
-                .filter(|(key, _)| !SHOWN_APART.contains(&key.as_str()))
-                .collect(),
+            extra: match task.stage_data.is_empty() {
+                // The common case, borrowed: a listing builds this for every task.
+                true => task
+                    .extra
+                    .iter()
+                    .filter(|(key, _)| !SHOWN_APART.contains(&key.as_str()))
+                    .map(|(key, value)| (Cow::Borrowed(key.as_str()), Cow::Borrowed(value)))
+                    .collect(),
+                false => task
+                    .flat_fields()
+                    .into_iter()
+                    .filter(|(key, _)| !SHOWN_APART.contains(&key.as_str()))
+                    .map(|(key, value)| (Cow::Owned(key), Cow::Owned(value)))
+                    .collect(),
+            },
             claim: None,
             unblocks: None,
         }

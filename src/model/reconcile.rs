@@ -49,7 +49,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::stage::StageData;
 use super::task::{Status, Task};
 
 /// One side of a merge: its tip's record, and the agent that wrote that tip (which only breaks
@@ -139,7 +138,7 @@ pub fn merge_tasks(base: Option<&Task>, ours: Side<'_>, theirs: Side<'_>) -> Mer
         output: merger.with_status(status_winner, "output", |task| &task.output),
         branch: merger.with_status(status_winner, "branch", |task| &task.branch),
         last_failure: merger.with_status(status_winner, "last_failure", |task| &task.last_failure),
-        stage_data: StageData::default(),
+        stage_data: Box::default(),
         extra: BTreeMap::new(),
     };
     task.set_flat_fields(merger.flat_fields());

@@ -417,7 +417,7 @@ fn arb_task() -> impl Strategy<Value = Task> {
                 output,
                 branch,
                 last_failure,
-                stage_data: crate::model::StageData::default(),
+                stage_data: Box::default(),
                 extra: BTreeMap::new(),
             };
             task.set_flat_fields(extra);

@@ -178,17 +178,57 @@ pub struct StageData {
     pub hints: Option<Stored<StageHints>>,
 }
 
+/// Every `task.json` key [`StageData`] holds (its serde names).
+const STAGE_KEYS: &[&str] = &[
+    "plan",
+    "stage",
+    "stage_fingerprint",
+    "acceptance_checks",
+    "artifacts",
+    "wiring",
+    "truths",
+    "before_stage",
+    "after_stage",
+    "wiring_tests",
+    "dead_code_check",
+    "regression_test",
+    "setup",
+    "context_budget",
+    "working_dir",
+    "stage_extra",
+    "plan_settings",
+    "stage_hints",
+];
+
 impl StageData {
     /// The fields as stored, by key.
     pub fn to_map(&self) -> Map<String, Value> {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|value| value.as_object().cloned())
-            .expect("stage data serializes to a JSON object because it is a struct of JSON values")
+        if self.is_empty() {
+            return Map::new();
+        }
+        match serde_json::to_value(self) {
+            Ok(Value::Object(map)) => map,
+            _ => unreachable!("stage data serializes to a JSON object because it is a struct of JSON values"),
+        }
+    }
+
+    /// Whether the task holds no stage field (it was not imported from a plan): the common
+    /// case, which every reader of a large graph meets thousands of times.
+    pub fn is_empty(&self) -> bool {
+        *self == StageData::default()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn keys() -> &'static [&'static str] {
+        STAGE_KEYS
     }
 
     /// Split stored fields into the stage data and the fields this version does not know.
     pub fn split(fields: Map<String, Value>) -> (StageData, BTreeMap<String, Value>) {
+        // Most tasks hold no stage field: they skip the (slow) flattened deserialization.
+        if !fields.keys().any(|key| STAGE_KEYS.contains(&key.as_str())) {
+            return (StageData::default(), fields.into_iter().collect());
+        }
         #[derive(Deserialize)]
         struct Split {
             #[serde(flatten)]
@@ -412,6 +452,24 @@ pub fn is_bidi_control(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    // Guards: a stage key missing from the fast path's list, whose field would then be kept as
+    // an unknown one and never read.
+    #[test]
+    fn the_stage_keys_are_every_key_stage_data_stores() {
+        let fields: Map<String, Value> = StageData::keys()
+            .iter()
+            .map(|key| (key.to_string(), Value::Bool(true)))
+            .collect();
+        let (data, rest) = StageData::split(fields);
+        assert!(rest.is_empty(), "{rest:?}");
+        let mut stored: Vec<String> = data.to_map().keys().cloned().collect();
+        let mut listed: Vec<String> = StageData::keys().iter().map(|key| key.to_string()).collect();
+        stored.sort();
+        listed.sort();
+        assert_eq!(stored, listed);
+    }
+
     use super::*;
 
     #[test]

@@ -193,7 +193,9 @@ pub struct Task {
     pub last_failure: Option<String>,
     /// What the plan stage the task was imported from gave it (all `None` for other tasks).
     #[serde(flatten)]
-    pub stage_data: StageData,
+    /// Boxed: it is large, and most tasks (those not imported from a plan) leave it empty, so
+    /// a task stays cheap to move, clone and cache by the thousand.
+    pub stage_data: Box<StageData>,
     /// Fields this version does not know (written by another version of git-loom), kept
     /// verbatim.
     #[serde(flatten)]
@@ -282,6 +284,9 @@ impl Task {
     /// this version does not know. Codecs and the merge handle them as one map, so they treat a
     /// stage field exactly as they treat an unknown one.
     pub fn flat_fields(&self) -> BTreeMap<String, serde_json::Value> {
+        if self.stage_data.is_empty() {
+            return self.extra.clone();
+        }
         let mut fields: BTreeMap<String, serde_json::Value> = self.stage_data.to_map().into_iter().collect();
         fields.extend(self.extra.iter().map(|(key, value)| (key.clone(), value.clone())));
         fields
@@ -289,7 +294,12 @@ impl Task {
 
     /// Replace the fields stored beside the task's own (see [`Task::flat_fields`]).
     pub fn set_flat_fields(&mut self, fields: BTreeMap<String, serde_json::Value>) {
-        (self.stage_data, self.extra) = StageData::split(fields.into_iter().collect());
+        if fields.is_empty() {
+            (self.stage_data, self.extra) = (Box::default(), BTreeMap::new());
+            return;
+        }
+        let (stage_data, extra) = StageData::split(fields.into_iter().collect());
+        (self.stage_data, self.extra) = (Box::new(stage_data), extra);
     }
 
     /// A new task in its initial status. `initial` must be `Idea`, `Pending` or `Epic`; the
@@ -318,7 +328,7 @@ impl Task {
             output: None,
             branch: None,
             last_failure: None,
-            stage_data: StageData::default(),
+            stage_data: Box::default(),
             extra: BTreeMap::new(),
         }
     }

@@ -17,8 +17,8 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
-pub use gix::ObjectId;
 pub use branches::{BranchWork, Worktree};
+pub use gix::ObjectId;
 
 /// Errors from running git on the user's repository.
 #[derive(Debug, thiserror::Error)]

@@ -197,7 +197,7 @@ fn apply_stage(
         .filter(|check| check.is_plain())
         .map(|check| check.command.clone())
         .collect();
-    task.stage_data = StageData {
+    *task.stage_data = StageData {
         plan: Stored::unless_empty(plan_key.to_owned()),
         stage: Stored::unless_empty(stage.id.clone()),
         fingerprint: Stored::unless_empty(stage.fingerprint()),
