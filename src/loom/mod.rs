@@ -1,13 +1,13 @@
 //! The transaction core every use case builds on, as jj's `Transaction` and gix's
 //! `Repository` are: [`Loom`] (an initialised repository, its meta and settings), [`Actor`]
-//! (who acts, and when), snapshots of every task, the [`workset`] that writes one atomic ref
+//! (who acts, and when), snapshots of every task, the `workset` that writes one atomic ref
 //! transaction, publishing through a coordination remote, and the caches.
 //!
 //! Each write follows one pattern: read what it needs (a single task, or a snapshot of all of
 //! them), compute the new versions in memory (status changes only through the state machine),
 //! and publish them in one ref transaction that expects every tip it read. When another writer
 //! got there first the operation re-reads and re-applies its intent, a bounded number of times
-//! ([`with_retries`]), before reporting the conflict.
+//! (`with_retries`), before reporting the conflict.
 //!
 //! Data flows one way: the use-case modules ([`crate::tasks`], [`crate::claims`],
 //! [`crate::session`], [`crate::project`]) call down into this core, which calls down into

@@ -2,7 +2,7 @@
 //! [`crate::store`]): its working trees, branches, commits and git config.
 //!
 //! Reads of paths and config go through gix in-process. Everything else runs the user's `git`,
-//! through one helper ([`Repo::git`]): worktree management, diffs and config writes are git's
+//! through one helper (`Repo::git`): worktree management, diffs and config writes are git's
 //! own business, and this way every hook, config and format rule the user has applies.
 //!
 //! Guarantees: nothing here moves a branch other than creating a task's own branch (and deleting

@@ -4,7 +4,7 @@
 //! Reconciling one task: the same tip on both sides needs nothing; when one side descends from
 //! the other the other is fast-forwarded; diverged histories are joined by a merge commit (both
 //! tips as parents) whose `task.json` is the field-by-field merge of the two tips against their
-//! merge base ([`crate::model::merge`]). The merge depends only on the two histories, so two
+//! merge base ([`crate::model::reconcile`]). The merge depends only on the two histories, so two
 //! clones reconciling the same pair write the same tree, and the next round fast-forwards one
 //! to the other.
 //!
