@@ -33,7 +33,7 @@ pub struct Worktree {
     pub branch: Option<String>,
 }
 
-impl Repo {
+impl Repo<'_> {
     /// The commit a branch points at, if the branch exists.
     pub fn branch_tip(&self, branch: &str) -> Result<Option<ObjectId>> {
         let what = "read a branch";

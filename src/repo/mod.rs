@@ -59,20 +59,21 @@ enum At<'a> {
     GitDir,
 }
 
-/// A handle on the user's repository.
-pub struct Repo {
-    repo: gix::Repository,
+/// A handle on the user's repository, borrowing the repository the store has open: making one
+/// costs nothing, so every command may ask for it.
+pub struct Repo<'r> {
+    repo: &'r gix::Repository,
 }
 
-impl Repo {
+impl<'r> Repo<'r> {
     /// The repository `repo` has open (see `Store::repo`).
-    pub fn new(repo: gix::Repository) -> Repo {
+    pub fn new(repo: &'r gix::Repository) -> Repo<'r> {
         Repo { repo }
     }
 
     /// The directory of the working tree git-loom runs in (a linked worktree's own), if the
     /// repository has one.
-    pub fn work_dir(&self) -> Option<&Path> {
+    pub fn work_dir(&self) -> Option<&'r Path> {
         self.repo.workdir()
     }
 

@@ -170,8 +170,8 @@ impl Store {
     }
 
     /// The user's repository this store lives in: its working trees, branches and config.
-    pub fn repo(&self) -> crate::repo::Repo {
-        crate::repo::Repo::new(self.gix().clone())
+    pub fn repo(&self) -> crate::repo::Repo<'_> {
+        crate::repo::Repo::new(self.gix())
     }
 
     /// This thread's handle on the repository.
