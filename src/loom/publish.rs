@@ -50,13 +50,25 @@ pub(crate) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Re
                     return Err(conflict(&update.name));
                 }
             }
-            // Deleting what the remote never had (a claim taken offline) has nothing to send.
+            let mut expected_there = mirrored.map_or(Expected::Absent, Expected::Tip);
             if mirrored.is_none() && update.new.is_none() {
-                continue;
+                // Deleting what the remote never had (a claim taken offline) has nothing to
+                // send. The mirror alone cannot prove that: the record of a push can be lost to
+                // a concurrent writer, and a claim left on the remote would hold a finished
+                // task. So the remote itself is asked.
+                let Expected::Tip(local_tip) = update.expected else { continue };
+                match store.remote_tip(remote, &update.name)? {
+                    None => continue,
+                    Some(there) if there == local_tip => expected_there = Expected::Tip(there),
+                    Some(_) => {
+                        exchange(store, remote, Exchange::Fetch, actor)?;
+                        return Err(conflict(&update.name));
+                    }
+                }
             }
             pushes.push(PushUpdate {
                 name: update.name.clone(),
-                expected: mirrored.map_or(Expected::Absent, Expected::Tip),
+                expected: expected_there,
                 new: update.new,
             });
         }

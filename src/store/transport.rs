@@ -321,21 +321,37 @@ impl Store {
     }
 
     /// Move the remote-tracking refs to what a push just set on the remote. A mirror that moved
-    /// meanwhile (a concurrent fetch) is left alone: the next fetch sets it right.
+    /// meanwhile (a concurrent fetch) is left alone: the next fetch sets it right. A mirror ref
+    /// that is only locked by a concurrent writer is tried again, because a claim missing from
+    /// the mirror would make a later release of it look like one the remote never had.
     fn record_pushed(&self, remote: &str, updates: &[PushUpdate], by: &super::Signature) {
-        let mirrored: Vec<super::RefUpdate> = updates
-            .iter()
-            .map(|update| super::RefUpdate {
+        for update in updates {
+            let mirrored = super::RefUpdate {
                 name: tracking_ref(remote, &update.name),
                 expected: update.expected,
                 new: update.new,
-            })
-            .collect();
-        for update in mirrored {
-            let _ = self.apply(std::slice::from_ref(&update), by);
+            };
+            for attempt in 0..RECORD_ATTEMPTS {
+                match self.apply(std::slice::from_ref(&mirrored), by) {
+                    Err(Error::Conflict { .. }) => {}
+                    _ => break,
+                }
+                let still_expected = match (self.tip(&mirrored.name), mirrored.expected) {
+                    (Ok(tip), Expected::Absent) => tip.is_none(),
+                    (Ok(tip), Expected::Tip(id)) => tip == Some(id),
+                    (Err(_), _) => false,
+                };
+                if !still_expected {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2 << attempt.min(4)));
+            }
         }
     }
 }
+
+/// How often a mirror ref that a concurrent writer holds locked is tried again after a push.
+const RECORD_ATTEMPTS: u32 = 8;
 
 /// One line of `git fetch --porcelain`: `<flag> <old> <new> <local ref>`, where the flag is one
 /// character and may be a space (a fast-forward). Up-to-date (`=`) and refused (`!`) refs, and
