@@ -40,11 +40,23 @@ pub(crate) enum ClaimChange {
     Take { orphan: ObjectId, claim: Claim },
 }
 
+/// A new version of another record (a merge request, say), written in the same transaction.
+struct RecordWrite {
+    ref_name: String,
+    /// The tip the new version replaces; `None` creates the ref.
+    base: Option<ObjectId>,
+    file: &'static str,
+    blob: Vec<u8>,
+    task: Option<TaskId>,
+    summary: String,
+}
+
 pub(crate) struct Workset<'a> {
     store: &'a Store,
     snapshot: Option<&'a Snapshot>,
     slots: BTreeMap<TaskId, Slot>,
     claims: Vec<(TaskId, ClaimChange, String)>,
+    records: Vec<RecordWrite>,
 }
 
 /// A task version this operation wrote.
@@ -64,6 +76,7 @@ impl<'a> Workset<'a> {
             snapshot: None,
             slots: BTreeMap::new(),
             claims: Vec::new(),
+            records: Vec::new(),
         }
     }
 
@@ -74,6 +87,7 @@ impl<'a> Workset<'a> {
             snapshot: Some(snapshot),
             slots: BTreeMap::new(),
             claims: Vec::new(),
+            records: Vec::new(),
         }
     }
 
@@ -185,6 +199,26 @@ impl<'a> Workset<'a> {
         self.claims.push((id.clone(), change, summary.into()));
     }
 
+    /// Write a new version of `record` at `ref_name` in the same transaction, replacing the
+    /// version at `base` (`None`: the ref must not exist yet); `summary` becomes its commit's
+    /// message.
+    pub(crate) fn put_record<T: Entity>(
+        &mut self,
+        ref_name: String,
+        base: Option<ObjectId>,
+        record: &T,
+        summary: impl Into<String>,
+    ) {
+        self.records.push(RecordWrite {
+            ref_name,
+            base,
+            file: T::FILE,
+            blob: record.to_blob(),
+            task: record.owner().cloned(),
+            summary: summary.into(),
+        });
+    }
+
     /// Remove a void claim left on `id` (by a writer that died half-way), so that the task
     /// becoming pending again does not bring it back to life.
     pub(crate) fn drop_void_claim(&mut self, id: &TaskId) -> Result<()> {
@@ -234,6 +268,18 @@ impl<'a> Workset<'a> {
                 name: store::claim_ref(&id),
                 expected,
                 new,
+            });
+        }
+        for record in self.records {
+            let message = CommitMessage::version(record.summary, record.task.as_ref(), &actor.agent, op);
+            let parents: Vec<ObjectId> = record.base.into_iter().collect();
+            let commit = self
+                .store
+                .write_version(&[(record.file, &record.blob)], &parents, &message, &signature)?;
+            updates.push(RefUpdate {
+                name: record.ref_name,
+                expected: record.base.map_or(Expected::Absent, Expected::Tip),
+                new: Some(commit),
             });
         }
         for (id, mut slot) in self.slots {

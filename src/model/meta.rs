@@ -57,6 +57,72 @@ pub struct Settings {
     pub signal: SignalSettings,
     pub verify: VerifySettings,
     pub remote: RemoteSettings,
+    pub merge: MergeSettings,
+}
+
+/// `[merge]`: how finished work comes home to the target branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MergeSettings {
+    /// The command that must pass on a candidate merge before the target moves to it (run by
+    /// `sh -c` at the root of the merge worktree); empty means no test but the tasks' own
+    /// checks.
+    pub test: String,
+    /// How long the test command may run before it is killed and the candidate fails.
+    pub test_timeout_secs: u64,
+    /// When a dependent task may start: `merged` (its dependencies' work is on the target) or
+    /// `done` (its worktree starts from its dependencies' branches merged onto the target);
+    /// empty means `merged` when a test command is set, else `done`.
+    pub gate: String,
+    /// How many queued requests one candidate stacks (1 tests each alone).
+    pub batch: u64,
+    /// Delete a merged task's branch and worktree (when clean) once its work landed.
+    pub cleanup: bool,
+}
+
+impl Default for MergeSettings {
+    fn default() -> Self {
+        MergeSettings {
+            test: String::new(),
+            test_timeout_secs: 3600,
+            gate: String::new(),
+            batch: 1,
+            cleanup: true,
+        }
+    }
+}
+
+/// When a task whose dependencies are finished may start (`[merge] gate`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// Only once every dependency's work is merged into the target.
+    Merged,
+    /// Once every dependency is done; its worktree starts from their branches.
+    Done,
+}
+
+impl Gate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Gate::Merged => "merged",
+            Gate::Done => "done",
+        }
+    }
+}
+
+impl MergeSettings {
+    /// The longest a batch may be.
+    pub const MAX_BATCH: u64 = 256;
+
+    /// The gate in force: as set, else `merged` once a test command is set, else `done`.
+    pub fn gate(&self) -> Gate {
+        match self.gate.trim() {
+            "merged" => Gate::Merged,
+            "done" => Gate::Done,
+            _ if !self.test.trim().is_empty() => Gate::Merged,
+            _ => Gate::Done,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -208,13 +274,19 @@ pub enum SettingsError {
     },
     #[error("cannot be edited: {0}")]
     Edit(String),
+    #[error("{key} = {value:?} is not one of: {allowed}")]
+    NotOneOf {
+        key: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
 }
 
 impl SettingsError {
     /// The key a range problem is about (empty for syntax problems).
     pub fn key(&self) -> &'static str {
         match self {
-            SettingsError::OutOfRange { key, .. } => key,
+            SettingsError::OutOfRange { key, .. } | SettingsError::NotOneOf { key, .. } => key,
             SettingsError::Syntax(_) | SettingsError::Edit(_) => "",
         }
     }
@@ -240,7 +312,7 @@ impl Settings {
     /// Every value out of its range.
     pub fn problems(&self) -> Vec<SettingsError> {
         let max = MAX_DURATION_SECS;
-        let bounded: [(&'static str, u64, u64, u64); 7] = [
+        let bounded: [(&'static str, u64, u64, u64); 9] = [
             ("claims.ttl_secs", self.claims.ttl_secs, 1, max),
             ("claims.heartbeat_secs", self.claims.heartbeat_secs, 1, max),
             ("retry.base_secs", self.retry.base_secs, 0, max),
@@ -254,12 +326,22 @@ impl Settings {
                 0,
                 RemoteSettings::MAX_FETCH_AFTER_SECS,
             ),
+            ("merge.test_timeout_secs", self.merge.test_timeout_secs, 1, max),
+            ("merge.batch", self.merge.batch, 1, MergeSettings::MAX_BATCH),
         ];
-        bounded
+        let mut problems: Vec<SettingsError> = bounded
             .into_iter()
             .filter(|(_, value, min, max)| !(*min..=*max).contains(value))
             .map(|(key, value, min, max)| SettingsError::OutOfRange { key, value, min, max })
-            .collect()
+            .collect();
+        if !matches!(self.merge.gate.trim(), "" | "merged" | "done") {
+            problems.push(SettingsError::NotOneOf {
+                key: "merge.gate",
+                value: self.merge.gate.clone(),
+                allowed: "merged, done (or empty for the default)",
+            });
+        }
+        problems
     }
 
     /// The file written by `git loom init`: the defaults, spelled out so they can be edited.

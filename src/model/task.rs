@@ -136,6 +136,18 @@ impl FromStr for Status {
     }
 }
 
+/// Where a task's work landed, once the merge engine merged its branch into the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergedInto {
+    /// The target commit that holds the work (the tested candidate).
+    pub commit: String,
+    pub target: String,
+    pub at: Timestamp,
+}
+
+/// The field of `task.json` recording [`MergedInto`].
+const MERGED_FIELD: &str = "merged";
+
 /// One task, exactly as stored in `task.json`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Task {
@@ -338,6 +350,25 @@ impl Task {
     }
 
     /// Record that the task is being rewritten at `now`.
+    /// Where the task's work landed, once merged (see [`MergedInto`]).
+    pub fn merged(&self) -> Option<MergedInto> {
+        self.extra
+            .get(MERGED_FIELD)
+            .and_then(|value| serde_json::from_value(value.clone()).ok())
+    }
+
+    /// Whether the task's work is on its target: cheaper than [`Task::merged`] for the many
+    /// readers that only ask.
+    pub fn is_merged(&self) -> bool {
+        self.extra.contains_key(MERGED_FIELD)
+    }
+
+    /// Record where the task's work landed.
+    pub fn set_merged(&mut self, merged: &MergedInto) {
+        let value = serde_json::to_value(merged).expect("a merge record serializes because it is plain data");
+        self.extra.insert(MERGED_FIELD.to_owned(), value);
+    }
+
     pub fn touch(&mut self, now: Timestamp) {
         self.updated_at = now.max(self.updated_at);
         self.lamport += 1;

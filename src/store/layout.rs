@@ -14,6 +14,37 @@ pub const CLAIMS_PREFIX: &str = "refs/loom/claims/";
 /// The handoff history of a task: `refs/loom/handoffs/<id>`.
 pub const HANDOFFS_PREFIX: &str = "refs/loom/handoffs/";
 
+/// A finished task's merge request: `refs/loom/merges/<id>`.
+pub const MERGES_PREFIX: &str = "refs/loom/merges/";
+
+/// The candidate commit last built for a task's merge request: `refs/loom/candidates/<id>`.
+pub const CANDIDATES_PREFIX: &str = "refs/loom/candidates/";
+
+/// Test results by tree: `refs/loom/tests/<spec-hash>/<tree-id>`.
+pub const TESTS_PREFIX: &str = "refs/loom/tests/";
+
+/// The ref holding a task's merge request.
+pub fn merge_ref(id: &TaskId) -> String {
+    format!("{MERGES_PREFIX}{id}")
+}
+
+/// The task id a ref under [`MERGES_PREFIX`] names.
+pub fn merge_id_from_ref(ref_name: &str) -> Option<TaskId> {
+    ref_name
+        .strip_prefix(MERGES_PREFIX)
+        .and_then(|rest| TaskId::parse(rest).ok())
+}
+
+/// The ref keeping the newest candidate built for a task's merge request.
+pub fn candidate_ref(id: &TaskId) -> String {
+    format!("{CANDIDATES_PREFIX}{id}")
+}
+
+/// The ref holding the result of the test spec `spec` (a hex digest) on the tree `tree`.
+pub fn test_result_ref(spec: &str, tree: &str) -> String {
+    format!("{TESTS_PREFIX}{spec}/{tree}")
+}
+
 /// The ref holding a task's handoffs.
 pub fn handoff_ref(id: &TaskId) -> String {
     format!("{HANDOFFS_PREFIX}{id}")

@@ -25,8 +25,9 @@ pub use entity::{entity_file, entity_of};
 pub use gix::ObjectId;
 pub use health::{Litter, LitterKind, TEMP_FILE_STALE_AFTER};
 pub use layout::{
-    CLAIMS_PREFIX, HANDOFFS_PREFIX, META_REF, TASKS_PREFIX, claim_id_from_ref, claim_ref, handoff_id_from_ref,
-    handoff_ref, task_id_from_ref, task_ref,
+    CANDIDATES_PREFIX, CLAIMS_PREFIX, HANDOFFS_PREFIX, MERGES_PREFIX, META_REF, TASKS_PREFIX, TESTS_PREFIX,
+    candidate_ref, claim_id_from_ref, claim_ref, handoff_id_from_ref, handoff_ref, merge_id_from_ref, merge_ref,
+    task_id_from_ref, task_ref, test_result_ref,
 };
 pub use read::EntityVersion;
 pub use refs::RefTip;
