@@ -88,7 +88,7 @@ impl ErrorCode {
             Error::UnknownRemote { .. } => C::NoSuchRemote,
             Error::SignalTemplate { .. } => C::InvalidSettings,
             Error::SessionAborted { source, .. } => ErrorCode::of(source),
-            Error::UnknownTask { .. } | Error::UnknownName { .. } => C::NotFound,
+            Error::UnknownTask { .. } | Error::UnknownName { .. } | Error::NoMergeRequest { .. } => C::NotFound,
             Error::AmbiguousId { .. } | Error::StageOrTask { .. } | Error::AmbiguousStage { .. } => C::Ambiguous,
             Error::Claimed { .. } => C::Claimed,
             Error::NotClaimed { .. } => C::NotClaimed,
@@ -100,7 +100,8 @@ impl ErrorCode {
             | Error::NotAnEpic { .. }
             | Error::NotAnIdea { .. }
             | Error::EpicWithDeps { .. }
-            | Error::EpicDone { .. } => C::NotAllowed,
+            | Error::EpicDone { .. }
+            | Error::MergeMove(_) => C::NotAllowed,
         }
     }
 
@@ -265,6 +266,8 @@ fn hints(err: &Error) -> Vec<String> {
         }
         Error::UnknownRemote { name } => vec![format!("add it first: git remote add {name} <url>")],
         Error::SignalTemplate { .. } => vec!["fix or clear `[signal] template` in loom.toml".into()],
+        Error::NoMergeRequest { .. } => vec!["see the queue with `git loom merge queue --all`".into()],
+        Error::MergeMove(err) => vec![format!("see the request with `git loom merge show {}`", err.task)],
         _ => Vec::new(),
     };
     hints

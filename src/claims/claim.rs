@@ -367,7 +367,8 @@ impl Loom {
 
     /// Record a claimed task, as `entry` was just read, as done: the task's new version and
     /// the claim's deletion land together, and an epic whose last open child this was closes
-    /// with them. The checks that come first are `session`'s (`Loom::done`).
+    /// with them, and so does whatever `also` adds to the transaction (the merge request of the
+    /// work). The checks that come first are `session`'s (`Loom::done`).
     pub(crate) fn record_done(
         &self,
         entry: TaskEntry,
@@ -376,10 +377,12 @@ impl Loom {
         branch: Option<String>,
         record: &DoneRecord,
         actor: &Actor,
+        also: impl Fn(&mut Workset<'_>) -> Result<()>,
     ) -> Result<EditOutcome> {
         let id = entry.task.id.clone();
         let mut outcome = self.finish_claim(&id, Some(entry), credentials, actor, "done", |workset, held| {
             change_status(workset, &id, Status::Done)?;
+            also(workset)?;
             let task = workset.get_mut(&id)?;
             if output.is_some() {
                 task.output = output.clone();
@@ -421,26 +424,9 @@ impl Loom {
         if reason.is_empty() {
             return Err(Error::Invalid("a failure needs a reason".into()));
         }
-        let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
-        let retry = &self.settings().retry;
+        let retry = self.settings().retry.clone();
         let mut outcome = self.finish_claim(&id, None, credentials, actor, "fail", |workset, held| {
-            let (retries, limit) = {
-                let task = workset.get_mut(&id)?;
-                task.retries += 1;
-                task.last_failure = Some(reason.clone());
-                (task.retries, task.max_retries.unwrap_or(retry.limit))
-            };
-            if retries > limit {
-                change_status(workset, &id, Status::Dead)?;
-                workset.get_mut(&id)?.retry_after = None;
-            } else {
-                change_status(workset, &id, Status::Failed)?;
-                let after = actor
-                    .now
-                    .checked_add(retry_delay(retries, retry.base_secs, retry.max_secs, jitter))
-                    .unwrap_or(Timestamp::MAX);
-                workset.get_mut(&id)?.retry_after = Some(after);
-            }
+            let (retries, limit) = record_failure(workset, &id, &reason, &retry, actor, change_status)?;
             let by = match &held.forced {
                 Some(note) => note.clone(),
                 None => format!("by {}", held.claim.agent),
@@ -450,6 +436,39 @@ impl Loom {
         self.settle_epics(&mut outcome.written, actor, "fail")?;
         Ok(outcome)
     }
+}
+
+/// Apply the retry rules to a failure of `id` in `workset`: the task is retried after a
+/// backoff, or becomes dead once it has failed more often than its retry limit allows.
+/// Returns the failure count and the limit. Both a holder's `fail` and a merge that failed its
+/// tests come through here, so a task's work is retried by one rule whoever found it wanting.
+pub(crate) fn record_failure(
+    workset: &mut Workset<'_>,
+    id: &TaskId,
+    reason: &str,
+    retry: &crate::model::meta::RetrySettings,
+    actor: &Actor,
+    move_to: impl Fn(&mut Workset<'_>, &TaskId, Status) -> Result<crate::model::Transition>,
+) -> Result<(u32, u32)> {
+    let jitter = f64::from(random_below(2_001) as u32) / 1_000.0 - 1.0;
+    let (retries, limit) = {
+        let task = workset.get_mut(id)?;
+        task.retries += 1;
+        task.last_failure = Some(reason.to_owned());
+        (task.retries, task.max_retries.unwrap_or(retry.limit))
+    };
+    if retries > limit {
+        move_to(workset, id, Status::Dead)?;
+        workset.get_mut(id)?.retry_after = None;
+    } else {
+        move_to(workset, id, Status::Failed)?;
+        let after = actor
+            .now
+            .checked_add(retry_delay(retries, retry.base_secs, retry.max_secs, jitter))
+            .unwrap_or(Timestamp::MAX);
+        workset.get_mut(id)?.retry_after = Some(after);
+    }
+    Ok((retries, limit))
 }
 
 /// A fresh claim token: 16 random hex digits.

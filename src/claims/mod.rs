@@ -8,6 +8,7 @@
 mod claim;
 mod lease;
 
+pub(crate) use claim::record_failure;
 pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, HeldClaim, NextFilter, check_holder};
 pub use lease::{Recovery, SweepOutcome};
 

@@ -165,6 +165,7 @@ fn done_closes_the_task_and_removes_its_claim_in_one_write() {
             None,
             &record,
             &actor("alice", 5),
+            |_| Ok(()),
         )
         .unwrap();
     assert_eq!(outcome.task.status(), Status::Done);
@@ -185,6 +186,7 @@ fn done_closes_the_task_and_removes_its_claim_in_one_write() {
             None,
             &record,
             &actor("alice", 6),
+            |_| Ok(()),
         )
         .unwrap_err();
     assert!(matches!(err, Error::NotClaimed { .. }));

@@ -112,6 +112,12 @@ pub enum Error {
         source: Box<Error>,
         release_error: Option<String>,
     },
+    /// A task with no merge request (it was never finished on a branch).
+    #[error("{id} has no merge request: it was not finished on a branch")]
+    NoMergeRequest { id: TaskId },
+    /// A merge request state change the rules do not allow.
+    #[error(transparent)]
+    MergeMove(#[from] crate::model::merge_request::MoveError),
     /// Input that is malformed in itself (an empty title, a bad label).
     #[error("{0}")]
     Invalid(String),

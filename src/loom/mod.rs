@@ -116,6 +116,22 @@ impl Loom {
         Arc::clone(&self.current().settings)
     }
 
+    /// The branch task branches start from and merge back into: `[worktrees] target`, else
+    /// the branch the main working tree has checked out.
+    pub fn target_branch(&self) -> Option<String> {
+        let settings = self.settings();
+        let configured = settings.worktrees.target.trim();
+        match configured.is_empty() {
+            true => self.store.repo().head_branch(),
+            false => Some(configured.to_owned()),
+        }
+    }
+
+    /// The branch a task's work lives on: the one recorded on the task, else `loom/<id>`.
+    pub fn task_branch(task: &crate::model::Task) -> String {
+        task.branch.clone().unwrap_or_else(|| format!("loom/{}", task.id))
+    }
+
     /// The meta record in use, read again first when following it and it moved.
     fn current(&self) -> Arc<Loaded> {
         let loaded = Arc::clone(&self.loaded.read().unwrap_or_else(PoisonError::into_inner));

@@ -171,6 +171,7 @@ fn a_claim_left_on_a_finished_task_is_void_and_swept() {
             None,
             &done,
             &actor("worker", 2),
+            |_| Ok(()),
         )
         .unwrap();
     fx.set_ref(&claim_ref(&id), None, claim_tip);

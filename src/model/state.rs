@@ -10,7 +10,8 @@
 //! failed    → pending | dead | cancelled
 //! dead      → pending | cancelled
 //! cancelled → pending
-//! done      → (nothing: done is final)
+//! done      → pending | failed | dead, only when its work did not land: the merge engine
+//!             found a conflict or failing tests, and the work goes back to the agents
 //! ```
 //!
 //! A pending task may become `done` only when all its dependencies are done; an epic only when
@@ -170,6 +171,8 @@ pub struct Guards {
     pub open_deps: Vec<TaskId>,
     /// Children (for an epic) that are neither done nor cancelled.
     pub open_children: Vec<TaskId>,
+    /// The merge engine is sending a done task's work back (a conflict, failing tests).
+    pub merge_refused: bool,
 }
 
 /// The outcome of a legal transition request.
@@ -198,7 +201,11 @@ pub fn transition(task: &mut Task, to: Status, guards: &Guards) -> Result<Transi
     if from == to {
         return Ok(Transition::Unchanged);
     }
-    if !is_allowed(from, to) {
+    let reopened = from == Status::Done
+        && matches!(to, Status::Pending | Status::Failed | Status::Dead)
+        && guards.merge_refused
+        && !task.is_merged();
+    if !is_allowed(from, to) && !reopened {
         return Err(TransitionError::Illegal {
             id: task.id.clone(),
             from,

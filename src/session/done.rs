@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::claims::{Credentials, DoneRecord, check_holder};
 use crate::loom::{Actor, Loom, Result};
-use crate::model::Task;
+use crate::merge::{QueueRequest, queue_in};
+use crate::model::{MergedInto, Task};
+use crate::store::ObjectId;
 use crate::tasks::EditOutcome;
 use crate::verify::{CheckResult, Report};
 
@@ -69,7 +71,39 @@ pub enum DoneOutcome {
     ChecksFailed { task: Task, checks: ChecksRun },
 }
 
+/// What becomes of finished work on a branch.
+enum Landing {
+    /// The branch has work the target lacks: it is queued to be merged.
+    Queue(QueueRequest),
+    /// Everything on the branch is on the target already.
+    OnTarget(MergedInto),
+}
+
 impl Loom {
+    /// Where the work at `commit` goes: queued for the target when it is on a branch of its
+    /// own with something the target lacks, recorded as landed when the target has it all,
+    /// nothing when there is no branch or no target.
+    fn landing_of(&self, task: &Task, options: &DoneOptions, commit: &str, actor: &Actor) -> Result<Option<Landing>> {
+        let Some(branch) = options.branch.clone().or_else(|| task.branch.clone()) else {
+            return Ok(None);
+        };
+        let Some(target) = self.target_branch().filter(|target| *target != branch) else {
+            return Ok(None);
+        };
+        let repo = self.store().repo();
+        let (Ok(tip), Some(target_tip)) = (commit.parse::<ObjectId>(), repo.branch_tip(&target)?) else {
+            return Ok(None);
+        };
+        if repo.commits_since(target_tip, tip)? == 0 {
+            return Ok(Some(Landing::OnTarget(MergedInto {
+                commit: target_tip.to_string(),
+                target,
+                at: actor.now,
+            })));
+        }
+        Ok(Some(Landing::Queue(QueueRequest { branch, tip, target })))
+    }
+
     /// Record the task `input` names as done, after judging its work (see the module docs).
     /// `events` sees the checks as they run.
     pub fn done(
@@ -134,6 +168,11 @@ impl Loom {
                 record.commit = self.store().repo().branch_tip(branch)?.map(|tip| tip.to_string());
             }
         }
+        let landing = match &record.commit {
+            Some(commit) => self.landing_of(task, options, commit, actor)?,
+            None => None,
+        };
+        let id = task.id.clone();
         let outcome = self.record_done(
             entry,
             credentials,
@@ -141,6 +180,15 @@ impl Loom {
             options.branch.clone(),
             &record,
             actor,
+            |workset| match &landing {
+                Some(Landing::Queue(request)) => queue_in(workset, &self.store, &id, request, actor),
+                Some(Landing::OnTarget(merged)) => {
+                    workset.get_mut(&id)?.set_merged(merged);
+                    workset.note(&id, format!("its work is already on {}", merged.target));
+                    Ok(())
+                }
+                None => Ok(()),
+            },
         )?;
         Ok(DoneOutcome::Done { outcome, checks })
     }

@@ -18,22 +18,6 @@ pub struct HandoffNote {
 }
 
 impl Loom {
-    /// The branch task branches start from: `[worktrees] target`, else the branch the main
-    /// working tree has checked out.
-    pub fn target_branch(&self) -> Option<String> {
-        let settings = self.settings();
-        let configured = settings.worktrees.target.trim();
-        match configured.is_empty() {
-            true => self.store.repo().head_branch(),
-            false => Some(configured.to_owned()),
-        }
-    }
-
-    /// The branch a task's work lives on: the one recorded on the task, else `loom/<id>`.
-    pub fn task_branch(task: &Task) -> String {
-        task.branch.clone().unwrap_or_else(|| format!("loom/{}", task.id))
-    }
-
     /// Append a handoff to a task the caller holds.
     pub fn handoff(
         &self,

@@ -446,6 +446,20 @@ pub(crate) fn change_status(workset: &mut Workset<'_>, id: &TaskId, to: Status) 
     Ok(transition)
 }
 
+/// Send a done task whose work the merge engine refused (a conflict, failing tests) back to
+/// `to` (`pending`, `failed` or `dead`); a task whose work landed stays done.
+pub(crate) fn reopen_refused(workset: &mut Workset<'_>, id: &TaskId, to: Status) -> Result<Transition> {
+    let guards = Guards {
+        merge_refused: true,
+        ..Guards::default()
+    };
+    let transition = state::transition(workset.get_mut(id)?, to, &guards)?;
+    if let Transition::Moved { from, to } = transition {
+        workset.note(id, format!("status {from} -> {to}"));
+    }
+    Ok(transition)
+}
+
 /// Walk up from `epic`, closing each epic whose children are now all closed.
 fn close_finished_epics(workset: &mut Workset<'_>, mut epic: Option<TaskId>) -> Result<()> {
     // Parent chains are acyclic (every parent edit is cycle-checked), but bound the walk anyway

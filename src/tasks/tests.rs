@@ -53,6 +53,7 @@ fn finish(fx: &Fixture, id: &TaskId, secs: i64) -> Vec<TaskId> {
             None,
             &DoneRecord::default(),
             &actor("worker", secs + 1),
+            |_| Ok(()),
         )
         .unwrap();
     outcome.written.into_iter().map(|w| w.id).collect()

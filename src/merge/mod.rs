@@ -1,0 +1,14 @@
+//! The merge engine: finished tasks' branches come home to their target through a test-gated
+//! queue, and the target never holds a commit that failed.
+//!
+//! `done` on a task with a branch queues a merge request (`refs/loom/merges/<id>`, written in
+//! `done`'s own transaction). The engine builds the candidate merge of the target's tip with
+//! the queued branches without any working tree, tests exactly that commit in a worktree of
+//! its own, and only then moves the target to it with a compare-and-swap on the tip it was
+//! built from. A conflict or a failure sends the task back to its agents with a handoff.
+
+pub mod bisect;
+pub mod request;
+
+pub(crate) use request::queue_in;
+pub use request::{MergeEntry, Queue, QueueRequest};
