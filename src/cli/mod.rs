@@ -15,6 +15,7 @@ mod cmd_init;
 mod cmd_lease;
 mod cmd_list;
 mod cmd_log;
+mod cmd_merge;
 mod cmd_next;
 mod cmd_plan;
 mod cmd_remote;
@@ -100,6 +101,7 @@ enum Command {
     Signal(cmd_next::SignalArgs),
     Next(cmd_next::NextArgs),
     Worktree(cmd_worktree::WorktreeArgs),
+    Merge(cmd_merge::MergeArgs),
     Remote(cmd_remote::RemoteArgs),
     Fetch(cmd_remote::FetchArgs),
     Push(cmd_remote::PushArgs),
@@ -148,6 +150,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Ideas(args) => cmd_idea::run_ideas(args, context, ui),
         Command::Promote(args) => cmd_idea::run_promote(args, context, ui),
         Command::Graph(args) => cmd_graph::run(args, context, ui),
+        Command::Merge(args) => cmd_merge::run(args, context, ui),
         Command::Log(args) => cmd_log::run(args, context, ui),
         Command::Claim(args) => cmd_claim::run_claim(args, context, ui),
         Command::Heartbeat(args) => cmd_claim::run_heartbeat(args, context, ui),

@@ -228,5 +228,3 @@ fn queue_order(entry: &MergeEntry) -> (bool, Priority, i128, std::cmp::Reverse<i
     )
 }
 
-/// The blob file name of a request, for readers that show the raw history.
-pub const REQUEST_FILE: &str = MergeRequest::FILE;
