@@ -121,7 +121,10 @@ impl TestSpec {
             tasks,
         };
         let bytes = serde_json::to_vec(&canonical).expect("a test spec serializes because it is plain data");
-        Sha256::digest(&bytes).iter().map(|byte| format!("{byte:02x}")).collect()
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect()
     }
 
     /// Whether there is nothing to run at all.
@@ -243,7 +246,10 @@ impl Loom {
         let mut replaces = Some(None);
         match self.store.cached_test_result(&digest, tree) {
             Ok(None) => {}
-            Ok(Some(CachedResult { tip, record: Ok(record) })) => {
+            Ok(Some(CachedResult {
+                tip,
+                record: Ok(record),
+            })) => {
                 if record.passed || !retest {
                     return Ok(from_cache(record, warnings, &mut progress));
                 }
@@ -347,11 +353,7 @@ impl Loom {
 }
 
 /// The outcome a cached record gives, each run marked as answered from the cache.
-fn from_cache(
-    record: TestResult,
-    warnings: Vec<Error>,
-    progress: &mut impl FnMut(TestProgress<'_>),
-) -> TestOutcome {
+fn from_cache(record: TestResult, warnings: Vec<Error>, progress: &mut impl FnMut(TestProgress<'_>)) -> TestOutcome {
     let runs: Vec<TestRun> = record
         .runs
         .into_iter()
@@ -409,7 +411,10 @@ fn run_command(
         if let Some(line) = last_line(&stdout.tail)
             && line != shown
         {
-            progress(TestProgress::Output { name: command, line: &line });
+            progress(TestProgress::Output {
+                name: command,
+                line: &line,
+            });
             shown = line;
         }
         std::thread::sleep(pause.min(left));

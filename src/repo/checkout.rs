@@ -23,8 +23,12 @@ impl Repo<'_> {
             "check the commit out",
         )?;
         // -d: untracked directories too; not -x, so ignored build outputs stay warm.
-        self.git(at, ["clean", "--quiet", "-f", "-d"], "remove untracked files from the checkout")
-            .map(|_| ())
+        self.git(
+            at,
+            ["clean", "--quiet", "-f", "-d"],
+            "remove untracked files from the checkout",
+        )
+        .map(|_| ())
     }
 
     /// Forget linked worktrees whose directories are gone.
