@@ -174,6 +174,14 @@ impl Loom {
     /// Make the merge worktree hold exactly `commit` and return its directory; it is created,
     /// or made again when deleted or broken, as needed.
     pub fn checkout_candidate(&self, commit: ObjectId) -> Result<PathBuf> {
+        // A commit that is not there would make the checkout fail, which must not be taken
+        // for a broken worktree and cost its build caches.
+        self.store.repo().tree_of(commit)?;
+        self.hold_exactly(commit)
+    }
+
+    /// [`Loom::checkout_candidate`] for a commit known to exist.
+    fn hold_exactly(&self, commit: ObjectId) -> Result<PathBuf> {
         let path = self.merge_worktree_path();
         let repo = self.store.repo();
         if self.merge_worktree_registered(&path)? && repo.checkout_exactly(&path, commit).is_ok() {
@@ -266,7 +274,7 @@ impl Loom {
             Err(err) => return Err(err.into()),
         }
 
-        let dir = self.checkout_candidate(candidate)?;
+        let dir = self.hold_exactly(candidate)?;
         let (runs, recordable) = self.run_spec(&dir, candidate, spec, &mut progress)?;
         let passed = runs.iter().all(|run| run.passed);
         if recordable && let Some(replaces) = replaces {

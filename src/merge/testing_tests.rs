@@ -401,3 +401,38 @@ fn a_bare_repository_tests_in_its_own_merge_worktree() {
     assert!(test(&loom, candidate, &spec("test -f a.txt"), false).passed);
     assert!(loom.merge_worktree_path().starts_with(&bare_path));
 }
+
+// Guards: a long test command showing nothing until it ends (a live display needs its output
+// as it comes).
+#[test]
+fn a_running_command_reports_its_newest_output_line() {
+    let fx = Fixture::new();
+    let candidate = commit(fx.path(), &[("a.txt", "a\n")], "a");
+    let spec = spec("echo compiling; sleep 1; echo finished");
+    let mut lines = Vec::new();
+    let outcome = fx
+        .loom
+        .test_candidate(candidate.0, candidate.1, &spec, false, &actor("merger", 10), |event| {
+            if let TestProgress::Output { name, line } = event {
+                assert_eq!(name, spec.command);
+                lines.push(line.to_owned());
+            }
+        })
+        .unwrap();
+    assert!(outcome.passed);
+    assert_eq!(lines.first().map(String::as_str), Some("compiling"), "{lines:?}");
+    assert_eq!(outcome.runs[0].tail, "compiling\nfinished");
+}
+
+// Guards: asking for a commit the repository lacks throwing away the warm merge worktree.
+#[test]
+fn checking_out_a_missing_commit_keeps_the_merge_worktree() {
+    let fx = Fixture::new();
+    let candidate = commit(fx.path(), &[(".gitignore", "build/\n")], "a");
+    let dir = fx.loom.checkout_candidate(candidate.0).unwrap();
+    std::fs::create_dir_all(dir.join("build")).unwrap();
+    std::fs::write(dir.join("build/out"), "warm\n").unwrap();
+    let missing = oid(&"1".repeat(40));
+    assert!(fx.loom.checkout_candidate(missing).is_err());
+    assert!(dir.join("build/out").is_file());
+}
