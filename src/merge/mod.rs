@@ -2,13 +2,19 @@
 //! queue, and the target never holds a commit that failed.
 //!
 //! `done` on a task with a branch queues a merge request (`refs/loom/merges/<id>`, written in
-//! `done`'s own transaction). The engine builds the candidate merge of the target's tip with
-//! the queued branches without any working tree, tests exactly that commit in a worktree of
-//! its own, and only then moves the target to it with a compare-and-swap on the tip it was
-//! built from. A conflict or a failure sends the task back to its agents with a handoff.
+//! `done`'s own transaction, see [`request`]). The [`engine`] builds the candidate merge of the
+//! target's tip with the queued branches without any working tree, tests exactly that commit
+//! in a worktree of its own ([`testing`], with a test cache keyed by tree), and only then moves
+//! the target to it with a compare-and-swap on the tip it was built from; a failing batch is
+//! searched for its culprit by [`bisect`]ion. A conflict or a failure sends the task back to
+//! its agents with a handoff.
 
 pub mod bisect;
+pub mod engine;
 pub mod request;
+pub mod testing;
 
+pub use engine::{Decision, MergeEvent, RunOptions, RunReport};
 pub(crate) use request::queue_in;
 pub use request::{MergeEntry, Queue, QueueRequest};
+pub use testing::{TestOutcome, TestProgress, TestSpec};

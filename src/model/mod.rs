@@ -13,6 +13,7 @@ pub mod reconcile;
 pub mod stage;
 pub mod state;
 pub mod task;
+pub mod test_result;
 
 pub use claim::{Claim, Health, Holder};
 pub use entity::{BlobError, Entity, blob_schema};
@@ -23,3 +24,4 @@ pub use meta::{Gate, Meta, Settings};
 pub use stage::{ExecutionMode, StageData, StageHints, StageType, Stored, title_problem};
 pub use state::{Derived, Kind, Transition, TransitionError, View};
 pub use task::{MergedInto, Priority, Status, Task, UnknownName};
+pub use test_result::TestResult;

@@ -12,6 +12,7 @@
 //! are [`ObjectId`]s.
 
 mod branches;
+mod checkout;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -16,6 +16,7 @@ mod layout;
 mod objects;
 mod read;
 mod refs;
+mod tests_cache;
 mod transport;
 mod write;
 
@@ -31,6 +32,7 @@ pub use layout::{
 };
 pub use read::EntityVersion;
 pub use refs::RefTip;
+pub use tests_cache::CachedResult;
 pub use transport::{
     FetchedRef, PushOutcome, PushUpdate, REMOTE_TRACKING_ROOT, is_valid_remote_name, tracking_prefix, tracking_ref,
 };
