@@ -56,7 +56,9 @@ pub(crate) fn publish(store: &Store, updates: &[RefUpdate], actor: &Actor) -> Re
                 // send. The mirror alone cannot prove that: the record of a push can be lost to
                 // a concurrent writer, and a claim left on the remote would hold a finished
                 // task. So the remote itself is asked.
-                let Expected::Tip(local_tip) = update.expected else { continue };
+                let Expected::Tip(local_tip) = update.expected else {
+                    continue;
+                };
                 match store.remote_tip(remote, &update.name)? {
                     None => continue,
                     Some(there) if there == local_tip => expected_there = Expected::Tip(there),
