@@ -336,9 +336,9 @@ impl Live {
     fn progress(&self, progress: &TestProgress<'_>) {
         let elapsed = self.started.get().elapsed().as_secs();
         let detail = match progress {
-            TestProgress::Output(line) => ui::sanitize(line).chars().take(80).collect::<String>(),
-            TestProgress::Started(name) => format!("running {name}"),
-            TestProgress::Finished(run) => format!("{} {}", run.name, if run.passed { "passed" } else { "failed" }),
+            TestProgress::Output { line, .. } => ui::sanitize(line).chars().take(80).collect::<String>(),
+            TestProgress::Started { name } => format!("running {name}"),
+            TestProgress::Finished { run } => format!("{} {}", run.name, if run.passed { "passed" } else { "failed" }),
         };
         self.bar
             .set_message(format!("{} {elapsed}s  {detail}", self.label.borrow()));

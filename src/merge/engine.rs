@@ -28,7 +28,7 @@ use crate::loom::workset::Workset;
 use crate::loom::{Actor, Error, Loom, Result};
 use crate::model::handoff::{HANDOFF_SCHEMA, Handoff};
 use crate::model::{
-    Attempt, AttemptOutcome, Entity, MergeRequest, MergeState, MergedInto, Status, Task, TaskId, TestRun,
+    Attempt, AttemptOutcome, MergeRequest, MergeState, MergedInto, Status, Task, TaskId, TestRun,
 };
 use crate::repo::{CandidateSignature, CheckoutUpdate, MoveOutcome, Pick, PickOutcome};
 use crate::store::{self, Expected, ObjectId, RefUpdate};
@@ -226,6 +226,7 @@ impl Loom {
                 false if !outcome.runs.is_empty() => report.test_runs += 1,
                 false => {}
             }
+            report.problems.extend(outcome.warnings.iter().map(ToString::to_string));
             let passed = outcome.passed;
             results.insert(prefix, outcome);
             Ok::<_, Error>(passed)

@@ -9,7 +9,7 @@
 
 use crate::loom::workset::Workset;
 use crate::loom::{Actor, Error, Loom, Result, with_retries};
-use crate::model::{Entity, MergeRequest, MergeState, Priority, Task, TaskId};
+use crate::model::{MergeRequest, MergeState, Priority, Task, TaskId};
 use crate::store::{self, ObjectId, Store};
 
 /// The work `done` asks to merge: a branch at a tip, to land on a target.

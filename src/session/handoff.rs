@@ -7,7 +7,7 @@ use crate::claims::Credentials;
 use crate::loom::publish::publish;
 use crate::loom::{Actor, Error, Loom, Result, with_retries};
 use crate::model::handoff::{CommitLine, FileChange, HANDOFF_SCHEMA, Handoff, MAX_LISTED_COMMITS, WorkState};
-use crate::model::{Entity, Task, TaskId};
+use crate::model::{Entity, TaskId};
 use crate::store::{self, CommitMessage, Expected, RefUpdate};
 
 /// What the agent writes into a handoff.
