@@ -220,9 +220,16 @@ fn run_engine(
         let mut lines: Vec<Result<(), CommandError>> = Vec::new();
         let report = loom.merge_run(&options, &actor, |event| match event {
             MergeEvent::Building { target, tasks, .. } => {
-                live.say(format!("building a candidate of {} on {target}", ui::count(tasks.len(), "request", "requests")));
+                live.say(format!(
+                    "building a candidate of {} on {target}",
+                    ui::count(tasks.len(), "request", "requests")
+                ));
             }
-            MergeEvent::Testing { tasks, candidate, retest } => {
+            MergeEvent::Testing {
+                tasks,
+                candidate,
+                retest,
+            } => {
                 live.start(format!(
                     "{}testing {} ({})",
                     if retest { "re" } else { "" },
@@ -264,7 +271,11 @@ fn run_engine(
         }
         if !args.watch {
             if !ui.json {
-                let merged = report.decisions.iter().filter(|d| d.state == MergeState::Merged).count();
+                let merged = report
+                    .decisions
+                    .iter()
+                    .filter(|d| d.state == MergeState::Merged)
+                    .count();
                 ui.note(match report.decisions.is_empty() {
                     true => "the merge queue is empty".to_owned(),
                     false => format!(
@@ -313,7 +324,9 @@ impl Live {
             false => ProgressDrawTarget::stderr(),
         };
         let bar = ProgressBar::with_draw_target(None, target);
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         Live {
             bar,
             started: std::cell::Cell::new(Instant::now()),

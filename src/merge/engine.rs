@@ -27,9 +27,7 @@ use crate::claims::record_failure;
 use crate::loom::workset::Workset;
 use crate::loom::{Actor, Error, Loom, Result};
 use crate::model::handoff::{HANDOFF_SCHEMA, Handoff};
-use crate::model::{
-    Attempt, AttemptOutcome, MergeRequest, MergeState, MergedInto, Status, Task, TaskId, TestRun,
-};
+use crate::model::{Attempt, AttemptOutcome, MergeRequest, MergeState, MergedInto, Status, Task, TaskId, TestRun};
 use crate::repo::{CandidateSignature, CheckoutUpdate, MoveOutcome, Pick, PickOutcome};
 use crate::store::{self, Expected, ObjectId, RefUpdate};
 use crate::tasks::edit::reopen_refused;
@@ -116,7 +114,11 @@ impl Loom {
         let mut report = RunReport::default();
         let queue = self.merge_queue()?;
         report.problems = queue.problems.iter().map(ToString::to_string).collect();
-        let open = queue.entries.iter().filter(|entry| entry.request.state.is_open()).count();
+        let open = queue
+            .entries
+            .iter()
+            .filter(|entry| entry.request.state.is_open())
+            .count();
         let max_rounds = (open * MAX_ROUNDS_PER_REQUEST).max(1);
         let settings = self.settings();
         let batch = options
@@ -129,7 +131,12 @@ impl Loom {
                 .entries
                 .into_iter()
                 .filter(|entry| entry.request.state.is_open())
-                .filter(|entry| options.target.as_ref().is_none_or(|target| *target == entry.request.target))
+                .filter(|entry| {
+                    options
+                        .target
+                        .as_ref()
+                        .is_none_or(|target| *target == entry.request.target)
+                })
                 .collect();
             let Some(first) = open.first() else { break };
             let target = first.request.target.clone();
@@ -244,12 +251,24 @@ impl Loom {
                 MoveOutcome::Moved(_) => {}
             }
         }
-        let tests_of = |prefix: usize| results.get(&prefix).map(|outcome| outcome.runs.clone()).unwrap_or_default();
+        let tests_of = |prefix: usize| {
+            results
+                .get(&prefix)
+                .map(|outcome| outcome.runs.clone())
+                .unwrap_or_default()
+        };
         for (index, (entry, candidate, _)) in stacked.iter().enumerate() {
             let decision = if index < good {
                 match landed_at {
                     Some(landed) => self.decide_landed(entry, base, Some(*candidate), tests_of(good), landed, actor)?,
-                    None => self.send_back(entry, base, *candidate, AttemptOutcome::TargetMoved, tests_of(good), actor)?,
+                    None => self.send_back(
+                        entry,
+                        base,
+                        *candidate,
+                        AttemptOutcome::TargetMoved,
+                        tests_of(good),
+                        actor,
+                    )?,
                 }
             } else if Some(index) == verdict.culprit {
                 self.decide_failed(entry, base, *candidate, tests_of(index + 1), actor)?
@@ -268,12 +287,7 @@ impl Loom {
         for (entry, _, _) in stacked {
             let mut request = entry.request.clone();
             request.move_to(MergeState::Testing, actor.now)?;
-            workset.put_record(
-                store::merge_ref(&request.task),
-                Some(entry.tip),
-                &request,
-                "testing",
-            );
+            workset.put_record(store::merge_ref(&request.task), Some(entry.tip), &request, "testing");
         }
         workset.commit(actor, "merge")?;
         Ok(())
@@ -294,7 +308,14 @@ impl Loom {
             Some(_) => format!("merged into {} at {}", entry.request.target, short(&landed.to_string())),
             None => format!("already on {}", entry.request.target),
         };
-        let attempt = attempt(actor, base, candidate, AttemptOutcome::Landed, Vec::new(), tests.clone());
+        let attempt = attempt(
+            actor,
+            base,
+            candidate,
+            AttemptOutcome::Landed,
+            Vec::new(),
+            tests.clone(),
+        );
         self.write_decision(entry, MergeState::Merged, attempt, &note, actor, |workset, request| {
             request.merged = Some(crate::model::merge_request::Landed {
                 commit: landed.to_string(),
@@ -306,7 +327,10 @@ impl Loom {
                     target: request.target.clone(),
                     at: actor.now,
                 });
-                workset.note(id, format!("merged into {} at {}", request.target, short(&landed.to_string())));
+                workset.note(
+                    id,
+                    format!("merged into {} at {}", request.target, short(&landed.to_string())),
+                );
             }
             Ok(())
         })?;
@@ -330,7 +354,13 @@ impl Loom {
     }
 
     /// The branch does not merge onto the target: the task goes back to its agents.
-    fn decide_conflict(&self, entry: &MergeEntry, base: ObjectId, paths: Vec<String>, actor: &Actor) -> Result<Decision> {
+    fn decide_conflict(
+        &self,
+        entry: &MergeEntry,
+        base: ObjectId,
+        paths: Vec<String>,
+        actor: &Actor,
+    ) -> Result<Decision> {
         let request = &entry.request;
         let note = format!("conflicts with {} in {}", request.target, paths.join(", "));
         let message = format!(
@@ -340,7 +370,11 @@ impl Loom {
             branch = request.branch,
             tip = short(&request.tip),
             target = request.target,
-            list = paths.iter().map(|path| format!("- {path}")).collect::<Vec<_>>().join("\n"),
+            list = paths
+                .iter()
+                .map(|path| format!("- {path}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
         );
         let attempt = attempt(actor, base, None, AttemptOutcome::Conflict, paths.clone(), Vec::new());
         self.write_decision(entry, MergeState::Conflict, attempt, &note, actor, |workset, _| {
@@ -382,17 +416,30 @@ impl Loom {
         if let Some(run) = failing
             && !run.tail.is_empty()
         {
-            message.push_str(&format!("\n\nThe end of its output:\n```\n{}\n```", run.tail.trim_end()));
+            message.push_str(&format!(
+                "\n\nThe end of its output:\n```\n{}\n```",
+                run.tail.trim_end()
+            ));
         }
         message.push_str(&format!(
             "\n\nFix the work on {} and finish the task again with `git loom done`; that queues the new tip. \
              `git loom merge show {}` has every attempt.",
             request.branch, request.task
         ));
-        let attempt = attempt(actor, base, Some(candidate), AttemptOutcome::Failed, Vec::new(), tests.clone());
+        let attempt = attempt(
+            actor,
+            base,
+            Some(candidate),
+            AttemptOutcome::Failed,
+            Vec::new(),
+            tests.clone(),
+        );
         let retry = self.settings().retry.clone();
         self.write_decision(entry, MergeState::Failed, attempt, &note, actor, |workset, _| {
-            if workset.get(&request.task).is_ok_and(|task| task.status() == Status::Done) {
+            if workset
+                .get(&request.task)
+                .is_ok_and(|task| task.status() == Status::Done)
+            {
                 record_failure(workset, &request.task, &note, &retry, actor, reopen_refused)?;
                 write_handoff(workset, &self.store, &request.task, &message, actor)?;
             }
@@ -604,4 +651,3 @@ fn candidate_signature(actor: &Actor) -> CandidateSignature {
         time: actor.now,
     }
 }
-

@@ -227,4 +227,3 @@ fn queue_order(entry: &MergeEntry) -> (bool, Priority, i128, std::cmp::Reverse<i
         request.task.clone(),
     )
 }
-
