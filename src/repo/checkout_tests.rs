@@ -184,3 +184,24 @@ fn untracked_file_in_the_way_blocks_the_update() {
     );
     assert_eq!(std::fs::read_to_string(repo.path.join("a.txt")).unwrap(), "a\n");
 }
+
+// Guards: git-loom running inside a linked worktree (where agents work) taking that worktree
+// for the main one, so the user's checkout of the target is never brought along.
+#[test]
+fn update_from_a_linked_worktree_reaches_the_main_checkout() {
+    let (repo, old, next) = repo_with_next();
+    let linked = repo.path.parent().unwrap().join("agent");
+    repo.git(&["worktree", "add", "--quiet", "--detach", linked.to_str().unwrap()]);
+    let from_linked = gix::open(&linked).unwrap();
+    let handle = Repo::new(&from_linked);
+
+    assert_eq!(handle.move_branch("main", old, next).unwrap(), MoveOutcome::Updated);
+    let update = handle.update_checkout("main", old, next).unwrap();
+
+    assert!(matches!(update, CheckoutUpdate::FastForwarded { .. }), "{update:?}");
+    assert_eq!(std::fs::read_to_string(repo.path.join("new.txt")).unwrap(), "new\n");
+    assert!(
+        !linked.join("new.txt").exists(),
+        "the linked worktree stays where it was"
+    );
+}
