@@ -156,12 +156,12 @@ impl Repo<'_> {
     /// `None` for a bare repository. Asked of git, which knows the main working tree also from
     /// inside a linked one and for a repository whose git dir lives elsewhere.
     fn main_checkout(&self) -> Result<Option<(PathBuf, Option<String>)>> {
-        let out = self.git(At::GitDir, ["worktree", "list", "--porcelain"], "list worktrees")?;
-        // The first block describes the main working tree.
-        let main = out.split("\n\n").next().unwrap_or_default();
+        let out = self.git(At::GitDir, ["worktree", "list", "--porcelain", "-z"], "list worktrees")?;
+        // NUL ends each line (so no path is quoted); an empty line ends the first block, which
+        // describes the main working tree.
         let mut dir = None;
         let mut branch = None;
-        for line in main.lines() {
+        for line in out.split('\0').take_while(|line| !line.is_empty()) {
             if line == "bare" {
                 return Ok(None);
             } else if let Some(rest) = line.strip_prefix("worktree ") {
