@@ -11,6 +11,8 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use git_loom::api::{DecisionJson, MergeRequestJson};
+use git_loom::loom::Loom;
+use git_loom::loom::remote::{Exchange, check_remote, configured_remote, exchange};
 use git_loom::merge::{Decision, MergeEvent, RunOptions, TestProgress};
 use git_loom::model::MergeState;
 use git_loom::repo::CheckoutUpdate;
@@ -46,6 +48,15 @@ pub struct MergeArgs {
     /// Serve only requests for this target branch
     #[arg(long, value_name = "BRANCH")]
     target: Option<String>,
+    /// Run as a CI job: sync `refs/loom/*` with the remote, make the local target the
+    /// remote's before each round, fetch the queued branches, land each passing candidate on
+    /// the remote first (with a lease on the tip it was built from), and sync again at the
+    /// end. Exits 0 when the queue ran, failed requests included
+    #[arg(long, conflicts_with = "watch")]
+    ci: bool,
+    /// The remote a CI run works against (default: the coordination remote, else `origin`)
+    #[arg(long, value_name = "REMOTE", requires = "ci")]
+    remote: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +88,9 @@ enum MergeAction {
 }
 
 pub fn run(args: &MergeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    if args.ci && args.action.is_none() {
+        return run_ci(args, context, ui);
+    }
     let loom = context.loom()?;
     match &args.action {
         Some(MergeAction::Queue { all }) => {
@@ -183,7 +197,7 @@ pub fn run(args: &MergeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit,
             report_state(ui, &request.task.to_string(), request.state, &request.tip)?;
             Ok(Exit::Success)
         }
-        None => run_engine(args, context, &loom, ui),
+        None => run_engine(args, context, &loom, None, ui),
     }
 }
 
@@ -196,16 +210,39 @@ fn report_state(ui: &mut Ui, task: &str, state: MergeState, tip: &str) -> Result
     Ok(())
 }
 
+/// `merge --ci`: the queue as a job of its own against a remote.
+fn run_ci(args: &MergeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
+    let mut store = context.store()?;
+    let remote = match &args.remote {
+        Some(remote) => remote.clone(),
+        None => configured_remote(&store)
+            .filter(|remote| !remote.trim().is_empty())
+            .unwrap_or_else(|| "origin".to_owned()),
+    };
+    check_remote(&store, &remote)?;
+    store.set_publish_remote(Some(remote.clone()));
+    let actor = context.actor(&store)?;
+    let report = exchange(&store, &remote, Exchange::Sync, &actor)?;
+    ui.note(format!("synced with {remote} ({} refs fetched)", report.fetched));
+    let loom = Loom::load(store)?;
+    let exit = run_engine(args, context, &loom, Some(remote.clone()), ui)?;
+    // The test cache and the kept candidates are written locally: publish them.
+    exchange(loom.store(), &remote, Exchange::Sync, &actor)?;
+    Ok(exit)
+}
+
 /// Run the engine once, or keep running it with `--watch`.
 fn run_engine(
     args: &MergeArgs,
     context: &Context<'_>,
-    loom: &git_loom::loom::Loom,
+    loom: &Loom,
+    remote: Option<String>,
     ui: &mut Ui,
 ) -> Result<Exit, CommandError> {
     let options = RunOptions {
         batch: args.batch.map(|batch| batch as usize),
         target: args.target.clone(),
+        remote,
     };
     let live = Live::new(ui.json || ui.quiet);
     loop {

@@ -17,7 +17,7 @@
 //! request (an attempt with its candidate, tests and conflicts) and on the task, in one
 //! transaction per decision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use super::bisect;
@@ -28,7 +28,7 @@ use crate::loom::workset::Workset;
 use crate::loom::{Actor, Error, Loom, Result};
 use crate::model::handoff::{HANDOFF_SCHEMA, Handoff};
 use crate::model::{Attempt, AttemptOutcome, MergeRequest, MergeState, MergedInto, Status, Task, TaskId, TestRun};
-use crate::repo::{CandidateSignature, CheckoutUpdate, MoveOutcome, Pick, PickOutcome};
+use crate::repo::{BranchPush, CandidateSignature, CheckoutUpdate, MoveOutcome, Pick, PickOutcome};
 use crate::store::{self, Expected, ObjectId, RefUpdate};
 use crate::tasks::edit::reopen_refused;
 
@@ -39,6 +39,10 @@ pub struct RunOptions {
     pub batch: Option<usize>,
     /// Serve only requests for this target; `None` serves every target in turn.
     pub target: Option<String>,
+    /// Work against this remote (a CI job): before each round the local target is made the
+    /// remote's and the queued branches' commits are fetched from it, and a candidate that
+    /// passed lands on the remote first, with a lease on the tip it was built from.
+    pub remote: Option<String>,
 }
 
 /// What became of one request in a run.
@@ -125,12 +129,14 @@ impl Loom {
             .batch
             .unwrap_or(settings.merge.batch as usize)
             .clamp(1, crate::model::meta::MergeSettings::MAX_BATCH as usize);
+        // Requests whose work is not in this repository: left queued for a run that has it.
+        let mut missing: BTreeSet<TaskId> = BTreeSet::new();
         for _ in 0..max_rounds {
             let queue = self.merge_queue()?;
             let mut open: Vec<MergeEntry> = queue
                 .entries
                 .into_iter()
-                .filter(|entry| entry.request.state.is_open())
+                .filter(|entry| entry.request.state.is_open() && !missing.contains(&entry.request.task))
                 .filter(|entry| {
                     options
                         .target
@@ -143,26 +149,83 @@ impl Loom {
             open.retain(|entry| entry.request.target == target);
             open.truncate(batch);
             report.rounds += 1;
-            self.round(&target, open, actor, &mut report, &mut events)?;
+            let base = self.round_base(&target, &open, options, &mut events)?;
+            let (present, absent): (Vec<MergeEntry>, Vec<MergeEntry>) =
+                open.into_iter().partition(|entry| self.has_work(entry));
+            for entry in absent {
+                report.problems.push(format!(
+                    "{}: the commit {} of {} is not in this repository; push the branch (it stays queued)",
+                    entry.request.task,
+                    short(&entry.request.tip),
+                    entry.request.branch
+                ));
+                missing.insert(entry.request.task);
+            }
+            if !present.is_empty() {
+                self.round(&target, base, present, options, actor, &mut report, &mut events)?;
+            }
         }
         Ok(report)
     }
 
-    /// One round: build, test and decide a batch of requests for `target`.
+    /// The target's tip a round builds on. Against a remote, the local target is made the
+    /// remote's first (and its clean checkout brought along), and the batch's branches are
+    /// fetched.
+    fn round_base(
+        &self,
+        target: &str,
+        batch: &[MergeEntry],
+        options: &RunOptions,
+        events: &mut impl FnMut(MergeEvent<'_>),
+    ) -> Result<ObjectId> {
+        let repo = self.store.repo();
+        let missing_target = || {
+            Error::Invalid(format!(
+                "the target branch {target:?} of the queued merge requests does not exist"
+            ))
+        };
+        let Some(remote) = &options.remote else {
+            return repo.branch_tip(target)?.ok_or_else(missing_target);
+        };
+        let before = repo.branch_tip(target)?;
+        let base = repo.follow_remote_branch(remote, target)?.ok_or_else(missing_target)?;
+        if let Some(before) = before.filter(|before| *before != base) {
+            let update = repo.update_checkout(target, before, base)?;
+            events(MergeEvent::Checkout(&update));
+        }
+        let lacking: Vec<String> = batch
+            .iter()
+            .filter(|entry| !self.has_work(entry))
+            .map(|entry| entry.request.branch.clone())
+            .collect();
+        if !lacking.is_empty() {
+            repo.fetch_branch_commits(remote, &lacking)?;
+        }
+        Ok(base)
+    }
+
+    /// Whether the commit a request merges is in this repository.
+    fn has_work(&self, entry: &MergeEntry) -> bool {
+        entry
+            .request
+            .tip
+            .parse::<ObjectId>()
+            .is_ok_and(|tip| self.store.repo().has_commit(tip))
+    }
+
+    /// One round: build, test and decide a batch of requests for `target` on `base`.
+    #[allow(clippy::too_many_arguments, reason = "one round's inputs and the run's outputs")]
     fn round(
         &self,
         target: &str,
+        base: ObjectId,
         batch: Vec<MergeEntry>,
+        options: &RunOptions,
         actor: &Actor,
         report: &mut RunReport,
         events: &mut impl FnMut(MergeEvent<'_>),
     ) -> Result<()> {
         let repo = self.store.repo();
-        let Some(base) = repo.branch_tip(target)? else {
-            return Err(Error::Invalid(format!(
-                "the target branch {target:?} of the queued merge requests does not exist"
-            )));
-        };
         let tasks: Vec<TaskId> = batch.iter().map(|entry| entry.request.task.clone()).collect();
         events(MergeEvent::Building {
             target,
@@ -242,13 +305,22 @@ impl Loom {
         let mut landed_at = None;
         if good > 0 {
             let (_, candidate, _) = &stacked[good - 1];
-            match repo.move_branch(target, base, *candidate)? {
-                MoveOutcome::Updated => {
-                    landed_at = Some(*candidate);
-                    let update = repo.update_checkout(target, base, *candidate)?;
-                    events(MergeEvent::Checkout(&update));
+            // Against a remote, the remote's target moves first: it is the one that counts.
+            let published = match &options.remote {
+                Some(remote) => repo.push_branch(remote, target, Some(base), *candidate)? == BranchPush::Pushed,
+                None => true,
+            };
+            if published {
+                match repo.move_branch(target, base, *candidate)? {
+                    MoveOutcome::Updated => {
+                        landed_at = Some(*candidate);
+                        let update = repo.update_checkout(target, base, *candidate)?;
+                        events(MergeEvent::Checkout(&update));
+                    }
+                    // Only against a remote, which accepted it: the local target follows later.
+                    MoveOutcome::Moved(_) if options.remote.is_some() => landed_at = Some(*candidate),
+                    MoveOutcome::Moved(_) => {}
                 }
-                MoveOutcome::Moved(_) => {}
             }
         }
         let tests_of = |prefix: usize| {

@@ -19,6 +19,7 @@ mod branches;
 mod checkout;
 mod exact_checkout;
 mod merge;
+mod remote;
 #[cfg(test)]
 mod testing;
 
@@ -30,6 +31,7 @@ pub use branches::{BranchWork, Worktree};
 pub use checkout::{CheckoutUpdate, MoveOutcome};
 pub use gix::ObjectId;
 pub use merge::{CandidateSignature, Pick, PickOutcome, Stack, TreeMerge};
+pub use remote::BranchPush;
 
 /// Errors from running git on the user's repository.
 #[derive(Debug, thiserror::Error)]

@@ -104,6 +104,34 @@ impl Loom {
         Ok(Some(Landing::Queue(QueueRequest { branch, tip, target })))
     }
 
+    /// Push the branch holding finished work to the coordination remote, so that the merge
+    /// queue can run anywhere (`merge --ci`). The remote's branch may only hold commits the
+    /// work has: one with commits of its own is never overwritten.
+    fn publish_branch(&self, remote: &str, request: &QueueRequest) -> Result<()> {
+        let repo = self.store().repo();
+        let there = repo.remote_branch_tip(remote, &request.branch)?;
+        if there == Some(request.tip) {
+            return Ok(());
+        }
+        let contained = there.is_none_or(|there| {
+            repo.has_commit(there) && repo.commits_since(request.tip, there).is_ok_and(|extra| extra == 0)
+        });
+        let refused = |why: String| {
+            crate::loom::Error::Invalid(format!(
+                "{remote} has {} at another commit, which the work does not contain ({why}): fetch it and \
+                 merge it into the work, or push the branch yourself",
+                request.branch
+            ))
+        };
+        if !contained {
+            return Err(refused("its commits would be lost".into()));
+        }
+        match repo.push_branch(remote, &request.branch, there, request.tip)? {
+            crate::repo::BranchPush::Pushed => Ok(()),
+            crate::repo::BranchPush::Refused(why) => Err(refused(why)),
+        }
+    }
+
     /// Record the task `input` names as done, after judging its work (see the module docs).
     /// `events` sees the checks as they run.
     pub fn done(
@@ -172,6 +200,9 @@ impl Loom {
             Some(commit) => self.landing_of(task, options, commit, actor)?,
             None => None,
         };
+        if let (Some(Landing::Queue(request)), Some(remote)) = (&landing, self.store().publish_remote()) {
+            self.publish_branch(remote, request)?;
+        }
         let id = task.id.clone();
         let outcome = self.record_done(
             entry,

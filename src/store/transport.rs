@@ -194,7 +194,10 @@ impl Store {
             .arg(format!("+refs/loom/meta*:{tracking}meta*"))
             .arg(format!("+refs/loom/tasks/*:{tracking}tasks/*"))
             .arg(format!("+refs/loom/handoffs/*:{tracking}handoffs/*"))
-            .arg(format!("+refs/loom/claims/*:{tracking}claims/*"));
+            .arg(format!("+refs/loom/claims/*:{tracking}claims/*"))
+            .arg(format!("+refs/loom/merges/*:{tracking}merges/*"))
+            .arg(format!("+refs/loom/tests/*:{tracking}tests/*"))
+            .arg(format!("+refs/loom/candidates/*:{tracking}candidates/*"));
         let output = run_against(&mut command, remote)?;
         if !output.status.success() {
             return Err(process_error(&command, remote, &output));

@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 
 mod cycles;
+mod records;
 
 use crate::model::reconcile::{Conflict, Side, merge_tasks};
 use crate::model::{Entity, Handoff, Task, TaskId};
@@ -197,6 +198,9 @@ impl<'a> Reconciler<'a> {
             (store::TASKS_PREFIX, Kind::Task),
             (store::CLAIMS_PREFIX, Kind::Claim),
             (store::HANDOFFS_PREFIX, Kind::Handoffs),
+            (store::MERGES_PREFIX, Kind::Merge),
+            (store::TESTS_PREFIX, Kind::TestResult),
+            (store::CANDIDATES_PREFIX, Kind::Candidate),
         ];
         for (prefix, kind) in kinds {
             let remote_prefix = store::tracking_ref(remote, prefix);
@@ -206,6 +210,9 @@ impl<'a> Reconciler<'a> {
                     Kind::Task => self.reconcile_task(&name, pair, actor, &mut plan, report)?,
                     Kind::Claim => self.reconcile_claim(remote, &name, pair, pruned, &mut plan, report)?,
                     Kind::Handoffs => self.reconcile_handoffs(&name, pair, actor, &mut plan, report)?,
+                    Kind::Merge => self.reconcile_merge(&name, pair, actor, &mut plan, report)?,
+                    Kind::TestResult => self.reconcile_test_result(&name, pair, actor, &mut plan, report)?,
+                    Kind::Candidate => self.reconcile_candidate(&name, pair, &mut plan, report)?,
                 }
             }
         }
@@ -513,6 +520,9 @@ enum Kind {
     Task,
     Claim,
     Handoffs,
+    Merge,
+    TestResult,
+    Candidate,
 }
 
 fn local_update(name: &str, expected: Expected, new: Option<ObjectId>) -> RefUpdate {
