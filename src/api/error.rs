@@ -101,7 +101,8 @@ impl ErrorCode {
             | Error::NotAnIdea { .. }
             | Error::EpicWithDeps { .. }
             | Error::EpicDone { .. }
-            | Error::MergeMove(_) => C::NotAllowed,
+            | Error::MergeMove(_)
+            | Error::BranchDiverged { .. } => C::NotAllowed,
         }
     }
 
@@ -266,6 +267,9 @@ fn hints(err: &Error) -> Vec<String> {
         }
         Error::UnknownRemote { name } => vec![format!("add it first: git remote add {name} <url>")],
         Error::SignalTemplate { .. } => vec!["fix or clear `[signal] template` in loom.toml".into()],
+        Error::BranchDiverged { remote, branch, .. } => vec![format!(
+            "fetch it (`git fetch {remote} {branch}`), merge it into the work, commit, and finish again"
+        )],
         Error::NoMergeRequest { .. } => vec!["see the queue with `git loom merge queue --all`".into()],
         Error::MergeMove(err) => vec![format!("see the request with `git loom merge show {}`", err.task)],
         _ => Vec::new(),

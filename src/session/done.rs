@@ -116,12 +116,10 @@ impl Loom {
         let contained = there.is_none_or(|there| {
             repo.has_commit(there) && repo.commits_since(request.tip, there).is_ok_and(|extra| extra == 0)
         });
-        let refused = |why: String| {
-            crate::loom::Error::Invalid(format!(
-                "{remote} has {} at another commit, which the work does not contain ({why}): fetch it and \
-                 merge it into the work, or push the branch yourself",
-                request.branch
-            ))
+        let refused = |why: String| crate::loom::Error::BranchDiverged {
+            remote: remote.to_owned(),
+            branch: request.branch.clone(),
+            why,
         };
         if !contained {
             return Err(refused("its commits would be lost".into()));
