@@ -114,7 +114,11 @@ pub enum Error {
     },
     /// The remote's copy of a task's branch has commits the finished work lacks.
     #[error("{remote} has {branch} at a commit the work does not contain: {why}")]
-    BranchDiverged { remote: String, branch: String, why: String },
+    BranchDiverged {
+        remote: String,
+        branch: String,
+        why: String,
+    },
     /// A task with no merge request (it was never finished on a branch).
     #[error("{id} has no merge request: it was not finished on a branch")]
     NoMergeRequest { id: TaskId },
