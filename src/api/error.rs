@@ -93,7 +93,7 @@ impl ErrorCode {
             Error::Claimed { .. } => C::Claimed,
             Error::NotClaimed { .. } => C::NotClaimed,
             Error::NotHolder { .. } => C::NotHolder,
-            Error::NotReady { .. } => C::NotReady,
+            Error::NotReady { .. } | Error::AwaitingMerge { .. } => C::NotReady,
             Error::NotDead { .. }
             | Error::Transition(_)
             | Error::Cycle(_)
@@ -260,6 +260,10 @@ fn hints(err: &Error) -> Vec<String> {
                 .into(),
         ],
         Error::NotReady { id, .. } => vec![format!("see why with `git loom show {id}`")],
+        Error::AwaitingMerge { id, .. } => vec![
+            format!("{id} becomes ready once that work lands on the target branch (`[merge] gate` is \"merged\")"),
+            "use `git loom claim --next` for a task that is ready now".into(),
+        ],
         Error::NoRemote => {
             vec!["name one (`git loom sync origin`) or set one with `git loom remote origin`".into()]
         }

@@ -73,6 +73,10 @@ pub enum Error {
     NotHolder { id: TaskId, holder: String },
     #[error("{id} is {view}, not ready")]
     NotReady { id: TaskId, view: crate::model::View },
+    /// Under `[merge] gate = "merged"`: every dependency is done, but the work of these is
+    /// not merged into the target yet.
+    #[error("{id} is not ready: the work of {} is not merged yet", join_ids(.deps))]
+    AwaitingMerge { id: TaskId, deps: Vec<TaskId> },
     #[error("{id} is {status}, not dead")]
     NotDead { id: TaskId, status: Status },
     #[error("this is a bare repository: task worktrees need a working tree")]
