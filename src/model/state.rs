@@ -329,7 +329,7 @@ mod tests {
     use super::*;
 
     /// A dependency in `status` with a branch that is not merged.
-    fn dep(status: Status) -> Option<DepFacts> {
+    fn facts(status: Status) -> Option<DepFacts> {
         Some(DepFacts {
             status,
             merged: false,
@@ -349,7 +349,7 @@ mod tests {
         // Guards: a void claim (left on a task that moved on) showing the task as claimed.
         let now = Timestamp::UNIX_EPOCH;
         for status in Status::ALL {
-            let view = derive(&task(status), |_| dep(Status::Done), Gate::Done, true, now).view;
+            let view = derive(&task(status), |_| facts(Status::Done), Gate::Done, true, now).view;
             assert_eq!(view == View::Claimed, claim_is_live(status), "{status}");
         }
         assert!(claim_is_live(Status::Pending));
@@ -443,15 +443,15 @@ mod tests {
         let dep = TaskId::parse("loom-00000002").unwrap();
         t.deps.insert(dep.clone());
         let now = Timestamp::UNIX_EPOCH;
-        let blocked = derive(&t, |_| dep(Status::Pending), Gate::Done, false, now);
+        let blocked = derive(&t, |_| facts(Status::Pending), Gate::Done, false, now);
         assert_eq!(blocked.view, View::Blocked);
         assert_eq!(blocked.blocked_by, vec![dep]);
         assert_eq!(
-            derive(&t, |_| dep(Status::Done), Gate::Done, false, now).view,
+            derive(&t, |_| facts(Status::Done), Gate::Done, false, now).view,
             View::Ready
         );
         assert_eq!(
-            derive(&t, |_| dep(Status::Done), Gate::Done, true, now).view,
+            derive(&t, |_| facts(Status::Done), Gate::Done, true, now).view,
             View::Claimed
         );
         assert_eq!(
@@ -477,7 +477,7 @@ mod tests {
     fn the_gate_decides_whether_done_work_must_also_be_merged() {
         // Guards: a dependent starting under gate `merged` before its dependency's work is on
         // the target, or one blocked forever by a dependency that has no work to merge.
-        let facts = |status, merged, has_branch| {
+        let made = |status, merged, has_branch| {
             Some(DepFacts {
                 status,
                 merged,
@@ -487,18 +487,18 @@ mod tests {
         let cases = [
             // (dependency, gate, standing)
             (
-                facts(Status::Done, false, true),
+                made(Status::Done, false, true),
                 Gate::Merged,
                 DepStanding::AwaitingMerge,
             ),
-            (facts(Status::Done, false, true), Gate::Done, DepStanding::Met),
-            (facts(Status::Done, true, true), Gate::Merged, DepStanding::Met),
-            (facts(Status::Done, true, true), Gate::Done, DepStanding::Met),
-            (facts(Status::Done, false, false), Gate::Merged, DepStanding::Met),
-            (facts(Status::Done, false, false), Gate::Done, DepStanding::Met),
-            (facts(Status::Pending, true, true), Gate::Merged, DepStanding::Open),
-            (facts(Status::Pending, false, false), Gate::Done, DepStanding::Open),
-            (facts(Status::Cancelled, false, false), Gate::Done, DepStanding::Open),
+            (made(Status::Done, false, true), Gate::Done, DepStanding::Met),
+            (made(Status::Done, true, true), Gate::Merged, DepStanding::Met),
+            (made(Status::Done, true, true), Gate::Done, DepStanding::Met),
+            (made(Status::Done, false, false), Gate::Merged, DepStanding::Met),
+            (made(Status::Done, false, false), Gate::Done, DepStanding::Met),
+            (made(Status::Pending, true, true), Gate::Merged, DepStanding::Open),
+            (made(Status::Pending, false, false), Gate::Done, DepStanding::Open),
+            (made(Status::Cancelled, false, false), Gate::Done, DepStanding::Open),
             (None, Gate::Merged, DepStanding::Open),
             (None, Gate::Done, DepStanding::Open),
         ];
@@ -520,8 +520,8 @@ mod tests {
         );
         t.deps.extend([done.clone(), open.clone(), merged.clone()]);
         let dep_of = |id: &TaskId| match id.as_str() {
-            "loom-00000002" => dep(Status::Done),
-            "loom-00000003" => dep(Status::Pending),
+            "loom-00000002" => facts(Status::Done),
+            "loom-00000003" => facts(Status::Pending),
             _ => Some(DepFacts {
                 status: Status::Done,
                 merged: true,
