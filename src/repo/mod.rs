@@ -6,19 +6,29 @@
 //! own business, and this way every hook, config and format rule the user has applies.
 //!
 //! Guarantees: nothing here moves a branch other than creating a task's own branch (and deleting
-//! one when asked), nor touches the main working tree or its index. A `git` that fails is an
+//! one when asked) and [`Repo::move_branch`], a compare-and-swap on the tip a merge candidate was
+//! built from; nothing touches the main working tree or its index except
+//! [`Repo::update_checkout`], which only ever brings a clean checkout of a branch that just moved
+//! along with it. Merge candidates ([`Repo::stack_candidate`]) are written to the object
+//! database only. A `git` that fails is an
 //! [`Error::Process`] carrying the command, its exit status and what it said on stderr; a `git`
 //! that cannot be started, or a file that cannot be written, is an [`Error::Io`]. Commit ids
 //! are [`ObjectId`]s.
 
 mod branches;
+mod checkout;
+mod merge;
+#[cfg(test)]
+mod testing;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 
 pub use branches::{BranchWork, Worktree};
+pub use checkout::{CheckoutUpdate, MoveOutcome};
 pub use gix::ObjectId;
+pub use merge::{CandidateSignature, Pick, PickOutcome, Stack, TreeMerge};
 
 /// Errors from running git on the user's repository.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +54,30 @@ pub enum Error {
     /// `git` printed something other than the commit id asked for.
     #[error("cannot {what}: git printed {output:?} where a commit id was expected")]
     UnexpectedOutput { what: String, output: String },
+    /// gix failed reading or writing the repository's objects or refs.
+    #[error("cannot {what}: {source}")]
+    Git {
+        what: String,
+        #[source]
+        source: gix::Error,
+    },
+    /// A branch name git refuses, or a branch that is not a plain pointer to a commit.
+    #[error("branch {branch:?}: {problem}")]
+    BadBranchName { branch: String, problem: String },
+    /// A branch that must exist does not.
+    #[error("branch {branch:?} does not exist")]
+    NoSuchBranch { branch: String },
+    /// Another writer holds the branch's lock: whether it moved is not known yet.
+    #[error("branch {branch:?} is locked by another writer")]
+    BranchLocked { branch: String },
+}
+
+impl Error {
+    /// Wrap a gix error as [`Error::Git`]; `what` completes "cannot …".
+    fn gix(what: impl Into<String>) -> impl FnOnce(gix::Error) -> Error {
+        let what = what.into();
+        move |source| Error::Git { what, source }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -103,6 +137,14 @@ impl<'r> Repo<'r> {
 
     /// Run `git args` at `at` and return its stdout; `what` completes "cannot …" in an error.
     fn git(&self, at: At<'_>, args: impl IntoIterator<Item = impl AsRef<OsStr>>, what: &str) -> Result<String> {
+        let mut command = self.git_command(at);
+        command.args(args);
+        run(command, what)
+    }
+
+    /// A `git` command that runs at `at`, for a caller that reads the exit status itself
+    /// (commands whose exit code 1 is an answer, not a failure).
+    fn git_command(&self, at: At<'_>) -> Command {
         let mut command = Command::new("git");
         match at {
             At::Checkout(path) => command.arg("-C").arg(path),
@@ -112,8 +154,7 @@ impl<'r> Repo<'r> {
                 None => command.arg("--git-dir").arg(self.repo.git_dir()),
             },
         };
-        command.args(args);
-        run(command, what)
+        command
     }
 }
 
