@@ -80,7 +80,10 @@ impl ErrorCode {
             Error::Store(store::Error::Remote { .. } | store::Error::Process { .. }) => C::Remote,
             Error::Store(store::Error::Git { .. }) | Error::Repo(_) => C::Git,
             Error::Store(store::Error::Io { .. } | store::Error::Random(_)) => C::Internal,
-            Error::BareRepository | Error::NoTargetBranch | Error::UnbornTarget { .. } => C::Environment,
+            Error::BareRepository
+            | Error::NoTargetBranch
+            | Error::UnbornTarget { .. }
+            | Error::DependencyWorkMissing { .. } => C::Environment,
             Error::Id(_) | Error::NotIdOrStage { .. } | Error::Invalid(_) | Error::Field(_) => C::InvalidInput,
             Error::Sync(sync::Error::Diverged { .. }) => C::InvalidInput,
             Error::Sync(_) | Error::Internal(_) => C::Internal,
@@ -100,7 +103,8 @@ impl ErrorCode {
             | Error::NotAnEpic { .. }
             | Error::NotAnIdea { .. }
             | Error::EpicWithDeps { .. }
-            | Error::EpicDone { .. } => C::NotAllowed,
+            | Error::EpicDone { .. }
+            | Error::DependencyConflict { .. } => C::NotAllowed,
         }
     }
 
@@ -264,6 +268,13 @@ fn hints(err: &Error) -> Vec<String> {
             format!("{id} becomes ready once that work lands on the target branch (`[merge] gate` is \"merged\")"),
             "use `git loom claim --next` for a task that is ready now".into(),
         ],
+        Error::DependencyConflict { .. } => vec![
+            "resolve it between the dependencies' branches (merge one into the other and commit the resolution on it), then try again".into(),
+            "or land the dependencies first: with `git loom config merge.gate merged` a task starts only once its dependencies' work is merged".into(),
+        ],
+        Error::DependencyWorkMissing { branch, .. } => vec![format!(
+            "fetch it from the remote its agent pushed to (`git fetch REMOTE {branch}:{branch}`), then try again"
+        )],
         Error::NoRemote => {
             vec!["name one (`git loom sync origin`) or set one with `git loom remote origin`".into()]
         }

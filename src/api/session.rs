@@ -56,6 +56,9 @@ pub struct WorktreeAddedJson<'a> {
     pub branch: &'a str,
     /// `false` when it already existed.
     pub created: bool,
+    /// The dependencies whose work the new branch started from (merged onto the base, under
+    /// `[merge] gate = "done"`), in id order; empty when it started from the base alone.
+    pub started_from: &'a [crate::model::TaskId],
 }
 
 impl<'a> From<&'a TaskWorktree> for WorktreeAddedJson<'a> {
@@ -65,6 +68,7 @@ impl<'a> From<&'a TaskWorktree> for WorktreeAddedJson<'a> {
             path: worktree.path.display().to_string(),
             branch: &worktree.branch,
             created: worktree.created,
+            started_from: &worktree.stacked,
         }
     }
 }
