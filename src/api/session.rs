@@ -154,10 +154,11 @@ mod tests {
             path: ".loom/worktrees/loom-1a2b3c4d".into(),
             branch: "loom/loom-1a2b3c4d".into(),
             created: true,
+            stacked: vec![TaskId::parse("loom-0000aaaa").expect("a valid task id")],
         };
         assert_eq!(
             serde_json::to_string(&WorktreeAddedJson::from(&worktree)).expect("serializes"),
-            r#"{"task":"loom-1a2b3c4d","path":".loom/worktrees/loom-1a2b3c4d","branch":"loom/loom-1a2b3c4d","created":true}"#
+            r#"{"task":"loom-1a2b3c4d","path":".loom/worktrees/loom-1a2b3c4d","branch":"loom/loom-1a2b3c4d","created":true,"started_from":["loom-0000aaaa"]}"#
         );
         let task = new_task(
             id(),
