@@ -9,7 +9,7 @@ use crate::common;
 use common::{Repo, ids, is_task_id};
 use serde_json::{Value, json};
 
-const TASK_KEYS: [&str; 27] = [
+const TASK_KEYS: [&str; 28] = [
     "id",
     "title",
     "description",
@@ -17,6 +17,7 @@ const TASK_KEYS: [&str; 27] = [
     "priority",
     "deps",
     "blocked_by",
+    "awaiting_merge",
     "parent",
     "children",
     "labels",
@@ -153,7 +154,15 @@ fn defaults_for_a_bare_task() {
     assert_eq!(task["status"], json!("ready"));
     assert_eq!(task["priority"], json!("p2"));
     assert_eq!(task["parent"], Value::Null);
-    for key in ["deps", "blocked_by", "children", "labels", "acceptance", "files"] {
+    for key in [
+        "deps",
+        "blocked_by",
+        "awaiting_merge",
+        "children",
+        "labels",
+        "acceptance",
+        "files",
+    ] {
         assert_eq!(task[key], json!([]), "{key}");
     }
     let human = repo.run_ok(&["show", &id]).stdout;

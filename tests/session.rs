@@ -358,7 +358,7 @@ fn worktrees_keep_unfinished_work_and_leave_the_main_checkout_alone() {
     }
     let again = repo.json(&["worktree", "add", merged]);
     let branch = format!("loom/{merged}");
-    let want = json!({"task": merged, "path": paths[0], "branch": branch, "created": false});
+    let want = json!({"task": merged, "path": paths[0], "branch": branch, "created": false, "started_from": []});
     assert_eq!(again, want);
     assert_eq!(git_worktrees(&repo).len(), 7);
     let dir = |i: usize| Path::new(&paths[i]).to_owned();

@@ -80,7 +80,10 @@ impl ErrorCode {
             Error::Store(store::Error::Remote { .. } | store::Error::Process { .. }) => C::Remote,
             Error::Store(store::Error::Git { .. }) | Error::Repo(_) => C::Git,
             Error::Store(store::Error::Io { .. } | store::Error::Random(_)) => C::Internal,
-            Error::BareRepository | Error::NoTargetBranch | Error::UnbornTarget { .. } => C::Environment,
+            Error::BareRepository
+            | Error::NoTargetBranch
+            | Error::UnbornTarget { .. }
+            | Error::DependencyWorkMissing { .. } => C::Environment,
             Error::Id(_) | Error::NotIdOrStage { .. } | Error::Invalid(_) | Error::Field(_) => C::InvalidInput,
             Error::Sync(sync::Error::Diverged { .. }) => C::InvalidInput,
             Error::Sync(_) | Error::Internal(_) => C::Internal,
@@ -93,7 +96,7 @@ impl ErrorCode {
             Error::Claimed { .. } => C::Claimed,
             Error::NotClaimed { .. } => C::NotClaimed,
             Error::NotHolder { .. } => C::NotHolder,
-            Error::NotReady { .. } => C::NotReady,
+            Error::NotReady { .. } | Error::AwaitingMerge { .. } => C::NotReady,
             Error::NotDead { .. }
             | Error::Transition(_)
             | Error::Cycle(_)
@@ -102,7 +105,8 @@ impl ErrorCode {
             | Error::EpicWithDeps { .. }
             | Error::EpicDone { .. }
             | Error::MergeMove(_)
-            | Error::BranchDiverged { .. } => C::NotAllowed,
+            | Error::BranchDiverged { .. }
+            | Error::DependencyConflict { .. } => C::NotAllowed,
         }
     }
 
@@ -262,6 +266,17 @@ fn hints(err: &Error) -> Vec<String> {
                 .into(),
         ],
         Error::NotReady { id, .. } => vec![format!("see why with `git loom show {id}`")],
+        Error::AwaitingMerge { id, .. } => vec![
+            format!("{id} becomes ready once that work lands on the target branch (`[merge] gate` is \"merged\")"),
+            "use `git loom claim --next` for a task that is ready now".into(),
+        ],
+        Error::DependencyConflict { .. } => vec![
+            "resolve it between the dependencies' branches (merge one into the other and commit the resolution on it), then try again".into(),
+            "or land the dependencies first: with `git loom config merge.gate merged` a task starts only once its dependencies' work is merged".into(),
+        ],
+        Error::DependencyWorkMissing { branch, .. } => vec![format!(
+            "fetch it from the remote its agent pushed to (`git fetch REMOTE {branch}:{branch}`), then try again"
+        )],
         Error::NoRemote => {
             vec!["name one (`git loom sync origin`) or set one with `git loom remote origin`".into()]
         }

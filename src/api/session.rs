@@ -56,6 +56,9 @@ pub struct WorktreeAddedJson<'a> {
     pub branch: &'a str,
     /// `false` when it already existed.
     pub created: bool,
+    /// The dependencies whose work the new branch started from (merged onto the base, under
+    /// `[merge] gate = "done"`), in id order; empty when it started from the base alone.
+    pub started_from: &'a [crate::model::TaskId],
 }
 
 impl<'a> From<&'a TaskWorktree> for WorktreeAddedJson<'a> {
@@ -65,6 +68,7 @@ impl<'a> From<&'a TaskWorktree> for WorktreeAddedJson<'a> {
             path: worktree.path.display().to_string(),
             branch: &worktree.branch,
             created: worktree.created,
+            started_from: &worktree.stacked,
         }
     }
 }
@@ -150,10 +154,11 @@ mod tests {
             path: ".loom/worktrees/loom-1a2b3c4d".into(),
             branch: "loom/loom-1a2b3c4d".into(),
             created: true,
+            stacked: vec![TaskId::parse("loom-0000aaaa").expect("a valid task id")],
         };
         assert_eq!(
             serde_json::to_string(&WorktreeAddedJson::from(&worktree)).expect("serializes"),
-            r#"{"task":"loom-1a2b3c4d","path":".loom/worktrees/loom-1a2b3c4d","branch":"loom/loom-1a2b3c4d","created":true}"#
+            r#"{"task":"loom-1a2b3c4d","path":".loom/worktrees/loom-1a2b3c4d","branch":"loom/loom-1a2b3c4d","created":true,"started_from":["loom-0000aaaa"]}"#
         );
         let task = new_task(
             id(),

@@ -10,7 +10,8 @@ use serde::Serialize;
 use crate::loom::TaskEntry;
 use crate::model::{Claim, Derived, Priority, StageHints, Task, TaskId, View};
 
-/// A task as `--json` prints it: the stored fields plus the derived `status` and `blocked_by`.
+/// A task as `--json` prints it: the stored fields plus the derived `status`, `blocked_by` and
+/// `awaiting_merge`.
 #[derive(Debug, Serialize)]
 pub struct TaskJson<'a> {
     pub id: &'a TaskId,
@@ -20,6 +21,9 @@ pub struct TaskJson<'a> {
     pub priority: Priority,
     pub deps: Vec<&'a TaskId>,
     pub blocked_by: &'a [TaskId],
+    /// Those of `blocked_by` that are done and wait only for their work to be merged into the
+    /// target (`[merge] gate = "merged"`).
+    pub awaiting_merge: &'a [TaskId],
     pub parent: Option<&'a TaskId>,
     pub children: Vec<&'a TaskId>,
     pub labels: Vec<&'a str>,
@@ -62,6 +66,7 @@ impl<'a> TaskJson<'a> {
             priority: task.priority,
             deps: task.deps.iter().collect(),
             blocked_by: &derived.blocked_by,
+            awaiting_merge: &derived.awaiting_merge,
             parent: task.parent.as_ref(),
             children: task.children.iter().collect(),
             labels: task.labels.iter().map(String::as_str).collect(),

@@ -14,6 +14,7 @@ use crate::loom::cache::board::{self, BoardRow};
 use crate::loom::workset::{ClaimChange, Workset};
 use crate::loom::{Actor, Error, Loom, Result, TaskEntry, with_retries};
 use crate::model::claim::{Claim, Holder, retry_delay};
+use crate::model::state::DepFacts;
 use crate::model::{Priority, Status, Task, TaskId, View, state};
 use crate::store::{self, ObjectId};
 use crate::tasks::EditOutcome;
@@ -164,6 +165,7 @@ impl Loom {
                     Err(
                         Error::Claimed { .. }
                         | Error::NotReady { .. }
+                        | Error::AwaitingMerge { .. }
                         | Error::UnknownTask { .. }
                         | Error::Store(store::Error::Corrupt { .. }),
                     ) => continue,
@@ -222,15 +224,25 @@ impl Loom {
             }
             None => None,
         };
-        let statuses: Vec<(TaskId, Option<Status>)> = task
+        let facts: Vec<(TaskId, Option<DepFacts>)> = task
             .deps
             .iter()
-            .map(|dep| (dep.clone(), workset.status_of(dep)))
+            .map(|dep| (dep.clone(), workset.get(dep).ok().map(DepFacts::of)))
             .collect();
-        let status_of = |dep: &TaskId| statuses.iter().find(|(d, _)| d == dep).and_then(|(_, s)| *s);
-        let view = state::derive(&task, status_of, false, actor.now).view;
-        if view != View::Ready {
-            return Err(Error::NotReady { id: id.clone(), view });
+        let dep_of = |dep: &TaskId| facts.iter().find(|(d, _)| d == dep).and_then(|(_, f)| *f);
+        let derived = state::derive(&task, dep_of, self.settings().merge.gate(), false, actor.now);
+        if derived.view != View::Ready {
+            // Blocked by nothing but merges still to land: say so, rather than only "blocked".
+            if !derived.awaiting_merge.is_empty() && derived.awaiting_merge == derived.blocked_by {
+                return Err(Error::AwaitingMerge {
+                    id: id.clone(),
+                    deps: derived.awaiting_merge,
+                });
+            }
+            return Err(Error::NotReady {
+                id: id.clone(),
+                view: derived.view,
+            });
         }
         if task.status() == Status::Failed {
             change_status(&mut workset, id, Status::Pending)?;

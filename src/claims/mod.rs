@@ -13,4 +13,6 @@ pub use claim::{ClaimOptions, Credentials, DoneRecord, Held, HeldClaim, NextFilt
 pub use lease::{Recovery, SweepOutcome};
 
 #[cfg(test)]
+mod gate_tests;
+#[cfg(test)]
 mod tests;

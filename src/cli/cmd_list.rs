@@ -56,9 +56,13 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
             let table: Vec<Vec<String>> = board
                 .list(&filter)
                 .map(|row| {
+                    let status = match row.awaiting_merge && row.view == View::Blocked {
+                        true => "blocked (awaiting merge)".to_owned(),
+                        false => row.view.to_string(),
+                    };
                     vec![
                         row.id.to_owned(),
-                        row.view.to_string(),
+                        status,
                         row.priority.to_string(),
                         render::stage_cell(row.plan, row.stage),
                         title_with_labels(row),

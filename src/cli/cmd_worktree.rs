@@ -22,7 +22,9 @@ enum WorktreeAction {
     ///
     /// The worktree goes to `[worktrees] dir` (default `.loom/worktrees/<id>`), which is added
     /// to .git/info/exclude; the branch is the task's (default `loom/<id>`), created from
-    /// --base or the target branch.
+    /// --base or the target branch. Under `[merge] gate = "done"` a new branch also starts
+    /// from the work of the task's done dependencies that is not merged yet (their branches
+    /// merged onto the base in id order); if those conflict, nothing is created (exit 3).
     Add {
         /// The task
         id: String,
@@ -60,6 +62,14 @@ pub fn run(args: &WorktreeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
                     worktree.branch,
                     worktree.path.display()
                 ))?;
+                if !worktree.stacked.is_empty() {
+                    let deps: Vec<&str> = worktree.stacked.iter().map(|id| id.as_str()).collect();
+                    ui.note(format!(
+                        "{} starts from the work of {}",
+                        worktree.branch,
+                        deps.join(", ")
+                    ));
+                }
             }
             Ok(Exit::Success)
         }

@@ -148,6 +148,17 @@ pub fn detail(
     if !derived.blocked_by.is_empty() {
         rows.push(vec!["blocked by".into(), ids(&mut derived.blocked_by.iter())]);
     }
+    if !derived.awaiting_merge.is_empty() {
+        let waiting = ids(&mut derived.awaiting_merge.iter());
+        rows.push(vec!["blocked".into(), format!("waiting for {waiting} to be merged")]);
+    }
+    if let Some(merged) = task.merged() {
+        let short = merged.commit.get(..12).unwrap_or(&merged.commit);
+        rows.push(vec![
+            "merged".into(),
+            format!("into {} at {short}, {}", merged.target, time(merged.at)),
+        ]);
+    }
     if let Some(parent) = &task.parent {
         rows.push(vec!["parent".into(), parent.to_string()]);
     }

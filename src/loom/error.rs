@@ -73,6 +73,30 @@ pub enum Error {
     NotHolder { id: TaskId, holder: String },
     #[error("{id} is {view}, not ready")]
     NotReady { id: TaskId, view: crate::model::View },
+    /// Under `[merge] gate = "merged"`: every dependency is done, but the work of these is
+    /// not merged into the target yet.
+    #[error("{id} is not ready: the work of {} is not merged yet", join_ids(.deps))]
+    AwaitingMerge { id: TaskId, deps: Vec<TaskId> },
+    /// Under `[merge] gate = "done"`: a task's branch would start from its dependencies'
+    /// branches merged onto `base` in id order, and some do not merge cleanly.
+    #[error(
+        "cannot start {id} from its dependencies' work: merging {} onto {base} (in id order), {}",
+        join_ids(.deps),
+        conflicts_text(.conflicts)
+    )]
+    DependencyConflict {
+        id: TaskId,
+        base: String,
+        deps: Vec<TaskId>,
+        /// Each dependency whose branch conflicted, with the conflicting paths.
+        conflicts: Vec<(TaskId, Vec<String>)>,
+    },
+    /// Under `[merge] gate = "done"`: a done dependency's work is neither on its branch nor at
+    /// the commit it recorded, in this repository.
+    #[error(
+        "cannot start {id} from its dependencies' work: the work of {dep} (branch {branch}) is not in this repository"
+    )]
+    DependencyWorkMissing { id: TaskId, dep: TaskId, branch: String },
     #[error("{id} is {status}, not dead")]
     NotDead { id: TaskId, status: Status },
     #[error("this is a bare repository: task worktrees need a working tree")]
@@ -131,6 +155,14 @@ pub enum Error {
     /// Something failed that is not the user's doing.
     #[error("{0}")]
     Internal(String),
+}
+
+fn conflicts_text(conflicts: &[(TaskId, Vec<String>)]) -> String {
+    let each: Vec<String> = conflicts
+        .iter()
+        .map(|(dep, paths)| format!("{dep} conflicts in {}", paths.join(", ")))
+        .collect();
+    each.join("; ")
 }
 
 fn join_ids(ids: &[TaskId]) -> String {

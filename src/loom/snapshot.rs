@@ -11,8 +11,8 @@ use super::cache::tasks::TaskCache;
 use super::read::{TaskEntry, read_claim, read_task};
 use super::{Error, Loom, Result, resolve_among};
 use crate::graph::TaskGraph;
-use crate::model::state::{self, Derived};
-use crate::model::{Claim, IdQuery, Status, Task, TaskId, View};
+use crate::model::state::{self, DepFacts, Derived};
+use crate::model::{Claim, Gate, IdQuery, Status, Task, TaskId, View};
 use crate::store::{self, ObjectId, RefTip};
 
 /// A ref under `refs/loom/tasks/` that could not be read as a task.
@@ -43,6 +43,9 @@ pub struct Snapshot {
     pub problems: Vec<Problem>,
     /// The time the snapshot is judged at (retry times are compared with it).
     pub now: Timestamp,
+    /// The `[merge] gate` tasks are judged under: whether a done dependency's work must also
+    /// be merged before its dependents are ready.
+    pub gate: Gate,
 }
 
 /// A ready task and how many open tasks wait on it.
@@ -81,6 +84,7 @@ impl Loom {
         let mut snapshot = Snapshot {
             problems: broken.into_iter().chain(broken_claims).map(Problem::from).collect(),
             now,
+            gate: self.settings().merge.gate(),
             ..Snapshot::default()
         };
         for tip in claim_tips {
@@ -181,7 +185,7 @@ impl Loom {
     /// [`Loom::derive`], plus the dependencies that could not be read (their ref is garbage,
     /// symbolic, or points at damaged objects): each counts as not done, and is named here.
     pub fn derive_noting(&self, task: &Task, now: Timestamp) -> Result<(Derived, Vec<Problem>)> {
-        let mut statuses = BTreeMap::new();
+        let mut facts = BTreeMap::new();
         let mut problems = Vec::new();
         for dep in &task.deps {
             let read = self
@@ -189,18 +193,19 @@ impl Loom {
                 .tip(&store::task_ref(dep))
                 .map_err(Error::from)
                 .and_then(|tip| tip.map(|tip| read_task(&self.store, dep, tip)).transpose());
-            let status = match read {
-                Ok(entry) => entry.map(|entry| entry.task.status()),
+            let dep_facts = match read {
+                Ok(entry) => entry.map(|entry| DepFacts::of(&entry.task)),
                 Err(Error::Store(store::Error::Corrupt { ref_name, problem })) => {
                     problems.push(Problem { ref_name, problem });
                     None
                 }
                 Err(err) => return Err(err),
             };
-            statuses.insert(dep.clone(), status);
+            facts.insert(dep.clone(), dep_facts);
         }
         let claimed = self.store.tip(&store::claim_ref(&task.id))?.is_some();
-        let derived = state::derive(task, |id| statuses.get(id).copied().flatten(), claimed, now);
+        let gate = self.settings().merge.gate();
+        let derived = state::derive(task, |id| facts.get(id).copied().flatten(), gate, claimed, now);
         Ok((derived, problems))
     }
 }
@@ -235,7 +240,8 @@ impl Snapshot {
     pub fn derive(&self, task: &Task) -> Derived {
         state::derive(
             task,
-            |id| self.status_of(id),
+            |id| self.tasks.get(id).map(|entry| DepFacts::of(&entry.task)),
+            self.gate,
             self.claims.contains_key(&task.id),
             self.now,
         )

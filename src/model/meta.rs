@@ -93,11 +93,13 @@ impl Default for MergeSettings {
 }
 
 /// When a task whose dependencies are finished may start (`[merge] gate`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Gate {
     /// Only once every dependency's work is merged into the target.
     Merged,
-    /// Once every dependency is done; its worktree starts from their branches.
+    /// Once every dependency is done; its worktree starts from their branches. The default
+    /// of settings without a test command.
+    #[default]
     Done,
 }
 

@@ -18,6 +18,10 @@
 //! none of its children is still open. A task with dependencies cannot become an epic: an epic
 //! waits only for its children. Asking for the status a task already has is not an
 //! error and changes nothing.
+//!
+//! Starting is stricter than finishing under the `[merge] gate` setting: with gate `merged` a
+//! task is `ready` only once the work of each done dependency is also merged into the target
+//! ([`dependency_standing`] is that rule, in one place).
 
 use std::fmt;
 
@@ -25,6 +29,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::id::TaskId;
+use super::meta::Gate;
 use super::task::{Priority, Status, Task};
 
 /// The status a user sees: the stored status, with `pending` split into `ready` and `blocked`.
@@ -84,8 +89,12 @@ impl fmt::Display for View {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Derived {
     pub view: View,
-    /// Dependencies that are not done (unknown or unreadable ones included), in id order.
+    /// Dependencies that are not met (see [`dependency_standing`]; unknown or unreadable ones
+    /// included), in id order.
     pub blocked_by: Vec<TaskId>,
+    /// Those of `blocked_by` that are done and wait only for their work to be merged into the
+    /// target (gate `merged`), in id order.
+    pub awaiting_merge: Vec<TaskId>,
 }
 
 /// Whether a claim on a task whose stored status is `status` counts. Only a pending task can
@@ -96,19 +105,85 @@ pub fn claim_is_live(status: Status) -> bool {
     status == Status::Pending
 }
 
-/// Derive the user-visible state of `task` at `now`, given the stored status of any task by id
-/// (`None` when the task does not exist or cannot be read: such a dependency never counts as
-/// done) and whether a claim on it exists.
+/// What a dependent needs to know of one of its dependencies to judge whether it may start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DepFacts {
+    pub status: Status,
+    /// Its work is on the target ([`Task::is_merged`]).
+    pub merged: bool,
+    /// It has a branch holding work ([`Task::branch`]); a task finished without one has
+    /// nothing to merge.
+    pub has_branch: bool,
+}
+
+impl DepFacts {
+    pub fn of(task: &Task) -> DepFacts {
+        DepFacts {
+            status: task.status(),
+            merged: task.is_merged(),
+            has_branch: task.branch.is_some(),
+        }
+    }
+}
+
+/// How one dependency stands for a task that waits on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DepStanding {
+    /// The dependent may start as far as this dependency goes.
+    Met,
+    /// Not done (or unknown, or unreadable).
+    Open,
+    /// Done, but under gate `merged` its work is not on the target yet.
+    AwaitingMerge,
+}
+
+/// The one rule for when a dependency lets its dependent start, under `gate`: it must be done;
+/// under [`Gate::Merged`] its work must also be merged, unless it has no branch (no work to
+/// merge, so waiting for one would block the dependent forever). `None` (a dependency that
+/// does not exist or cannot be read) is never met.
+///
+/// Finishing is another matter: a task may become done once its dependencies are done
+/// ([`transition`]); the gate only decides when work may start.
+pub fn dependency_standing(dep: Option<DepFacts>, gate: Gate) -> DepStanding {
+    match dep {
+        Some(dep) if dep.status != Status::Done => DepStanding::Open,
+        None => DepStanding::Open,
+        Some(dep) if gate == Gate::Merged && dep.has_branch && !dep.merged => DepStanding::AwaitingMerge,
+        Some(_) => DepStanding::Met,
+    }
+}
+
+/// Whether `dep` lets its dependent start under `gate` (see [`dependency_standing`]).
+pub fn dependency_met(dep: Option<DepFacts>, gate: Gate) -> bool {
+    dependency_standing(dep, gate) == DepStanding::Met
+}
+
+/// Derive the user-visible state of `task` at `now` under `gate`, given what is known of any
+/// task by id (`None` when the task does not exist or cannot be read: such a dependency never
+/// counts as met) and whether a claim on it exists.
 ///
 /// A pending task is `claimed` while a claim exists, else `ready` when every dependency is
-/// done, else `blocked`. A failed task whose retry time has passed is `ready` again.
-pub fn derive(task: &Task, status_of: impl Fn(&TaskId) -> Option<Status>, claimed: bool, now: Timestamp) -> Derived {
-    let blocked_by: Vec<TaskId> = task
-        .deps
-        .iter()
-        .filter(|dep| status_of(dep) != Some(Status::Done))
-        .cloned()
-        .collect();
+/// met ([`dependency_standing`]), else `blocked`. A failed task whose retry time has passed is
+/// `ready` again on the same terms.
+pub fn derive(
+    task: &Task,
+    dep_of: impl Fn(&TaskId) -> Option<DepFacts>,
+    gate: Gate,
+    claimed: bool,
+    now: Timestamp,
+) -> Derived {
+    let mut blocked_by = Vec::new();
+    let mut awaiting_merge = Vec::new();
+    for dep in &task.deps {
+        match dependency_standing(dep_of(dep), gate) {
+            DepStanding::Met => {}
+            DepStanding::Open => blocked_by.push(dep.clone()),
+            DepStanding::AwaitingMerge => {
+                blocked_by.push(dep.clone());
+                awaiting_merge.push(dep.clone());
+            }
+        }
+    }
     let retry_due = task.retry_after.is_none_or(|at| at <= now);
     let view = match task.status {
         status if claimed && claim_is_live(status) => View::Claimed,
@@ -122,7 +197,11 @@ pub fn derive(task: &Task, status_of: impl Fn(&TaskId) -> Option<Status>, claime
         Status::Dead => View::Dead,
         Status::Cancelled => View::Cancelled,
     };
-    Derived { view, blocked_by }
+    Derived {
+        view,
+        blocked_by,
+        awaiting_merge,
+    }
 }
 
 /// How a new task starts out.
@@ -256,6 +335,15 @@ pub fn accepts_children(status: Status) -> bool {
 mod tests {
     use super::*;
 
+    /// A dependency in `status` with a branch that is not merged.
+    fn facts(status: Status) -> Option<DepFacts> {
+        Some(DepFacts {
+            status,
+            merged: false,
+            has_branch: true,
+        })
+    }
+
     fn task(status: Status) -> Task {
         let id = TaskId::parse("loom-00000001").unwrap();
         let mut task = new_task(id, "t".into(), Kind::Task, Priority::P2, Timestamp::UNIX_EPOCH);
@@ -268,7 +356,7 @@ mod tests {
         // Guards: a void claim (left on a task that moved on) showing the task as claimed.
         let now = Timestamp::UNIX_EPOCH;
         for status in Status::ALL {
-            let view = derive(&task(status), |_| Some(Status::Done), true, now).view;
+            let view = derive(&task(status), |_| facts(Status::Done), Gate::Done, true, now).view;
             assert_eq!(view == View::Claimed, claim_is_live(status), "{status}");
         }
         assert!(claim_is_live(Status::Pending));
@@ -362,13 +450,19 @@ mod tests {
         let dep = TaskId::parse("loom-00000002").unwrap();
         t.deps.insert(dep.clone());
         let now = Timestamp::UNIX_EPOCH;
-        let blocked = derive(&t, |_| Some(Status::Pending), false, now);
+        let blocked = derive(&t, |_| facts(Status::Pending), Gate::Done, false, now);
         assert_eq!(blocked.view, View::Blocked);
         assert_eq!(blocked.blocked_by, vec![dep]);
-        assert_eq!(derive(&t, |_| Some(Status::Done), false, now).view, View::Ready);
-        assert_eq!(derive(&t, |_| Some(Status::Done), true, now).view, View::Claimed);
         assert_eq!(
-            derive(&t, |_| None, false, now).view,
+            derive(&t, |_| facts(Status::Done), Gate::Done, false, now).view,
+            View::Ready
+        );
+        assert_eq!(
+            derive(&t, |_| facts(Status::Done), Gate::Done, true, now).view,
+            View::Claimed
+        );
+        assert_eq!(
+            derive(&t, |_| None, Gate::Done, false, now).view,
             View::Blocked,
             "a missing dependency blocks"
         );
@@ -379,7 +473,82 @@ mod tests {
         let mut t = task(Status::Failed);
         let later = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(60);
         t.retry_after = Some(later);
-        assert_eq!(derive(&t, |_| None, false, Timestamp::UNIX_EPOCH).view, View::Failed);
-        assert_eq!(derive(&t, |_| None, false, later).view, View::Ready);
+        assert_eq!(
+            derive(&t, |_| None, Gate::Done, false, Timestamp::UNIX_EPOCH).view,
+            View::Failed
+        );
+        assert_eq!(derive(&t, |_| None, Gate::Done, false, later).view, View::Ready);
+    }
+
+    #[test]
+    fn the_gate_decides_whether_done_work_must_also_be_merged() {
+        // Guards: a dependent starting under gate `merged` before its dependency's work is on
+        // the target, or one blocked forever by a dependency that has no work to merge.
+        let made = |status, merged, has_branch| {
+            Some(DepFacts {
+                status,
+                merged,
+                has_branch,
+            })
+        };
+        let cases = [
+            // (dependency, gate, standing)
+            (
+                made(Status::Done, false, true),
+                Gate::Merged,
+                DepStanding::AwaitingMerge,
+            ),
+            (made(Status::Done, false, true), Gate::Done, DepStanding::Met),
+            (made(Status::Done, true, true), Gate::Merged, DepStanding::Met),
+            (made(Status::Done, true, true), Gate::Done, DepStanding::Met),
+            (made(Status::Done, false, false), Gate::Merged, DepStanding::Met),
+            (made(Status::Done, false, false), Gate::Done, DepStanding::Met),
+            (made(Status::Pending, true, true), Gate::Merged, DepStanding::Open),
+            (made(Status::Pending, false, false), Gate::Done, DepStanding::Open),
+            (made(Status::Cancelled, false, false), Gate::Done, DepStanding::Open),
+            (None, Gate::Merged, DepStanding::Open),
+            (None, Gate::Done, DepStanding::Open),
+        ];
+        for (dep, gate, standing) in cases {
+            assert_eq!(dependency_standing(dep, gate), standing, "{dep:?} under {gate:?}");
+            assert_eq!(dependency_met(dep, gate), standing == DepStanding::Met);
+        }
+    }
+
+    #[test]
+    fn a_dependent_of_unmerged_work_is_blocked_under_gate_merged_and_says_so() {
+        // Guards: `blocked_by` leaving out a dependency that waits only for its merge, or
+        // `awaiting_merge` naming one that is not even done.
+        let mut t = task(Status::Pending);
+        let (done, open, merged) = (
+            TaskId::parse("loom-00000002").unwrap(),
+            TaskId::parse("loom-00000003").unwrap(),
+            TaskId::parse("loom-00000004").unwrap(),
+        );
+        t.deps.extend([done.clone(), open.clone(), merged.clone()]);
+        let dep_of = |id: &TaskId| match id.as_str() {
+            "loom-00000002" => facts(Status::Done),
+            "loom-00000003" => facts(Status::Pending),
+            _ => Some(DepFacts {
+                status: Status::Done,
+                merged: true,
+                has_branch: true,
+            }),
+        };
+        let now = Timestamp::UNIX_EPOCH;
+        let derived = derive(&t, dep_of, Gate::Merged, false, now);
+        assert_eq!(derived.view, View::Blocked);
+        assert_eq!(derived.blocked_by, vec![done.clone(), open.clone()]);
+        assert_eq!(derived.awaiting_merge, vec![done.clone()]);
+        let derived = derive(&t, dep_of, Gate::Done, false, now);
+        assert_eq!((derived.blocked_by, derived.awaiting_merge), (vec![open], vec![]));
+
+        t.deps.remove(&TaskId::parse("loom-00000003").unwrap());
+        assert_eq!(derive(&t, dep_of, Gate::Merged, false, now).view, View::Blocked);
+        assert_eq!(derive(&t, dep_of, Gate::Done, false, now).view, View::Ready);
+        // A failed task due for a retry waits for the merge the same way.
+        t.status = Status::Failed;
+        assert_eq!(derive(&t, dep_of, Gate::Merged, false, now).view, View::Failed);
+        assert_eq!(derive(&t, dep_of, Gate::Done, false, now).view, View::Ready);
     }
 }

@@ -7,6 +7,7 @@ mod done;
 mod handoff;
 mod next;
 mod signal;
+mod start;
 mod worktree;
 
 pub use checks::{Checked, DEFAULT_CHECK_TIMEOUT, WorkState, has_checks, short_commit, spec_of};

@@ -20,6 +20,10 @@ pub struct TaskWorktree {
     pub branch: String,
     /// `false` when it already existed.
     pub created: bool,
+    /// The dependencies whose work (their branches, under `[merge] gate = "done"`) the new
+    /// branch started from, merged onto the base; empty when it started from the base alone
+    /// or already existed.
+    pub stacked: Vec<TaskId>,
 }
 
 /// One linked worktree, as `worktree list` shows it.
@@ -69,7 +73,9 @@ impl Loom {
     }
 
     /// Create (or find) the worktree of a task, on its branch, started from `base` (default:
-    /// the target branch).
+    /// the target branch) with, under `[merge] gate = "done"`, the work of its done
+    /// dependencies merged on top (see [`Loom::start_point`]); dependencies whose work
+    /// conflicts fail it before any branch or worktree is made.
     pub fn worktree_add(&self, input: &str, base: Option<&str>, actor: &Actor) -> Result<TaskWorktree> {
         let entry = self.task(input)?;
         let id = entry.task.id.clone();
@@ -82,6 +88,7 @@ impl Loom {
             .into_iter()
             .find(|worktree| same_path(&worktree.path, &path));
         let created = existing.is_none();
+        let mut stacked = Vec::new();
         if created {
             let base = match base {
                 Some(base) => base.to_owned(),
@@ -100,7 +107,18 @@ impl Loom {
             {
                 self.store.repo().exclude_locally(dir)?;
             }
-            self.store.repo().add_worktree(&path, &branch, &base)?;
+            let start = match self.store.repo().branch_tip(&branch)? {
+                // A branch that exists holds the task's work already: the worktree checks it out.
+                Some(_) => base,
+                None => match self.start_point(&entry.task, &base, actor)? {
+                    Some(start) => {
+                        stacked = start.stacked;
+                        start.commit.to_string()
+                    }
+                    None => base,
+                },
+            };
+            self.store.repo().add_worktree(&path, &branch, &start)?;
         }
         self.record_worktree(&id, &path, &branch, actor)?;
         Ok(TaskWorktree {
@@ -108,6 +126,7 @@ impl Loom {
             path,
             branch,
             created,
+            stacked,
         })
     }
 

@@ -4,7 +4,9 @@
 //! Guarantees:
 //! - it is only a cache: it is used only when every task ref and claim ref still points at the
 //!   commit it pointed at when the board was built (any ref change, by git-loom, `git fetch` or
-//!   `git update-ref`, makes it stale), and only before the earliest moment a failed task's
+//!   `git update-ref`, makes it stale; a task's work being marked merged is such a change),
+//!   only under the `[merge] gate` it was built under (the gate decides which tasks are
+//!   ready), and only before the earliest moment a failed task's
 //!   retry falls due (the one way the passing of time changes what is shown); deleting the file
 //!   loses nothing;
 //! - a board that is missing, unreadable or from another version is rebuilt, never misread;
@@ -25,17 +27,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::loom::snapshot::Snapshot;
 use crate::loom::{ListFilter, Loom, Result};
-use crate::model::{Priority, View};
+use crate::model::{Gate, Priority, View};
 use crate::store::{self, RefTip, Store};
 
 /// The first bytes of a board file; a different version is ignored, never misread.
-const MAGIC: &[u8] = b"git-loom board v2\n";
+const MAGIC: &[u8] = b"git-loom board v3\n";
 // After the magic: a CRC-32 of the rest (little-endian), then the postcard-encoded view. A
 // damaged file is rebuilt instead of shown.
 const FILE_NAME: &str = "board.cache";
 /// The ready rows alone, for `claim --next`.
 const NEXT_FILE: &str = "board.next";
-const NEXT_MAGIC: &[u8] = b"git-loom board ready v2\n";
+const NEXT_MAGIC: &[u8] = b"git-loom board ready v3\n";
 /// Ids `claim --next` took since the board was built, one per line: a hint for the others.
 const TAKEN_FILE: &str = "board.taken";
 /// Changed by every write that can make a task ready.
@@ -57,6 +59,8 @@ pub struct BoardRow<'a> {
     pub plan: Option<&'a str>,
     #[serde(borrow)]
     pub stage: Option<&'a str>,
+    /// Blocked only until the work of done dependencies is merged (gate `merged`).
+    pub awaiting_merge: bool,
 }
 
 /// A ready task: its row and how many open tasks wait on it.
@@ -79,6 +83,9 @@ pub struct BoardView<'a> {
     built_at: i128,
     #[serde(borrow)]
     epoch: &'a str,
+    /// The `[merge] gate` the tasks were judged under.
+    #[serde(borrow)]
+    gate: &'a str,
     valid_until: Option<i128>,
     #[serde(borrow)]
     key: &'a [u8],
@@ -113,9 +120,9 @@ impl BoardView<'_> {
             .map(|ready| (&self.rows[ready.row as usize], ready.unblocks))
     }
 
-    fn usable_at(&self, now: Timestamp) -> bool {
+    fn usable_at(&self, now: Timestamp, gate: Gate) -> bool {
         let now = now.as_nanosecond();
-        self.built_at <= now && self.valid_until.is_none_or(|until| now < until)
+        self.built_at <= now && self.valid_until.is_none_or(|until| now < until) && self.gate == gate.as_str()
     }
 }
 
@@ -126,6 +133,8 @@ struct NextView<'a> {
     built_at: i128,
     #[serde(borrow)]
     epoch: &'a str,
+    #[serde(borrow)]
+    gate: &'a str,
     valid_until: Option<i128>,
     #[serde(borrow)]
     ready: Vec<BoardRow<'a>>,
@@ -133,9 +142,10 @@ struct NextView<'a> {
 
 impl NextView<'_> {
     /// Whether `claim --next` may start from this without listing refs at `now`.
-    fn trusted_at(&self, now: Timestamp, current_epoch: &str) -> bool {
+    fn trusted_at(&self, now: Timestamp, current_epoch: &str, gate: Gate) -> bool {
         let now = now.as_nanosecond();
-        self.built_at <= now
+        self.gate == gate.as_str()
+            && self.built_at <= now
             && self.valid_until.is_none_or(|until| now < until)
             && now - self.built_at < NEXT_TRUSTS_BOARD_FOR.as_nanos()
             && self.epoch == current_epoch
@@ -186,6 +196,7 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
             labels: entry.task.labels.iter().map(String::as_str).collect(),
             plan: entry.task.plan(),
             stage: entry.task.stage(),
+            awaiting_merge: !derived.awaiting_merge.is_empty() && derived.awaiting_merge == derived.blocked_by,
         })
         .collect();
     let ready = snapshot
@@ -209,6 +220,7 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
     let view = BoardView {
         built_at: now.as_nanosecond(),
         epoch,
+        gate: snapshot.gate.as_str(),
         valid_until,
         key,
         rows,
@@ -225,6 +237,7 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
     let next = NextView {
         built_at: view.built_at,
         epoch,
+        gate: view.gate,
         valid_until,
         ready: view.ready().map(|(row, _)| row.clone()).collect(),
     };
@@ -346,7 +359,7 @@ impl Loom {
         if let Ok(bytes) = std::fs::read(dir.join(FILE_NAME))
             && let Some(view) = decode(&bytes)
             && view.key == key.as_slice()
-            && view.usable_at(now)
+            && view.usable_at(now, self.settings().merge.gate())
         {
             return Ok(show(&view));
         }
@@ -371,7 +384,7 @@ impl Loom {
             && let Ok(bytes) = std::fs::read(dir.join(NEXT_FILE))
             && let Some(next) =
                 checked_body(NEXT_MAGIC, &bytes).and_then(|body| postcard::from_bytes::<NextView<'_>>(body).ok())
-            && next.trusted_at(now, &epoch(&dir))
+            && next.trusted_at(now, &epoch(&dir), self.settings().merge.gate())
         {
             let taken = std::fs::read_to_string(dir.join(TAKEN_FILE)).unwrap_or_default();
             let taken: std::collections::HashSet<&str> = taken.lines().collect();
