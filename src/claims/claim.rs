@@ -381,6 +381,10 @@ impl Loom {
     /// the claim's deletion land together, and an epic whose last open child this was closes
     /// with them, and so does whatever `also` adds to the transaction (the merge request of the
     /// work). The checks that come first are `session`'s (`Loom::done`).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the holder's credentials and what done records, each used once"
+    )]
     pub(crate) fn record_done(
         &self,
         entry: TaskEntry,

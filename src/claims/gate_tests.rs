@@ -48,6 +48,7 @@ fn finish(loom: &Loom, id: &TaskId, branch: Option<&str>, secs: i64) {
         branch.map(str::to_owned),
         &record,
         &agent,
+        |_| Ok(()),
     )
     .unwrap();
 }

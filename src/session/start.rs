@@ -162,6 +162,7 @@ mod tests {
                 Some("loom/dep".into()),
                 &record,
                 &agent,
+                |_| Ok(()),
             )
             .unwrap();
         let task = fx.get(&fx.create(
