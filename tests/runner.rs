@@ -18,6 +18,7 @@ mod cli_tasks;
 mod concurrency;
 mod config;
 mod doctor;
+mod merge;
 mod plans;
 mod plans_import;
 mod remote;
