@@ -122,7 +122,11 @@ fn a_clean_merge_lands_the_tested_candidate_and_updates_the_clean_checkout() {
     let decision = &decisions[0];
     assert_eq!(decision["state"], "merged", "{run}");
     let landed = decision["landed"].as_str().unwrap();
-    assert_eq!(decision["candidate"].as_str(), Some(landed), "the tested candidate lands itself");
+    assert_eq!(
+        decision["candidate"].as_str(),
+        Some(landed),
+        "the tested candidate lands itself"
+    );
 
     let main = rev(&repo, "main");
     assert_eq!(main, landed);
@@ -132,7 +136,11 @@ fn a_clean_merge_lands_the_tested_candidate_and_updates_the_clean_checkout() {
     assert_eq!(outcomes(&request), ["landed"]);
     assert_eq!(rev(&repo, &format!("refs/loom/candidates/{id}")), main);
     let parents = repo.git(&["rev-parse", "main^1", "main^2"]);
-    assert_eq!(parents, format!("{old_main}\n{tip}\n"), "parents are [old main, branch tip]");
+    assert_eq!(
+        parents,
+        format!("{old_main}\n{tip}\n"),
+        "parents are [old main, branch tip]"
+    );
     assert!(repo.rev("main^3").is_none(), "a merge of two parents");
     // The candidate's tree is the merge git itself computes for the same two commits.
     let git_tree = repo.git(&["merge-tree", "--write-tree", &old_main, &tip]);
@@ -147,7 +155,11 @@ fn a_clean_merge_lands_the_tested_candidate_and_updates_the_clean_checkout() {
 
     let task = repo.show(&id);
     assert_eq!(task["status"], "done");
-    assert_eq!(task["extra"]["merged"]["commit"].as_str(), Some(main.as_str()), "{task}");
+    assert_eq!(
+        task["extra"]["merged"]["commit"].as_str(),
+        Some(main.as_str()),
+        "{task}"
+    );
     assert_eq!(task["extra"]["merged"]["target"], "main");
     assert_eq!(
         repo.git(&["log", "-1", "--format=%B", "main"])
@@ -175,16 +187,71 @@ fn a_dirty_checkout_is_left_alone_while_the_target_moves() {
         run.stderr.contains("has uncommitted changes and was left as it was"),
         "{run}"
     );
-    assert!(run.stderr.contains(&repo.dir.display().to_string()), "names the checkout: {run}");
+    assert!(
+        run.stderr.contains(&repo.dir.display().to_string()),
+        "names the checkout: {run}"
+    );
 
     assert_eq!(
         std::fs::read_to_string(repo.dir.join("README.md")).unwrap(),
         "# scratch\nmy own edit\n",
         "the uncommitted change is untouched"
     );
-    assert!(!repo.dir.join("cart.txt").exists(), "the files are still those of the old tip");
+    assert!(
+        !repo.dir.join("cart.txt").exists(),
+        "the files are still those of the old tip"
+    );
     assert_eq!(repo.git(&["symbolic-ref", "HEAD"]), "refs/heads/main\n");
     assert_eq!(repo.json(&["merge", "show", &id])["state"], "merged");
+
+    // Following the advice brings the landed work in and keeps the change.
+    let advice = format!("`git read-tree -m -u {old_main} HEAD`");
+    assert!(run.stderr.contains(&advice), "{run}");
+    repo.git(&["read-tree", "-m", "-u", &old_main, "HEAD"]);
+    assert_eq!(std::fs::read_to_string(repo.dir.join("cart.txt")).unwrap(), "cart\n");
+    assert_eq!(
+        repo.git(&["status", "--porcelain", "--untracked-files=all"]),
+        " M README.md\n"
+    );
+}
+
+// Guards: advice for a dirty checkout that loses work when followed. The checkout's HEAD
+// names the moved target while its files are the old tip's, so committing or stashing first
+// (as the advice once said) records the landed work as undone; with changes touching the files
+// the work changed, the advice puts HEAD back on the old tip, where a stash is safe.
+#[test]
+fn a_dirty_checkout_touching_the_landed_files_is_recovered_as_advised() {
+    let repo = Repo::new();
+    let (_, _) = finished_task(&repo, "Edit the title", &[], &[("README.md", "# scratch\n\nmore\n")]);
+    let old_main = rev(&repo, "main");
+    std::fs::write(repo.dir.join("README.md"), "# my title\n").unwrap();
+
+    let (run, decisions) = merge(&repo, &[]);
+    assert_eq!(decisions[0]["state"], "merged", "{run}");
+    let refused = repo
+        .env
+        .run("git", &repo.dir, &["read-tree", "-m", "-u", &old_main, "HEAD"]);
+    assert_ne!(refused.code, 0, "{refused}");
+    assert_eq!(
+        std::fs::read_to_string(repo.dir.join("README.md")).unwrap(),
+        "# my title\n"
+    );
+
+    assert!(
+        run.stderr
+            .contains(&format!("`git update-ref --no-deref HEAD {old_main}`")),
+        "{run}"
+    );
+    assert!(run.stderr.contains("`git switch main`"), "{run}");
+    repo.git(&["update-ref", "--no-deref", "HEAD", &old_main]);
+    repo.git(&["stash", "-q"]);
+    repo.git(&["switch", "-q", "main"]);
+    let pop = repo.env.run("git", &repo.dir, &["stash", "pop", "-q"]);
+    assert_eq!(pop.code, 1, "the change and the work touch the same line: {pop}");
+    let merged = std::fs::read_to_string(repo.dir.join("README.md")).unwrap();
+    assert!(merged.contains("# my title") && merged.contains("more"), "{merged}");
+    assert_eq!(rev(&repo, "HEAD"), rev(&repo, "main"));
+    assert_eq!(repo.git(&["symbolic-ref", "HEAD"]), "refs/heads/main\n");
 }
 
 // Guards: a conflicting branch reaching the target, or its task staying `done` with nobody
@@ -216,8 +283,13 @@ fn a_conflicting_branch_goes_back_to_its_task_with_a_rebase_handoff() {
 
     assert_eq!(repo.git(&["show", "main:README.md"]), "# first title\n");
     assert_eq!(rev(&repo, "main^2"), first_tip);
-    let second_in_main = repo.env.run("git", &repo.dir, &["merge-base", "--is-ancestor", &second_tip, "main"]);
-    assert_eq!(second_in_main.code, 1, "main holds none of the conflicting work: {second_in_main}");
+    let second_in_main = repo
+        .env
+        .run("git", &repo.dir, &["merge-base", "--is-ancestor", &second_tip, "main"]);
+    assert_eq!(
+        second_in_main.code, 1,
+        "main holds none of the conflicting work: {second_in_main}"
+    );
 }
 
 // Guards: a candidate that fails the repository's test command reaching the target, and the
@@ -267,7 +339,10 @@ fn a_branch_that_breaks_the_tests_never_reaches_the_target() {
     assert!(task["extra"].get("merged").is_none(), "{task}");
     let handoff = repo.loom(&["handoffs", &id]);
     assert_eq!(handoff.code, 0, "{handoff}");
-    assert!(handoff.stdout.contains("assertion failed: broken.txt is here"), "{handoff}");
+    assert!(
+        handoff.stdout.contains("assertion failed: broken.txt is here"),
+        "{handoff}"
+    );
     assert!(handoff.stdout.contains(&command), "names what failed: {handoff}");
 }
 
@@ -411,7 +486,10 @@ fn a_batch_with_one_bad_request_lands_the_rest_within_the_bound() {
 #[test]
 fn a_branch_cannot_change_the_test_command_it_is_tested_with() {
     let repo = Repo::new();
-    let (command, log) = test_script(&repo, "if [ -e bad.txt ]; then echo 'bad.txt is not allowed'; exit 1; fi");
+    let (command, log) = test_script(
+        &repo,
+        "if [ -e bad.txt ]; then echo 'bad.txt is not allowed'; exit 1; fi",
+    );
     set_test(&repo, &command);
     let settings = "[merge]\ntest = \"true\"\n";
     let (id, _) = finished_task(
@@ -477,7 +555,12 @@ fn a_dependent_started_after_its_dependency_landed_has_its_work() {
     let next = repo.loom(&["next"]);
     assert_eq!(next.code, 0, "{next}");
     assert!(next.stdout.contains(&schema), "{next}");
-    commit_files(&repo, &worktree_of(&repo, &schema), &[("schema.sql", "create table cart;\n")], "schema");
+    commit_files(
+        &repo,
+        &worktree_of(&repo, &schema),
+        &[("schema.sql", "create table cart;\n")],
+        "schema",
+    );
     let done = repo.loom(&["done", &schema]);
     assert_eq!(done.code, 0, "{done}");
     let (run, decisions) = merge(&repo, &[]);
@@ -527,7 +610,11 @@ fn the_queue_is_served_by_priority_then_age() {
     assert_eq!(served, expected, "{run}");
     assert!(decisions.iter().all(|d| d["state"] == "merged"), "{run}");
     let subjects = repo.git(&["log", "--first-parent", "--format=%s", "-4", "main"]);
-    let order: Vec<String> = expected.iter().rev().map(|id| format!("Merge loom/{id} into main")).collect();
+    let order: Vec<String> = expected
+        .iter()
+        .rev()
+        .map(|id| format!("Merge loom/{id} into main"))
+        .collect();
     assert_eq!(subjects.lines().collect::<Vec<_>>(), order);
     assert_eq!(repo.json(&["merge", "queue"]), serde_json::json!([]));
     assert_eq!(repo.json(&["merge", "queue", "--all"]).as_array().unwrap().len(), 4);
