@@ -574,7 +574,7 @@ impl Loom {
             .branch_tip(&request.branch)
             .ok()
             .flatten()
-            .is_some_and(|tip| tip.to_string() == request.tip);
+            .is_some_and(|tip| tip == request.tip);
         if tip_landed {
             let _ = repo.delete_branch(&request.branch, true);
         }

@@ -113,7 +113,7 @@ impl Loom {
                 Err(err) => problems.push(err),
             }
         }
-        entries.sort_by(|a, b| queue_order(a).cmp(&queue_order(b)));
+        entries.sort_by_key(queue_order);
         Ok(Queue { entries, problems })
     }
 
