@@ -646,3 +646,109 @@ fn merge_commands_refuse_what_they_cannot_do() {
         assert!(run.stderr.contains("no task matches"), "{run}");
     }
 }
+
+// Guards: a task sent back for a conflict that cannot be finished again (its request stuck
+// in `conflict`, or the rebased tip not queued).
+#[test]
+fn a_conflict_resolved_by_rebasing_as_advised_lands_on_the_next_run() {
+    let repo = Repo::new();
+    let (first, _) = finished_task(&repo, "Title one", &[], &[("README.md", "# first title\n")]);
+    let (second, _) = finished_task(&repo, "Title two", &[], &[("README.md", "# second title\n")]);
+    let (run, decisions) = merge(&repo, &[]);
+    assert_eq!(last_decisions(&decisions)[&second]["state"], "conflict", "{run}");
+
+    let next = repo.loom(&["next"]);
+    assert_eq!(next.code, 0, "{next}");
+    assert!(next.stdout.contains(&second), "{next}");
+    assert!(
+        next.stdout.contains("README.md"),
+        "the handoff is in the signal: {next}"
+    );
+    let worktree = worktree_of(&repo, &second);
+    let rebase = repo.env.run("git", &worktree, &["rebase", "main"]);
+    assert_ne!(rebase.code, 0, "the rebase stops at the conflict: {rebase}");
+    std::fs::write(worktree.join("README.md"), "# first and second title\n").unwrap();
+    repo.env.git(&worktree, &["add", "README.md"]);
+    repo.env
+        .git(&worktree, &["-c", "core.editor=true", "rebase", "--continue"]);
+    let rebased = repo.env.git(&worktree, &["rev-parse", "HEAD"]).trim().to_owned();
+    let done = repo.loom(&["done", &second]);
+    assert_eq!(done.code, 0, "{done}");
+    let request = repo.json(&["merge", "show", &second]);
+    assert_eq!(request["state"], "queued");
+    assert_eq!(request["tip"].as_str(), Some(rebased.as_str()));
+
+    let (run, decisions) = merge(&repo, &[]);
+    assert_eq!(decisions.len(), 1, "{run}");
+    assert_eq!(decisions[0]["state"], "merged", "{run}");
+    assert_eq!(repo.git(&["show", "main:README.md"]), "# first and second title\n");
+    assert_eq!(
+        outcomes(&repo.json(&["merge", "show", &second])),
+        ["conflict", "landed"]
+    );
+    assert_eq!(repo.json(&["merge", "show", &first])["state"], "merged");
+}
+
+// Guards: a task failed by the merge tests that cannot come back (its retry never ready, or
+// its fixed tip not queued again).
+#[test]
+fn a_failed_task_retried_after_its_backoff_lands_once_fixed() {
+    let repo = Repo::new();
+    let (command, _) = test_script(&repo, "if [ -e broken.txt ]; then echo broken; exit 1; fi");
+    set_test(&repo, &command);
+    let (id, _) = finished_task(
+        &repo,
+        "Break it",
+        &[],
+        &[("broken.txt", "oops\n"), ("good.txt", "good\n")],
+    );
+    let (run, decisions) = merge(&repo, &[]);
+    assert_eq!(decisions[0]["state"], "failed", "{run}");
+    let retry_after: jiff::Timestamp = repo.show(&id)["retry_after"].as_str().unwrap().parse().unwrap();
+
+    repo.env.advance_clock_past(retry_after);
+    let next = repo.loom(&["next"]);
+    assert_eq!(next.code, 0, "{next}");
+    assert!(next.stdout.contains(&id), "{next}");
+    let worktree = worktree_of(&repo, &id);
+    repo.env.git(&worktree, &["rm", "-q", "broken.txt"]);
+    repo.env.git(&worktree, &["commit", "-q", "-m", "fix"]);
+    let done = repo.loom(&["done", &id]);
+    assert_eq!(done.code, 0, "{done}");
+    assert_eq!(repo.json(&["merge", "show", &id])["state"], "queued");
+
+    let (run, decisions) = merge(&repo, &[]);
+    assert_eq!(decisions[0]["state"], "merged", "{run}");
+    assert_eq!(repo.git(&["show", "main:good.txt"]), "good\n");
+    assert_eq!(repo.status_of(&id), "done");
+    assert_eq!(outcomes(&repo.json(&["merge", "show", &id])), ["failed", "landed"]);
+}
+
+// Guards: a task's acceptance checks skipped on the candidate: work that passed alone but
+// breaks once merged with what landed before it must not land.
+#[test]
+fn a_tasks_checks_run_on_the_candidate_and_stop_it() {
+    let repo = Repo::new();
+    let (first, _) = finished_task(&repo, "Take the slot", &[], &[("slot.txt", "first\n")]);
+    // Its check passes in its own worktree (no slot.txt there) but not with the first task's
+    // work merged in.
+    let (second, _) = finished_task(
+        &repo,
+        "Needs a free slot",
+        &["--accept", "test ! -e slot.txt"],
+        &[("other.txt", "other\n")],
+    );
+    let (run, decisions) = merge(&repo, &[]);
+    let last = last_decisions(&decisions);
+    assert_eq!(last[&first]["state"], "merged", "{run}");
+    assert_eq!(last[&second]["state"], "failed", "{run}");
+    let tests = last[&second]["tests"].as_array().unwrap();
+    assert!(
+        tests
+            .iter()
+            .any(|test| test["passed"] == false && test["name"].as_str().unwrap().contains("test ! -e slot.txt")),
+        "{run}"
+    );
+    let missing = repo.env.run("git", &repo.dir, &["cat-file", "-e", "main:other.txt"]);
+    assert_ne!(missing.code, 0, "the second task's work did not land");
+}
