@@ -141,7 +141,7 @@ pub fn run(args: &MergeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit,
             }
             for attempt in &request.attempts {
                 ui.line(format!(
-                    "attempt  {}  {:?} by {} on {}{}",
+                    "attempt  {}  {} by {} on {}{}",
                     attempt.at,
                     attempt.outcome,
                     attempt.by,

@@ -382,6 +382,10 @@ fn a_target_moved_during_the_test_is_built_again_without_losing_a_commit() {
     let request = repo.json(&["merge", "show", &id]);
     assert_eq!(outcomes(&request), ["target_moved", "landed"]);
     assert_eq!(request["attempts"][1]["base"].as_str(), Some(moved.as_str()));
+    // Guards: the human listing naming outcomes as Rust spells them (`TargetMoved`).
+    let text = repo.run_ok(&["merge", "show", &id]);
+    assert!(text.stdout.contains(" target_moved by "), "{text}");
+    assert!(text.stdout.contains(" landed by "), "{text}");
     assert_eq!(request["merged"]["commit"].as_str(), Some(main.as_str()));
     // The checkout moved by the test was clean: it follows the target.
     assert_eq!(repo.git(&["symbolic-ref", "HEAD"]), "refs/heads/main\n");
