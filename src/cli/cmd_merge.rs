@@ -155,7 +155,7 @@ pub fn run(args: &MergeArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit,
             }
             for attempt in &request.attempts {
                 ui.line(format!(
-                    "attempt  {}  {:?} by {} on {}{}",
+                    "attempt  {}  {} by {} on {}{}",
                     attempt.at,
                     attempt.outcome,
                     attempt.by,
@@ -255,10 +255,16 @@ fn run_engine(
             false => context.actor(loom.store())?,
         };
         let mut lines: Vec<Result<(), CommandError>> = Vec::new();
+        let mut target = String::new();
         let report = loom.merge_run(&options, &actor, |event| match event {
-            MergeEvent::Building { target, tasks, .. } => {
+            MergeEvent::Building {
+                target: building,
+                tasks,
+                ..
+            } => {
+                building.clone_into(&mut target);
                 live.say(format!(
-                    "building a candidate of {} on {target}",
+                    "building a candidate of {} on {building}",
                     ui::count(tasks.len(), "request", "requests")
                 ));
             }
@@ -285,15 +291,24 @@ fn run_engine(
                     CheckoutUpdate::FastForwarded { dir } => {
                         ui.note(format!("updated the checkout in {}", dir.display()));
                     }
-                    CheckoutUpdate::LeftDirty { dir } => ui.warn(format!(
-                        "the target moved, but its checkout in {} has uncommitted changes and was left as it \
-                         was: its files are those of the old tip (`git status` shows the landed work as undone \
-                         there); commit or stash, then run `git read-tree -m -u HEAD@{{1}} HEAD` there",
-                        dir.display()
+                    // HEAD names the moved branch while the index and files are still the
+                    // old tip's: a commit or a stash made now would record the landed work as
+                    // undone, so the advice brings the work in first.
+                    CheckoutUpdate::LeftDirty { dir, old } => ui.warn(format!(
+                        "the target moved, but its checkout in {dir} has uncommitted changes and was left as it \
+                         was: its files are still those of {old} (`git status` shows the landed work as undone \
+                         there, and a commit made now would undo it). Bring the work in with \
+                         `git read-tree -m -u {old} HEAD` there: it keeps your changes, and refuses, changing \
+                         nothing, when they touch files the work changed; then `git update-ref --no-deref HEAD \
+                         {old}` puts the checkout back on its old tip, where you can stash them before \
+                         `git switch {target}` and `git stash pop`",
+                        dir = dir.display(),
                     )),
-                    CheckoutUpdate::Blocked { dir, reason } => ui.warn(format!(
-                        "the target moved, but its checkout in {} could not be updated: {reason}",
-                        dir.display()
+                    CheckoutUpdate::Blocked { dir, old, reason } => ui.warn(format!(
+                        "the target moved, but its checkout in {dir} could not be updated: {reason}; its files are \
+                         still those of {old}: once that is out of the way, `git read-tree -m -u {old} HEAD` there \
+                         brings the work in",
+                        dir = dir.display(),
                     )),
                     CheckoutUpdate::NotCheckedOut => {}
                 }

@@ -155,6 +155,25 @@ pub enum AttemptOutcome {
     BatchFailed,
 }
 
+impl AttemptOutcome {
+    /// The name `--json` output uses, which people read too.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Landed => "landed",
+            AttemptOutcome::TargetMoved => "target_moved",
+            AttemptOutcome::Conflict => "conflict",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::BatchFailed => "batch_failed",
+        }
+    }
+}
+
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One test command run against a candidate (or answered from the test cache).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TestRun {

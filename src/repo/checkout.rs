@@ -36,10 +36,17 @@ pub enum CheckoutUpdate {
     /// The checkout was clean; its index and files now match the new tip.
     FastForwarded { dir: PathBuf },
     /// The checkout has changes to tracked files (or is not at the old tip): nothing was touched.
-    LeftDirty { dir: PathBuf },
+    /// Its HEAD names the moved branch while its index and files are still those of `old`,
+    /// which bringing the work in needs (`git read-tree -m -u <old> HEAD`).
+    LeftDirty { dir: PathBuf, old: ObjectId },
     /// The checkout was clean but git refused to update it (for instance an untracked file is
-    /// in the way of a file the new tip adds); git left it as it was, and `reason` is git's word.
-    Blocked { dir: PathBuf, reason: String },
+    /// in the way of a file the new tip adds); git left it as it was, at `old`, and `reason`
+    /// is git's word.
+    Blocked {
+        dir: PathBuf,
+        old: ObjectId,
+        reason: String,
+    },
 }
 
 impl Repo<'_> {
@@ -133,7 +140,7 @@ impl Repo<'_> {
             return Ok(CheckoutUpdate::NotCheckedOut);
         }
         if !self.checkout_is_clean_at(&dir, old)? {
-            return Ok(CheckoutUpdate::LeftDirty { dir });
+            return Ok(CheckoutUpdate::LeftDirty { dir, old });
         }
         let mut command = self.git_command(At::Checkout(&dir));
         command.args(["read-tree", "-m", "-u", &old.to_string(), &new.to_string()]);
@@ -147,7 +154,7 @@ impl Repo<'_> {
                 true => format!("{} failed with {}", describe(&command), output.status),
                 false => reason,
             };
-            return Ok(CheckoutUpdate::Blocked { dir, reason });
+            return Ok(CheckoutUpdate::Blocked { dir, old, reason });
         }
         Ok(CheckoutUpdate::FastForwarded { dir })
     }
