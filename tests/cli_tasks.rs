@@ -9,7 +9,7 @@ use crate::common;
 use common::{Repo, ids, is_task_id};
 use serde_json::{Value, json};
 
-const TASK_KEYS: [&str; 28] = [
+const TASK_KEYS: [&str; 29] = [
     "id",
     "title",
     "description",
@@ -33,6 +33,7 @@ const TASK_KEYS: [&str; 28] = [
     "branch",
     "last_failure",
     "commit",
+    "merged",
     "plan",
     "stage",
     "stage_hints",

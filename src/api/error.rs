@@ -106,6 +106,7 @@ impl ErrorCode {
             | Error::EpicDone { .. }
             | Error::MergeMove(_)
             | Error::BranchDiverged { .. }
+            | Error::MergeBusy
             | Error::DependencyConflict { .. } => C::NotAllowed,
         }
     }
@@ -285,6 +286,7 @@ fn hints(err: &Error) -> Vec<String> {
         Error::BranchDiverged { remote, branch, .. } => vec![format!(
             "fetch it (`git fetch {remote} {branch}`), merge it into the work, commit, and finish again"
         )],
+        Error::MergeBusy => vec!["wait for it to finish; one engine serves the whole queue".into()],
         Error::NoMergeRequest { .. } => vec!["see the queue with `git loom merge queue --all`".into()],
         Error::MergeMove(err) => vec![format!("see the request with `git loom merge show {}`", err.task)],
         _ => Vec::new(),

@@ -40,6 +40,8 @@ pub struct TaskJson<'a> {
     pub last_failure: Option<&'a str>,
     /// The commit holding the work, recorded by `done`.
     pub commit: Option<&'a str>,
+    /// Where the work landed (`{commit, target, at}`), once the merge engine merged it.
+    pub merged: Option<&'a serde_json::Value>,
     /// The key of the plan the task was imported from, `null` for a task not from a plan.
     pub plan: Option<&'a str>,
     /// The id of the plan stage the task was imported from.
@@ -82,6 +84,7 @@ impl<'a> TaskJson<'a> {
             branch: task.branch.as_deref(),
             last_failure: task.last_failure.as_deref(),
             commit: task.extra.get("commit").and_then(serde_json::Value::as_str),
+            merged: task.extra.get("merged"),
             plan: task.plan(),
             stage: task.stage(),
             stage_hints: task.stage_hints(),
@@ -114,7 +117,7 @@ impl<'a> TaskJson<'a> {
 }
 
 /// The `task.json` fields the task object shows under their own keys rather than in `extra`.
-const SHOWN_APART: &[&str] = &["plan", "stage", "commit", crate::model::stage::HINTS_KEY];
+const SHOWN_APART: &[&str] = &["plan", "stage", "commit", "merged", crate::model::stage::HINTS_KEY];
 
 /// A claim as `--json` prints it inside a task.
 #[derive(Debug, Serialize)]

@@ -143,6 +143,9 @@ pub enum Error {
         branch: String,
         why: String,
     },
+    /// Another merge engine runs in this repository.
+    #[error("another `git loom merge` is running in this repository")]
+    MergeBusy,
     /// A task with no merge request (it was never finished on a branch).
     #[error("{id} has no merge request: it was not finished on a branch")]
     NoMergeRequest { id: TaskId },

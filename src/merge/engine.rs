@@ -115,6 +115,7 @@ impl Loom {
         actor: &Actor,
         mut events: impl FnMut(MergeEvent<'_>),
     ) -> Result<RunReport> {
+        let _engine = self.engine_lock()?;
         let mut report = RunReport::default();
         let queue = self.merge_queue()?;
         report.problems = queue.problems.iter().map(ToString::to_string).collect();
@@ -166,6 +167,28 @@ impl Loom {
             }
         }
         Ok(report)
+    }
+
+    /// Hold the repository's engine lock for the run: two engines would fight over the merge
+    /// worktree and land each other's rounds out of order. The operating system releases it
+    /// when the process ends, however it ends, so a crashed run leaves nothing to clean up.
+    fn engine_lock(&self) -> Result<std::fs::File> {
+        let dir = self.store.local_dir();
+        let io = |source: std::io::Error| {
+            Error::Internal(format!("cannot take the merge lock in {}: {source}", dir.display()))
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("merge.lock"))
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) => Err(Error::MergeBusy),
+            Err(std::fs::TryLockError::Error(source)) => Err(io(source)),
+        }
     }
 
     /// The target's tip a round builds on. Against a remote, the local target is made the
@@ -254,7 +277,7 @@ impl Loom {
             match outcome {
                 PickOutcome::Merged { commit, tree } => stacked.push((entry, commit, tree)),
                 PickOutcome::AlreadyMerged => {
-                    let decision = self.decide_landed(&entry, base, None, Vec::new(), base, actor)?;
+                    let decision = self.decide_landed(&entry, Tried::new(base, None, Vec::new(), &[]), base, actor)?;
                     events(MergeEvent::Decided(&decision));
                     report.decisions.push(decision);
                 }
@@ -332,20 +355,32 @@ impl Loom {
         for (index, (entry, candidate, _)) in stacked.iter().enumerate() {
             let decision = if index < good {
                 match landed_at {
-                    Some(landed) => self.decide_landed(entry, base, Some(*candidate), tests_of(good), landed, actor)?,
+                    Some(landed) => self.decide_landed(
+                        entry,
+                        Tried::new(base, Some(*candidate), tests_of(good), &stacked_ids),
+                        landed,
+                        actor,
+                    )?,
                     None => self.send_back(
                         entry,
-                        base,
-                        *candidate,
+                        Tried::new(base, Some(*candidate), tests_of(good), &stacked_ids),
                         AttemptOutcome::TargetMoved,
-                        tests_of(good),
                         actor,
                     )?,
                 }
             } else if Some(index) == verdict.culprit {
-                self.decide_failed(entry, base, *candidate, tests_of(index + 1), actor)?
+                self.decide_failed(
+                    entry,
+                    Tried::new(base, Some(*candidate), tests_of(index + 1), &stacked_ids),
+                    actor,
+                )?
             } else {
-                self.send_back(entry, base, *candidate, AttemptOutcome::BatchFailed, Vec::new(), actor)?
+                self.send_back(
+                    entry,
+                    Tried::new(base, Some(*candidate), Vec::new(), &stacked_ids),
+                    AttemptOutcome::BatchFailed,
+                    actor,
+                )?
             };
             events(MergeEvent::Decided(&decision));
             report.decisions.push(decision);
@@ -366,28 +401,14 @@ impl Loom {
     }
 
     /// The request's work is on the target at `landed`.
-    fn decide_landed(
-        &self,
-        entry: &MergeEntry,
-        base: ObjectId,
-        candidate: Option<ObjectId>,
-        tests: Vec<TestRun>,
-        landed: ObjectId,
-        actor: &Actor,
-    ) -> Result<Decision> {
+    fn decide_landed(&self, entry: &MergeEntry, tried: Tried<'_>, landed: ObjectId, actor: &Actor) -> Result<Decision> {
         let id = &entry.request.task;
+        let (candidate, tests) = (tried.candidate, tried.tests.clone());
         let note = match candidate {
             Some(_) => format!("merged into {} at {}", entry.request.target, short(&landed.to_string())),
             None => format!("already on {}", entry.request.target),
         };
-        let attempt = attempt(
-            actor,
-            base,
-            candidate,
-            AttemptOutcome::Landed,
-            Vec::new(),
-            tests.clone(),
-        );
+        let attempt = tried.attempt(actor, AttemptOutcome::Landed, Vec::new());
         self.write_decision(entry, MergeState::Merged, attempt, &note, actor, |workset, request| {
             request.merged = Some(crate::model::merge_request::Landed {
                 commit: landed.to_string(),
@@ -448,7 +469,7 @@ impl Loom {
                 .collect::<Vec<_>>()
                 .join("\n"),
         );
-        let attempt = attempt(actor, base, None, AttemptOutcome::Conflict, paths.clone(), Vec::new());
+        let attempt = Tried::new(base, None, Vec::new(), &[]).attempt(actor, AttemptOutcome::Conflict, paths.clone());
         self.write_decision(entry, MergeState::Conflict, attempt, &note, actor, |workset, _| {
             self.send_task_back(workset, &request.task, Status::Pending, &note, &message, actor)
         })?;
@@ -466,15 +487,12 @@ impl Loom {
     }
 
     /// The candidate with this request's work failed its tests.
-    fn decide_failed(
-        &self,
-        entry: &MergeEntry,
-        base: ObjectId,
-        candidate: ObjectId,
-        tests: Vec<TestRun>,
-        actor: &Actor,
-    ) -> Result<Decision> {
+    fn decide_failed(&self, entry: &MergeEntry, tried: Tried<'_>, actor: &Actor) -> Result<Decision> {
         let request = &entry.request;
+        let tests = tried.tests.clone();
+        let candidate = tried
+            .candidate
+            .expect("a failed request was tested, so it has a candidate because tests run on one");
         let failing = tests.iter().find(|run| !run.passed);
         let what = failing.map_or_else(|| "its tests".to_owned(), |run| run.name.clone());
         let note = format!("failed {what} on a candidate with {}", request.target);
@@ -498,14 +516,7 @@ impl Loom {
              `git loom merge show {}` has every attempt.",
             request.branch, request.task
         ));
-        let attempt = attempt(
-            actor,
-            base,
-            Some(candidate),
-            AttemptOutcome::Failed,
-            Vec::new(),
-            tests.clone(),
-        );
+        let attempt = tried.attempt(actor, AttemptOutcome::Failed, Vec::new());
         let retry = self.settings().retry.clone();
         self.write_decision(entry, MergeState::Failed, attempt, &note, actor, |workset, _| {
             if workset
@@ -535,17 +546,16 @@ impl Loom {
     fn send_back(
         &self,
         entry: &MergeEntry,
-        base: ObjectId,
-        candidate: ObjectId,
+        tried: Tried<'_>,
         outcome: AttemptOutcome,
-        tests: Vec<TestRun>,
         actor: &Actor,
     ) -> Result<Decision> {
+        let (candidate, tests) = (tried.candidate, tried.tests.clone());
         let note = match outcome {
             AttemptOutcome::TargetMoved => format!("passed, but {} moved meanwhile: built again", entry.request.target),
             _ => "waits: a request before it in the batch failed".to_owned(),
         };
-        let attempt = attempt(actor, base, Some(candidate), outcome, Vec::new(), tests.clone());
+        let attempt = tried.attempt(actor, outcome, Vec::new());
         self.write_decision(entry, MergeState::Queued, attempt, &note, actor, |_, _| Ok(()))?;
         Ok(Decision {
             task: entry.request.task.clone(),
@@ -553,7 +563,7 @@ impl Loom {
             target: entry.request.target.clone(),
             state: MergeState::Queued,
             landed: None,
-            candidate: Some(candidate),
+            candidate,
             conflicts: Vec::new(),
             tests,
             note,
@@ -684,23 +694,36 @@ fn write_handoff(
     Ok(())
 }
 
-fn attempt(
-    actor: &Actor,
+/// What one attempt tried: the base it built on, the candidate and its tests, and the batch
+/// it was part of.
+struct Tried<'a> {
     base: ObjectId,
     candidate: Option<ObjectId>,
-    outcome: AttemptOutcome,
-    conflicts: Vec<String>,
     tests: Vec<TestRun>,
-) -> Attempt {
-    Attempt {
-        at: actor.now,
-        by: actor.agent.clone(),
-        base: base.to_string(),
-        candidate: candidate.map(|candidate| candidate.to_string()),
-        batch: Vec::new(),
-        outcome,
-        conflicts,
-        tests,
+    batch: &'a [TaskId],
+}
+
+impl<'a> Tried<'a> {
+    fn new(base: ObjectId, candidate: Option<ObjectId>, tests: Vec<TestRun>, batch: &'a [TaskId]) -> Self {
+        Tried {
+            base,
+            candidate,
+            tests,
+            batch,
+        }
+    }
+
+    fn attempt(&self, actor: &Actor, outcome: AttemptOutcome, conflicts: Vec<String>) -> Attempt {
+        Attempt {
+            at: actor.now,
+            by: actor.agent.clone(),
+            base: self.base.to_string(),
+            candidate: self.candidate.map(|candidate| candidate.to_string()),
+            batch: self.batch.to_vec(),
+            outcome,
+            conflicts,
+            tests: self.tests.clone(),
+        }
     }
 }
 

@@ -155,12 +155,8 @@ fn a_clean_merge_lands_the_tested_candidate_and_updates_the_clean_checkout() {
 
     let task = repo.show(&id);
     assert_eq!(task["status"], "done");
-    assert_eq!(
-        task["extra"]["merged"]["commit"].as_str(),
-        Some(main.as_str()),
-        "{task}"
-    );
-    assert_eq!(task["extra"]["merged"]["target"], "main");
+    assert_eq!(task["merged"]["commit"].as_str(), Some(main.as_str()), "{task}");
+    assert_eq!(task["merged"]["target"], "main");
     assert_eq!(
         repo.git(&["log", "-1", "--format=%B", "main"])
             .lines()
