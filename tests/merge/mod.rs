@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use common::{Repo, Run};
 use serde_json::Value;
 
+mod ci;
 mod queue;
 
 /// Where a task's worktree is: `<main working tree>/.loom/worktrees/<id>`.
