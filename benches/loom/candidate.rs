@@ -76,7 +76,7 @@ fn generate_repository(dir: &Path, seed: u64) -> (usize, usize) {
     std::fs::create_dir_all(dir).expect("the work directory is writable");
     git(dir, &["init", "-q", "-b", "main"]);
     let files = DIRS * FILES_PER_DIR;
-    let mut rng = Rng::new(seed ^ 0x6d65_7267_65);
+    let mut rng = Rng::new(seed ^ 0x006d_6572_6765);
     let mut contents: Vec<Vec<String>> = (0..files)
         .map(|file| {
             (0..LINES)
@@ -130,8 +130,8 @@ fn generate_repository(dir: &Path, seed: u64) -> (usize, usize) {
     commit_header(&mut stream, "renames", None, "move src/d00-d19 to lib/", COMMITS + 1);
     let _ = writeln!(stream, "from :{FORK}");
     let moved = MOVED_DIRS * FILES_PER_DIR;
-    for file in 0..moved {
-        let mut lines = at_fork[file].clone();
+    for (file, at_fork) in at_fork.iter().enumerate().take(moved) {
+        let mut lines = at_fork.clone();
         if file % EDIT_EVERY == 0 {
             lines[0] = format!("{} line 0: moved", moved_path_of(file));
         }
