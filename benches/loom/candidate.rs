@@ -171,11 +171,12 @@ pub(super) fn candidate_builds(work: &Path, seed: u64) -> (Vec<CandidateRow>, St
         "{} files in {DIRS} directories, {COMMITS} commits on `main` ({CHANGES_PER_COMMIT} changed \
          lines each), generated in {:.1} s; both branches fork at commit {FORK}. `topic`: 3 commits \
          changing 8 files (4 of them also changed on `main` since the fork), adding one, \
-         removing one. `renames`: one commit moving {moved} files to another directory, one in \
+         removing one. `renames`: one commit moving {} files to another directory, one in \
          {EDIT_EVERY} also edited; {followed} of the moved files were changed on `main` since \
          the fork, so the merge must follow the renames to stay clean",
         thousands(DIRS * FILES_PER_DIR),
-        generated.elapsed().as_secs_f64()
+        generated.elapsed().as_secs_f64(),
+        thousands(moved)
     );
     let store = Store::discover(&dir).expect("the generated repository opens");
     let repo = store.repo();
