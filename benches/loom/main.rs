@@ -15,12 +15,17 @@
 //! 4. compares `claim ID` and `create` at the smallest and the largest size;
 //! 5. measures a published claim and `sync` through `git daemon` on 127.0.0.1 (sizes up to
 //!    10,000) beside plain `git push` / `git fetch`;
-//! 6. prints the results as Markdown and appends them to `doc/benchmarks.md`.
+//! 6. runs a queue of 16 branches through `git loom merge` with 0, 1 and 2 failing ones,
+//!    serially and batched, counting test runs against the bisection bound, and times building
+//!    one merge candidate in process (gix) against `git merge-tree` (see `merge.rs` and
+//!    `candidate.rs`);
+//! 7. prints the results as Markdown and appends them to `doc/benchmarks.md`.
 //!
 //! Environment:
 //! - `LOOM_BENCH_SIZES=1000,10000` — the sizes to measure (default `1000,10000,100000`);
 //! - `LOOM_BENCH_SEED=42` — the seed of the graph generator;
-//! - `LOOM_BENCH_NO_DOC=1` — print only, leave `doc/benchmarks.md` alone.
+//! - `LOOM_BENCH_NO_DOC=1` — print only, leave `doc/benchmarks.md` alone;
+//! - `LOOM_BENCH_ONLY=merge` — run only the merge section (about two minutes, no fixtures).
 //!
 //! Work copies live in `target/bench-repos/work-<pid>` and are removed at the end. Generating
 //! the fixtures takes about two and a half minutes (two for 100,000 tasks) and is done once; a
@@ -171,11 +176,15 @@ fn measure_within(
     figure(samples)
 }
 
+mod candidate;
 mod generate;
+mod merge;
 mod remote;
 mod scenarios;
 
+use candidate::*;
 use generate::*;
+use merge::*;
 use remote::*;
 use scenarios::*;
 
@@ -278,6 +287,27 @@ fn main() {
         .unwrap_or_else(|_| "unknown".to_owned());
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let date = jiff::Timestamp::now().strftime("%Y-%m-%d").to_string();
+    let machine = format!(
+        "git-loom {} (release build), git {git_version}, {uname}, {cores} cores",
+        env!("CARGO_PKG_VERSION")
+    );
+    match std::env::var("LOOM_BENCH_ONLY").ok().as_deref().map(str::trim) {
+        None | Some("") => {}
+        Some("merge") => {
+            eprintln!("git-loom bench, merge section only: seed {seed}, git {git_version}, {uname}, {cores} cores");
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "## {date} — merge queue (`LOOM_BENCH_ONLY=merge cargo bench --bench loom`)"
+            );
+            let _ = writeln!(out);
+            out.push_str(&merge_section(&work, seed, &machine, run_start));
+            std::fs::remove_dir_all(&work).ok();
+            finish(root, &out, write_doc);
+            return;
+        }
+        Some(other) => panic!("LOOM_BENCH_ONLY={other:?}: the one section that runs alone is `merge`"),
+    }
     eprintln!("git-loom bench: sizes {sizes:?}, seed {seed}, git {git_version}, {uname}, {cores} cores");
 
     // 1. Fixtures.
@@ -346,6 +376,9 @@ fn main() {
         remote_rows.extend(rows);
         remote_setups.push(setup);
     }
+
+    // 5. The merge queue and merge candidates, on repositories of their own.
+    let merge_out = merge_section(&work.join("merge"), seed, &machine, Instant::now());
 
     // Nothing is removed while measuring (see `copy_repository`).
     std::fs::remove_dir_all(&work).ok();
@@ -588,8 +621,16 @@ fn main() {
     }
     let double: usize = races.iter().map(|r| r.double).sum();
     let _ = writeln!(out, "- Double grants over all races: {double}.");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "### Merge queue");
+    let _ = writeln!(out);
+    out.push_str(&merge_out);
+    finish(root, &out, write_doc);
+}
 
-    let out = wrap_prose(&out, 100);
+/// Print the report and, unless told not to, append it to `doc/benchmarks.md`.
+fn finish(root: &Path, out: &str, write_doc: bool) {
+    let out = wrap_prose(out, 100);
     println!();
     print!("{out}");
     if write_doc {
@@ -603,4 +644,30 @@ fn main() {
         std::fs::write(&path, doc).expect("doc/benchmarks.md is writable");
         eprintln!("appended to doc/benchmarks.md");
     }
+}
+
+/// The merge section: the queue runs, then the candidate builds, with the machine's load.
+fn merge_section(work: &Path, seed: u64, machine: &str, start: Instant) -> String {
+    let load = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|text| text.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".to_owned())
+    };
+    let load_before = load();
+    eprintln!("merge queue: {QUEUE} branches, 0, 1 and 2 failing, batches 1, 4 and 16 …");
+    let runs = merge_queue(work);
+    eprintln!("merge candidates in process and with git …");
+    let (candidates, context) = candidate_builds(work, seed);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{machine}; load average (1 min) {load_before} before, {} after; the section took {:.0} s.",
+        load(),
+        start.elapsed().as_secs_f64()
+    );
+    let _ = writeln!(out);
+    queue_report(&mut out, &runs);
+    candidate_report(&mut out, &candidates, &context);
+    out
 }
