@@ -95,8 +95,12 @@ const MAX_NEXT_ROUNDS: usize = 4;
 const SPREAD: usize = 8;
 
 /// What `done` records about the work beyond the status.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DoneRecord {
+    /// What the work produced, kept as the task's `output`.
+    pub output: Option<serde_json::Value>,
+    /// The branch holding the work, kept as the task's `branch`.
+    pub branch: Option<String>,
     /// The commit holding the work (the branch's tip), kept as `commit` on the task so the work
     /// is findable after its branch is gone.
     pub commit: Option<String>,
@@ -381,16 +385,10 @@ impl Loom {
     /// the claim's deletion land together, and an epic whose last open child this was closes
     /// with them, and so does whatever `also` adds to the transaction (the merge request of the
     /// work). The checks that come first are `session`'s (`Loom::done`).
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the holder's credentials and what done records, each used once"
-    )]
     pub(crate) fn record_done(
         &self,
         entry: TaskEntry,
         credentials: Credentials<'_>,
-        output: Option<serde_json::Value>,
-        branch: Option<String>,
         record: &DoneRecord,
         actor: &Actor,
         also: impl Fn(&mut Workset<'_>) -> Result<()>,
@@ -400,11 +398,11 @@ impl Loom {
             change_status(workset, &id, Status::Done)?;
             also(workset)?;
             let task = workset.get_mut(&id)?;
-            if output.is_some() {
-                task.output = output.clone();
+            if record.output.is_some() {
+                task.output = record.output.clone();
             }
-            if branch.is_some() {
-                task.branch = branch.clone();
+            if record.branch.is_some() {
+                task.branch = record.branch.clone();
             }
             if let Some(commit) = &record.commit {
                 task.extra

@@ -38,19 +38,12 @@ fn finish(loom: &Loom, id: &TaskId, branch: Option<&str>, secs: i64) {
     loom.claim(id.as_str(), &TTL, &agent).unwrap();
     let record = DoneRecord {
         commit: branch.map(|_| "abc123".to_owned()),
-        dirty: Vec::new(),
+        branch: branch.map(str::to_owned),
+        ..DoneRecord::default()
     };
     let entry = loom.task(id.as_str()).unwrap();
-    loom.record_done(
-        entry,
-        Credentials::default(),
-        None,
-        branch.map(str::to_owned),
-        &record,
-        &agent,
-        |_| Ok(()),
-    )
-    .unwrap();
+    loom.record_done(entry, Credentials::default(), &record, &agent, |_| Ok(()))
+        .unwrap();
 }
 
 /// Mark `id`'s work merged, the way the merge engine records it.

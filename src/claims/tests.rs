@@ -151,18 +151,17 @@ fn done_closes_the_task_and_removes_its_claim_in_one_write() {
     let fx = Fixture::new();
     let id = fx.task("work", 0);
     fx.loom.claim(id.as_str(), &ttl(600), &actor("alice", 0)).unwrap();
+    let output = serde_json::json!({"tests": "pass"});
     let record = DoneRecord {
         commit: Some("abc123".into()),
-        dirty: Vec::new(),
+        output: Some(output.clone()),
+        ..DoneRecord::default()
     };
-    let output = serde_json::json!({"tests": "pass"});
     let outcome = fx
         .loom
         .record_done(
             fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
-            Some(output.clone()),
-            None,
             &record,
             &actor("alice", 5),
             |_| Ok(()),
@@ -182,8 +181,6 @@ fn done_closes_the_task_and_removes_its_claim_in_one_write() {
         .record_done(
             fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
-            None,
-            None,
             &record,
             &actor("alice", 6),
             |_| Ok(()),

@@ -167,8 +167,6 @@ fn a_claim_left_on_a_finished_task_is_void_and_swept() {
         .record_done(
             fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
-            None,
-            None,
             &done,
             &actor("worker", 2),
             |_| Ok(()),

@@ -202,23 +202,17 @@ impl Loom {
             self.publish_branch(remote, request)?;
         }
         let id = task.id.clone();
-        let outcome = self.record_done(
-            entry,
-            credentials,
-            options.output.clone(),
-            options.branch.clone(),
-            &record,
-            actor,
-            |workset| match &landing {
-                Some(Landing::Queue(request)) => queue_in(workset, &self.store, &id, request, actor),
-                Some(Landing::OnTarget(merged)) => {
-                    workset.get_mut(&id)?.set_merged(merged);
-                    workset.note(&id, format!("its work is already on {}", merged.target));
-                    Ok(())
-                }
-                None => Ok(()),
-            },
-        )?;
+        record.output = options.output.clone();
+        record.branch = options.branch.clone();
+        let outcome = self.record_done(entry, credentials, &record, actor, |workset| match &landing {
+            Some(Landing::Queue(request)) => queue_in(workset, &self.store, &id, request, actor),
+            Some(Landing::OnTarget(merged)) => {
+                workset.get_mut(&id)?.set_merged(merged);
+                workset.note(&id, format!("its work is already on {}", merged.target));
+                Ok(())
+            }
+            None => Ok(()),
+        })?;
         Ok(DoneOutcome::Done { outcome, checks })
     }
 }

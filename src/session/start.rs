@@ -153,17 +153,12 @@ mod tests {
             .claim(dep.as_str(), &ClaimOptions { ttl_secs: Some(600) }, &agent)
             .unwrap();
         let entry = fx.loom.task(dep.as_str()).unwrap();
-        let record = DoneRecord::default();
+        let record = DoneRecord {
+            branch: Some("loom/dep".into()),
+            ..DoneRecord::default()
+        };
         fx.loom
-            .record_done(
-                entry,
-                Credentials::default(),
-                None,
-                Some("loom/dep".into()),
-                &record,
-                &agent,
-                |_| Ok(()),
-            )
+            .record_done(entry, Credentials::default(), &record, &agent, |_| Ok(()))
             .unwrap();
         let task = fx.get(&fx.create(
             NewTask {

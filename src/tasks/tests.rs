@@ -49,8 +49,6 @@ fn finish(fx: &Fixture, id: &TaskId, secs: i64) -> Vec<TaskId> {
         .record_done(
             fx.loom.task(id.as_str()).unwrap(),
             Credentials::default(),
-            None,
-            None,
             &DoneRecord::default(),
             &actor("worker", secs + 1),
             |_| Ok(()),
