@@ -270,7 +270,8 @@ impl Loom {
                 })
             })
             .collect::<Result<_>>()?;
-        let stack = repo.stack_candidate(base, &picks, &candidate_signature(actor))?;
+        let email = repo.config_string("user.email").unwrap_or_default();
+        let stack = repo.stack_candidate(base, &picks, &candidate_signature(actor, email))?;
         // Requests whose branch merges cleanly, with the stack commit that ends with them.
         let mut stacked: Vec<(MergeEntry, ObjectId, ObjectId)> = Vec::new();
         for (entry, outcome) in batch.into_iter().zip(stack.outcomes) {
@@ -739,10 +740,11 @@ fn merge_message(entry: &MergeEntry) -> String {
     )
 }
 
-fn candidate_signature(actor: &Actor) -> CandidateSignature {
+/// Who a merge commit is by: the engine's agent, with the repository's configured e-mail.
+fn candidate_signature(actor: &Actor, email: String) -> CandidateSignature {
     CandidateSignature {
         name: actor.agent.clone(),
-        email: String::new(),
+        email,
         time: actor.now,
     }
 }
