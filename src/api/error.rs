@@ -83,6 +83,7 @@ impl ErrorCode {
             Error::BareRepository
             | Error::NoTargetBranch
             | Error::UnbornTarget { .. }
+            | Error::MissingTarget { .. }
             | Error::DependencyWorkMissing { .. } => C::Environment,
             Error::Id(_) | Error::NotIdOrStage { .. } | Error::Invalid(_) | Error::Field(_) => C::InvalidInput,
             Error::Sync(sync::Error::Diverged { .. }) => C::InvalidInput,
@@ -285,6 +286,9 @@ fn hints(err: &Error) -> Vec<String> {
         Error::SignalTemplate { .. } => vec!["fix or clear `[signal] template` in loom.toml".into()],
         Error::BranchDiverged { remote, branch, .. } => vec![format!(
             "fetch it (`git fetch {remote} {branch}`), merge it into the work, commit, and finish again"
+        )],
+        Error::MissingTarget { branch } => vec![format!(
+            "create it, or drop the requests that name it (`git loom merge drop ID`); `git loom merge queue --json` shows each request's target ({branch} here)"
         )],
         Error::MergeBusy => vec!["wait for it to finish; one engine serves the whole queue".into()],
         Error::NoMergeRequest { .. } => vec!["see the queue with `git loom merge queue --all`".into()],

@@ -143,6 +143,9 @@ pub enum Error {
         branch: String,
         why: String,
     },
+    /// The target branch merge requests name does not exist (here, or on the remote).
+    #[error("the target branch {branch:?} of the queued merge requests does not exist")]
+    MissingTarget { branch: String },
     /// Another merge engine runs in this repository.
     #[error("another `git loom merge` is running in this repository")]
     MergeBusy,

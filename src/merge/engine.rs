@@ -202,10 +202,8 @@ impl Loom {
         events: &mut impl FnMut(MergeEvent<'_>),
     ) -> Result<ObjectId> {
         let repo = self.store.repo();
-        let missing_target = || {
-            Error::Invalid(format!(
-                "the target branch {target:?} of the queued merge requests does not exist"
-            ))
+        let missing_target = || Error::MissingTarget {
+            branch: target.to_owned(),
         };
         let Some(remote) = &options.remote else {
             return repo.branch_tip(target)?.ok_or_else(missing_target);
