@@ -13,6 +13,8 @@
 
 mod decide;
 mod install;
+#[cfg(test)]
+mod tests;
 
 pub use decide::{CheckoutTask, PushCheck, PushRefusal};
 pub use install::{HookChange, HookName, HookState, HookStatus, install, script, status, uninstall};
