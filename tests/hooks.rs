@@ -307,3 +307,26 @@ fn status_names_each_hook_and_install_is_idempotent() {
     assert_eq!(run.code, 0, "{run}");
     assert_eq!(std::fs::read_to_string(&message_file).unwrap(), "plain\n");
 }
+
+// Guards: `hooks install` run inside a task worktree writing to a directory git never reads
+// for it, and an install report that does not say where the user's hook went.
+#[test]
+fn installed_from_a_task_worktree_they_go_where_every_checkout_reads_them() {
+    let repo = Repo::new();
+    write_hook(&repo.dir.join(".git/hooks/commit-msg"), USER_COMMIT_MSG, 0o755);
+    let (id, worktree) = claimed_task_worktree(&repo);
+    let run = repo.env.loom(&worktree, &["--json", "hooks", "install"]);
+    assert_eq!(run.code, 0, "{run}");
+    let changes = run.json();
+    let hooks_dir = repo.dir.join(".git/hooks").canonicalize().unwrap();
+    assert_eq!(changes[0]["action"], "chained", "{changes}");
+    assert_eq!(
+        changes[0]["aside"],
+        hooks_dir.join("commit-msg.pre-loom").to_str().unwrap(),
+        "{changes}"
+    );
+    assert_eq!(changes[1]["action"], "installed", "{changes}");
+    assert!(repo.dir.join(".git/hooks/post-commit").is_file());
+    let message = commit(&repo, &worktree, "task.txt", "task work");
+    assert!(message.contains(&format!("Loom-Task: {id}\n")), "{message}");
+}
