@@ -6,7 +6,8 @@
 //!
 //! - use cases, one module per capability: [`tasks`] (create, edit, import, history, the graph
 //!   view), [`claims`] (claims, leases, sweeping), [`session`] (`next`, worktrees, signals,
-//!   handoffs, `done` and its verify gate) and [`project`] (init, settings, doctor);
+//!   handoffs, `done` and its verify gate), [`project`] (init, settings, doctor) and [`hooks`]
+//!   (git hooks: the task trailer, heartbeats on commit, the push guard);
 //! - [`loom`] — the transaction core they all build on: [`loom::Loom`], snapshots, the workset
 //!   that writes one atomic transaction, publishing through a coordination remote, the caches;
 //! - [`sync`] — reconciling the refs with a remote's, below the core;
@@ -26,6 +27,7 @@ pub mod api;
 pub mod claims;
 pub mod exec;
 pub mod graph;
+pub mod hooks;
 pub mod loom;
 pub mod merge;
 pub mod model;

@@ -11,6 +11,7 @@
 mod error;
 mod graph;
 mod history;
+mod hooks;
 mod lease;
 mod merge;
 mod plan;
@@ -24,6 +25,7 @@ mod verify;
 pub use error::{ErrorClass, ErrorCode, Failure};
 pub use graph::{EdgeJson, GraphJson};
 pub use history::VersionJson;
+pub use hooks::{HookChangeJson, HookStatusJson};
 pub use lease::{ExpiredJson, RecoveryJson, SkippedJson, SweepJson};
 pub use merge::{DecisionJson, MergeRequestJson};
 pub use plan::{PlanImportJson, PlanStageJson};

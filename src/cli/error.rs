@@ -9,7 +9,7 @@ use std::io;
 use std::process::ExitCode;
 
 use git_loom::api::{ErrorClass, Failure};
-use git_loom::{loom, repo, store};
+use git_loom::{hooks, loom, repo, store};
 
 /// Exit statuses, as documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +98,25 @@ impl From<loom::Error> for CommandError {
             exit,
             message: failure.message,
             hints: failure.hints,
+        }
+    }
+}
+
+impl From<hooks::Error> for CommandError {
+    fn from(err: hooks::Error) -> Self {
+        match err {
+            hooks::Error::Loom(err) => CommandError::from(err),
+            hooks::Error::Repo(err) => CommandError::from(err),
+            hooks::Error::Occupied { .. } => {
+                let mut error = CommandError::new(Exit::Conflict, err.to_string());
+                error.hints.push(
+                    "move one of them out of the way (it may be a hook an earlier install chained to), then install again"
+                        .to_owned(),
+                );
+                error
+            }
+            hooks::Error::BadRefLine { .. } => CommandError::usage(err.to_string()),
+            hooks::Error::Io { .. } => CommandError::new(Exit::Error, err.to_string()),
         }
     }
 }

@@ -10,6 +10,7 @@ mod cmd_create;
 mod cmd_doctor;
 mod cmd_graph;
 mod cmd_handoff;
+mod cmd_hooks;
 mod cmd_idea;
 mod cmd_init;
 mod cmd_lease;
@@ -108,6 +109,8 @@ enum Command {
     Sync(cmd_remote::SyncArgs),
     Config(cmd_config::ConfigArgs),
     Doctor(cmd_doctor::DoctorArgs),
+    Hooks(cmd_hooks::HooksArgs),
+    Hook(cmd_hooks::HookArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -174,6 +177,8 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Push(args) => cmd_remote::run_push(args, context, ui),
         Command::Sync(args) => cmd_remote::run_sync(args, context, ui),
         Command::Doctor(args) => cmd_doctor::run(args, context, ui),
+        Command::Hooks(args) => cmd_hooks::run_hooks(args, context, ui),
+        Command::Hook(args) => cmd_hooks::run_hook(args, context, ui),
     }
 }
 

@@ -18,6 +18,7 @@
 mod branches;
 mod checkout;
 mod exact_checkout;
+mod hooks;
 mod merge;
 mod remote;
 #[cfg(test)]
