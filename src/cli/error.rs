@@ -9,7 +9,7 @@ use std::io;
 use std::process::ExitCode;
 
 use git_loom::api::{ErrorClass, Failure};
-use git_loom::{loom, repo, store};
+use git_loom::{loom, project, repo, store};
 
 /// Exit statuses, as documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,5 +99,20 @@ impl From<loom::Error> for CommandError {
             message: failure.message,
             hints: failure.hints,
         }
+    }
+}
+
+impl From<project::SetupError> for CommandError {
+    fn from(err: project::SetupError) -> Self {
+        let mut error = CommandError::new(Exit::Error, err.to_string());
+        if matches!(
+            err,
+            project::SetupError::InvalidJson { .. } | project::SetupError::NotText { .. }
+        ) {
+            error
+                .hints
+                .push("fix the file (or move it aside), then run setup again; nothing was written".to_owned());
+        }
+        error
     }
 }

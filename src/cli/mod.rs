@@ -19,6 +19,7 @@ mod cmd_merge;
 mod cmd_next;
 mod cmd_plan;
 mod cmd_remote;
+mod cmd_setup;
 mod cmd_show;
 mod cmd_status;
 mod cmd_update;
@@ -108,6 +109,8 @@ enum Command {
     Sync(cmd_remote::SyncArgs),
     Config(cmd_config::ConfigArgs),
     Doctor(cmd_doctor::DoctorArgs),
+    Setup(cmd_setup::SetupArgs),
+    AgentHook(cmd_setup::AgentHookArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -174,6 +177,8 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Push(args) => cmd_remote::run_push(args, context, ui),
         Command::Sync(args) => cmd_remote::run_sync(args, context, ui),
         Command::Doctor(args) => cmd_doctor::run(args, context, ui),
+        Command::Setup(args) => cmd_setup::run_setup(args, context, ui),
+        Command::AgentHook(args) => cmd_setup::run_agent_hook(args, context, ui),
     }
 }
 

@@ -259,11 +259,17 @@ impl SetupPlace {
 
 /// Wire `agent` to git-loom in `place` (see the module docs).
 pub fn setup(place: &SetupPlace, agent: AgentKind) -> Result<SetupReport> {
-    let mut files = Vec::new();
+    // Every file is read and edited in memory first: a file git-loom cannot edit stops the run
+    // before anything is written.
+    let mut planned = Vec::new();
     for (file, edit) in edits(agent) {
-        let path = place.root.join(file);
-        let existing = read_text(&path, file)?;
+        let existing = read_text(&place.root.join(file), file)?;
         let (new, note) = edit.add(existing.as_deref().unwrap_or(""), file)?;
+        planned.push((file, edit, existing, new, note));
+    }
+    let mut files = Vec::new();
+    for (file, edit, existing, new, note) in planned {
+        let path = place.root.join(file);
         let Some(new) = new else {
             let action = if note.is_some() {
                 FileAction::Kept
@@ -330,6 +336,12 @@ fn create_parents(root: &Path, file: &str) -> Result<Vec<String>> {
 
 /// Take out what `setup` added for `agent` in `place` (see the module docs).
 pub fn remove(place: &SetupPlace, agent: AgentKind) -> Result<SetupReport> {
+    // As in `setup`: a file git-loom cannot read stops the run before anything is written.
+    for (file, edit) in edits(agent) {
+        if let Some(text) = read_text(&place.root.join(file), file)? {
+            edit.remove(&text, file)?;
+        }
+    }
     let mut files = Vec::new();
     for (file, edit) in edits(agent) {
         let path = place.root.join(file);
@@ -389,6 +401,10 @@ pub fn remove(place: &SetupPlace, agent: AgentKind) -> Result<SetupReport> {
         });
     }
     prune_empty(&place.originals);
+    if let Some(parent) = place.originals.parent() {
+        // The directory above the records was made for them when nothing else used it yet.
+        let _ = std::fs::remove_dir(parent);
+    }
     Ok(SetupReport {
         agent,
         remove: true,
