@@ -77,13 +77,15 @@ pub fn insert_block(text: &str, body: &str, markers: Markers) -> Option<String> 
     Some(format!("{text}{separator}{block}"))
 }
 
-/// `text` without the marked block (and the blank line `insert_block` put before it at the
-/// end of a file); `None` when it has no block.
+/// `text` without the marked block (and the blank line `insert_block` put before it, unless
+/// that leaves text joined to the line above); `None` when it has no block.
 pub fn remove_block(text: &str, markers: Markers) -> Option<String> {
     let (start, end) = block_range(text, markers)?;
     let mut before = &text[..start];
     let after = &text[end..];
-    if after.is_empty() && before.ends_with("\n\n") {
+    // The blank line before the block was `insert_block`'s; keep one where text follows.
+    let blank_after = after.is_empty() || after.starts_with('\n') || after.starts_with("\r\n");
+    if blank_after && before.ends_with("\n\n") {
         before = &before[..before.len() - 1];
     }
     Some(format!("{before}{after}"))
