@@ -347,3 +347,22 @@ fn the_pre_compact_hook_records_a_handoff_for_the_held_claim() {
         "{message}"
     );
 }
+
+#[test]
+fn setup_and_agent_hook_have_help() {
+    // Guards: a new command ships without `--help` text naming its arguments.
+    let repo = Repo::uninitialized();
+    let run = repo.run_ok(&["setup", "--help"]);
+    for needle in ["claude", "codex", "generic", "--remove"] {
+        assert!(run.stdout.contains(needle), "{needle}: {run}");
+    }
+    let run = repo.run_ok(&["agent-hook", "--help"]);
+    for needle in ["session-start", "pre-compact"] {
+        assert!(run.stdout.contains(needle), "{needle}: {run}");
+    }
+    let top = repo.run_ok(&["--help"]);
+    assert!(
+        top.stdout.contains("setup") && top.stdout.contains("agent-hook"),
+        "{top}"
+    );
+}
