@@ -234,6 +234,24 @@ fn a_users_own_loom_entries_are_left_alone() {
 }
 
 #[test]
+fn a_part_that_was_there_before_setup_stays_after_removal() {
+    // Guards: `--remove` deletes a git-loom server the project had configured (and committed)
+    // before this setup ran.
+    let repo = Repo::new();
+    let committed = "{\n  \"mcpServers\": {\"loom\": {\"command\": \"git\", \"args\": [\"loom\", \"mcp\"]}}\n}\n";
+    std::fs::write(repo.dir.join(".mcp.json"), committed).unwrap();
+    let report = repo.json(&["setup", "generic"]);
+    assert_eq!(report["files"][1]["action"], "unchanged");
+    let report = repo.json(&["setup", "generic", "--remove"]);
+    assert_eq!(
+        report["files"][0]["action"], "deleted",
+        "AGENTS.md was setup's: {report}"
+    );
+    assert_eq!(report["files"][1]["action"], "kept", "{report}");
+    assert_eq!(read(&repo, ".mcp.json"), committed);
+}
+
+#[test]
 fn a_file_setup_cannot_parse_stops_it_before_anything_is_written() {
     // Guards: a damaged settings file is overwritten, or setup half-applies.
     let repo = Repo::new();
