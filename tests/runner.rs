@@ -26,6 +26,7 @@ mod plans_import;
 mod remote;
 mod remote_agents;
 mod session;
+mod setup;
 mod store_damage;
 mod store_format;
 mod store_safety;

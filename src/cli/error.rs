@@ -9,7 +9,7 @@ use std::io;
 use std::process::ExitCode;
 
 use git_loom::api::{ErrorClass, Failure};
-use git_loom::{hooks, loom, repo, store};
+use git_loom::{hooks, loom, project, repo, store};
 
 /// Exit statuses, as documented.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,5 +118,20 @@ impl From<hooks::Error> for CommandError {
             hooks::Error::BadRefLine { .. } => CommandError::usage(err.to_string()),
             hooks::Error::Io { .. } => CommandError::new(Exit::Error, err.to_string()),
         }
+    }
+}
+
+impl From<project::SetupError> for CommandError {
+    fn from(err: project::SetupError) -> Self {
+        let mut error = CommandError::new(Exit::Error, err.to_string());
+        if matches!(
+            err,
+            project::SetupError::InvalidJson { .. } | project::SetupError::NotText { .. }
+        ) {
+            error
+                .hints
+                .push("fix the file (or move it aside), then run setup again; nothing was written".to_owned());
+        }
+        error
     }
 }

@@ -20,6 +20,7 @@ mod cmd_merge;
 mod cmd_next;
 mod cmd_plan;
 mod cmd_remote;
+mod cmd_setup;
 mod cmd_show;
 mod cmd_status;
 mod cmd_update;
@@ -111,6 +112,8 @@ enum Command {
     Doctor(cmd_doctor::DoctorArgs),
     Hooks(cmd_hooks::HooksArgs),
     Hook(cmd_hooks::HookArgs),
+    Setup(cmd_setup::SetupArgs),
+    AgentHook(cmd_setup::AgentHookArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -179,6 +182,8 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Doctor(args) => cmd_doctor::run(args, context, ui),
         Command::Hooks(args) => cmd_hooks::run_hooks(args, context, ui),
         Command::Hook(args) => cmd_hooks::run_hook(args, context, ui),
+        Command::Setup(args) => cmd_setup::run_setup(args, context, ui),
+        Command::AgentHook(args) => cmd_setup::run_agent_hook(args, context, ui),
     }
 }
 
