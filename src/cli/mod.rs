@@ -19,13 +19,16 @@ mod cmd_merge;
 mod cmd_next;
 mod cmd_plan;
 mod cmd_remote;
+mod cmd_shell;
 mod cmd_show;
 mod cmd_status;
 mod cmd_update;
 mod cmd_verify;
 mod cmd_worktree;
+mod color;
 mod context;
 mod error;
+mod pager;
 mod render;
 mod ui;
 
@@ -67,6 +70,20 @@ pub struct GlobalArgs {
     /// later)
     #[arg(long, global = true)]
     offline: bool,
+    /// Colour errors, warnings and statuses: auto (on a terminal, unless NO_COLOR is set),
+    /// always, or never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t,
+        hide_default_value = true
+    )]
+    color: color::ColorWhen,
+    /// Do not pipe long output (`log`) through git's pager
+    #[arg(long, global = true)]
+    no_pager: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,6 +125,8 @@ enum Command {
     Sync(cmd_remote::SyncArgs),
     Config(cmd_config::ConfigArgs),
     Doctor(cmd_doctor::DoctorArgs),
+    Completions(cmd_shell::CompletionsArgs),
+    InstallMan(cmd_shell::InstallManArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -122,13 +141,14 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    color::init(cli.global.color);
     let mut ui = Ui::new(cli.global.json, cli.global.quiet);
     let context = match Context::new(&cli.global) {
         Ok(context) => context,
         Err(err) => return err.report(),
     };
     let result = run(&cli.command, &context, &mut ui);
-    let flushed = ui.flush().map_err(CommandError::from);
+    let flushed = ui.finish().map_err(CommandError::from);
     match result.and_then(|exit| flushed.map(|()| exit)) {
         Ok(exit) => exit.into(),
         Err(err) => err.report(),
@@ -174,6 +194,8 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Push(args) => cmd_remote::run_push(args, context, ui),
         Command::Sync(args) => cmd_remote::run_sync(args, context, ui),
         Command::Doctor(args) => cmd_doctor::run(args, context, ui),
+        Command::Completions(args) => cmd_shell::run_completions(args, ui),
+        Command::InstallMan(args) => cmd_shell::run_install_man(args, context, ui),
     }
 }
 

@@ -1,0 +1,149 @@
+//! Whether git-loom's own words are coloured, decided once per run the way git decides it:
+//! `--color=always|never` wins; `auto` (the default) colours a stream only when it is a
+//! terminal whose `TERM` is not `dumb`, and never when `NO_COLOR` is set to anything but the
+//! empty string (<https://no-color.org>). A pager git started for us (`GIT_PAGER_IN_USE`)
+//! counts as a terminal for stdout, as it does for git.
+//!
+//! Only whole words are painted (`error:`, `warning:`, `hint:`, task statuses), and only after
+//! the text around them has been sanitized, so colour never lets stored text reach the terminal
+//! raw and never changes what a script reading a pipe sees.
+
+use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use clap::ValueEnum;
+use git_loom::model::View;
+
+/// When to colour output (`--color`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// Colour when writing to a terminal, unless NO_COLOR is set or TERM is dumb
+    #[default]
+    Auto,
+    /// Always colour, even into a pipe or file
+    Always,
+    /// Never colour
+    Never,
+}
+
+/// The decision for each stream, made by [`init`]; before it (or when a command never calls
+/// it) nothing is coloured.
+static DECISION: OnceLock<Decision> = OnceLock::new();
+
+#[derive(Debug, Clone, Copy)]
+struct Decision {
+    stdout: bool,
+    stderr: bool,
+}
+
+/// Decide, once, from the flag and the environment; later calls keep the first decision.
+pub fn init(when: ColorWhen) {
+    let decision = match when {
+        ColorWhen::Always => Decision {
+            stdout: true,
+            stderr: true,
+        },
+        ColorWhen::Never => Decision {
+            stdout: false,
+            stderr: false,
+        },
+        ColorWhen::Auto => {
+            let allowed = std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+                && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
+            let paged = std::env::var_os("GIT_PAGER_IN_USE").is_some_and(|value| is_true(&value.to_string_lossy()));
+            Decision {
+                stdout: allowed && (std::io::stdout().is_terminal() || paged),
+                stderr: allowed && std::io::stderr().is_terminal(),
+            }
+        }
+    };
+    let _ = DECISION.set(decision);
+}
+
+/// Git's reading of a boolean environment value.
+fn is_true(value: &str) -> bool {
+    matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+pub fn stdout_enabled() -> bool {
+    DECISION.get().is_some_and(|d| d.stdout)
+}
+
+pub fn stderr_enabled() -> bool {
+    DECISION.get().is_some_and(|d| d.stderr)
+}
+
+/// The colours git-loom uses; git's own choices where git has one (`error:` bold red,
+/// `warning:` bold yellow, `hint:` yellow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Error,
+    Warning,
+    Hint,
+    Good,
+    Active,
+    Waiting,
+    Bad,
+    Quiet,
+}
+
+impl Style {
+    fn code(self) -> &'static str {
+        match self {
+            Style::Error => "\x1b[1;31m",
+            Style::Warning => "\x1b[1;33m",
+            Style::Hint => "\x1b[33m",
+            Style::Good => "\x1b[32m",
+            Style::Active => "\x1b[36m",
+            Style::Waiting => "\x1b[33m",
+            Style::Bad => "\x1b[31m",
+            Style::Quiet => "\x1b[2m",
+        }
+    }
+}
+
+/// `text` wrapped in `style` when `enabled`, as it is otherwise.
+pub fn paint(text: &str, style: Style, enabled: bool) -> String {
+    match enabled {
+        true => format!("{}{text}\x1b[0m", style.code()),
+        false => text.to_owned(),
+    }
+}
+
+/// The colour of a task status word as listings print it (`ready`, `claimed`, …), if `word`
+/// is one.
+pub fn status_style(word: &str) -> Option<Style> {
+    let view = View::ALL.into_iter().find(|view| view.to_string() == word)?;
+    Some(match view {
+        View::Ready => Style::Good,
+        View::Done => Style::Good,
+        View::Claimed => Style::Active,
+        View::Blocked => Style::Waiting,
+        View::Failed => Style::Bad,
+        View::Dead => Style::Error,
+        View::Idea | View::Epic | View::Cancelled => Style::Quiet,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_word_has_a_colour_and_other_words_none() {
+        // Guards: a status added to the model but missing here would silently print uncoloured,
+        // and a title word like "done." must not be painted as if it were a status.
+        for view in View::ALL {
+            assert!(status_style(&view.to_string()).is_some(), "{view}");
+        }
+        assert_eq!(status_style("done."), None);
+        assert_eq!(status_style("p1"), None);
+    }
+
+    #[test]
+    fn paint_only_when_enabled() {
+        // Guards: colour codes leaking into output when colour is off.
+        assert_eq!(paint("error:", Style::Error, false), "error:");
+        assert_eq!(paint("error:", Style::Error, true), "\x1b[1;31merror:\x1b[0m");
+    }
+}
