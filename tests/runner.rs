@@ -25,6 +25,7 @@ mod plans_import;
 mod remote;
 mod remote_agents;
 mod session;
+mod shell;
 mod store_damage;
 mod store_format;
 mod store_safety;
