@@ -128,13 +128,13 @@ pub fn run_install_man(args: &InstallManArgs, context: &Context<'_>, ui: &mut Ui
     ui.line(format!("installed {} man pages in {}", pages.len(), section.display()))?;
     match found_by_man(&dir) {
         Some(true) => {}
-        Some(false) => ui.note(format!(
-            "hint: man does not search {} yet; add it to MANPATH (a trailing colon keeps the \
+        Some(false) => ui.hint(format!(
+            "man does not search {} yet; add it to MANPATH (a trailing colon keeps the \
              default places): export MANPATH=\"{}:\"",
             dir.display(),
             dir.display()
         )),
-        None => ui.note("hint: `man` is not installed, so `git help loom` cannot show these pages yet"),
+        None => ui.hint("`man` is not installed, so `git help loom` cannot show these pages yet"),
     }
     Ok(Exit::Success)
 }

@@ -107,6 +107,15 @@ impl Ui {
         }
     }
 
+    /// A suggestion (`hint: …` on stderr), coloured like the hints of errors.
+    pub fn hint(&mut self, text: impl AsRef<str>) {
+        if !self.quiet {
+            let _ = self.out.flush();
+            let prefix = color::paint("hint:", Style::Hint, color::stderr_enabled());
+            eprintln!("{prefix} {}", sanitize(text.as_ref()));
+        }
+    }
+
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
