@@ -200,6 +200,11 @@ fn color_follows_the_flag_and_no_color() {
         assert_eq!(run.code, 1, "{run}");
         assert!(run.stderr.starts_with("error: ") && !run.stderr.contains(ESC), "{run}");
     }
+    // An explicit --color=always wins over NO_COLOR, as the convention asks.
+    let mut forced = bare.env.command(BIN, &bare.dir);
+    forced.args(["--color=always", "list"]).env("NO_COLOR", "1");
+    let forced = run_command(forced, "NO_COLOR=1 git-loom --color=always list");
+    assert!(forced.stderr.starts_with("\u{1b}[1;31merror:"), "{forced}");
     let repo = Repo::new();
     let id = repo.create("Task", &[]);
     // Status words are painted where they stand, and nothing else moves.

@@ -55,11 +55,11 @@ impl CommandError {
         if self.exit == Exit::Success {
             return Exit::Success.into();
         }
-        let color = super::color::stderr_enabled();
-        let error = super::color::paint("error:", super::color::Style::Error, color);
+        let color = super::terminal::stderr_enabled();
+        let error = super::terminal::paint("error:", super::terminal::Style::Error, color);
         let mut text = format!("{error} {}\n", self.message);
         for hint in &self.hints {
-            let prefix = super::color::paint("hint:", super::color::Style::Hint, color);
+            let prefix = super::terminal::paint("hint:", super::terminal::Style::Hint, color);
             text.push_str(&format!("{prefix} {hint}\n"));
         }
         eprint!("{text}");

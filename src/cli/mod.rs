@@ -25,11 +25,10 @@ mod cmd_status;
 mod cmd_update;
 mod cmd_verify;
 mod cmd_worktree;
-mod color;
 mod context;
 mod error;
-mod pager;
 mod render;
+mod terminal;
 mod ui;
 
 use std::path::PathBuf;
@@ -80,7 +79,7 @@ pub struct GlobalArgs {
         default_value_t,
         hide_default_value = true
     )]
-    color: color::ColorWhen,
+    color: terminal::ColorWhen,
     /// Do not pipe long output (`log`) through git's pager
     #[arg(long, global = true)]
     no_pager: bool,
@@ -141,7 +140,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    color::init(cli.global.color);
+    terminal::init(cli.global.color);
     let mut ui = Ui::new(cli.global.json, cli.global.quiet);
     let context = match Context::new(&cli.global) {
         Ok(context) => context,

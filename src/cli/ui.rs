@@ -6,7 +6,7 @@
 //! label or command output stored by someone else can steer the terminal it is shown on.
 //! JSON needs no such care: serde escapes every control character.
 //!
-//! Colour (see [`super::color`]) is added only after sanitizing, to whole words: the
+//! Colour (see [`super::terminal`]) is added only after sanitizing, to whole words: the
 //! `warning:` prefix and task status cells. Long output may go through the user's pager
 //! ([`Ui::page`]); [`Ui::finish`] then waits for the reader to leave it.
 
@@ -16,8 +16,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::color::{self, Style};
-use super::pager::Pager;
+use super::terminal::{self as color, Pager, Style};
 
 pub struct Ui {
     out: BufWriter<Box<dyn Write>>,

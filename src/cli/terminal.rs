@@ -1,14 +1,24 @@
-//! Whether git-loom's own words are coloured, decided once per run the way git decides it:
-//! `--color=always|never` wins; `auto` (the default) colours a stream only when it is a
-//! terminal whose `TERM` is not `dumb`, and never when `NO_COLOR` is set to anything but the
-//! empty string (<https://no-color.org>). A pager git started for us (`GIT_PAGER_IN_USE`)
-//! counts as a terminal for stdout, as it does for git.
+//! Git's terminal conventions for git-loom's own output: colour and the pager.
 //!
-//! Only whole words are painted (`error:`, `warning:`, `hint:`, task statuses), and only after
-//! the text around them has been sanitized, so colour never lets stored text reach the terminal
-//! raw and never changes what a script reading a pipe sees.
+//! Colour is decided once per run the way git decides it: `--color=always|never` wins; `auto`
+//! (the default) colours a stream only when it is a terminal whose `TERM` is not `dumb`, and
+//! never when `NO_COLOR` is set to anything but the empty string (<https://no-color.org>). A
+//! pager git started for us (`GIT_PAGER_IN_USE`) counts as a terminal for stdout, as it does
+//! for git. Only whole words are painted (`error:`, `warning:`, `hint:`, task statuses), and
+//! only after the text around them has been sanitized, so colour never lets stored text reach
+//! the terminal raw and never changes what a script reading a pipe sees.
+//!
+//! Long human output goes through the user's pager, chosen exactly as git chooses it: `git var
+//! GIT_PAGER` resolves `GIT_PAGER`, `core.pager`, `PAGER` and git's built-in default, so
+//! git-loom pages where and how `git log` does. Like git, it sets `LESS=FRX` and `LV=-c` when
+//! they are unset (so short output does not wait for a key), and pages only when stdout is a
+//! terminal, git has not already started a pager (`GIT_PAGER_IN_USE`), the pager is not `cat`,
+//! and `--no-pager` was not given. If the pager cannot be started the output goes to stdout as
+//! it would have without one.
 
-use std::io::IsTerminal;
+use std::io::{self, IsTerminal};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 
 use clap::ValueEnum;
@@ -52,8 +62,8 @@ pub fn init(when: ColorWhen) {
                 && std::env::var_os("TERM").is_none_or(|term| term != "dumb");
             let paged = std::env::var_os("GIT_PAGER_IN_USE").is_some_and(|value| is_true(&value.to_string_lossy()));
             Decision {
-                stdout: allowed && (std::io::stdout().is_terminal() || paged),
-                stderr: allowed && std::io::stderr().is_terminal(),
+                stdout: allowed && (io::stdout().is_terminal() || paged),
+                stderr: allowed && io::stderr().is_terminal(),
             }
         }
     };
@@ -123,6 +133,58 @@ pub fn status_style(word: &str) -> Option<Style> {
         View::Dead => Style::Error,
         View::Idea | View::Epic | View::Cancelled => Style::Quiet,
     })
+}
+
+/// A running pager: its stdin takes the output; [`Pager::wait`] lets the user finish reading.
+pub struct Pager {
+    child: Child,
+}
+
+impl Pager {
+    /// Start the pager git would use for a command run in `dir`, or `None` when output should
+    /// not be paged.
+    pub fn start(dir: &Path) -> Option<(Pager, ChildStdin)> {
+        if !io::stdout().is_terminal() || std::env::var_os("GIT_PAGER_IN_USE").is_some() {
+            return None;
+        }
+        let command = resolve(dir)?;
+        let mut pager = Command::new("sh");
+        pager.arg("-c").arg(&command).stdin(Stdio::piped());
+        if std::env::var_os("LESS").is_none() {
+            pager.env("LESS", "FRX");
+        }
+        if std::env::var_os("LV").is_none() {
+            pager.env("LV", "-c");
+        }
+        let mut child = pager.spawn().ok()?;
+        let stdin = child.stdin.take()?;
+        Some((Pager { child }, stdin))
+    }
+
+    /// Wait for the user to leave the pager (its stdin must be closed first).
+    pub fn wait(mut self) {
+        let _ = self.child.wait();
+    }
+}
+
+/// git's pager for `dir`, or `None` for "no pager" (`cat`, empty, or git cannot say).
+fn resolve(dir: &Path) -> Option<String> {
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["var", "GIT_PAGER"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    let command = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    match command.as_str() {
+        "" | "cat" => None,
+        _ => Some(command),
+    }
 }
 
 #[cfg(test)]
