@@ -265,6 +265,21 @@ fn log_goes_through_gits_pager_only_on_a_terminal() {
     let core = on_terminal(&repo.env, &repo.dir, &format!("log {id}"), &[("TERM", "dumb")]);
     assert!(core.stdout.starts_with("core:commit "), "{core}");
 
+    // A pager that cannot run loses the output, so it is an error, as it is for git.
+    let missing = on_terminal(
+        &repo.env,
+        &repo.dir,
+        &format!("log {id}"),
+        &[("GIT_PAGER", "no-such-pager-here")],
+    );
+    assert_eq!(missing.code, 1, "{missing}");
+    assert!(
+        missing
+            .stdout
+            .contains("the pager `no-such-pager-here` could not be run"),
+        "{missing}"
+    );
+
     let mut piped = repo.env.command(BIN, &repo.dir);
     piped.args(["log", &id]).env("GIT_PAGER", "sed s/^/paged:/");
     let piped = run_command(piped, "git-loom log into a pipe");

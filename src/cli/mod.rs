@@ -148,7 +148,12 @@ pub fn main() -> ExitCode {
     };
     let result = run(&cli.command, &context, &mut ui);
     let flushed = ui.finish().map_err(CommandError::from);
-    match result.and_then(|exit| flushed.map(|()| exit)) {
+    let outcome = match (result, flushed) {
+        // Output cut short because the pager never ran is that failure, not a reader who left.
+        (Err(cut), Err(pager)) if cut.exit == Exit::Success => Err(pager),
+        (result, flushed) => result.and_then(|exit| flushed.map(|()| exit)),
+    };
+    match outcome {
         Ok(exit) => exit.into(),
         Err(err) => err.report(),
     }

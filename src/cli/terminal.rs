@@ -138,6 +138,7 @@ pub fn status_style(word: &str) -> Option<Style> {
 /// A running pager: its stdin takes the output; [`Pager::wait`] lets the user finish reading.
 pub struct Pager {
     child: Child,
+    command: String,
 }
 
 impl Pager {
@@ -158,12 +159,20 @@ impl Pager {
         }
         let mut child = pager.spawn().ok()?;
         let stdin = child.stdin.take()?;
-        Some((Pager { child }, stdin))
+        Some((Pager { child, command }, stdin))
     }
 
-    /// Wait for the user to leave the pager (its stdin must be closed first).
-    pub fn wait(mut self) {
-        let _ = self.child.wait();
+    /// Wait for the user to leave the pager (its stdin must be closed first). A pager the
+    /// shell could not run (exit 126 or 127) is an error, as it is for git: the output it was
+    /// given is lost, and saying nothing would pass that off as success.
+    pub fn wait(mut self) -> io::Result<()> {
+        match self.child.wait()?.code() {
+            Some(code @ (126 | 127)) => Err(io::Error::other(format!(
+                "the pager `{}` could not be run (exit {code})",
+                self.command
+            ))),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -58,7 +58,7 @@ impl Ui {
         if let Some(pager) = self.pager.take() {
             // Dropping the old writer closes the pager's stdin, so it sees the end.
             self.out = BufWriter::new(Box::new(io::stdout()));
-            pager.wait();
+            pager.wait()?;
         }
         flushed
     }
