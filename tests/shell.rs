@@ -158,6 +158,10 @@ fn git_loom_help_shows_the_manual_after_install_man() {
         assert_eq!(run.code, 0, "{run}");
         assert!(run.stdout.contains("git-loom"), "{run}");
         assert!(run.stdout.contains("Coordinate many coding agents"), "{run}");
+        assert!(
+            !run.stderr.contains("warning"),
+            "the page formats cleanly in a C locale: {run}"
+        );
     }
 }
 

@@ -99,7 +99,8 @@ pub fn man_pages() -> io::Result<Vec<(String, Vec<u8>)>> {
         let man = clap_mangen::Man::new(command.clone()).manual("Git Loom Manual");
         let mut page = Vec::new();
         man.render(&mut page)?;
-        pages.push((man.get_filename(), page));
+        let page = String::from_utf8(page).map_err(io::Error::other)?;
+        pages.push((man.get_filename(), portable_roff(&page).into_bytes()));
         for sub in command.get_subcommands().filter(|sub| !sub.is_hide_set()) {
             collect(sub, pages)?;
         }
@@ -111,6 +112,13 @@ pub fn man_pages() -> io::Result<Vec<(String, Vec<u8>)>> {
     let mut pages = Vec::new();
     collect(&command, &mut pages)?;
     Ok(pages)
+}
+
+/// `page` with the few non-ASCII marks the help texts use spelled as roff escapes, which
+/// every output device renders: in a C locale `man` formats for plain ASCII, and groff warns
+/// about (and drops) a raw `…` or `—`. `\&` keeps `...` from opening a control line.
+fn portable_roff(page: &str) -> String {
+    page.replace('…', "\\&...").replace('—', "\\(em").replace('–', "\\(en")
 }
 
 pub fn run_install_man(args: &InstallManArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
