@@ -130,7 +130,13 @@ enum Command {
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // clap's own messages (usage errors, --help) follow --color too, so it is read before the
+    // full parse; anything unreadable here is left for clap to report.
+    let command = <Cli as clap::CommandFactory>::command().color(terminal::clap_color(std::env::args_os()));
+    let parsed = command
+        .try_get_matches()
+        .and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();

@@ -70,6 +70,31 @@ pub fn init(when: ColorWhen) {
     let _ = DECISION.set(decision);
 }
 
+/// The colour clap should use for its own messages: the last `--color WHEN` or
+/// `--color=WHEN` on the command line (as clap would take it), else clap's automatic choice,
+/// which also honours `NO_COLOR`.
+pub fn clap_color(args: impl IntoIterator<Item = std::ffi::OsString>) -> clap::ColorChoice {
+    let args: Vec<String> = args.into_iter().map(|arg| arg.to_string_lossy().into_owned()).collect();
+    let mut choice = clap::ColorChoice::Auto;
+    for (i, arg) in args.iter().enumerate() {
+        if arg == "--" {
+            break;
+        }
+        let value = match arg.strip_prefix("--color") {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        choice = match value {
+            Some("always") => clap::ColorChoice::Always,
+            Some("never") => clap::ColorChoice::Never,
+            Some("auto") => clap::ColorChoice::Auto,
+            _ => choice,
+        };
+    }
+    choice
+}
+
 /// Git's reading of a boolean environment value.
 fn is_true(value: &str) -> bool {
     matches!(value.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
@@ -209,6 +234,29 @@ mod tests {
         }
         assert_eq!(status_style("done."), None);
         assert_eq!(status_style("p1"), None);
+    }
+
+    #[test]
+    fn clap_colour_follows_the_last_color_flag() {
+        // Guards: usage errors and --help coloured despite --color=never (or not despite always).
+        let args = |list: &[&str]| list.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert_eq!(clap_color(args(&["git-loom", "list"])), clap::ColorChoice::Auto);
+        assert_eq!(
+            clap_color(args(&["git-loom", "--color=never", "x"])),
+            clap::ColorChoice::Never
+        );
+        assert_eq!(
+            clap_color(args(&["git-loom", "--color", "always"])),
+            clap::ColorChoice::Always
+        );
+        assert_eq!(
+            clap_color(args(&["git-loom", "--color=always", "--color=never"])),
+            clap::ColorChoice::Never
+        );
+        assert_eq!(
+            clap_color(args(&["git-loom", "--", "--color=never"])),
+            clap::ColorChoice::Auto
+        );
     }
 
     #[test]
