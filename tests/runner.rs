@@ -27,6 +27,7 @@ mod remote;
 mod remote_agents;
 mod session;
 mod setup;
+mod shell;
 mod store_damage;
 mod store_format;
 mod store_safety;

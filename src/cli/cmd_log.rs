@@ -41,6 +41,7 @@ pub fn run(args: &LogArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, C
         ui.json_value(&json)?;
         return Ok(Exit::Success);
     }
+    context.page(ui)?;
     for (i, (version, patch)) in versions.iter().zip(patches).enumerate() {
         if i > 0 {
             ui.line("")?;

@@ -36,8 +36,16 @@ pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
         ui.json_value(&TaskJson::new(&entry.task, &derived).with_claim(claim.as_ref()))?;
     } else {
         let last = Some((entry.last_change.as_str(), entry.last_agent.as_deref()));
-        for line in render::detail(&entry.task, &derived, claim.as_ref(), context.now(), last) {
-            ui.line(line)?;
+        let status = derived.view.to_string();
+        for (i, line) in render::detail(&entry.task, &derived, claim.as_ref(), context.now(), last)
+            .into_iter()
+            .enumerate()
+        {
+            // The second line is the status row (see `render::detail`).
+            match i {
+                1 => ui.status_line(line, &status)?,
+                _ => ui.line(line)?,
+            }
         }
     }
     Ok(Exit::Success)

@@ -71,6 +71,14 @@ impl<'a> Context<'a> {
         self.global.offline
     }
 
+    /// Send the rest of this command's output through git's pager, unless `--no-pager`.
+    pub fn page(&self, ui: &mut super::ui::Ui) -> std::io::Result<()> {
+        match self.global.no_pager {
+            true => Ok(()),
+            false => ui.page(&self.path()),
+        }
+    }
+
     pub fn loom(&self) -> Result<Loom, CommandError> {
         Ok(Loom::load(self.store()?)?)
     }

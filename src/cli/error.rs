@@ -55,9 +55,12 @@ impl CommandError {
         if self.exit == Exit::Success {
             return Exit::Success.into();
         }
-        let mut text = format!("error: {}\n", self.message);
+        let color = super::terminal::stderr_enabled();
+        let error = super::terminal::paint("error:", super::terminal::Style::Error, color);
+        let mut text = format!("{error} {}\n", self.message);
         for hint in &self.hints {
-            text.push_str(&format!("hint: {hint}\n"));
+            let prefix = super::terminal::paint("hint:", super::terminal::Style::Hint, color);
+            text.push_str(&format!("{prefix} {hint}\n"));
         }
         eprint!("{text}");
         self.exit.into()

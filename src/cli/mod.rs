@@ -21,6 +21,7 @@ mod cmd_next;
 mod cmd_plan;
 mod cmd_remote;
 mod cmd_setup;
+mod cmd_shell;
 mod cmd_show;
 mod cmd_status;
 mod cmd_update;
@@ -29,6 +30,7 @@ mod cmd_worktree;
 mod context;
 mod error;
 mod render;
+mod terminal;
 mod ui;
 
 use std::path::PathBuf;
@@ -69,6 +71,20 @@ pub struct GlobalArgs {
     /// later)
     #[arg(long, global = true)]
     offline: bool,
+    /// Colour errors, warnings and statuses: auto (on a terminal, unless NO_COLOR is set),
+    /// always, or never
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        value_name = "WHEN",
+        default_value_t,
+        hide_default_value = true
+    )]
+    color: terminal::ColorWhen,
+    /// Do not pipe long output (`log`) through git's pager
+    #[arg(long, global = true)]
+    no_pager: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,11 +130,19 @@ enum Command {
     Hook(cmd_hooks::HookArgs),
     Setup(cmd_setup::SetupArgs),
     AgentHook(cmd_setup::AgentHookArgs),
+    Completions(cmd_shell::CompletionsArgs),
+    InstallMan(cmd_shell::InstallManArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // clap's own messages (usage errors, --help) follow --color too, so it is read before the
+    // full parse; anything unreadable here is left for clap to report.
+    let command = <Cli as clap::CommandFactory>::command().color(terminal::clap_color(std::env::args_os()));
+    let parsed = command
+        .try_get_matches()
+        .and_then(|matches| <Cli as clap::FromArgMatches>::from_arg_matches(&matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
@@ -128,14 +152,20 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    terminal::init(cli.global.color);
     let mut ui = Ui::new(cli.global.json, cli.global.quiet);
     let context = match Context::new(&cli.global) {
         Ok(context) => context,
         Err(err) => return err.report(),
     };
     let result = run(&cli.command, &context, &mut ui);
-    let flushed = ui.flush().map_err(CommandError::from);
-    match result.and_then(|exit| flushed.map(|()| exit)) {
+    let flushed = ui.finish().map_err(CommandError::from);
+    let outcome = match (result, flushed) {
+        // Output cut short because the pager never ran is that failure, not a reader who left.
+        (Err(cut), Err(pager)) if cut.exit == Exit::Success => Err(pager),
+        (result, flushed) => result.and_then(|exit| flushed.map(|()| exit)),
+    };
+    match outcome {
         Ok(exit) => exit.into(),
         Err(err) => err.report(),
     }
@@ -184,6 +214,8 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Hook(args) => cmd_hooks::run_hook(args, context, ui),
         Command::Setup(args) => cmd_setup::run_setup(args, context, ui),
         Command::AgentHook(args) => cmd_setup::run_agent_hook(args, context, ui),
+        Command::Completions(args) => cmd_shell::run_completions(args, ui),
+        Command::InstallMan(args) => cmd_shell::run_install_man(args, context, ui),
     }
 }
 

@@ -5,14 +5,24 @@
 //! Everything written as text passes through [`sanitize`], so no title, description, handoff,
 //! label or command output stored by someone else can steer the terminal it is shown on.
 //! JSON needs no such care: serde escapes every control character.
+//!
+//! Colour (see [`super::terminal`]) is added only after sanitizing, to whole words: the
+//! `warning:` prefix and task status cells. Long output may go through the user's pager
+//! ([`Ui::page`]); [`Ui::finish`] then waits for the reader to leave it.
 
 use std::borrow::Cow;
-use std::io::{self, BufWriter, Stdout, Write};
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
 
 use serde::Serialize;
 
+use super::terminal::{self as color, Pager, Style};
+
 pub struct Ui {
-    out: BufWriter<Stdout>,
+    out: BufWriter<Box<dyn Write>>,
+    pager: Option<Pager>,
+    /// Whether stdout is coloured.
+    color: bool,
     pub json: bool,
     pub quiet: bool,
 }
@@ -20,9 +30,47 @@ pub struct Ui {
 impl Ui {
     pub fn new(json: bool, quiet: bool) -> Self {
         Ui {
-            out: BufWriter::new(io::stdout()),
+            out: BufWriter::new(Box::new(io::stdout())),
+            pager: None,
+            color: color::stdout_enabled(),
             json,
             quiet,
+        }
+    }
+
+    /// Send the rest of the output through git's pager for `dir`, when one applies (see
+    /// [`Pager::start`]); `--json` output is never paged.
+    pub fn page(&mut self, dir: &Path) -> io::Result<()> {
+        if self.json || self.pager.is_some() {
+            return Ok(());
+        }
+        if let Some((pager, stdin)) = Pager::start(dir) {
+            self.out.flush()?;
+            self.out = BufWriter::new(Box::new(stdin));
+            self.pager = Some(pager);
+        }
+        Ok(())
+    }
+
+    /// Flush the output and, if it went to a pager, close it and wait for the reader to quit.
+    pub fn finish(&mut self) -> io::Result<()> {
+        let flushed = self.out.flush();
+        if let Some(pager) = self.pager.take() {
+            // Dropping the old writer closes the pager's stdin, so it sees the end.
+            self.out = BufWriter::new(Box::new(io::stdout()));
+            pager.wait()?;
+        }
+        flushed
+    }
+
+    /// One line whose last word is a task status, coloured like the status cells of tables.
+    pub fn status_line(&mut self, text: impl AsRef<str>, status: &str) -> io::Result<()> {
+        let text = sanitize(text.as_ref());
+        match (self.color, color::status_style(status), text.strip_suffix(status)) {
+            (true, Some(style), Some(head)) => {
+                writeln!(self.out, "{head}{}", color::paint(status, style, true))
+            }
+            _ => writeln!(self.out, "{text}"),
         }
     }
 
@@ -53,7 +101,17 @@ impl Ui {
     pub fn warn(&mut self, text: impl AsRef<str>) {
         if !self.quiet {
             let _ = self.out.flush();
-            eprintln!("warning: {}", sanitize(text.as_ref()));
+            let prefix = color::paint("warning:", Style::Warning, color::stderr_enabled());
+            eprintln!("{prefix} {}", sanitize(text.as_ref()));
+        }
+    }
+
+    /// A suggestion (`hint: …` on stderr), coloured like the hints of errors.
+    pub fn hint(&mut self, text: impl AsRef<str>) {
+        if !self.quiet {
+            let _ = self.out.flush();
+            let prefix = color::paint("hint:", Style::Hint, color::stderr_enabled());
+            eprintln!("{prefix} {}", sanitize(text.as_ref()));
         }
     }
 
@@ -63,13 +121,34 @@ impl Ui {
 
     /// Print rows as aligned columns; the last column is not padded. Cells are sanitized
     /// before they are measured, so what replaces a control character keeps the columns aligned.
+    /// With colour on, a cell other than the last that is exactly a task status is coloured
+    /// (the last column is free text, such as a title, and is never painted).
     pub fn table(&mut self, rows: &[Vec<String>]) -> io::Result<()> {
         let rows: Vec<Vec<String>> = rows
             .iter()
             .map(|row| row.iter().map(|cell| sanitize(cell).into_owned()).collect())
             .collect();
-        for line in align(&rows) {
-            self.line(line)?;
+        if !self.color {
+            for line in align(&rows) {
+                self.line(line)?;
+            }
+            return Ok(());
+        }
+        // Align plain text first, then paint each status cell within its padded place.
+        for (row, line) in rows.iter().zip(align(&rows)) {
+            let mut painted = String::with_capacity(line.len() + 16);
+            let mut rest = line.as_str();
+            for (i, cell) in row.iter().enumerate() {
+                let Some(at) = rest.find(cell.as_str()) else { break };
+                painted.push_str(&rest[..at]);
+                match (i + 1 < row.len(), color::status_style(cell)) {
+                    (true, Some(style)) => painted.push_str(&color::paint(cell, style, true)),
+                    _ => painted.push_str(cell),
+                }
+                rest = &rest[at + cell.len()..];
+            }
+            painted.push_str(rest);
+            writeln!(self.out, "{painted}")?;
         }
         Ok(())
     }
