@@ -78,9 +78,21 @@ fn setup_then_remove_on_a_fresh_repository_is_byte_identical() {
     let before = tree(&repo.dir);
     for agent in ["claude", "codex", "generic"] {
         let run = repo.run_ok(&["-q", "setup", agent]);
-        assert!(run.stdout.lines().all(|line| line.starts_with("created ")), "{run}");
+        assert!(
+            run.stdout
+                .lines()
+                .filter(|line| !line.starts_with("hook "))
+                .all(|line| line.starts_with("created ")),
+            "{run}"
+        );
         let run = repo.run_ok(&["setup", agent, "--remove"]);
-        assert!(run.stdout.lines().all(|line| line.starts_with("deleted ")), "{run}");
+        assert!(
+            run.stdout
+                .lines()
+                .filter(|line| !line.starts_with("hook "))
+                .all(|line| line.starts_with("deleted ")),
+            "{run}"
+        );
         assert_eq!(tree(&repo.dir), before, "after setup {agent} --remove");
         assert!(!repo.dir.join(".git/loom").exists(), "the records of setup go too");
     }
@@ -153,7 +165,7 @@ fn setup_beside_the_users_files_keeps_them_and_removal_restores_their_bytes() {
 
     let run = repo.run_ok(&["setup", "claude"]);
     assert_eq!(
-        run.stdout,
+        without_hooks(&run.stdout),
         "updated    .mcp.json\nupdated    CLAUDE.md\nupdated    .claude/settings.json\n"
     );
     let mcp = json_file(&repo, ".mcp.json");
@@ -181,7 +193,7 @@ fn setup_beside_the_users_files_keeps_them_and_removal_restores_their_bytes() {
     let run = repo.loom(&["setup", "claude"]);
     assert_eq!(run.code, 0, "{run}");
     assert_eq!(
-        run.stdout,
+        without_hooks(&run.stdout),
         "unchanged  .mcp.json\nunchanged  CLAUDE.md\nunchanged  .claude/settings.json\n"
     );
     assert_eq!(run.stderr, "already set up: nothing changed\n");
@@ -189,7 +201,7 @@ fn setup_beside_the_users_files_keeps_them_and_removal_restores_their_bytes() {
 
     let run = repo.run_ok(&["setup", "claude", "--remove"]);
     assert_eq!(
-        run.stdout,
+        without_hooks(&run.stdout),
         "restored   .mcp.json\nrestored   CLAUDE.md\nrestored   .claude/settings.json\n"
     );
     assert_eq!(tree(&repo.dir), before);
@@ -197,7 +209,13 @@ fn setup_beside_the_users_files_keeps_them_and_removal_restores_their_bytes() {
     // Guards: a second removal touches the user's files.
     let run = repo.loom(&["setup", "claude", "--remove"]);
     assert_eq!(run.code, 0, "{run}");
-    assert!(run.stdout.lines().all(|line| line.starts_with("absent ")), "{run}");
+    assert!(
+        run.stdout
+            .lines()
+            .filter(|line| !line.starts_with("hook "))
+            .all(|line| line.starts_with("absent ")),
+        "{run}"
+    );
     assert_eq!(tree(&repo.dir), before);
 }
 
@@ -275,7 +293,10 @@ fn codex_gets_agents_md_and_a_project_mcp_config() {
     let before = tree(&repo.dir);
     let run = repo.loom(&["setup", "codex"]);
     assert_eq!(run.code, 0, "{run}");
-    assert_eq!(run.stdout, "created    AGENTS.md\nupdated    .codex/config.toml\n");
+    assert_eq!(
+        without_hooks(&run.stdout),
+        "created    AGENTS.md\nupdated    .codex/config.toml\n"
+    );
     assert!(
         run.stderr.contains("[mcp_servers.loom]"),
         "the lines for a global config: {run}"
@@ -355,7 +376,7 @@ fn the_pre_compact_hook_records_a_handoff_for_the_held_claim() {
     repo.run_ok(&as_agent("alice", &["claim", &id]));
     let run = hook(&repo, "alice", "pre-compact", input);
     assert_eq!(run.code, 0, "{run}");
-    assert_eq!(run.stdout, format!("handoff recorded on {id}\n"));
+    assert_eq!(without_hooks(&run.stdout), format!("handoff recorded on {id}\n"));
     let handoffs = repo.json(&["handoffs", &id]);
     let handoff = &handoffs[0];
     assert_eq!(handoff["agent"], "alice");
@@ -383,4 +404,40 @@ fn setup_and_agent_hook_have_help() {
         top.stdout.contains("setup") && top.stdout.contains("agent-hook"),
         "{top}"
     );
+}
+
+/// A setup's output without the lines about git hooks (installed and removed with the files).
+fn without_hooks(stdout: &str) -> String {
+    stdout
+        .lines()
+        .filter(|line| !line.starts_with("hook "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
+// Guards: `setup` leaving the git hooks out, or `--remove` leaving them (or the user's hook
+// they chain to) changed.
+#[test]
+fn setup_installs_the_git_hooks_and_remove_puts_the_users_back() {
+    let repo = Repo::new();
+    let hooks = repo.dir.join(".git/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let user_hook = "#!/bin/sh\necho user hook >&2\n";
+    std::fs::write(hooks.join("commit-msg"), user_hook).unwrap();
+    let run = repo.loom(&["setup", "claude"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("hook       commit-msg  installed"), "{run}");
+    let status = repo.json(&["hooks", "status"]);
+    let states: Vec<&str> = status
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hook| hook["state"].as_str().unwrap())
+        .collect();
+    assert!(states.contains(&"chained") && states.contains(&"installed"), "{status}");
+    let run = repo.loom(&["setup", "claude", "--remove"]);
+    assert_eq!(run.code, 0, "{run}");
+    assert!(run.stdout.contains("hook       commit-msg  removed"), "{run}");
+    assert_eq!(std::fs::read_to_string(hooks.join("commit-msg")).unwrap(), user_hook);
+    assert!(!hooks.join("post-commit").exists() && !hooks.join("pre-push").exists());
 }

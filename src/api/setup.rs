@@ -14,6 +14,8 @@ pub struct SetupJson<'a> {
     /// Whether any file on disk changed.
     pub changed: bool,
     pub files: Vec<SetupFileJson<'a>>,
+    /// What happened to each git hook (installed with the agent's files, removed with them).
+    pub hooks: Vec<super::HookChangeJson>,
 }
 
 /// One file `setup` looked at.
@@ -27,12 +29,25 @@ pub struct SetupFileJson<'a> {
 }
 
 impl<'a> SetupJson<'a> {
+    /// The same, with what happened to the git hooks.
+    pub fn with_hooks(self, changes: &[crate::hooks::HookChange]) -> Self {
+        SetupJson {
+            changed: self.changed
+                || changes
+                    .iter()
+                    .any(|change| !matches!(change, crate::hooks::HookChange::Unchanged { .. })),
+            hooks: changes.iter().map(super::HookChangeJson::from).collect(),
+            ..self
+        }
+    }
+
     pub fn new(report: &'a SetupReport) -> Self {
         SetupJson {
             agent: report.agent.name(),
             remove: report.remove,
             changed: report.files.iter().any(|file| file.action.wrote()),
             files: report.files.iter().map(SetupFileJson::from).collect(),
+            hooks: Vec::new(),
         }
     }
 }

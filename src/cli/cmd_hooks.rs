@@ -78,29 +78,33 @@ pub fn run_hooks(args: &HooksArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         return Ok(Exit::Success);
     }
     for change in &changes {
-        let line = match change {
-            HookChange::Installed { hook, path } => format!("{hook}  installed  {}", path.display()),
-            HookChange::Chained { hook, path, aside } => format!(
-                "{hook}  installed  {}  (chains to the hook that was there, now {})",
-                path.display(),
-                aside.display()
-            ),
-            HookChange::Updated { hook, path } => format!("{hook}  updated  {}", path.display()),
-            HookChange::Removed { hook, path, restored } => match restored {
-                true => format!("{hook}  removed  {}  (the hook it chained to is back)", path.display()),
-                false => format!("{hook}  removed  {}", path.display()),
-            },
-            HookChange::Unchanged { hook, path, state } => match state {
-                HookState::Foreign => format!("{hook}  left alone (not git-loom's)  {}", path.display()),
-                HookState::Absent => format!("{hook}  not installed"),
-                HookState::Installed | HookState::Chained => {
-                    format!("{hook}  already installed  {}", path.display())
-                }
-            },
-        };
-        ui.line(line)?;
+        ui.line(change_line(change))?;
     }
     Ok(Exit::Success)
+}
+
+/// One line of human output for what `install` or `uninstall` did to a hook.
+pub(super) fn change_line(change: &HookChange) -> String {
+    match change {
+        HookChange::Installed { hook, path } => format!("{hook}  installed  {}", path.display()),
+        HookChange::Chained { hook, path, aside } => format!(
+            "{hook}  installed  {}  (chains to the hook that was there, now {})",
+            path.display(),
+            aside.display()
+        ),
+        HookChange::Updated { hook, path } => format!("{hook}  updated  {}", path.display()),
+        HookChange::Removed { hook, path, restored } => match restored {
+            true => format!("{hook}  removed  {}  (the hook it chained to is back)", path.display()),
+            false => format!("{hook}  removed  {}", path.display()),
+        },
+        HookChange::Unchanged { hook, path, state } => match state {
+            HookState::Foreign => format!("{hook}  left alone (not git-loom's)  {}", path.display()),
+            HookState::Absent => format!("{hook}  not installed"),
+            HookState::Installed | HookState::Chained => {
+                format!("{hook}  already installed  {}", path.display())
+            }
+        },
+    }
 }
 
 fn print_status(dir: &std::path::Path, ui: &mut Ui) -> Result<Exit, CommandError> {

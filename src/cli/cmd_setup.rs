@@ -86,9 +86,18 @@ pub fn run_setup(args: &SetupArgs, context: &Context<'_>, ui: &mut Ui) -> Result
         false => project::setup(&place, agent)?,
         true => project::setup_remove(&place, agent)?,
     };
-    let changed = report.files.iter().any(|file| file.action.wrote());
+    // The git hooks come with the agent's files, and go with them.
+    let hooks_dir = repo.hooks_dir()?;
+    let hook_changes = match args.remove {
+        false => git_loom::hooks::install(&hooks_dir)?,
+        true => git_loom::hooks::uninstall(&hooks_dir)?,
+    };
+    let changed = report.files.iter().any(|file| file.action.wrote())
+        || hook_changes
+            .iter()
+            .any(|change| !matches!(change, git_loom::hooks::HookChange::Unchanged { .. }));
     if ui.json {
-        ui.json_value(&SetupJson::new(&report))?;
+        ui.json_value(&SetupJson::new(&report).with_hooks(&hook_changes))?;
     } else {
         for file in &report.files {
             let line = match &file.note {
@@ -96,6 +105,9 @@ pub fn run_setup(args: &SetupArgs, context: &Context<'_>, ui: &mut Ui) -> Result
                 None => format!("{:<9}  {}", file.action.name(), file.path),
             };
             ui.line(line)?;
+        }
+        for change in &hook_changes {
+            ui.line(format!("hook       {}", super::cmd_hooks::change_line(change)))?;
         }
     }
     if !changed {
