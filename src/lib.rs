@@ -27,6 +27,7 @@ pub mod claims;
 pub mod exec;
 pub mod graph;
 pub mod loom;
+pub mod mcp;
 pub mod merge;
 pub mod model;
 pub mod plan;

@@ -19,6 +19,7 @@ mod concurrency;
 mod config;
 mod doctor;
 mod gate;
+mod mcp;
 mod merge;
 mod plans;
 mod plans_import;

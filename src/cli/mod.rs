@@ -15,6 +15,7 @@ mod cmd_init;
 mod cmd_lease;
 mod cmd_list;
 mod cmd_log;
+mod cmd_mcp;
 mod cmd_merge;
 mod cmd_next;
 mod cmd_plan;
@@ -108,6 +109,7 @@ enum Command {
     Sync(cmd_remote::SyncArgs),
     Config(cmd_config::ConfigArgs),
     Doctor(cmd_doctor::DoctorArgs),
+    Mcp(cmd_mcp::McpArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -174,6 +176,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Push(args) => cmd_remote::run_push(args, context, ui),
         Command::Sync(args) => cmd_remote::run_sync(args, context, ui),
         Command::Doctor(args) => cmd_doctor::run(args, context, ui),
+        Command::Mcp(args) => cmd_mcp::run(args, context, ui),
     }
 }
 
