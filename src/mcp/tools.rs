@@ -379,3 +379,40 @@ impl LoomServer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Refusal, priorities, status};
+    use crate::api::ErrorCode;
+    use crate::model::{Priority, Status};
+
+    fn code(refusal: Refusal) -> ErrorCode {
+        match refusal {
+            Refusal::Failure(failure) => failure.code,
+            Refusal::Report(report) => panic!("a report, not a failure: {report}"),
+        }
+    }
+
+    // Guards: a priority range read backwards, or a bad one accepted as some priority.
+    #[test]
+    fn priorities_read_one_or_a_range_in_either_order() {
+        let p0: Priority = "p0".parse().unwrap();
+        let p1: Priority = "p1".parse().unwrap();
+        assert_eq!(priorities("p1").ok(), Some((p1, p1)));
+        assert_eq!(priorities("p1..p0").ok(), Some((p0, p1)));
+        assert_eq!(code(priorities("urgent").err().unwrap()), ErrorCode::InvalidInput);
+    }
+
+    // Guards: an update storing a derived status (ready, blocked, claimed).
+    #[test]
+    fn derived_statuses_are_refused_as_invalid_input() {
+        assert_eq!(status("pending").ok(), Some(Status::Pending));
+        for derived in ["ready", "blocked", "claimed", "sleeping"] {
+            assert_eq!(
+                code(status(derived).err().unwrap()),
+                ErrorCode::InvalidInput,
+                "{derived}"
+            );
+        }
+    }
+}
