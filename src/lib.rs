@@ -29,6 +29,7 @@ pub mod exec;
 pub mod graph;
 pub mod hooks;
 pub mod loom;
+pub mod mcp;
 pub mod merge;
 pub mod model;
 pub mod plan;

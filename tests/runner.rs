@@ -20,6 +20,7 @@ mod config;
 mod doctor;
 mod gate;
 mod hooks;
+mod mcp;
 mod merge;
 mod plans;
 mod plans_import;

@@ -16,6 +16,7 @@ mod cmd_init;
 mod cmd_lease;
 mod cmd_list;
 mod cmd_log;
+mod cmd_mcp;
 mod cmd_merge;
 mod cmd_next;
 mod cmd_plan;
@@ -132,6 +133,7 @@ enum Command {
     AgentHook(cmd_setup::AgentHookArgs),
     Completions(cmd_shell::CompletionsArgs),
     InstallMan(cmd_shell::InstallManArgs),
+    Mcp(cmd_mcp::McpArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -216,6 +218,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::AgentHook(args) => cmd_setup::run_agent_hook(args, context, ui),
         Command::Completions(args) => cmd_shell::run_completions(args, ui),
         Command::InstallMan(args) => cmd_shell::run_install_man(args, context, ui),
+        Command::Mcp(args) => cmd_mcp::run(args, context, ui),
     }
 }
 
