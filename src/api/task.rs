@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::loom::TaskEntry;
+use crate::loom::{ReadyTask, Snapshot, TaskEntry};
 use crate::model::{Claim, Derived, Priority, StageHints, Task, TaskId, View};
 
 /// A task as `--json` prints it: the stored fields plus the derived `status`, `blocked_by` and
@@ -148,6 +148,22 @@ impl<'a> ClaimJson<'a> {
 }
 
 /// A listing as `--json` prints it: an array of task objects.
+/// The `ready` listing as JSON: each ready task with how many open tasks it unblocks, handed to
+/// `show` (the derived states it borrows live only for the call). The CLI and the MCP server
+/// print the same shape.
+pub fn with_ready_json<R>(snapshot: &Snapshot, ready: &[ReadyTask<'_>], show: impl FnOnce(&[TaskJson<'_>]) -> R) -> R {
+    let derived: Vec<Derived> = ready.iter().map(|r| snapshot.derive(&r.entry.task)).collect();
+    let tasks: Vec<TaskJson<'_>> = ready
+        .iter()
+        .zip(&derived)
+        .map(|(r, derived)| TaskJson {
+            unblocks: Some(r.unblocks),
+            ..TaskJson::new(&r.entry.task, derived)
+        })
+        .collect();
+    show(&tasks)
+}
+
 pub fn tasks_json<'a>(rows: &'a [(&'a TaskEntry, Derived)], claims: &'a BTreeMap<TaskId, Claim>) -> Vec<TaskJson<'a>> {
     rows.iter()
         .map(|(entry, derived)| TaskJson::new(&entry.task, derived).with_claim(claims.get(&entry.task.id)))

@@ -2,12 +2,13 @@
 
 use clap::Args;
 
+use git_loom::api::with_ready_json;
 use git_loom::loom::{BoardRow, BoardView, ListFilter};
 use git_loom::model::View;
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
-use super::render::{self, TaskJson};
+use super::render;
 use super::ui::Ui;
 
 /// List tasks (by default the open ones: not done, cancelled or ideas)
@@ -109,16 +110,7 @@ pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result
     render::report_problems(ui, &snapshot);
     let mut ready = snapshot.ready();
     ready.truncate(limit);
-    let derived: Vec<_> = ready.iter().map(|r| snapshot.derive(&r.entry.task)).collect();
-    let tasks: Vec<TaskJson<'_>> = ready
-        .iter()
-        .zip(&derived)
-        .map(|(r, derived)| TaskJson {
-            unblocks: Some(r.unblocks),
-            ..TaskJson::new(&r.entry.task, derived)
-        })
-        .collect();
-    ui.json_value(&tasks)?;
+    with_ready_json(&snapshot, &ready, |tasks| ui.json_value(&tasks))?;
     Ok(Exit::Success)
 }
 

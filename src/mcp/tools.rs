@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::api::{
     ErrorCode, Failure, GraphJson, MergeRequestJson, NextJson, StatusJson, TaskJson, UncommittedJson, VerifyReportJson,
+    with_ready_json,
 };
 use crate::claims::{ClaimOptions, Held, NextFilter};
 use crate::loom::{self, Loom, Snapshot};
@@ -126,16 +127,7 @@ impl LoomServer {
             let snapshot = self.loom.snapshot(self.now())?;
             let mut ready = snapshot.ready();
             ready.truncate(p.limit.unwrap_or(usize::MAX));
-            let derived: Vec<_> = ready.iter().map(|r| snapshot.derive(&r.entry.task)).collect();
-            let tasks: Vec<TaskJson<'_>> = ready
-                .iter()
-                .zip(&derived)
-                .map(|(r, derived)| TaskJson {
-                    unblocks: Some(r.unblocks),
-                    ..TaskJson::new(&r.entry.task, derived)
-                })
-                .collect();
-            compact(&tasks)
+            with_ready_json(&snapshot, &ready, |tasks| compact(&tasks))
         })
     }
 
