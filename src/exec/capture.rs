@@ -5,7 +5,8 @@
 //! the longest needle); a needle split between two reads is still found; a reader thread that
 //! panics leaves the capture as it was, never poisons the result.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
@@ -107,9 +108,11 @@ pub(super) fn lock(capture: &Mutex<Capture>) -> MutexGuard<'_, Capture> {
 }
 
 /// Read `pipe` to its end on a thread of its own, counting it in `readers` once started.
+/// Every chunk read is also appended to `log` when given.
 pub(super) fn spawn_reader(
     pipe: Option<impl Read + Send + 'static>,
     capture: &Arc<Mutex<Capture>>,
+    log: Option<&Arc<Mutex<File>>>,
     done: &Sender<()>,
     readers: &mut usize,
 ) -> std::io::Result<()> {
@@ -117,13 +120,22 @@ pub(super) fn spawn_reader(
         return Ok(());
     };
     let capture = Arc::clone(capture);
+    let log = log.map(Arc::clone);
     let done = done.clone();
     thread::Builder::new().name("exec-output".to_owned()).spawn(move || {
         let mut buffer = [0u8; 8192];
         loop {
             match pipe.read(&mut buffer) {
                 Ok(0) => break,
-                Ok(read) => lock(&capture).push(&buffer[..read]),
+                Ok(read) => {
+                    if let Some(log) = &log {
+                        // A log that cannot be written (a full disk) must not stop the child's
+                        // output from being read, or the child would block on a full pipe.
+                        let mut file = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                        let _ = file.write_all(&buffer[..read]);
+                    }
+                    lock(&capture).push(&buffer[..read]);
+                }
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }

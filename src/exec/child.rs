@@ -49,6 +49,14 @@ impl Running {
         }
         #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        #[cfg(target_os = "linux")]
+        if spec.die_with_parent {
+            die_with_parent(&mut command);
+        }
+        let log = match &spec.log {
+            Some(path) => Some(Arc::new(Mutex::new(open_log(path)?))),
+            None => None,
+        };
 
         let started = Instant::now();
         let mut child = command.spawn().map_err(|source| Error::Spawn {
@@ -59,8 +67,8 @@ impl Running {
         let stderr = Arc::new(Mutex::new(Capture::new(spec.tail_bytes, &spec.stderr_needles)));
         let (done_tx, done) = mpsc::channel();
         let mut readers = 0;
-        let reading = spawn_reader(child.stdout.take(), &stdout, &done_tx, &mut readers)
-            .and_then(|()| spawn_reader(child.stderr.take(), &stderr, &done_tx, &mut readers));
+        let reading = spawn_reader(child.stdout.take(), &stdout, log.as_ref(), &done_tx, &mut readers)
+            .and_then(|()| spawn_reader(child.stderr.take(), &stderr, log.as_ref(), &done_tx, &mut readers));
         if let Err(source) = reading {
             stop(&mut child);
             return Err(Error::Read(source));
@@ -102,6 +110,22 @@ impl Running {
         kill_group(&self.child);
         if self.reaped.is_none() {
             let _ = self.child.kill();
+        }
+    }
+
+    /// Send `signal` to the child's whole process group (SIGTERM, to ask it to stop), while the
+    /// child has not been reaped: once it has, its id may name another process.
+    #[cfg(unix)]
+    pub fn signal_group(&mut self, signal: i32) {
+        if matches!(self.try_wait(), Ok(None)) {
+            let group = libc::pid_t::try_from(self.child.id()).unwrap_or(0);
+            if group > 0 {
+                // SAFETY: kill(2) with a negative pid only sends a signal to that group; it
+                // touches no memory of this process.
+                unsafe {
+                    libc::kill(-group, signal);
+                }
+            }
         }
     }
 
@@ -200,6 +224,42 @@ fn kill_group(child: &Child) {
     }
     #[cfg(not(unix))]
     let _ = child;
+}
+
+/// Open (or create) `path` for appending, with its directory.
+fn open_log(path: &std::path::Path) -> Result<std::fs::File> {
+    let failed = |source| Error::Log {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(failed)
+}
+
+/// Have the kernel kill the child when the thread that starts it dies (`PR_SET_PDEATHSIG`).
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    let parent = std::process::id();
+    // SAFETY: the hook runs in the forked child before exec and calls only async-signal-safe
+    // functions (prctl, getppid, _exit), allocating nothing.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(command, move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died between the fork and the prctl: nobody would kill the child.
+            if u32::try_from(libc::getppid()).ok() != Some(parent) {
+                libc::_exit(137);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Kill the group, then the child itself in case `kill` could not run, and reap it.

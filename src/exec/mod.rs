@@ -17,6 +17,8 @@
 //!   ([`Ending::LeftBehind`]). A process that left the group (with `setsid`, say) and still
 //!   holds the output is not waited for beyond a 2 s grace: the output read so far is
 //!   reported, and the thread reading it ends when that process closes it;
+//! - with a log file, everything either stream carries is appended to it as it is read, so a
+//!   child's whole output survives even when only its tail is kept in memory;
 //! - nothing here reads the environment of this process: what the child gets beyond what it
 //!   inherits is passed in.
 //!
@@ -46,6 +48,12 @@ pub enum Error {
     Read(#[source] std::io::Error),
     #[error("could not wait for the command: {0}")]
     Wait(#[source] std::io::Error),
+    #[error("could not open the log {path}: {source}")]
+    Log {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -65,6 +73,12 @@ pub struct Spec {
     pub stdout_needles: Vec<String>,
     /// Strings looked for in the whole of stderr.
     pub stderr_needles: Vec<String>,
+    /// A file both streams are appended to as they are read (a session's log), besides the
+    /// tails kept in memory; created when missing.
+    pub log: Option<PathBuf>,
+    /// On Linux, the child is killed (SIGKILL) when the thread that started it dies, so a
+    /// supervisor killed with `kill -9` leaves no child running unsupervised.
+    pub die_with_parent: bool,
 }
 
 /// How much of each stream a [`Spec`] keeps unless told otherwise.
@@ -81,6 +95,8 @@ impl Spec {
             tail_bytes: DEFAULT_TAIL_BYTES,
             stdout_needles: Vec::new(),
             stderr_needles: Vec::new(),
+            log: None,
+            die_with_parent: false,
         }
     }
 

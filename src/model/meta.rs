@@ -58,6 +58,61 @@ pub struct Settings {
     pub verify: VerifySettings,
     pub remote: RemoteSettings,
     pub merge: MergeSettings,
+    pub run: RunSettings,
+    /// Agent presets for `git loom run --agent NAME`, beside the built-in ones.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub agents: std::collections::BTreeMap<String, AgentPreset>,
+}
+
+/// `[run]`: the defaults of `git loom run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RunSettings {
+    /// The agent to run when `--agent` is not given: a preset's name or a shell command line.
+    pub agent: String,
+    /// How many sessions run at once.
+    pub jobs: u64,
+    /// How long one session may run before its process group is killed (0: no limit, unless
+    /// the preset sets one).
+    pub session_timeout_secs: u64,
+    /// How long an agent asked to stop (Ctrl-C, a fresh session) has before it is killed.
+    pub grace_secs: u64,
+    /// The context percentage at which a handoff ends the session for a fresh one, for tasks
+    /// whose stage sets no `context_budget` (0: only the stage's).
+    pub context_budget: u64,
+    /// The `--permission-mode` the built-in `claude` preset passes.
+    pub permission_mode: String,
+}
+
+impl Default for RunSettings {
+    fn default() -> Self {
+        RunSettings {
+            agent: String::new(),
+            jobs: 2,
+            session_timeout_secs: 0,
+            grace_secs: 10,
+            context_budget: 0,
+            permission_mode: "acceptEdits".into(),
+        }
+    }
+}
+
+impl RunSettings {
+    /// The most sessions one runner may run at once.
+    pub const MAX_JOBS: u64 = 256;
+}
+
+/// `[agents.<name>]`: how to start one kind of agent.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentPreset {
+    /// The program and its arguments; `{prompt}` in an argument is replaced by the signal
+    /// text, `{signal}` by the path of the file holding it.
+    pub command: Vec<String>,
+    /// Added to the agent's environment.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// How long one session may run (overrides `[run] session_timeout_secs`).
+    pub timeout_secs: Option<u64>,
 }
 
 /// `[merge]`: how finished work comes home to the target branch.
@@ -276,6 +331,8 @@ pub enum SettingsError {
     },
     #[error("cannot be edited: {0}")]
     Edit(String),
+    #[error("{0}")]
+    Preset(String),
     #[error("{key} = {value:?} is not one of: {allowed}")]
     NotOneOf {
         key: &'static str,
@@ -289,7 +346,7 @@ impl SettingsError {
     pub fn key(&self) -> &'static str {
         match self {
             SettingsError::OutOfRange { key, .. } | SettingsError::NotOneOf { key, .. } => key,
-            SettingsError::Syntax(_) | SettingsError::Edit(_) => "",
+            SettingsError::Syntax(_) | SettingsError::Edit(_) | SettingsError::Preset(_) => "",
         }
     }
 }
@@ -314,7 +371,7 @@ impl Settings {
     /// Every value out of its range.
     pub fn problems(&self) -> Vec<SettingsError> {
         let max = MAX_DURATION_SECS;
-        let bounded: [(&'static str, u64, u64, u64); 9] = [
+        let bounded: [(&'static str, u64, u64, u64); 13] = [
             ("claims.ttl_secs", self.claims.ttl_secs, 1, max),
             ("claims.heartbeat_secs", self.claims.heartbeat_secs, 1, max),
             ("retry.base_secs", self.retry.base_secs, 0, max),
@@ -330,6 +387,10 @@ impl Settings {
             ),
             ("merge.test_timeout_secs", self.merge.test_timeout_secs, 1, max),
             ("merge.batch", self.merge.batch, 1, MergeSettings::MAX_BATCH),
+            ("run.jobs", self.run.jobs, 1, RunSettings::MAX_JOBS),
+            ("run.session_timeout_secs", self.run.session_timeout_secs, 0, max),
+            ("run.grace_secs", self.run.grace_secs, 0, max),
+            ("run.context_budget", self.run.context_budget, 0, 100),
         ];
         let mut problems: Vec<SettingsError> = bounded
             .into_iter()
@@ -342,6 +403,21 @@ impl Settings {
                 value: self.merge.gate.clone(),
                 allowed: "merged, done (or empty for the default)",
             });
+        }
+        for (name, preset) in &self.agents {
+            if preset.timeout_secs.is_some_and(|secs| secs == 0 || secs > max) {
+                problems.push(SettingsError::OutOfRange {
+                    key: "agents.<name>.timeout_secs",
+                    value: preset.timeout_secs.unwrap_or(0),
+                    min: 1,
+                    max,
+                });
+            }
+            if preset.command.first().is_none_or(|program| program.trim().is_empty()) {
+                problems.push(SettingsError::Preset(format!(
+                    "[agents.{name}] needs a command: a list whose first item is the program"
+                )));
+            }
         }
         problems
     }

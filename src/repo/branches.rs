@@ -203,6 +203,18 @@ impl Repo<'_> {
         )
     }
 
+    /// `git diff --stat HEAD` of a checkout: what its uncommitted changes to tracked files add
+    /// and remove; `None` when it cannot be read (not a checkout, no commit yet).
+    pub fn checkout_diffstat(&self, path: &Path) -> Option<String> {
+        self.git(
+            At::Checkout(path),
+            ["diff", "--stat", "HEAD"],
+            "read the checkout's uncommitted changes",
+        )
+        .ok()
+        .map(|out| out.trim_end().to_owned())
+    }
+
     /// The commit a checkout has checked out, or `None` when it is not a checkout or has no
     /// commit yet.
     pub fn checkout_head(&self, path: &Path) -> Option<ObjectId> {
