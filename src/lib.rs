@@ -35,6 +35,7 @@ pub mod model;
 pub mod plan;
 pub mod project;
 pub mod repo;
+pub mod run;
 pub mod session;
 pub mod store;
 pub mod sync;

@@ -93,6 +93,9 @@ impl ErrorCode {
             Error::SignalTemplate { .. } => C::InvalidSettings,
             Error::SessionAborted { source, .. } => ErrorCode::of(source),
             Error::UnknownTask { .. } | Error::UnknownName { .. } | Error::NoMergeRequest { .. } => C::NotFound,
+            Error::UnknownSession { .. } => C::NotFound,
+            Error::AmbiguousSession { .. } => C::Ambiguous,
+            Error::SessionEnded(_) | Error::MergeLeaseHeld { .. } => C::NotAllowed,
             Error::AmbiguousId { .. } | Error::StageOrTask { .. } | Error::AmbiguousStage { .. } => C::Ambiguous,
             Error::Claimed { .. } => C::Claimed,
             Error::NotClaimed { .. } => C::NotClaimed,
@@ -291,6 +294,13 @@ fn hints(err: &Error) -> Vec<String> {
             "create it, or drop the requests that name it (`git loom merge drop ID`); `git loom merge queue --json` shows each request's target ({branch} here)"
         )],
         Error::MergeBusy => vec!["wait for it to finish; one engine serves the whole queue".into()],
+        Error::MergeLeaseHeld { .. } => vec![
+            "wait for it to finish; one engine serves the whole queue, and a lease its engine stops renewing runs out by itself".into(),
+        ],
+        Error::UnknownSession { .. } | Error::AmbiguousSession { .. } => {
+            vec!["list them with `git loom sessions --all`".into()]
+        }
+        Error::SessionEnded(err) => vec![format!("see it with `git loom sessions --all` ({} is over)", err.id)],
         Error::NoMergeRequest { .. } => vec!["see the queue with `git loom merge queue --all`".into()],
         Error::MergeMove(err) => vec![format!("see the request with `git loom merge show {}`", err.task)],
         _ => Vec::new(),

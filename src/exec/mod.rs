@@ -26,6 +26,7 @@
 
 mod capture;
 mod child;
+pub mod group;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

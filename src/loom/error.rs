@@ -155,6 +155,18 @@ pub enum Error {
     /// A merge request state change the rules do not allow.
     #[error(transparent)]
     MergeMove(#[from] crate::model::merge_request::MoveError),
+    /// No agent session matches what was typed.
+    #[error("no session matches {query:?}")]
+    UnknownSession { query: String },
+    /// An abbreviated session id that several sessions start with.
+    #[error("{query:?} is ambiguous: it matches sessions {}", .candidates.join(", "))]
+    AmbiguousSession { query: String, candidates: Vec<String> },
+    /// A change to a session that already ended.
+    #[error(transparent)]
+    SessionEnded(#[from] crate::model::agent_session::AlreadyEnded),
+    /// Another merge engine holds the merge lease (on this clone or another).
+    #[error("the merge queue is served by {holder} (its lease runs until {expires})")]
+    MergeLeaseHeld { holder: String, expires: jiff::Timestamp },
     /// Input that is malformed in itself (an empty title, a bad label).
     #[error("{0}")]
     Invalid(String),

@@ -1,7 +1,7 @@
 //! Where each entity lives under `refs/loom/`. Ref names are only ever built from validated
 //! ids, so nothing here can produce a name outside the namespace.
 
-use crate::model::TaskId;
+use crate::model::{SessionId, TaskId};
 
 /// Schema version, project name and shared settings.
 pub const META_REF: &str = "refs/loom/meta";
@@ -22,6 +22,27 @@ pub const CANDIDATES_PREFIX: &str = "refs/loom/candidates/";
 
 /// Test results by tree: `refs/loom/tests/<spec-hash>/<tree-id>`.
 pub const TESTS_PREFIX: &str = "refs/loom/tests/";
+
+/// One commit chain per agent session: `refs/loom/sessions/<session-id>`.
+pub const SESSIONS_PREFIX: &str = "refs/loom/sessions/";
+
+/// Leases that are not claims on a task: `refs/loom/leases/<name>`.
+pub const LEASES_PREFIX: &str = "refs/loom/leases/";
+
+/// The lease of the merge engine serving the queue.
+pub const MERGE_LEASE_REF: &str = "refs/loom/leases/merge";
+
+/// The ref holding an agent session's record.
+pub fn session_ref(id: &SessionId) -> String {
+    format!("{SESSIONS_PREFIX}{id}")
+}
+
+/// The session id a ref under [`SESSIONS_PREFIX`] names.
+pub fn session_id_from_ref(ref_name: &str) -> Option<SessionId> {
+    ref_name
+        .strip_prefix(SESSIONS_PREFIX)
+        .and_then(|rest| SessionId::parse(rest).ok())
+}
 
 /// The ref holding a task's merge request.
 pub fn merge_ref(id: &TaskId) -> String {

@@ -30,6 +30,7 @@ pub use layout::{
     candidate_ref, claim_id_from_ref, claim_ref, handoff_id_from_ref, handoff_ref, merge_id_from_ref, merge_ref,
     task_id_from_ref, task_ref, test_result_ref,
 };
+pub use layout::{LEASES_PREFIX, MERGE_LEASE_REF, SESSIONS_PREFIX, session_id_from_ref, session_ref};
 pub use read::EntityVersion;
 pub use refs::RefTip;
 pub use tests_cache::CachedResult;

@@ -197,7 +197,9 @@ impl Store {
             .arg(format!("+refs/loom/claims/*:{tracking}claims/*"))
             .arg(format!("+refs/loom/merges/*:{tracking}merges/*"))
             .arg(format!("+refs/loom/tests/*:{tracking}tests/*"))
-            .arg(format!("+refs/loom/candidates/*:{tracking}candidates/*"));
+            .arg(format!("+refs/loom/candidates/*:{tracking}candidates/*"))
+            .arg(format!("+refs/loom/sessions/*:{tracking}sessions/*"))
+            .arg(format!("+refs/loom/leases/*:{tracking}leases/*"));
         let output = run_against(&mut command, remote)?;
         if !output.status.success() {
             return Err(process_error(&command, remote, &output));

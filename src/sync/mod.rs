@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 mod cycles;
 mod records;
+mod sessions;
 
 use crate::model::reconcile::{Conflict, Side, merge_tasks};
 use crate::model::{Entity, Handoff, Task, TaskId};
@@ -201,6 +202,8 @@ impl<'a> Reconciler<'a> {
             (store::MERGES_PREFIX, Kind::Merge),
             (store::TESTS_PREFIX, Kind::TestResult),
             (store::CANDIDATES_PREFIX, Kind::Candidate),
+            (store::SESSIONS_PREFIX, Kind::Session),
+            (store::LEASES_PREFIX, Kind::Lease),
         ];
         for (prefix, kind) in kinds {
             let remote_prefix = store::tracking_ref(remote, prefix);
@@ -213,6 +216,8 @@ impl<'a> Reconciler<'a> {
                     Kind::Merge => self.reconcile_merge(&name, pair, actor, &mut plan, report)?,
                     Kind::TestResult => self.reconcile_test_result(&name, pair, actor, &mut plan, report)?,
                     Kind::Candidate => self.reconcile_candidate(&name, pair, &mut plan, report)?,
+                    Kind::Session => self.reconcile_session(&name, pair, actor, &mut plan, report)?,
+                    Kind::Lease => self.reconcile_lease(&name, pair, &mut plan, report)?,
                 }
             }
         }
@@ -523,6 +528,8 @@ enum Kind {
     Merge,
     TestResult,
     Candidate,
+    Session,
+    Lease,
 }
 
 fn local_update(name: &str, expected: Expected, new: Option<ObjectId>) -> RefUpdate {
