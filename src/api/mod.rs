@@ -22,6 +22,7 @@ mod status;
 mod sync;
 mod task;
 mod verify;
+mod run;
 
 pub use error::{ErrorClass, ErrorCode, Failure};
 pub use graph::{EdgeJson, GraphJson};
@@ -37,3 +38,4 @@ pub use status::{ClaimedJson, RecentJson, StatusJson};
 pub use sync::{MergedJson, RemoteJson, SyncReportJson};
 pub use task::{ClaimJson, TaskJson, tasks_json, with_ready_json};
 pub use verify::{UncommittedJson, VerifyReportJson};
+pub use run::{run_end_json, run_event_json};

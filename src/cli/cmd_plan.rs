@@ -59,6 +59,24 @@ fn repository_path(file: &Path, root: Option<&Path>) -> String {
 
 pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
     let PlanAction::Import { file, dry_run, prune } = &args.action;
+    let (plan_key, outcome, warnings) = import(file, *dry_run, *prune, context, ui)?;
+    if ui.json {
+        ui.json_value(&PlanImportJson::new(&plan_key, *dry_run, &outcome, &warnings))?;
+        return Ok(Exit::Success);
+    }
+    print_outcome(ui, &outcome, *dry_run)?;
+    Ok(Exit::Success)
+}
+
+/// Import the plan in `file` (as `plan import` does; `run --plan` too): its key, what the
+/// import did, and the plan's warnings (already shown).
+pub fn import(
+    file: &std::path::Path,
+    dry_run: bool,
+    prune: bool,
+    context: &Context<'_>,
+    ui: &mut Ui,
+) -> Result<(String, ImportOutcome, Vec<String>), CommandError> {
     let file = &context.user_path(file);
     let text = std::fs::read_to_string(file)
         .map_err(|err| CommandError::new(Exit::Error, format!("cannot read {}: {err}", file.display())))?;
@@ -96,13 +114,8 @@ pub fn run(args: &PlanArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
         key: &plan_key,
         earlier: &earlier,
     };
-    let outcome = loom.import_plan(&parsed.plan, &keys, *dry_run, *prune, &actor)?;
-    if ui.json {
-        ui.json_value(&PlanImportJson::new(&plan_key, *dry_run, &outcome, &warnings))?;
-        return Ok(Exit::Success);
-    }
-    print_outcome(ui, &outcome, *dry_run)?;
-    Ok(Exit::Success)
+    let outcome = loom.import_plan(&parsed.plan, &keys, dry_run, prune, &actor)?;
+    Ok((plan_key, outcome, warnings))
 }
 
 fn print_outcome(ui: &mut Ui, outcome: &ImportOutcome, dry_run: bool) -> Result<(), CommandError> {

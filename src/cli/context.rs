@@ -19,6 +19,9 @@ pub const TEST_NOW_VARIABLE: &str = "GIT_LOOM_TEST_NOW";
 pub struct Context<'a> {
     global: &'a GlobalArgs,
     now: jiff::Timestamp,
+    /// How far `now` is from the real clock, so a long-running command's clock keeps the
+    /// override while it ticks.
+    offset: jiff::SignedDuration,
 }
 
 impl<'a> Context<'a> {
@@ -35,7 +38,23 @@ impl<'a> Context<'a> {
                 clock_override(value, real).map_err(CommandError::usage)?
             }
         };
-        Ok(Context { global, now })
+        let offset = now.duration_since(real);
+        Ok(Context { global, now, offset })
+    }
+
+    /// A clock for a command that runs for a while: the real clock, moved as
+    /// `GIT_LOOM_TEST_NOW` moved this command's `now`.
+    pub fn clock(&self) -> git_loom::run::Clock {
+        let offset = self.offset;
+        std::sync::Arc::new(move || {
+            let real = jiff::Timestamp::now();
+            real.checked_add(offset).unwrap_or(real)
+        })
+    }
+
+    /// The value of the global `--agent`, which `run` reads as the agent program to start.
+    pub fn agent_flag(&self) -> Option<&str> {
+        self.global.agent.as_deref()
     }
 
     /// The moment this command runs at: one clock reading for everything it judges.
@@ -86,11 +105,14 @@ impl<'a> Context<'a> {
     /// Who is acting: `--agent`, else `LOOM_AGENT`, else git config `loom.agent`, else
     /// `user.name@hostname`.
     pub fn actor(&self, store: &Store) -> Result<Actor, CommandError> {
+        self.identity(store, self.global.agent.clone())
+    }
+
+    /// Who is acting when `named` (a flag's value) is not given: `LOOM_AGENT`, else git config
+    /// `loom.agent`, else `user.name@hostname`.
+    pub fn identity(&self, store: &Store, named: Option<String>) -> Result<Actor, CommandError> {
         let repo = store.repo();
-        let agent = self
-            .global
-            .agent
-            .clone()
+        let agent = named
             .or_else(|| std::env::var("LOOM_AGENT").ok().filter(|a| !a.trim().is_empty()))
             .or_else(|| repo.config_string("loom.agent").filter(|a| !a.trim().is_empty()))
             .unwrap_or_else(|| {

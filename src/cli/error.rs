@@ -21,6 +21,8 @@ pub enum Exit {
     NothingToDo = 4,
     /// `verify` (or the verify `done` runs first) found a failing check.
     ChecksFailed = 5,
+    /// Stopped by Ctrl-C (`run`), as a shell reports a process ended by SIGINT.
+    Interrupted = 130,
 }
 
 impl From<Exit> for ExitCode {

@@ -21,6 +21,7 @@ mod cmd_merge;
 mod cmd_next;
 mod cmd_plan;
 mod cmd_remote;
+mod cmd_run;
 mod cmd_setup;
 mod cmd_shell;
 mod cmd_show;
@@ -31,6 +32,7 @@ mod cmd_worktree;
 mod context;
 mod error;
 mod render;
+mod run_view;
 mod terminal;
 mod ui;
 
@@ -121,6 +123,7 @@ enum Command {
     Next(cmd_next::NextArgs),
     Worktree(cmd_worktree::WorktreeArgs),
     Merge(cmd_merge::MergeArgs),
+    Run(cmd_run::RunArgs),
     Remote(cmd_remote::RemoteArgs),
     Fetch(cmd_remote::FetchArgs),
     Push(cmd_remote::PushArgs),
@@ -207,6 +210,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Next(args) => cmd_next::run_next(args, context, ui),
         Command::Config(args) => cmd_config::run(args, context, ui),
         Command::Worktree(args) => cmd_worktree::run(args, context, ui),
+        Command::Run(args) => cmd_run::run(args, context, ui),
         Command::Remote(args) => cmd_remote::run_remote(args, context, ui),
         Command::Fetch(args) => cmd_remote::run_fetch(args, context, ui),
         Command::Push(args) => cmd_remote::run_push(args, context, ui),
