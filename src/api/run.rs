@@ -83,11 +83,13 @@ pub fn run_event_json(event: &RunEvent, at: Timestamp) -> Value {
         RunEvent::Interrupted { kill } => ("interrupted", json!({ "kill": kill })),
         RunEvent::Warning { message } => ("warning", json!({ "message": message })),
     };
-    if let Value::Object(map) = &mut body {
-        map.insert("event".into(), Value::from(kind));
-        map.insert("at".into(), Value::from(at.to_string()));
+    let mut line = serde_json::Map::new();
+    line.insert("event".into(), Value::from(kind));
+    line.insert("at".into(), Value::from(at.to_string()));
+    if let Value::Object(fields) = body.take() {
+        line.extend(fields);
     }
-    body
+    Value::Object(line)
 }
 
 /// The last line: how the run ended.

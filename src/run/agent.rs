@@ -34,8 +34,10 @@ pub struct SessionFiles {
 }
 
 impl SessionFiles {
-    /// The files of session `id` beside its log (`<git-dir>/loom/sessions/`).
+    /// The files of session `id` beside its log (`<git-dir>/loom/sessions/`), as absolute
+    /// paths: the agent runs in another directory.
     pub fn beside(log: PathBuf, id: &str) -> SessionFiles {
+        let log = std::path::absolute(&log).unwrap_or(log);
         let dir = log.parent().map(Path::to_path_buf).unwrap_or_default();
         SessionFiles {
             signal: dir.join(format!("{id}.signal")),
