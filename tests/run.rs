@@ -85,7 +85,10 @@ echo "all written"
     let end = events.last().unwrap();
     assert_eq!(end["event"], "end");
     assert_eq!(end["end"], "all_done");
-    assert!(events.iter().all(|event| event["at"].is_string()), "every event has a time");
+    assert!(
+        events.iter().all(|event| event["at"].is_string()),
+        "every event has a time"
+    );
 
     let contract = repo.git(&["show", "main:contract.txt"]);
     for line in [
@@ -102,7 +105,10 @@ echo "all written"
     }
     let task = repo.show(&id);
     assert_eq!(task["status"], "done");
-    assert!(repo.all_refs().lines().all(|line| !line.contains("refs/loom/claims/")), "no claim left");
+    assert!(
+        repo.all_refs().lines().all(|line| !line.contains("refs/loom/claims/")),
+        "no claim left"
+    );
 }
 
 // Guards: a failing agent's uncommitted work being lost, or its failure not going through
@@ -201,7 +207,10 @@ fn checks_decide_not_the_agents_exit_code() {
     assert_eq!(code, 5, "a dead task ends the run with 5: {events:#?}");
     let failed = of_kind(&events, "failed");
     assert_eq!(failed.len(), 1, "{events:#?}");
-    assert!(failed[0]["reason"].as_str().unwrap().starts_with("the checks failed"), "{events:#?}");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().starts_with("the checks failed"),
+        "{events:#?}"
+    );
     assert_eq!(failed[0]["dead"], true);
     assert_eq!(repo.show(&id)["status"], "dead");
     assert_eq!(events.last().unwrap()["end"], "stuck");

@@ -100,7 +100,11 @@ pub fn run(args: &RunArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, C
     init_tracing(args.verbose);
     if let Some(plan) = &args.plan {
         let (_, outcome, _) = super::cmd_plan::import(plan, false, false, context, ui)?;
-        tracing::debug!(created = outcome.created.len(), updated = outcome.updated.len(), "plan imported");
+        tracing::debug!(
+            created = outcome.created.len(),
+            updated = outcome.updated.len(),
+            "plan imported"
+        );
     }
     let loom = context.loom()?.follow_meta();
     let settings = loom.settings();

@@ -68,7 +68,10 @@ impl<'a> View<'a> {
         let live = (!ui.json && std::io::stderr().is_terminal()).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
             let summary = multi.add(ProgressBar::new_spinner());
-            summary.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("a valid template because it is fixed"));
+            summary.set_style(
+                ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
+                    .expect("a valid template because it is fixed"),
+            );
             summary.enable_steady_tick(Duration::from_millis(200));
             summary.set_message("starting");
             Live {
@@ -86,11 +89,8 @@ impl<'a> View<'a> {
     }
 
     fn print(&mut self, text: String) {
-        match &self.live {
-            Some(live) => {
-                let _ = live.multi.println(text);
-            }
-            None => {}
+        if let Some(live) = &self.live {
+            let _ = live.multi.println(text);
         }
     }
 
@@ -125,7 +125,10 @@ impl<'a> View<'a> {
             } => {
                 let live = self.live.as_mut().expect("checked above");
                 let bar = live.multi.insert_before(&live.summary, ProgressBar::new_spinner());
-                bar.set_style(ProgressStyle::with_template("  {elapsed:>4} {wide_msg}").expect("a valid template because it is fixed"));
+                bar.set_style(
+                    ProgressStyle::with_template("  {elapsed:>4} {wide_msg}")
+                        .expect("a valid template because it is fixed"),
+                );
                 bar.enable_steady_tick(Duration::from_millis(500));
                 let line = SessionLine {
                     bar,
@@ -137,7 +140,10 @@ impl<'a> View<'a> {
                 };
                 line.redraw();
                 live.sessions.insert(session.clone(), line);
-                let text = format!("started  {task}  {}  as {agent} (attempt {attempt}, session {session})", sanitize(title));
+                let text = format!(
+                    "started  {task}  {}  as {agent} (attempt {attempt}, session {session})",
+                    sanitize(title)
+                );
                 self.print(text);
             }
             RunEvent::Output { session, line } => self.update(session, |row| row.output = sanitize(line).into_owned()),
@@ -150,7 +156,9 @@ impl<'a> View<'a> {
                     }
                 });
             }
-            RunEvent::Ended { session, task, summary, .. } => {
+            RunEvent::Ended {
+                session, task, summary, ..
+            } => {
                 if let Some(live) = self.live.as_mut()
                     && let Some(row) = live.sessions.remove(session)
                 {
@@ -168,11 +176,15 @@ impl<'a> View<'a> {
             RunEvent::RunnerLost { session, task, agent } => {
                 self.print(format!("resumed  {task}: session {session} ({agent}) lost its runner"))
             }
-            RunEvent::Merge { task, state, note } => self.print(format!("merge    {task}: {state} — {}", sanitize(note))),
+            RunEvent::Merge { task, state, note } => {
+                self.print(format!("merge    {task}: {state} — {}", sanitize(note)))
+            }
             RunEvent::Stopping { session, why } => self.print(format!("stopping session {session}: {why}")),
             RunEvent::Interrupted { kill } => self.print(match kill {
                 true => "interrupted again: killing the agents now".into(),
-                false => "interrupted: no new sessions; agents get their grace period (Ctrl-C again to kill them)".into(),
+                false => {
+                    "interrupted: no new sessions; agents get their grace period (Ctrl-C again to kill them)".into()
+                }
             }),
             RunEvent::Summary(summary) => {
                 if let Some(live) = &self.live {

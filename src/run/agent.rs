@@ -59,7 +59,12 @@ pub struct Contract<'a> {
 }
 
 /// Write the signal and start the agent.
-pub fn start(command: &AgentCommand, signal: &str, files: &SessionFiles, contract: &Contract<'_>) -> exec::Result<Running> {
+pub fn start(
+    command: &AgentCommand,
+    signal: &str,
+    files: &SessionFiles,
+    contract: &Contract<'_>,
+) -> exec::Result<Running> {
     if let Some(dir) = files.signal.parent() {
         std::fs::create_dir_all(dir).map_err(read_error)?;
     }

@@ -49,7 +49,10 @@ pub fn judge(exit: Exit, stopped: Option<Stop>, refresh_asked: bool, kill_reques
     match stopped {
         Some(Stop::Refresh) => (EndReason::Refresh, Next::Refresh),
         Some(Stop::Interrupted) => (EndReason::Interrupted, Next::Release),
-        Some(Stop::Killed) => (EndReason::Killed, Next::Fail("the session was killed on request".into())),
+        Some(Stop::Killed) => (
+            EndReason::Killed,
+            Next::Fail("the session was killed on request".into()),
+        ),
         Some(Stop::Timeout(secs)) => (
             EndReason::Timeout,
             Next::Fail(format!("the agent ran past the session timeout of {secs}s")),
@@ -81,7 +84,7 @@ pub fn context_budget(task: &Task, run_default: u64) -> Option<u8> {
         .as_ref()
         .and_then(|stored| stored.ok().copied().flatten());
     let budget = stage.unwrap_or(run_default);
-    (1..=100).contains(&budget).then(|| budget as u8)
+    u8::try_from(budget).ok().filter(|budget| (1..=100).contains(budget))
 }
 
 /// Whether a handoff reporting `context_percent` asks for a fresh session under `budget`.
@@ -142,7 +145,10 @@ mod tests {
     // Guards: an agent's own "success" (exit 0) being recorded as done without the checks.
     #[test]
     fn exit_zero_only_leads_to_the_checks() {
-        assert_eq!(judge(Exit::Code(0), None, false, false), (EndReason::Exited { code: 0 }, Next::Done));
+        assert_eq!(
+            judge(Exit::Code(0), None, false, false),
+            (EndReason::Exited { code: 0 }, Next::Done)
+        );
     }
 
     #[test]
@@ -161,8 +167,14 @@ mod tests {
     // agent died of the SIGTERM `sessions kill` sent it directly.
     #[test]
     fn what_was_asked_wins_over_how_the_agent_exited() {
-        assert_eq!(judge(Exit::Code(0), None, true, false), (EndReason::Refresh, Next::Refresh));
-        assert_eq!(judge(Exit::Signal(15), Some(Stop::Refresh), false, false).1, Next::Refresh);
+        assert_eq!(
+            judge(Exit::Code(0), None, true, false),
+            (EndReason::Refresh, Next::Refresh)
+        );
+        assert_eq!(
+            judge(Exit::Signal(15), Some(Stop::Refresh), false, false).1,
+            Next::Refresh
+        );
         assert_eq!(judge(Exit::Signal(15), None, false, true).0, EndReason::Killed);
         assert_eq!(
             judge(Exit::Signal(15), Some(Stop::Interrupted), false, false),

@@ -12,6 +12,6 @@ pub mod preset;
 pub mod runner;
 pub mod sessions;
 
-pub use sessions::{NewSession, SessionList, Signalled, signal_session};
 pub use options::{Clock, Control, RunEnd, RunEvent, RunOptions, RunReport, Summary};
 pub use preset::{AgentCommand, ClaudeFiles, Launch};
+pub use sessions::{NewSession, SessionList, Signalled, signal_session};

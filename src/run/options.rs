@@ -60,7 +60,11 @@ pub enum RunEvent {
     /// Claims were taken back and failed tasks revived by the sweep.
     Swept { expired: Vec<TaskId>, revived: Vec<TaskId> },
     /// A session left behind by a runner that is gone was ended, and its work handed off.
-    RunnerLost { session: String, task: TaskId, agent: String },
+    RunnerLost {
+        session: String,
+        task: TaskId,
+        agent: String,
+    },
     /// A session started.
     Started {
         session: String,
@@ -102,11 +106,7 @@ pub enum RunEvent {
     /// The task was given back (refresh, interrupt).
     Released { session: String, task: TaskId },
     /// The merge engine decided a request.
-    Merge {
-        task: TaskId,
-        state: String,
-        note: String,
-    },
+    Merge { task: TaskId, state: String, note: String },
     /// The tasks' standing, when it changed.
     Summary(Summary),
     /// An interrupt was received: no new sessions start.

@@ -65,7 +65,14 @@ pub fn builtin(name: &str, settings: &Settings, claude: &ClaudeFiles) -> Option<
     let words = |list: &[&str]| list.iter().map(|word| (*word).to_owned()).collect::<Vec<String>>();
     let command = match name {
         "claude" => {
-            let mut command = words(&["claude", "-p", "{prompt}", "--output-format", "stream-json", "--verbose"]);
+            let mut command = words(&[
+                "claude",
+                "-p",
+                "{prompt}",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ]);
             let mode = settings.run.permission_mode.trim();
             if !mode.is_empty() {
                 command.extend(["--permission-mode".to_owned(), mode.to_owned()]);
@@ -206,7 +213,10 @@ mod tests {
             settings: Some("/r/.claude/settings.json".into()),
         };
         let display = resolve("claude", &settings, &files).display();
-        assert!(display.ends_with("--mcp-config /r/.mcp.json --settings /r/.claude/settings.json"), "{display}");
+        assert!(
+            display.ends_with("--mcp-config /r/.mcp.json --settings /r/.claude/settings.json"),
+            "{display}"
+        );
     }
 
     #[test]

@@ -173,12 +173,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
     fn sweep(&mut self) {
         let actor = self.actor(&self.options.runner);
         match self.loom.sweep(&actor) {
-            Ok(swept) if !swept.expired.is_empty() || !swept.revived.is_empty() => {
-                (self.events)(RunEvent::Swept {
-                    expired: swept.expired.into_iter().map(|(id, _)| id).collect(),
-                    revived: swept.revived,
-                })
-            }
+            Ok(swept) if !swept.expired.is_empty() || !swept.revived.is_empty() => (self.events)(RunEvent::Swept {
+                expired: swept.expired.into_iter().map(|(id, _)| id).collect(),
+                revived: swept.revived,
+            }),
             Ok(_) => {}
             Err(err) => self.warn(format!("sweep: {err}")),
         }
@@ -313,9 +311,19 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             .filter(|session| session.is_running())
             .collect();
         for session in lost {
-            let ended = format!("its runner {} is gone (found by {})", session.runner, self.options.runner);
+            let ended = format!(
+                "its runner {} is gone (found by {})",
+                session.runner, self.options.runner
+            );
             let worktree = PathBuf::from(&session.worktree);
-            let left = self.left_behind(&worktree, &PathBuf::from(&session.log), ended.clone(), task, session.started, &session.agent);
+            let left = self.left_behind(
+                &worktree,
+                &PathBuf::from(&session.log),
+                ended.clone(),
+                task,
+                session.started,
+                &session.agent,
+            );
             let actor = self.actor(agent);
             let note = HandoffNote {
                 message: agent::handoff_message(session.id.as_str(), &session.agent, &left),
@@ -326,7 +334,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
                 force: false,
             };
             if let Err(err) = self.loom.handoff(task.as_str(), &note, credentials, &actor) {
-                self.warn(format!("could not hand off {task} for lost session {}: {err}", session.id));
+                self.warn(format!(
+                    "could not hand off {task} for lost session {}: {err}",
+                    session.id
+                ));
             }
             let end = SessionEnd {
                 reason: EndReason::RunnerLost,
@@ -411,7 +422,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
     /// One look at session `index`: `Some` once its agent has exited.
     fn look_at(&mut self, index: usize) -> Result<Option<Exit>> {
         let now = Instant::now();
-        let exited = self.live[index].process.try_wait().map_err(|err| Error::Internal(err.to_string()))?;
+        let exited = self.live[index]
+            .process
+            .try_wait()
+            .map_err(|err| Error::Internal(err.to_string()))?;
         if let Some(exit) = exited {
             return Ok(Some(exit));
         }
@@ -487,7 +501,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             .ok()
             .flatten();
         let commits = work.as_ref().map_or(0, |work| work.commits_since_base);
-        let progress = match (live.commits == Some(commits), work.as_ref().and_then(|work| work.commits.first())) {
+        let progress = match (
+            live.commits == Some(commits),
+            work.as_ref().and_then(|work| work.commits.first()),
+        ) {
             (false, Some((_, summary))) => Some(format!("{commits} commit(s), last: {summary}")),
             _ => None,
         };
@@ -552,7 +569,9 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
         let mut fail = None;
         match &next {
             Next::Done => {
-                let outcome = self.loom.done(task.as_str(), credentials, &DoneOptions::default(), &actor, |_| {});
+                let outcome = self
+                    .loom
+                    .done(task.as_str(), credentials, &DoneOptions::default(), &actor, |_| {});
                 match outcome {
                     Ok(DoneOutcome::Done { .. }) => summary = "done: the checks passed".into(),
                     Ok(DoneOutcome::ChecksFailed { checks, .. }) => {
