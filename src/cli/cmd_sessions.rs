@@ -77,9 +77,7 @@ pub fn run(args: &SessionsArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Ex
                 "the agent runs on {}: its runner kills it when it sees the request",
                 session.host
             )),
-            Signalled::NoProcess | Signalled::Gone => {
-                ui.note("its runner ends the session when it sees the request")
-            }
+            Signalled::NoProcess | Signalled::Gone => ui.note("its runner ends the session when it sees the request"),
         }
         return Ok(Exit::Success);
     }

@@ -44,7 +44,13 @@ impl Loom {
             };
             if lease.holder == holder {
                 let renewed = lease.renewed(actor.now, ttl);
-                self.write_lease(Some(tip), Some(tip), &renewed, format!("{holder} renewed the merge lease"), actor)?;
+                self.write_lease(
+                    Some(tip),
+                    Some(tip),
+                    &renewed,
+                    format!("{holder} renewed the merge lease"),
+                    actor,
+                )?;
                 return Ok(true);
             }
             if lease.is_held_at(actor.now) {
@@ -69,7 +75,13 @@ impl Loom {
                 return Ok(false);
             }
             let renewed = lease.renewed(actor.now, ttl);
-            self.write_lease(Some(tip), Some(tip), &renewed, format!("{holder} renewed the merge lease"), actor)?;
+            self.write_lease(
+                Some(tip),
+                Some(tip),
+                &renewed,
+                format!("{holder} renewed the merge lease"),
+                actor,
+            )?;
             Ok(true)
         })
     }
@@ -85,7 +97,13 @@ impl Loom {
                 return Ok(lease.holder == holder);
             }
             let released = lease.released(actor.now);
-            self.write_lease(Some(tip), Some(tip), &released, format!("{holder} released the merge lease"), actor)?;
+            self.write_lease(
+                Some(tip),
+                Some(tip),
+                &released,
+                format!("{holder} released the merge lease"),
+                actor,
+            )?;
             Ok(true)
         })
     }
@@ -141,7 +159,9 @@ impl Loom {
         let Some(tip) = self.store.tip(store::MERGE_LEASE_REF)? else {
             return Ok(None);
         };
-        let (lease, _) = self.store.read_entity::<MergeLease>(store::MERGE_LEASE_REF, tip, None)?;
+        let (lease, _) = self
+            .store
+            .read_entity::<MergeLease>(store::MERGE_LEASE_REF, tip, None)?;
         Ok(Some((lease, tip)))
     }
 
@@ -156,9 +176,12 @@ impl Loom {
     ) -> Result<()> {
         let message = CommitMessage::version(summary, None, &actor.agent, "merge-lease");
         let parents: Vec<ObjectId> = parent.into_iter().collect();
-        let commit =
-            self.store
-                .write_version(&[(MergeLease::FILE, &lease.to_blob())], &parents, &message, &actor.signature())?;
+        let commit = self.store.write_version(
+            &[(MergeLease::FILE, &lease.to_blob())],
+            &parents,
+            &message,
+            &actor.signature(),
+        )?;
         let update = RefUpdate {
             name: store::MERGE_LEASE_REF.to_owned(),
             expected: expected.map_or(Expected::Absent, Expected::Tip),
@@ -197,17 +220,35 @@ mod tests {
         assert_eq!(loom.merge_lease().unwrap().unwrap().holder, "a");
 
         assert!(loom.merge_lease_renew("a", TTL, &actor("a", 60)).unwrap());
-        assert_eq!(loom.merge_lease().unwrap().unwrap().expires, crate::loom::testing::at(120));
-        assert!(!loom.merge_lease_acquire("b", TTL, &actor("b", 119)).unwrap(), "the renewal holds");
+        assert_eq!(
+            loom.merge_lease().unwrap().unwrap().expires,
+            crate::loom::testing::at(120)
+        );
+        assert!(
+            !loom.merge_lease_acquire("b", TTL, &actor("b", 119)).unwrap(),
+            "the renewal holds"
+        );
         let before = fixture.tip(store::MERGE_LEASE_REF);
-        assert!(loom.merge_lease_acquire("b", TTL, &actor("b", 120)).unwrap(), "ran out: taken");
+        assert!(
+            loom.merge_lease_acquire("b", TTL, &actor("b", 120)).unwrap(),
+            "ran out: taken"
+        );
         let lease = loom.merge_lease().unwrap().unwrap();
-        assert_eq!((lease.holder.as_str(), lease.acquired), ("b", crate::loom::testing::at(120)));
+        assert_eq!(
+            (lease.holder.as_str(), lease.acquired),
+            ("b", crate::loom::testing::at(120))
+        );
         assert_ne!(fixture.tip(store::MERGE_LEASE_REF), before);
-        assert!(!loom.merge_lease_renew("a", TTL, &actor("a", 121)).unwrap(), "a lost it");
+        assert!(
+            !loom.merge_lease_renew("a", TTL, &actor("a", 121)).unwrap(),
+            "a lost it"
+        );
 
         assert!(loom.merge_lease_release("b", &actor("b", 130)).unwrap());
-        assert!(loom.merge_lease_acquire("a", TTL, &actor("a", 131)).unwrap(), "released: free");
+        assert!(
+            loom.merge_lease_acquire("a", TTL, &actor("a", 131)).unwrap(),
+            "released: free"
+        );
     }
 
     // Guards: an engine serving the queue while another holds the lease, or keeping the lease
@@ -229,6 +270,9 @@ mod tests {
             .unwrap();
         assert_eq!(seen, (Some("me".to_owned()), false));
         let after = loom.merge_lease().unwrap().unwrap();
-        assert!(!after.is_held_at(crate::loom::testing::at(101)), "released after the run");
+        assert!(
+            !after.is_held_at(crate::loom::testing::at(101)),
+            "released after the run"
+        );
     }
 }
