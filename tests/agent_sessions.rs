@@ -260,7 +260,9 @@ fn a_damaged_session_is_named_and_the_rest_listed() {
     assert_eq!(rows.as_array().unwrap().len(), 1, "{rows}");
     assert_eq!(rows[0]["id"], "0000aaaa");
     repo.run_ok(&["list"]);
-    repo.run_ok(&["status"]);
+    let status = repo.run_warn(&["status"]);
+    assert!(status.stderr.contains("refs/loom/sessions/0000bbbb"), "{status}");
+    assert!(status.stdout.contains("1 agent session running:"), "{status}");
 }
 
 /// A task finished in `site` as an agent does: `next`, a file committed, `done`.
@@ -342,4 +344,47 @@ fn two_clones_racing_for_the_merge_lease_one_serves() {
     let lease = hub.bare_git("origin", &["cat-file", "-p", "refs/loom/leases/merge:lease.json"]);
     let lease: Value = serde_json::from_str(&lease).unwrap();
     assert!(lease["holder"].as_str().unwrap().starts_with("engine-"), "{lease}");
+}
+
+// Guards: `status` and `show` keeping quiet about the agents at work on the graph.
+#[test]
+fn status_counts_running_sessions_and_show_lists_a_tasks_sessions() {
+    let repo = Repo::new();
+    let task = repo.create("work", &[]);
+    let other = repo.create("other", &[]);
+    let started = repo.env.now();
+    write_session(
+        &repo.env,
+        &repo.dir,
+        &session("0000aaaa", &task, "box", Some(7), started),
+        None,
+    );
+    let mut ended = session("0000bbbb", &task, "box", None, started);
+    ended["ended"] = json!({"at": started.to_string(), "reason": "timeout", "summary": "ran too long"});
+    write_session(&repo.env, &repo.dir, &ended, None);
+    write_session(
+        &repo.env,
+        &repo.dir,
+        &session("0000cccc", &other, "box", None, started),
+        None,
+    );
+
+    let status = repo.json(&["status"]);
+    let ids: Vec<&str> = status["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["0000aaaa", "0000cccc"], "running ones only: {status}");
+    let text = repo.run_ok(&["status"]).stdout;
+    assert!(text.contains("2 agent sessions running:\n  0000aaaa  "), "{text}");
+
+    let shown = repo.run_ok(&["show", &task]).stdout;
+    assert!(shown.contains("sessions:\n  0000aaaa  runner/1  box  7  "), "{shown}");
+    assert!(
+        shown.contains("0000bbbb  runner/1  box  -  0s  timeout: ran too long"),
+        "{shown}"
+    );
+    assert!(!shown.contains("0000cccc"), "{shown}");
 }
