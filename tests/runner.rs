@@ -4,6 +4,7 @@
 
 mod common;
 
+mod agent_sessions;
 mod board;
 mod cache;
 mod claim_race;

@@ -8,6 +8,7 @@
 //! whatever else it shows, such as the remote's name, passed in). A change to a shape here is
 //! a change of interface, documented in `doc/cli.md`.
 
+mod agent_session;
 mod error;
 mod graph;
 mod history;
@@ -24,6 +25,7 @@ mod sync;
 mod task;
 mod verify;
 
+pub use agent_session::{AgentSessionJson, SessionKillJson, elapsed, signalled_name};
 pub use error::{ErrorClass, ErrorCode, Failure};
 pub use graph::{EdgeJson, GraphJson};
 pub use history::VersionJson;

@@ -23,6 +23,9 @@ pub struct StatusJson<'a> {
     pub unreadable: Vec<&'a str>,
     pub claims: Vec<ClaimedJson<'a>>,
     pub recent: Vec<RecentJson<'a>>,
+    /// The running agent sessions, oldest first (`status` of the CLI fills it in).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<Vec<super::AgentSessionJson<'a>>>,
 }
 
 /// A live claim with the task it is on: the task id, then the claim's fields.
@@ -72,6 +75,7 @@ impl<'a> StatusJson<'a> {
                 })
                 .collect(),
             recent: snapshot.recent(recent).into_iter().map(RecentJson::from).collect(),
+            sessions: None,
         }
     }
 }

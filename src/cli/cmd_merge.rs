@@ -243,6 +243,14 @@ fn run_engine(
         batch: args.batch.map(|batch| batch as usize),
         target: args.target.clone(),
         remote,
+        // Unique to this process, so that two engines under one agent name do not both
+        // believe they hold the merge lease.
+        holder: Some(format!(
+            "{} on {} (process {})",
+            context.actor(loom.store())?.agent,
+            gethostname::gethostname().to_string_lossy(),
+            std::process::id()
+        )),
     };
     let live = Live::new(ui.json || ui.quiet);
     loop {

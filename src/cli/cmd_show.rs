@@ -32,7 +32,15 @@ pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
         }
         None => None,
     };
+    // Only the human view lists them: a damaged session record of another task is no concern
+    // of this one, so problems are left to `sessions`.
+    let sessions = match ui.json {
+        true => Default::default(),
+        false => loom.task_sessions(&entry.task.id)?,
+    };
     if ui.json {
+        // The task object is the same everywhere (`create --json` prints it too); sessions
+        // have their own listing, `sessions --all --json`.
         ui.json_value(&TaskJson::new(&entry.task, &derived).with_claim(claim.as_ref()))?;
     } else {
         let last = Some((entry.last_change.as_str(), entry.last_agent.as_deref()));
@@ -46,6 +54,21 @@ pub fn run(args: &ShowArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, 
                 1 => ui.status_line(line, &status)?,
                 _ => ui.line(line)?,
             }
+        }
+        if !sessions.sessions.is_empty() {
+            ui.line("sessions:")?;
+            let rows: Vec<Vec<String>> = sessions
+                .sessions
+                .iter()
+                .map(|session| {
+                    let mut row = super::cmd_sessions::row(session, context.now());
+                    // The task is the one shown.
+                    row.remove(1);
+                    row[0].insert_str(0, "  ");
+                    row
+                })
+                .collect();
+            ui.table(&rows)?;
         }
     }
     Ok(Exit::Success)

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use git_loom::api::StatusJson;
+use git_loom::api::{AgentSessionJson, StatusJson};
 use git_loom::model::View;
 
 use super::context::Context;
@@ -25,8 +25,21 @@ pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
     let counts = snapshot.counts();
     let ready = counts.get(View::Ready.as_str()).copied().unwrap_or(0);
     let claims = render::read_claims(&loom, &snapshot, ui);
+    let sessions = loom.session_list(false)?;
+    for problem in &sessions.problems {
+        ui.warn(format!("skipping {problem}"));
+    }
     if ui.json {
-        ui.json_value(&StatusJson::new(&loom.meta().project, &snapshot, &claims, args.recent))?;
+        let meta = loom.meta();
+        let mut status = StatusJson::new(&meta.project, &snapshot, &claims, args.recent);
+        status.sessions = Some(
+            sessions
+                .sessions
+                .iter()
+                .map(|session| AgentSessionJson::new(session, context.now()))
+                .collect(),
+        );
+        ui.json_value(&status)?;
         return Ok(Exit::Success);
     }
     let recent = snapshot.recent(args.recent);
@@ -48,6 +61,20 @@ pub fn run(args: &StatusArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit
         let rows: Vec<Vec<String>> = claims
             .iter()
             .map(|(id, claim)| vec![format!("  {id}"), render::claim_line(claim, context.now())])
+            .collect();
+        ui.table(&rows)?;
+    }
+    if !sessions.sessions.is_empty() {
+        let running = super::ui::count(sessions.sessions.len(), "agent session", "agent sessions");
+        ui.line(format!("{running} running:"))?;
+        let rows: Vec<Vec<String>> = sessions
+            .sessions
+            .iter()
+            .map(|session| {
+                let mut row = super::cmd_sessions::row(session, context.now());
+                row[0].insert_str(0, "  ");
+                row
+            })
             .collect();
         ui.table(&rows)?;
     }

@@ -22,6 +22,7 @@ mod cmd_next;
 mod cmd_plan;
 mod cmd_remote;
 mod cmd_run;
+mod cmd_sessions;
 mod cmd_setup;
 mod cmd_shell;
 mod cmd_show;
@@ -137,6 +138,7 @@ enum Command {
     Completions(cmd_shell::CompletionsArgs),
     InstallMan(cmd_shell::InstallManArgs),
     Mcp(cmd_mcp::McpArgs),
+    Sessions(cmd_sessions::SessionsArgs),
 }
 
 /// Parse the command line, run the command, and turn the outcome into an exit code.
@@ -223,6 +225,7 @@ fn run(command: &Command, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, Co
         Command::Completions(args) => cmd_shell::run_completions(args, ui),
         Command::InstallMan(args) => cmd_shell::run_install_man(args, context, ui),
         Command::Mcp(args) => cmd_mcp::run(args, context, ui),
+        Command::Sessions(args) => cmd_sessions::run(args, context, ui),
     }
 }
 

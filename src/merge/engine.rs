@@ -43,6 +43,9 @@ pub struct RunOptions {
     /// remote's and the queued branches' commits are fetched from it, and a candidate that
     /// passed lands on the remote first, with a lease on the tip it was built from.
     pub remote: Option<String>,
+    /// The name this run holds the merge lease under (unique to the run: two runs under one
+    /// name would both think they hold it); `None`: the acting agent's name.
+    pub holder: Option<String>,
 }
 
 /// What became of one request in a run.
@@ -124,6 +127,27 @@ impl Loom {
             .iter()
             .filter(|entry| entry.request.state.is_open())
             .count();
+        if open == 0 {
+            // Nothing to serve: no lease to take, and no write to publish.
+            return Ok(report);
+        }
+        let holder = options.holder.clone().unwrap_or_else(|| actor.agent.clone());
+        self.holding_merge_lease(&holder, actor, |lost| {
+            self.serve_queue(options, actor, open, report, lost, &mut events)
+        })
+    }
+
+    /// Serve the queue while this engine holds the merge lease; a lease `lost` to another
+    /// engine stops the run before its next round.
+    fn serve_queue(
+        &self,
+        options: &RunOptions,
+        actor: &Actor,
+        open: usize,
+        mut report: RunReport,
+        lost: &std::sync::atomic::AtomicBool,
+        mut events: impl FnMut(MergeEvent<'_>),
+    ) -> Result<RunReport> {
         let max_rounds = (open * MAX_ROUNDS_PER_REQUEST).max(1);
         let settings = self.settings();
         let batch = options
@@ -133,6 +157,12 @@ impl Loom {
         // Requests whose work is not in this repository: left queued for a run that has it.
         let mut missing: BTreeSet<TaskId> = BTreeSet::new();
         for _ in 0..max_rounds {
+            if lost.load(std::sync::atomic::Ordering::SeqCst) {
+                report.problems.push(
+                    "the merge lease ran out and another engine took it: the rest of the queue is left to it".into(),
+                );
+                break;
+            }
             let queue = self.merge_queue()?;
             let mut open: Vec<MergeEntry> = queue
                 .entries

@@ -7,14 +7,17 @@
 //! in a worktree of its own ([`testing`], with a test cache keyed by tree), and only then moves
 //! the target to it with a compare-and-swap on the tip it was built from; a failing batch is
 //! searched for its culprit by [`bisect`]ion. A conflict or a failure sends the task back to
-//! its agents with a handoff.
+//! its agents with a handoff. An engine serves the queue holding the merge [`lease`], so with a
+//! coordination remote one engine at a time serves it, whichever clone it runs in.
 
 pub mod bisect;
 pub mod engine;
+pub mod lease;
 pub mod request;
 pub mod testing;
 
 pub use engine::{Decision, MergeEvent, RunOptions, RunReport};
+pub use lease::MERGE_LEASE_TTL;
 pub(crate) use request::queue_in;
 pub use request::{MergeEntry, Queue, QueueRequest};
 pub use testing::{TestOutcome, TestProgress, TestSpec};

@@ -28,18 +28,18 @@ pub struct Merger {
 }
 
 impl Merger {
-    /// Serve the queue of `loom` as `holder` until stopped.
-    pub fn start(loom: Loom, holder: String, clock: Clock) -> Merger {
+    /// Serve the queue of `loom` as `agent` until stopped. The merge lease is held under a
+    /// name unique to this process (`<agent> on <host> pid <pid>`): two runs under one runner
+    /// name must not both believe they hold it.
+    pub fn start(loom: Loom, agent: String, host: &str, clock: Clock) -> Merger {
+        let holder = format!("{agent} on {host} pid {}", std::process::id());
         let stop = Arc::new(AtomicBool::new(false));
         let (sender, events) = mpsc::channel();
         let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("merge-engine".into())
-            .spawn(move || serve(&loom, &holder, &clock, &flag, &sender))
+            .spawn(move || serve(&loom, &agent, &holder, &clock, &flag, &sender))
             .ok();
-        if thread.is_none() {
-            let _ = mpsc::channel::<RunEvent>();
-        }
         Merger { stop, events, thread }
     }
 
@@ -58,7 +58,7 @@ impl Merger {
     }
 }
 
-fn serve(loom: &Loom, holder: &str, clock: &Clock, stop: &AtomicBool, events: &Sender<RunEvent>) {
+fn serve(loom: &Loom, agent: &str, holder: &str, clock: &Clock, stop: &AtomicBool, events: &Sender<RunEvent>) {
     let mut last_problem = None;
     while !stop.load(Ordering::SeqCst) {
         let open = loom
@@ -67,10 +67,13 @@ fn serve(loom: &Loom, holder: &str, clock: &Clock, stop: &AtomicBool, events: &S
             .unwrap_or(false);
         if open {
             let actor = Actor {
-                agent: holder.to_owned(),
+                agent: agent.to_owned(),
                 now: clock(),
             };
-            let options = crate::merge::RunOptions::default();
+            let options = crate::merge::RunOptions {
+                holder: Some(holder.to_owned()),
+                ..crate::merge::RunOptions::default()
+            };
             let ran = loom.merge_run(&options, &actor, |event| {
                 if let MergeEvent::Decided(decision) = event {
                     let _ = events.send(RunEvent::Merge {

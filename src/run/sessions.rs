@@ -37,7 +37,8 @@ pub struct NewSession {
     /// [`Loom::session_started`] (the agent's environment names the session, so a runner
     /// usually begins the session first).
     pub pid: Option<u32>,
-    /// The machine the agent runs on.
+    /// The machine the agent runs on: its host name as `gethostname` gives it, which
+    /// `git loom sessions kill` compares with its own before signalling the process.
     pub host: String,
     /// What is started, as a command line people read.
     pub command: String,
