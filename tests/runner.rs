@@ -26,6 +26,7 @@ mod plans;
 mod plans_import;
 mod remote;
 mod remote_agents;
+mod run_scenarios;
 mod session;
 mod setup;
 mod shell;
