@@ -28,6 +28,7 @@ mod plans_import;
 mod remote;
 mod remote_agents;
 mod run;
+mod run_scenarios;
 mod session;
 mod setup;
 mod shell;
