@@ -167,6 +167,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
     }
 
     fn warn(&mut self, message: String) {
+        tracing::debug!("warning: {message}");
         (self.events)(RunEvent::Warning { message });
     }
 
@@ -265,6 +266,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             }
         };
         let pid = process.id();
+        tracing::debug!(session = %session_id, task = %id, agent, pid, "agent started");
         if let Err(err) = loom.session_started(&session_id, pid, &self.actor(agent)) {
             self.warn(format!("session {session_id}: could not record process {pid}: {err}"));
         }
@@ -513,6 +515,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             token: Some(&live.token),
             force: false,
         };
+        tracing::trace!(session = %live.id, commits, "heartbeat");
         let renewed = self
             .loom
             .heartbeat(live.task.as_str(), credentials, progress.clone(), None, &actor);
@@ -559,6 +562,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             .session(&id)
             .is_ok_and(|record| record.kill_requested.is_some());
         let (reason, next) = decide::judge(exit, stop.map(|(why, _)| why), files.refresh.exists(), kill_requested);
+        tracing::debug!(session = %id, task = %task, ?exit, %reason, ?next, "agent ended");
         let _ = std::fs::remove_file(&files.refresh);
         let actor = self.actor(&agent);
         let credentials = Credentials {
