@@ -95,7 +95,12 @@ impl Loom {
             summary: None,
         };
         let merger = match (options.merge, merge_loom) {
-            (true, Some(loom)) => Some(Merger::start(loom, options.runner.clone(), &options.host, clock.clone())),
+            (true, Some(loom)) => Some(Merger::start(
+                loom,
+                options.runner.clone(),
+                &options.host,
+                clock.clone(),
+            )),
             _ => None,
         };
         let result = runner.run(control, merger.as_ref());
@@ -139,7 +144,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
                     self.ask_to_stop(index, Stop::Interrupted, grace);
                 }
             }
-            self.supervise()?;
+            // A slot that came free is filled at once rather than at the next tick.
+            if self.supervise()? {
+                next_sweep = Instant::now();
+            }
             if let Some(merger) = merger {
                 for event in merger.drain() {
                     (self.events)(event);
@@ -406,19 +414,21 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
         (self.events)(RunEvent::Stopping { session, why });
     }
 
-    /// Look at every running session once.
-    fn supervise(&mut self) -> Result<()> {
+    /// Look at every running session once; whether any ended.
+    fn supervise(&mut self) -> Result<bool> {
         let mut index = 0;
+        let mut ended = false;
         while index < self.live.len() {
             match self.look_at(index)? {
                 Some(exit) => {
                     let live = self.live.swap_remove(index);
                     self.finish(live, exit)?;
+                    ended = true;
                 }
                 None => index += 1,
             }
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// One look at session `index`: `Some` once its agent has exited.
