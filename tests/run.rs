@@ -231,7 +231,7 @@ fn run_without_an_agent_is_a_usage_error() {
 fn stalling_agent(repo: &Repo) -> PathBuf {
     let note = repo.env.root().join("session.txt");
     agent(
-        &repo,
+        repo,
         "stall.sh",
         &format!(
             r#"
