@@ -278,7 +278,7 @@ fn finish_task(site: &Site<'_>, title: &str) -> String {
 }
 
 // Guards: two merge engines in two clones serving the same queue at once (one lands work the
-// other is testing), or both refused.
+// other is testing), both refused, or an engine refused on a stale local copy of the lease.
 #[test]
 fn two_clones_racing_for_the_merge_lease_one_serves() {
     let hub = Hub::with_origin();
