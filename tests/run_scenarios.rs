@@ -93,7 +93,7 @@ fn start_runner(env: &TestEnv, dir: &Path, name: &str, actions: &Path, marks: &P
     command.spawn().expect("git loom run starts")
 }
 
-/// The sessions the scripted agent recorded: (stage, attempt, session, pid).
+/// The sessions the scripted agent recorded: (stage, attempt, agent name `<runner>/<n>`, pid).
 fn sessions(marks: &Path) -> Vec<(String, u32, String, u32)> {
     let text = std::fs::read_to_string(marks.join("sessions.log")).unwrap_or_default();
     text.lines()
@@ -187,7 +187,7 @@ work() {
   if [ -e "work/$(stage).txt" ]; then
     say "found work/$(stage).txt left by an earlier session"
   else
-    echo "$(stage) by ${LOOM_SESSION:-?}" | append "work/$(stage).txt"
+    echo "$(stage) by ${LOOM_AGENT:-?}" | append "work/$(stage).txt"
   fi
   commit "work on $(stage)"
 }
@@ -324,9 +324,9 @@ stage_default() {{
   case $(stage) in
     early) work; return ;;
   esac
-  case ${{LOOM_SESSION:-}} in
+  case ${{LOOM_AGENT:-}} in
     first/*)
-      echo "$(stage) by $LOOM_SESSION" | append "work/$(stage).txt"
+      echo "$(stage) by $LOOM_AGENT" | append "work/$(stage).txt"
       while [ ! -e "$LOOM_MARKS/go" ]; do
         if [ -e '{pid}' ] && ! kill -0 "$(cat '{pid}')" 2>/dev/null; then exit 9; fi
         sleep 0.1
@@ -358,9 +358,9 @@ stage_default() {{
         1,
         "early, merged before the kill, is not run again"
     );
-    for (stage, _, session, _) in &before {
+    for (stage, _, agent, _) in &before {
         if stage != "early" {
-            assert!(session.starts_with("first/"), "{before:?}");
+            assert!(agent.starts_with("first/"), "{before:?}");
         }
     }
     for stage in ["a", "b", "c", "d"] {
