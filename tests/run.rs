@@ -337,3 +337,28 @@ fn a_clean_exit_with_uncommitted_work_is_a_failure_that_names_it() {
     let handoff = repo.loom(&["handoffs", &id]).stdout;
     assert!(handoff.contains("?? draft.txt"), "{handoff}");
 }
+
+// Guards: one task whose worktree cannot be made ending the whole run (or being retried in a
+// tight loop) instead of failing through the retry rules while the others go on.
+#[test]
+fn a_task_whose_session_cannot_start_fails_and_the_run_goes_on() {
+    let repo = Repo::new();
+    config(&repo, "retry.limit", "0");
+    config(&repo, "worktrees.dir", "blocked/worktrees");
+    std::fs::write(repo.dir.join("blocked"), "a file where a directory would go\n").unwrap();
+    let id = repo.create("cannot start", &[]);
+    let script = agent(&repo, "never.sh", "exit 0\n");
+    let (events, code) = run_json(&repo, &script, &[]);
+    assert_eq!(code, 5, "{events:#?}");
+    assert!(of_kind(&events, "started").is_empty(), "{events:#?}");
+    let failed = of_kind(&events, "failed");
+    assert_eq!(failed.len(), 1, "{events:#?}");
+    assert!(
+        failed[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("no session could start: "),
+        "{events:#?}"
+    );
+    assert_eq!(repo.show(&id)["status"], "dead");
+}

@@ -224,10 +224,14 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
         let agent = format!("{}/{}", self.options.runner, self.started + 1);
         let actor = self.actor(&agent);
         match self.loom.claim(task.as_str(), &ClaimOptions::default(), &actor) {
-            Ok(held) => self.begin(held, agent),
+            Ok(held) => self.begin(held, agent).map(|_| ()),
             Err(err) if err.is_conflict() => Ok(()),
             Err(Error::Claimed { .. } | Error::NotReady { .. } | Error::AwaitingMerge { .. }) => Ok(()),
-            Err(err) => Err(err),
+            // It is released: the next look for ready work finds it.
+            Err(err) => {
+                self.warn(format!("could not claim {task} again for a fresh session: {err}"));
+                Ok(())
+            }
         }
     }
 }

@@ -59,6 +59,13 @@ pub(super) struct Live {
     pub(super) last_line: Option<String>,
 }
 
+/// Why a session did not start (see [`Runner::begin`]).
+enum NotStarted {
+    Task(Error),
+    Record(Error),
+    Agent(Error),
+}
+
 /// The runner's state across the loop.
 pub(super) struct Runner<'a, F: FnMut(RunEvent)> {
     pub(super) loom: &'a Loom,
@@ -202,52 +209,87 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
         }
     }
 
-    /// Start sessions until the job count is reached or nothing is ready.
+    /// Start sessions until the job count is reached or nothing is ready. A claim that cannot
+    /// be made now (a remote out of reach) waits for the next tick.
     fn fill(&mut self) -> Result<()> {
         while self.live.len() < self.options.jobs {
             let agent = format!("{}/{}", self.options.runner, self.started + 1);
             let actor = self.actor(&agent);
-            let held = self
+            let held = match self
                 .loom
-                .claim_next(&NextFilter::default(), &ClaimOptions::default(), &actor)?;
-            let Some(held) = held else { break };
-            self.begin(held, agent)?;
+                .claim_next(&NextFilter::default(), &ClaimOptions::default(), &actor)
+            {
+                Ok(Some(held)) => held,
+                Ok(None) => break,
+                Err(err) => {
+                    self.warn(format!("claiming the next task: {err}"));
+                    break;
+                }
+            };
+            if !self.begin(held, agent)? {
+                break;
+            }
         }
         Ok(())
     }
 
-    /// Start a session on a task just claimed as `agent`. A failure to start gives the claim
-    /// back; an agent program that cannot be started ends the run (every task would fail).
-    pub(super) fn begin(&mut self, held: Held, agent: String) -> Result<()> {
+    /// Start a session on a task just claimed as `agent`; whether it started. A task that
+    /// cannot start here (its worktree or signal) fails through the retry rules; a session
+    /// that cannot be recorded gives the claim back; an agent program that cannot be started
+    /// gives the claim back and ends the run (every task would fail alike).
+    pub(super) fn begin(&mut self, held: Held, agent: String) -> Result<bool> {
         self.started += 1;
         let token = held.claim.token.clone();
         let credentials = Credentials {
             token: Some(&token),
             force: false,
         };
+        let id = held.task.id.clone();
+        let actor = self.actor(&agent);
         match self.prepare_and_spawn(&held, &agent) {
             Ok(live) => {
                 self.live.push(live);
-                Ok(())
+                Ok(true)
             }
-            Err(err) => {
-                let actor = self.actor(&agent);
-                if let Err(release) = self.loom.release(held.task.id.as_str(), credentials, &actor) {
-                    self.warn(format!("could not give back {}: {release}", held.task.id));
+            Err(NotStarted::Task(err)) => {
+                let why = format!("no session could start: {err}");
+                match self.loom.fail(id.as_str(), credentials, &why, &actor) {
+                    Ok(outcome) => (self.events)(RunEvent::Failed {
+                        session: String::new(),
+                        task: id,
+                        reason: why,
+                        dead: outcome.task.status() == crate::model::Status::Dead,
+                    }),
+                    Err(fail) => self.warn(format!("could not fail {id} ({why}): {fail}")),
+                }
+                Ok(false)
+            }
+            Err(NotStarted::Record(err)) => {
+                self.warn(format!("could not record a session on {id}: {err}"));
+                if let Err(release) = self.loom.release(id.as_str(), credentials, &actor) {
+                    self.warn(format!("could not give back {id}: {release}"));
+                }
+                Ok(false)
+            }
+            Err(NotStarted::Agent(err)) => {
+                if let Err(release) = self.loom.release(id.as_str(), credentials, &actor) {
+                    self.warn(format!("could not give back {id}: {release}"));
                 }
                 Err(err)
             }
         }
     }
 
-    fn prepare_and_spawn(&mut self, held: &Held, agent: &str) -> Result<Live> {
+    fn prepare_and_spawn(&mut self, held: &Held, agent: &str) -> Result<Live, NotStarted> {
         let loom = self.loom;
         let id = held.task.id.clone();
         let token = held.claim.token.clone();
-        self.end_lost_sessions(&id, &token, agent)?;
+        self.end_lost_sessions(&id, &token, agent).map_err(NotStarted::Record)?;
         let actor = self.actor(agent);
-        let worktree = loom.worktree_add(id.as_str(), None, &actor)?;
-        let (task, signal) = loom.signal(id.as_str(), Some(token.clone()))?;
+        let worktree = loom.worktree_add(id.as_str(), None, &actor).map_err(NotStarted::Task)?;
+        let (task, signal) = loom
+            .signal(id.as_str(), Some(token.clone()))
+            .map_err(NotStarted::Task)?;
         let new = NewSession {
             task: id.clone(),
             agent: agent.to_owned(),
@@ -259,7 +301,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             worktree: worktree.path.clone(),
             log: None,
         };
-        let session = loom.session_begin(&new, &actor)?;
+        let session = loom.session_begin(&new, &actor).map_err(NotStarted::Record)?;
         let session_id = session.id.as_str().to_owned();
         let files = SessionFiles::beside(PathBuf::from(&session.log), &session_id);
         let contract = Contract {
@@ -278,10 +320,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
                     summary: Some(format!("could not start the agent: {err}")),
                 };
                 let _ = loom.session_end(&session_id, &end, &self.actor(agent));
-                return Err(Error::Invalid(format!(
+                return Err(NotStarted::Agent(Error::Invalid(format!(
                     "could not start the agent `{}`: {err}",
                     self.options.agent.display()
-                )));
+                ))));
             }
         };
         let pid = process.id();
