@@ -81,8 +81,43 @@ fn json(env: &TestEnv, dir: &Path, args: &[&str]) -> Value {
     ok(env, dir, args).json()
 }
 
+/// A `git loom run` process of the test: killed (by its own process id) if the test ends
+/// without waiting for it, so that a failed assertion leaves no runner behind.
+struct Runner {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Runner {
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the runner was not waited for yet").id()
+    }
+
+    /// Wait for the runner (bounded by [`RUN_TIMEOUT`]).
+    fn wait(mut self) -> Run {
+        let child = self.child.take().expect("the runner is waited for once");
+        finish(self.what.clone(), child, RUN_TIMEOUT)
+    }
+
+    /// kill -9 of the runner, and what it printed until then.
+    fn kill(mut self) -> Run {
+        let mut child = self.child.take().expect("the runner is killed once");
+        child.kill().unwrap();
+        finish(self.what.clone(), child, RUN_TIMEOUT)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `git loom run` started in `dir` as runner `name`, its agents reporting to `marks`.
-fn start_runner(env: &TestEnv, dir: &Path, name: &str, actions: &Path, marks: &Path, extra: &[&str]) -> Child {
+fn start_runner(env: &TestEnv, dir: &Path, name: &str, actions: &Path, marks: &Path, extra: &[&str]) -> Runner {
     let mut command = env.command(BIN, dir);
     command
         .args(["run", "--name", name, "--agent", &agent_command(actions)])
@@ -90,7 +125,10 @@ fn start_runner(env: &TestEnv, dir: &Path, name: &str, actions: &Path, marks: &P
         .args(extra)
         .env("GIT_LOOM", BIN)
         .env("LOOM_MARKS", marks);
-    command.spawn().expect("git loom run starts")
+    Runner {
+        child: Some(command.spawn().expect("git loom run starts")),
+        what: format!("git loom run --name {name}"),
+    }
 }
 
 /// The sessions the scripted agent recorded: (stage, attempt, agent name `<runner>/<n>`, pid).
@@ -114,13 +152,17 @@ fn sessions_of(marks: &Path, stage: &str) -> usize {
     sessions(marks).iter().filter(|s| s.0 == stage).count()
 }
 
-/// Wait (bounded) until `done` holds.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+/// Wait (bounded) until `done` holds while `runner` runs; on a timeout the runner is killed and
+/// what it printed is part of the failure.
+fn wait_until(runner: Runner, what: &str, mut done: impl FnMut() -> bool) -> Runner {
     let deadline = Instant::now() + WAIT_TIMEOUT;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what}:\n{}", runner.kill());
+        }
         thread::sleep(Duration::from_millis(50));
     }
+    runner
 }
 
 /// Whether the process `pid` is a scripted agent still running.
@@ -277,8 +319,7 @@ stage_solo() {
 "#,
     )
     .unwrap();
-    let runner = start_runner(&env, &dir, "crashy", &actions, &marks, &["-j", "1"]);
-    let run = finish("git loom run".into(), runner, RUN_TIMEOUT);
+    let run = start_runner(&env, &dir, "crashy", &actions, &marks, &["-j", "1"]).wait();
     assert_eq!(run.code, 0, "{run}");
     let handoffs = json(&env, &dir, &["handoffs", "solo", "--all", "--json"]);
     assert!(
@@ -340,17 +381,15 @@ stage_default() {{
         ),
     )
     .unwrap();
-    let mut first = start_runner(&env, &dir, "first", &actions, &marks, &["-j", "2"]);
-    std::fs::write(&runner_pid, first.id().to_string()).unwrap();
-    wait_until("two of a..d running under the first runner", || {
+    let first = start_runner(&env, &dir, "first", &actions, &marks, &["-j", "2"]);
+    std::fs::write(&runner_pid, first.pid().to_string()).unwrap();
+    let first = wait_until(first, "two of a..d running under the first runner", || {
         sessions(&marks).iter().filter(|s| s.0 != "early").count() >= 2
     });
-    first.kill().unwrap();
-    let _ = first.wait();
+    let killed = first.kill();
     let before = sessions(&marks);
-    assert_eq!(sessions_of(&marks, "early"), 1);
-    let second = start_runner(&env, &dir, "second", &actions, &marks, &["-j", "2"]);
-    let run = finish("the second git loom run".into(), second, RUN_TIMEOUT);
+    assert_eq!(sessions_of(&marks, "early"), 1, "{killed}");
+    let run = start_runner(&env, &dir, "second", &actions, &marks, &["-j", "2"]).wait();
     assert_eq!(run.code, 0, "{run}");
     assert_all_merged_once(&env, &dir, "main");
     assert_eq!(
@@ -399,8 +438,8 @@ fn two_runners_in_two_clones_share_one_plan() {
     std::fs::write(&actions, format!("{WORK}\nstage_default() {{ sleep 0.5; work; }}\n")).unwrap();
     let first = start_runner(env, &one.dir, "one", &actions, &marks, &["-j", "2"]);
     let second = start_runner(env, &two.dir, "two", &actions, &marks, &["-j", "2"]);
-    let first = thread::spawn(move || finish("git loom run in one".into(), first, RUN_TIMEOUT));
-    let run = finish("git loom run in two".into(), second, RUN_TIMEOUT);
+    let first = thread::spawn(move || first.wait());
+    let run = second.wait();
     assert_eq!(run.code, 0, "{run}");
     let run = first.join().unwrap();
     assert_eq!(run.code, 0, "{run}");
@@ -444,14 +483,14 @@ stage_default() {
     )
     .unwrap();
     let runner = start_runner(&env, &dir, "interrupted", &actions, &marks, &["-j", "2"]);
-    wait_until("both sessions running", || sessions(&marks).len() >= 2);
+    let runner = wait_until(runner, "both sessions running", || sessions(&marks).len() >= 2);
     let kill = Command::new("kill")
-        .args(["-INT", &runner.id().to_string()])
+        .args(["-INT", &runner.pid().to_string()])
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(kill.success());
-    let run = finish("git loom run, interrupted".into(), runner, RUN_TIMEOUT);
+    let run = runner.wait();
     assert_eq!(run.code, 130, "{run}");
     no_claims(&env, &dir);
     for stage in ["p", "q"] {

@@ -95,7 +95,12 @@ impl Loom {
             summary: None,
         };
         let merger = match (options.merge, merge_loom) {
-            (true, Some(loom)) => Some(Merger::start(loom, options.runner.clone(), &options.host, clock.clone())),
+            (true, Some(loom)) => Some(Merger::start(
+                loom,
+                options.runner.clone(),
+                &options.host,
+                clock.clone(),
+            )),
             _ => None,
         };
         let result = runner.run(control, merger.as_ref());
