@@ -397,10 +397,16 @@ stage_default() {{
         1,
         "early, merged before the kill, is not run again"
     );
-    for (stage, _, agent, _) in &before {
-        if stage != "early" {
-            assert!(agent.starts_with("first/"), "{before:?}");
-        }
+    // What the killed runner's sessions left uncommitted was handed off and resumed, not redone.
+    for (stage, _, agent, _) in before.iter().filter(|s| s.0 != "early") {
+        assert!(agent.starts_with("first/"), "{before:?}");
+        let landed = env.git(&dir, &["show", &format!("main:work/{stage}.txt")]);
+        assert_eq!(landed, format!("{stage} by {agent}\n"), "{stage} resumed from the lost session's work");
+        let handoffs = json(&env, &dir, &["handoffs", stage, "--all", "--json"]);
+        assert!(
+            handoffs.to_string().contains(&format!("work/{stage}.txt")),
+            "the lost session of {stage} was handed off with its uncommitted work named: {handoffs}"
+        );
     }
     for stage in ["a", "b", "c", "d"] {
         assert_eq!(
