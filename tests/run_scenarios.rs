@@ -401,7 +401,11 @@ stage_default() {{
     for (stage, _, agent, _) in before.iter().filter(|s| s.0 != "early") {
         assert!(agent.starts_with("first/"), "{before:?}");
         let landed = env.git(&dir, &["show", &format!("main:work/{stage}.txt")]);
-        assert_eq!(landed, format!("{stage} by {agent}\n"), "{stage} resumed from the lost session's work");
+        assert_eq!(
+            landed,
+            format!("{stage} by {agent}\n"),
+            "{stage} resumed from the lost session's work"
+        );
         let handoffs = json(&env, &dir, &["handoffs", stage, "--all", "--json"]);
         assert!(
             handoffs.to_string().contains(&format!("work/{stage}.txt")),
