@@ -278,7 +278,7 @@ fn finish_task(site: &Site<'_>, title: &str) -> String {
 }
 
 // Guards: two merge engines in two clones serving the same queue at once (one lands work the
-// other is testing), or both refused.
+// other is testing), both refused, or an engine refused on a stale local copy of the lease.
 #[test]
 fn two_clones_racing_for_the_merge_lease_one_serves() {
     let hub = Hub::with_origin();
@@ -344,6 +344,32 @@ fn two_clones_racing_for_the_merge_lease_one_serves() {
     let lease = hub.bare_git("origin", &["cat-file", "-p", "refs/loom/leases/merge:lease.json"]);
     let lease: Value = serde_json::from_str(&lease).unwrap();
     assert!(lease["holder"].as_str().unwrap().starts_with("engine-"), "{lease}");
+
+    // A clone whose own copy says the lease is held (by an engine the remote never saw) asks
+    // the remote, where it is free, and takes it there.
+    finish_task(&agents, "more work");
+    let later = Site {
+        env: &hub.env,
+        dir: hub.env.root().join("two"),
+    };
+    later.ok(&["remote", "origin"]);
+    later.ok(&["sync"]);
+    let far = (hub.env.now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let ghost = json!({"schema": 1, "holder": "ghost", "acquired": far, "expires": far});
+    let bytes = serde_json::to_vec(&ghost).unwrap();
+    let blob = git_stdin(&hub.env, &later.dir, &["hash-object", "-w", "--stdin"], &bytes);
+    let tree = git_stdin(
+        &hub.env,
+        &later.dir,
+        &["mktree"],
+        format!("100644 blob {blob}\tlease.json\n").as_bytes(),
+    );
+    let commit = later.git(&["commit-tree", &tree, "-m", "ghost"]).trim().to_owned();
+    later.git(&["update-ref", "refs/loom/leases/merge", &commit]);
+    later.ok(&["--agent", "engine-late", "merge"]);
+    let lease = hub.bare_git("origin", &["cat-file", "-p", "refs/loom/leases/merge:lease.json"]);
+    let lease: Value = serde_json::from_str(&lease).unwrap();
+    assert!(lease["holder"].as_str().unwrap().starts_with("engine-late"), "{lease}");
 }
 
 // Guards: `status` and `show` keeping quiet about the agents at work on the graph.

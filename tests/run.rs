@@ -225,3 +225,100 @@ fn run_without_an_agent_is_a_usage_error() {
     assert!(run.stderr.contains("--agent"), "{run}");
     assert!(repo.all_refs().lines().all(|line| !line.contains("refs/loom/claims/")));
 }
+
+/// An agent that, on its first attempt, notes its session id in `session.txt` beside the
+/// script and then waits (far longer than any test); on later attempts it commits and exits.
+fn stalling_agent(repo: &Repo) -> PathBuf {
+    let note = repo.env.root().join("session.txt");
+    agent(
+        repo,
+        "stall.sh",
+        &format!(
+            r#"
+if [ "$LOOM_ATTEMPT" = 1 ]; then
+  echo "$LOOM_SESSION" > '{note}'
+  sleep 60
+  exit 0
+fi
+echo later > later.txt && git add later.txt && git commit -q -m "the later attempt"
+"#,
+            note = note.display()
+        ),
+    )
+}
+
+// Guards: an agent that hangs holding its claim forever — the session timeout must kill its
+// group and fail the task through the retry rules.
+#[test]
+fn a_session_past_its_timeout_is_killed_handed_off_and_retried() {
+    let repo = Repo::new();
+    quick_retries(&repo);
+    let id = repo.create("slow work", &[]);
+    let script = stalling_agent(&repo);
+    let (events, code) = run_json(&repo, &script, &["--session-timeout", "1", "--grace", "1"]);
+    assert_eq!(code, 0, "{events:#?}");
+    let ended = of_kind(&events, "ended");
+    assert_eq!(ended[0]["reason"], "timeout", "{events:#?}");
+    let failed = of_kind(&events, "failed");
+    assert_eq!(failed[0]["reason"], "the agent ran past the session timeout of 1s");
+    assert_eq!(repo.show(&id)["retries"], 1);
+    assert!(
+        repo.loom(&["handoffs", &id, "--all"])
+            .stdout
+            .contains("session timeout")
+    );
+}
+
+// Guards: `sessions kill` on a running session being ignored by the runner that owns it.
+#[test]
+fn a_kill_request_ends_the_session_and_fails_the_task() {
+    let repo = Repo::new();
+    quick_retries(&repo);
+    let id = repo.create("to be killed", &[]);
+    let script = stalling_agent(&repo);
+    let note = repo.env.root().join("session.txt");
+    let runner = repo
+        .env
+        .command(BIN, &repo.dir)
+        .args([
+            "--json",
+            "--agent",
+            script.to_str().unwrap(),
+            "run",
+            "--name",
+            "r",
+            "--grace",
+            "1",
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let session = loop {
+        if let Ok(text) = std::fs::read_to_string(&note)
+            && !text.trim().is_empty()
+        {
+            break text.trim().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "the agent never started");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let kill = repo.loom(&["sessions", "kill", &session]);
+    assert_eq!(kill.code, 0, "{kill}");
+    let run = crate::common::finish("git loom run".into(), runner, crate::common::PROCESS_TIMEOUT);
+    assert_eq!(run.code, 0, "{run}");
+    let events: Vec<Value> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let ended = of_kind(&events, "ended");
+    assert_eq!(ended[0]["session"], session.as_str());
+    assert_eq!(ended[0]["reason"], "killed", "{events:#?}");
+    assert_eq!(
+        of_kind(&events, "failed")[0]["reason"],
+        "the session was killed on request"
+    );
+    let task = repo.show(&id);
+    assert_eq!(task["status"], "done");
+    assert_eq!(task["retries"], 1);
+}

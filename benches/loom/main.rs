@@ -25,7 +25,8 @@
 //! - `LOOM_BENCH_SIZES=1000,10000` — the sizes to measure (default `1000,10000,100000`);
 //! - `LOOM_BENCH_SEED=42` — the seed of the graph generator;
 //! - `LOOM_BENCH_NO_DOC=1` — print only, leave `doc/benchmarks.md` alone;
-//! - `LOOM_BENCH_ONLY=merge` — run only the merge section (about two minutes, no fixtures).
+//! - `LOOM_BENCH_ONLY=merge` — run only the merge section (about two minutes, no fixtures);
+//! - `LOOM_BENCH_ONLY=run` — run only `git loom run` on trivial tasks (see `run.rs`).
 //!
 //! Work copies live in `target/bench-repos/work-<pid>` and are removed at the end. Generating
 //! the fixtures takes about two and a half minutes (two for 100,000 tasks) and is done once; a
@@ -180,6 +181,7 @@ mod candidate;
 mod generate;
 mod merge;
 mod remote;
+mod run;
 mod scenarios;
 
 use candidate::*;
@@ -306,7 +308,20 @@ fn main() {
             finish(root, &out, write_doc);
             return;
         }
-        Some(other) => panic!("LOOM_BENCH_ONLY={other:?}: the one section that runs alone is `merge`"),
+        Some("run") => {
+            eprintln!("git-loom bench, run section only: git {git_version}, {uname}, {cores} cores");
+            let mut out = String::new();
+            let _ = writeln!(
+                out,
+                "## {date} — git loom run (`LOOM_BENCH_ONLY=run cargo bench --bench loom`)"
+            );
+            let _ = writeln!(out);
+            out.push_str(&run::run_section(&work, &machine));
+            std::fs::remove_dir_all(&work).ok();
+            finish(root, &out, write_doc);
+            return;
+        }
+        Some(other) => panic!("LOOM_BENCH_ONLY={other:?}: the sections that run alone are `merge` and `run`"),
     }
     eprintln!("git-loom bench: sizes {sizes:?}, seed {seed}, git {git_version}, {uname}, {cores} cores");
 

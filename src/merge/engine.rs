@@ -44,7 +44,8 @@ pub struct RunOptions {
     /// passed lands on the remote first, with a lease on the tip it was built from.
     pub remote: Option<String>,
     /// The name this run holds the merge lease under (unique to the run: two runs under one
-    /// name would both think they hold it); `None`: the acting agent's name.
+    /// name would both think they hold it); `None`: the acting agent's name with this
+    /// process's id.
     pub holder: Option<String>,
 }
 
@@ -131,7 +132,10 @@ impl Loom {
             // Nothing to serve: no lease to take, and no write to publish.
             return Ok(report);
         }
-        let holder = options.holder.clone().unwrap_or_else(|| actor.agent.clone());
+        let holder = options
+            .holder
+            .clone()
+            .unwrap_or_else(|| format!("{} (process {})", actor.agent, std::process::id()));
         self.holding_merge_lease(&holder, actor, |lost| {
             self.serve_queue(options, actor, open, report, lost, &mut events)
         })

@@ -33,8 +33,20 @@ impl Loom {
     }
 
     /// Take the merge lease for `holder` for `ttl`, or renew it when `holder` has it. Returns
-    /// `false`, writing nothing, when someone else holds a lease that has not run out.
+    /// `false`, writing nothing, when someone else holds a lease that has not run out. With a
+    /// coordination remote, a lease this clone sees held is looked up on the remote first: it
+    /// may have been released or taken over there since the last fetch.
     pub fn merge_lease_acquire(&self, holder: &str, ttl: Duration, actor: &Actor) -> Result<bool> {
+        if self.try_acquire_lease(holder, ttl, actor)? {
+            return Ok(true);
+        }
+        match self.refresh(Duration::ZERO, actor)? {
+            true => self.try_acquire_lease(holder, ttl, actor),
+            false => Ok(false),
+        }
+    }
+
+    fn try_acquire_lease(&self, holder: &str, ttl: Duration, actor: &Actor) -> Result<bool> {
         let ttl = signed(ttl)?;
         with_retries(|| {
             let Some((lease, tip)) = self.read_lease()? else {

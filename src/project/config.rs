@@ -96,6 +96,10 @@ fn entries(text: &str) -> Vec<SettingEntry> {
         .collect();
     for (section, body) in &table {
         let Some(body) = body.as_table() else { continue };
+        if section == "agents" {
+            list.extend(preset_entries(body));
+            continue;
+        }
         for (name, value) in body {
             let key = format!("{section}.{name}");
             if !defaults.iter().any(|(known, _)| *known == key) {
@@ -129,6 +133,10 @@ fn unknown_key(key: &str) -> Error {
 
 /// Set `key` to `value` (`None`: remove it from the file, back to its default).
 pub fn config_set(store: &Store, key: &str, value: Option<&str>, actor: &Actor) -> Result<ConfigChange> {
+    if let Some(field) = preset_field(key)? {
+        let typed = value.map(|text| preset_value(key, field, text)).transpose()?;
+        return with_retries(|| set_once(store, key, typed.as_ref(), actor));
+    }
     let default = defaults()
         .into_iter()
         .find(|(known, _)| known == key)
@@ -149,6 +157,99 @@ fn typed_value(key: &str, text: &str, default: &toml::Value) -> Result<toml_edit
     })
 }
 
+/// The fields a preset (`[agents.NAME]`) may set with `config`.
+const PRESET_FIELDS: &[&str] = &["command", "timeout_secs"];
+
+/// The field `key` sets when it is `agents.NAME.FIELD` (`None` for any other key); a malformed
+/// one is refused naming what is allowed.
+fn preset_field(key: &str) -> Result<Option<&str>> {
+    let Some(rest) = key.strip_prefix("agents.") else {
+        return Ok(None);
+    };
+    let (name, field) = rest.rsplit_once('.').unwrap_or((rest, ""));
+    let name_ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !name_ok || !PRESET_FIELDS.contains(&field) {
+        return Err(Error::Invalid(format!(
+            "unknown setting {key:?}; an agent preset is set as agents.NAME.command or \
+             agents.NAME.timeout_secs (NAME of letters, digits, `-` and `_`)"
+        )));
+    }
+    Ok(Some(field))
+}
+
+/// `text` as the value of preset field `field`: `command` takes a TOML array of strings
+/// (`["aider", "--message-file", "{signal}"]`), `timeout_secs` a whole number.
+fn preset_value(key: &str, field: &str, text: &str) -> Result<toml_edit::Value> {
+    let wrong = |kind: &str| Error::Invalid(format!("{key} takes {kind}, not {text:?}"));
+    if field == "timeout_secs" {
+        return Ok(text.trim().parse::<i64>().map_err(|_| wrong("a whole number"))?.into());
+    }
+    let kind = "a TOML array of strings, the program first, e.g. [\"aider\", \"--message-file\", \"{signal}\"]";
+    let document: DocumentMut = format!("value = {text}").parse().map_err(|_| wrong(kind))?;
+    let value = document
+        .get("value")
+        .and_then(|item| item.as_value())
+        .cloned()
+        .ok_or_else(|| wrong(kind))?;
+    let words = value.as_array().ok_or_else(|| wrong(kind))?;
+    if words.is_empty() || words.iter().any(|word| word.as_str().is_none()) {
+        return Err(wrong(kind));
+    }
+    let mut value = value;
+    value.decor_mut().clear();
+    Ok(value)
+}
+
+/// The table at the dotted `path` of `root`, made when missing (`agents` itself implicit, so
+/// the file shows `[agents.NAME]` alone).
+fn table_at<'d>(root: &'d mut toml_edit::Table, path: &str) -> Result<&'d mut dyn toml_edit::TableLike> {
+    let mut table: &mut dyn toml_edit::TableLike = root;
+    let parts: Vec<&str> = path.split('.').collect();
+    for (depth, part) in parts.iter().enumerate() {
+        if table.get(part).is_none() {
+            let mut new = toml_edit::Table::new();
+            new.set_implicit(depth + 1 < parts.len());
+            table.insert(part, toml_edit::Item::Table(new));
+        }
+        table = table
+            .get_mut(part)
+            .and_then(|item| item.as_table_like_mut())
+            .ok_or_else(|| Error::Invalid(format!("loom.toml: `{part}` is not a table")))?;
+    }
+    Ok(table)
+}
+
+/// Remove `name` from the table at `path` of `table`; whether that table is empty after.
+fn remove_at(table: &mut dyn toml_edit::TableLike, path: &[&str], name: &str) -> bool {
+    match path.split_first() {
+        None => {
+            table.remove(name);
+            table.is_empty()
+        }
+        Some((first, rest)) => match table.get_mut(first).and_then(|item| item.as_table_like_mut()) {
+            Some(inner) => remove_at(inner, rest, name),
+            None => false,
+        },
+    }
+}
+
+/// The presets of an `[agents]` table, one entry per field.
+fn preset_entries(agents: &toml::Table) -> Vec<SettingEntry> {
+    let mut list = Vec::new();
+    for (name, preset) in agents {
+        let Some(preset) = preset.as_table() else { continue };
+        for (field, value) in preset {
+            list.push(SettingEntry {
+                key: format!("agents.{name}.{field}"),
+                value: json_of(value),
+                is_default: false,
+                known: PRESET_FIELDS.contains(&field.as_str()) || field == "env",
+            });
+        }
+    }
+    list
+}
+
 fn set_once(store: &Store, key: &str, value: Option<&toml_edit::Value>, actor: &Actor) -> Result<ConfigChange> {
     let raw: RawMeta = read_raw_meta(store)?.ok_or(Error::NotInitialized)?;
     let mut document: DocumentMut = raw.settings_text.parse().map_err(|err| Error::Settings {
@@ -156,16 +257,11 @@ fn set_once(store: &Store, key: &str, value: Option<&toml_edit::Value>, actor: &
         source: crate::model::meta::SettingsError::Edit(format!("{err}")),
     })?;
     let (section, name) = key
-        .split_once('.')
-        .expect("known keys are `section.key` because defaults() builds them so");
+        .rsplit_once('.')
+        .expect("known keys are `section.key` or `agents.NAME.key` because only those are let through");
     match value {
         Some(value) => {
-            if !document.contains_table(section) {
-                document.insert(section, toml_edit::Item::Table(toml_edit::Table::new()));
-            }
-            let table = document[section]
-                .as_table_like_mut()
-                .ok_or_else(|| Error::Invalid(format!("loom.toml: `{section}` is not a table")))?;
+            let table = table_at(document.as_table_mut(), section)?;
             match table.get_mut(name).and_then(|item| item.as_value_mut()) {
                 // Keep the comment that decorates the old value.
                 Some(old) => {
@@ -179,8 +275,14 @@ fn set_once(store: &Store, key: &str, value: Option<&toml_edit::Value>, actor: &
             }
         }
         None => {
-            if let Some(table) = document.get_mut(section).and_then(|item| item.as_table_like_mut()) {
-                table.remove(name);
+            let path: Vec<&str> = section.split('.').collect();
+            let emptied = remove_at(document.as_table_mut(), &path, name);
+            // A preset left with no field at all goes with its last one.
+            if path.len() == 2
+                && emptied
+                && let Some(agents) = document.get_mut(path[0]).and_then(|item| item.as_table_like_mut())
+            {
+                agents.remove(path[1]);
             }
         }
     }
@@ -189,7 +291,13 @@ fn set_once(store: &Store, key: &str, value: Option<&toml_edit::Value>, actor: &
         entries(text)
             .into_iter()
             .find(|entry| entry.key == key)
-            .expect("a known key is always listed because entries() lists every default")
+            .unwrap_or(SettingEntry {
+                // Only a preset's field, unset, is listed nowhere: it has no default.
+                key: key.to_owned(),
+                value: Value::Null,
+                is_default: true,
+                known: true,
+            })
     };
     if text == raw.settings_text {
         return Ok(ConfigChange {
@@ -274,5 +382,37 @@ mod tests {
         assert!(check_edit("claims.ttl_secs", "", broke_other).is_err());
         assert!(check_edit("claims.ttl_secs", "", "[claims]\nttl_secs = 0\n").is_err());
         assert!(check_edit("tasks.default_priority", "", "[tasks]\ndefault_priority = \"p9\"\n").is_err());
+    }
+
+    // Guards: agent presets (`[agents.NAME]`) being unreachable through `config`, or a
+    // malformed command slipping into the settings.
+    #[test]
+    fn presets_are_set_field_by_field_and_checked() {
+        assert_eq!(preset_field("agents.aider.command").unwrap(), Some("command"));
+        assert_eq!(preset_field("claims.ttl_secs").unwrap(), None);
+        for bad in [
+            "agents.aider",
+            "agents..command",
+            "agents.a b.command",
+            "agents.aider.env",
+        ] {
+            assert!(preset_field(bad).is_err(), "{bad}");
+        }
+        let value = preset_value("agents.a.command", "command", r#"["aider", "--file", "{signal}"]"#).unwrap();
+        assert_eq!(value.to_string(), r#"["aider", "--file", "{signal}"]"#);
+        for bad in ["aider", "[]", "[1, 2]", "[\"a\""] {
+            assert!(preset_value("agents.a.command", "command", bad).is_err(), "{bad}");
+        }
+        let mut document: DocumentMut = "[claims]\nttl_secs = 60\n".parse().unwrap();
+        table_at(document.as_table_mut(), "agents.aider")
+            .unwrap()
+            .insert("command", toml_edit::Item::Value(value));
+        let text = document.to_string();
+        assert!(text.contains("[agents.aider]\ncommand = "), "{text}");
+        assert!(!text.contains("[agents]\n"), "the parent table stays implicit: {text}");
+        let listed = entries(&text);
+        let entry = listed.iter().find(|entry| entry.key == "agents.aider.command").unwrap();
+        assert!(entry.known && !entry.is_default);
+        assert!(remove_at(document.as_table_mut(), &["agents", "aider"], "command"));
     }
 }

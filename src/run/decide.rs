@@ -110,8 +110,6 @@ pub struct Standing {
     pub finished: usize,
     /// Done tasks whose work is not on the target yet.
     pub unmerged: usize,
-    /// Tasks of any other kind still open (pending, not ready).
-    pub waiting: usize,
 }
 
 /// How a run that waits for completion stands.
@@ -131,7 +129,7 @@ pub fn completion(standing: &Standing, merging: bool) -> Completion {
     if moving > 0 {
         return Completion::Working;
     }
-    let unfinished = standing.dead + standing.blocked + standing.waiting + if merging { standing.unmerged } else { 0 };
+    let unfinished = standing.dead + standing.blocked + if merging { standing.unmerged } else { 0 };
     match unfinished {
         0 => Completion::AllDone,
         _ => Completion::Stuck,

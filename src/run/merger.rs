@@ -2,7 +2,8 @@
 //! has open requests, so the runner's heartbeats go on while candidates are tested. The engine
 //! takes the repository's merge lease (`merge_run` does), so with a coordination remote one
 //! engine serves the queue whichever runner it is in; a runner that finds the lease held
-//! leaves the queue to its holder and looks again later.
+//! leaves the queue to its holder and looks again later. With a coordination remote, passing
+//! candidates land on the remote's target first (as `merge --ci` does).
 //!
 //! Guarantees: the thread never outlives the run ([`Merger::stop`] joins it after the round
 //! under way), and every decision it makes reaches the run's events, in order.
@@ -70,8 +71,11 @@ fn serve(loom: &Loom, agent: &str, holder: &str, clock: &Clock, stop: &AtomicBoo
                 agent: agent.to_owned(),
                 now: clock(),
             };
+            // With a coordination remote the work lands there first (as `merge --ci` does),
+            // so runners in other clones build on it, and the local target follows.
             let options = crate::merge::RunOptions {
                 holder: Some(holder.to_owned()),
+                remote: loom.store().publish_remote().map(str::to_owned),
                 ..crate::merge::RunOptions::default()
             };
             let ran = loom.merge_run(&options, &actor, |event| {

@@ -144,7 +144,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
                     self.ask_to_stop(index, Stop::Interrupted, grace);
                 }
             }
-            self.supervise()?;
+            // A slot that came free is filled at once rather than at the next tick.
+            if self.supervise()? {
+                next_sweep = Instant::now();
+            }
             if let Some(merger) = merger {
                 for event in merger.drain() {
                     (self.events)(event);
@@ -172,6 +175,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
     }
 
     fn warn(&mut self, message: String) {
+        tracing::debug!("warning: {message}");
         (self.events)(RunEvent::Warning { message });
     }
 
@@ -270,6 +274,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             }
         };
         let pid = process.id();
+        tracing::debug!(session = %session_id, task = %id, agent, pid, "agent started");
         if let Err(err) = loom.session_started(&session_id, pid, &self.actor(agent)) {
             self.warn(format!("session {session_id}: could not record process {pid}: {err}"));
         }
@@ -409,19 +414,21 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
         (self.events)(RunEvent::Stopping { session, why });
     }
 
-    /// Look at every running session once.
-    fn supervise(&mut self) -> Result<()> {
+    /// Look at every running session once; whether any ended.
+    fn supervise(&mut self) -> Result<bool> {
         let mut index = 0;
+        let mut ended = false;
         while index < self.live.len() {
             match self.look_at(index)? {
                 Some(exit) => {
                     let live = self.live.swap_remove(index);
                     self.finish(live, exit)?;
+                    ended = true;
                 }
                 None => index += 1,
             }
         }
-        Ok(())
+        Ok(ended)
     }
 
     /// One look at session `index`: `Some` once its agent has exited.
@@ -518,6 +525,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             token: Some(&live.token),
             force: false,
         };
+        tracing::trace!(session = %live.id, commits, "heartbeat");
         let renewed = self
             .loom
             .heartbeat(live.task.as_str(), credentials, progress.clone(), None, &actor);
@@ -564,6 +572,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             .session(&id)
             .is_ok_and(|record| record.kill_requested.is_some());
         let (reason, next) = decide::judge(exit, stop.map(|(why, _)| why), files.refresh.exists(), kill_requested);
+        tracing::debug!(session = %id, task = %task, ?exit, %reason, ?next, "agent ended");
         let _ = std::fs::remove_file(&files.refresh);
         let actor = self.actor(&agent);
         let credentials = Credentials {
