@@ -207,19 +207,37 @@ fn task_worktrees(env: &TestEnv, dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every task of the plan is done with its work merged, and `branch` of `dir` has exactly one
-/// merge of each task's branch.
+/// Every task of the plan is done with its work merged, `branch` of `dir` has exactly one
+/// merge of each task's branch, and each of those comes after its dependencies' (the work
+/// landed in dependency order).
 fn assert_all_merged_once(env: &TestEnv, dir: &Path, branch: &str) {
     let tasks = json(env, dir, &["list", "--all", "--json"]);
     let tasks = tasks.as_array().expect("list --json is an array");
     assert!(!tasks.is_empty());
-    let log = env.git(dir, &["log", "--first-parent", "--format=%s", branch]);
+    // Oldest first, so that a position is the order of landing.
+    let log = env.git(dir, &["log", "--first-parent", "--reverse", "--format=%s", branch]);
+    let landed_at = |id: &str| -> usize {
+        let at: Vec<usize> = log
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(&format!("loom/{id} ")))
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(at.len(), 1, "{id} is merged into {branch} exactly once:\n{log}");
+        at[0]
+    };
     for task in tasks {
         let id = task["id"].as_str().unwrap();
         assert_eq!(task["status"], "done", "{task}");
         assert!(task["merged"].is_object(), "merged: {task}");
-        let merges = log.lines().filter(|line| line.contains(&format!("loom/{id} "))).count();
-        assert_eq!(merges, 1, "{id} is merged into {branch} exactly once:\n{log}");
+        let at = landed_at(id);
+        for dep in task["deps"].as_array().unwrap() {
+            let dep = dep.as_str().unwrap();
+            assert!(
+                landed_at(dep) < at,
+                "{dep} landed before {id}, which depends on it:\n{log}"
+            );
+        }
     }
 }
 
