@@ -210,3 +210,32 @@ fn a_dropped_handle_kills_its_group() {
     drop(running);
     assert!(!alive(shell_pid.trim()), "{shell_pid} survived");
 }
+
+// Guards: a session's log missing one of the streams, or being overwritten instead of appended.
+#[test]
+fn a_log_file_gets_both_streams_appended() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("logs").join("one.log");
+    let mut spec = shell("echo out; echo err >&2");
+    spec.log = Some(log.clone());
+    let outcome = finish(&spec);
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Code(0)));
+    finish(&spec);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.lines().filter(|line| *line == "out").count(), 2, "{text}");
+    assert_eq!(text.lines().filter(|line| *line == "err").count(), 2, "{text}");
+    assert_eq!(outcome.stdout.text(), "out\n", "the tail is kept as before");
+}
+
+// Guards: the SIGTERM a stopping runner sends missing the agent's children.
+#[cfg(unix)]
+#[test]
+fn a_group_signal_reaches_the_whole_group() {
+    let mut running = Running::spawn(&shell("sleep 30 & sleep 30; wait")).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    running.signal_group(libc::SIGTERM);
+    let started = Instant::now();
+    let outcome = running.wait(Some(Duration::from_secs(10))).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5), "{outcome:?}");
+    assert_eq!(outcome.ending, Ending::Exited(Exit::Signal(libc::SIGTERM)));
+}

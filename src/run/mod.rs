@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod decide;
+mod ending;
 pub mod merger;
 pub mod options;
 pub mod preset;

@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
-use super::agent::{self, Contract, LeftBehind, SessionFiles};
-use super::decide::{self, Completion, Next, Standing, Stop};
+use super::agent::{self, Contract, SessionFiles};
+use super::decide::{self, Completion, Standing, Stop};
 use super::merger::Merger;
 use super::options::{Clock, Control, RunEnd, RunEvent, RunOptions, RunReport, Summary};
 use super::sessions::NewSession;
@@ -30,43 +30,42 @@ use crate::claims::{ClaimOptions, Credentials, Held, NextFilter};
 use crate::exec::{Exit, Running};
 use crate::loom::{Actor, Error, Loom, Result};
 use crate::model::agent_session::{EndReason, SessionEnd};
-use crate::model::{Status, TaskId, View};
-use crate::session::{DoneOptions, DoneOutcome, HandoffNote};
+use crate::model::{TaskId, View};
 
 /// How often a running session's record (kill requests) and handoffs are read.
 const RECORD_EVERY: Duration = Duration::from_secs(1);
 
 /// One running session.
-struct Live {
-    id: String,
-    agent: String,
-    task: TaskId,
-    token: String,
-    worktree: PathBuf,
-    branch: String,
-    files: SessionFiles,
-    process: Running,
-    started_at: Timestamp,
-    deadline: Option<(Instant, u64)>,
-    budget: Option<u8>,
+pub(super) struct Live {
+    pub(super) id: String,
+    pub(super) agent: String,
+    pub(super) task: TaskId,
+    pub(super) token: String,
+    pub(super) worktree: PathBuf,
+    pub(super) branch: String,
+    pub(super) files: SessionFiles,
+    pub(super) process: Running,
+    pub(super) started_at: Timestamp,
+    pub(super) deadline: Option<(Instant, u64)>,
+    pub(super) budget: Option<u8>,
     /// Why and since when the runner is stopping it, and when it kills it.
-    stop: Option<(Stop, Instant)>,
-    next_heartbeat: Instant,
-    next_record: Instant,
-    commits: Option<u32>,
-    last_line: Option<String>,
+    pub(super) stop: Option<(Stop, Instant)>,
+    pub(super) next_heartbeat: Instant,
+    pub(super) next_record: Instant,
+    pub(super) commits: Option<u32>,
+    pub(super) last_line: Option<String>,
 }
 
 /// The runner's state across the loop.
-struct Runner<'a, F: FnMut(RunEvent)> {
-    loom: &'a Loom,
-    options: &'a RunOptions,
-    clock: &'a Clock,
-    events: F,
-    live: Vec<Live>,
-    started: usize,
-    heartbeat_every: Duration,
-    summary: Option<Summary>,
+pub(super) struct Runner<'a, F: FnMut(RunEvent)> {
+    pub(super) loom: &'a Loom,
+    pub(super) options: &'a RunOptions,
+    pub(super) clock: &'a Clock,
+    pub(super) events: F,
+    pub(super) live: Vec<Live>,
+    pub(super) started: usize,
+    pub(super) heartbeat_every: Duration,
+    pub(super) summary: Option<Summary>,
 }
 
 impl Loom {
@@ -121,7 +120,7 @@ impl Loom {
 }
 
 impl<F: FnMut(RunEvent)> Runner<'_, F> {
-    fn actor(&self, agent: &str) -> Actor {
+    pub(super) fn actor(&self, agent: &str) -> Actor {
         Actor {
             agent: agent.to_owned(),
             now: (self.clock)(),
@@ -174,7 +173,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
         }
     }
 
-    fn warn(&mut self, message: String) {
+    pub(super) fn warn(&mut self, message: String) {
         tracing::debug!("warning: {message}");
         (self.events)(RunEvent::Warning { message });
     }
@@ -207,7 +206,7 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
 
     /// Start a session on a task just claimed as `agent`. A failure to start gives the claim
     /// back; an agent program that cannot be started ends the run (every task would fail).
-    fn begin(&mut self, held: Held, agent: String) -> Result<()> {
+    pub(super) fn begin(&mut self, held: Held, agent: String) -> Result<()> {
         self.started += 1;
         let token = held.claim.token.clone();
         let credentials = Credentials {
@@ -308,89 +307,6 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
             commits: None,
             last_line: None,
         })
-    }
-
-    /// End the sessions on `task` that are still recorded as running: their runner is gone,
-    /// since this runner now holds the task's claim. Their worktree is handed off first.
-    fn end_lost_sessions(&mut self, task: &TaskId, token: &str, agent: &str) -> Result<()> {
-        let lost: Vec<_> = self
-            .loom
-            .task_sessions(task)?
-            .sessions
-            .into_iter()
-            .filter(|session| session.is_running())
-            .collect();
-        for session in lost {
-            let ended = format!(
-                "its runner {} is gone (found by {})",
-                session.runner, self.options.runner
-            );
-            let worktree = PathBuf::from(&session.worktree);
-            let left = self.left_behind(
-                &worktree,
-                &PathBuf::from(&session.log),
-                ended.clone(),
-                task,
-                session.started,
-                &session.agent,
-            );
-            let actor = self.actor(agent);
-            let note = HandoffNote {
-                message: agent::handoff_message(session.id.as_str(), &session.agent, &left),
-                context_percent: None,
-            };
-            let credentials = Credentials {
-                token: Some(token),
-                force: false,
-            };
-            if let Err(err) = self.loom.handoff(task.as_str(), &note, credentials, &actor) {
-                self.warn(format!(
-                    "could not hand off {task} for lost session {}: {err}",
-                    session.id
-                ));
-            }
-            let end = SessionEnd {
-                reason: EndReason::RunnerLost,
-                summary: Some(ended),
-            };
-            match self.loom.session_end(session.id.as_str(), &end, &actor) {
-                Ok(_) | Err(Error::SessionEnded(_)) => {}
-                Err(err) => return Err(err),
-            }
-            (self.events)(RunEvent::RunnerLost {
-                session: session.id.as_str().to_owned(),
-                task: task.clone(),
-                agent: session.agent.clone(),
-            });
-        }
-        Ok(())
-    }
-
-    /// What a session left behind in `worktree`, for its automatic handoff.
-    fn left_behind(
-        &self,
-        worktree: &std::path::Path,
-        log: &std::path::Path,
-        ended: String,
-        task: &TaskId,
-        since: Timestamp,
-        agent: &str,
-    ) -> LeftBehind {
-        let repo = self.loom.store().repo();
-        let own_words = self
-            .loom
-            .latest_handoff(task)
-            .ok()
-            .flatten()
-            .filter(|handoff| handoff.agent == agent && handoff.at >= since)
-            .map(|handoff| handoff.message);
-        LeftBehind {
-            ended,
-            changes: repo.checkout_changes(worktree).unwrap_or_default(),
-            diffstat: repo.checkout_diffstat(worktree).unwrap_or_default(),
-            own_words,
-            output_tail: agent::log_tail(log),
-        }
     }
 
     /// Ask session `index` to stop: SIGTERM to its group now, SIGKILL after `grace`.
@@ -548,130 +464,6 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
                 self.ask_to_stop(index, Stop::Killed, self.options.grace);
             }
             Err(err) => self.warn(format!("heartbeat of {task}: {err}")),
-        }
-    }
-
-    /// The agent of `live` exited: record the end and decide what becomes of its task.
-    fn finish(&mut self, live: Live, exit: Exit) -> Result<()> {
-        let Live {
-            id,
-            agent,
-            task,
-            token,
-            worktree,
-            files,
-            process,
-            started_at,
-            stop,
-            ..
-        } = live;
-        // Its output is read to the end (or for a second, if something it started holds it).
-        let _ = process.wait(Some(Duration::from_secs(1)));
-        let kill_requested = self
-            .loom
-            .session(&id)
-            .is_ok_and(|record| record.kill_requested.is_some());
-        let (reason, next) = decide::judge(exit, stop.map(|(why, _)| why), files.refresh.exists(), kill_requested);
-        tracing::debug!(session = %id, task = %task, ?exit, %reason, ?next, "agent ended");
-        let _ = std::fs::remove_file(&files.refresh);
-        let actor = self.actor(&agent);
-        let credentials = Credentials {
-            token: Some(&token),
-            force: false,
-        };
-        let mut summary = reason.to_string();
-        let mut fail = None;
-        match &next {
-            Next::Done => {
-                let outcome = self
-                    .loom
-                    .done(task.as_str(), credentials, &DoneOptions::default(), &actor, |_| {});
-                match outcome {
-                    Ok(DoneOutcome::Done { .. }) => summary = "done: the checks passed".into(),
-                    Ok(DoneOutcome::ChecksFailed { checks, .. }) => {
-                        let failed: Vec<String> = checks
-                            .report
-                            .checks
-                            .iter()
-                            .filter(|result| !result.passed)
-                            .map(|result| result.name.clone())
-                            .collect();
-                        fail = Some(format!("the checks failed: {}", failed.join(", ")));
-                    }
-                    Ok(DoneOutcome::Uncommitted { state, .. }) => {
-                        fail = Some(format!(
-                            "the agent exited leaving {} uncommitted change(s)",
-                            state.changes.len()
-                        ));
-                    }
-                    Err(err) => fail = Some(format!("done failed: {err}")),
-                }
-            }
-            Next::Fail(why) => fail = Some(why.clone()),
-            Next::Refresh | Next::Release => {}
-        }
-        if let Some(why) = &fail {
-            summary = why.clone();
-        }
-        let end = SessionEnd {
-            reason,
-            summary: Some(summary.clone()),
-        };
-        if let Err(err) = self.loom.session_end(&id, &end, &actor) {
-            self.warn(format!("could not end session {id}: {err}"));
-        }
-        (self.events)(RunEvent::Ended {
-            session: id.clone(),
-            task: task.clone(),
-            reason,
-            summary: summary.clone(),
-        });
-        if fail.is_none() && next == Next::Done {
-            (self.events)(RunEvent::Done { session: id, task });
-            return Ok(());
-        }
-        let left = self.left_behind(&worktree, &files.log, summary.clone(), &task, started_at, &agent);
-        let note = HandoffNote {
-            message: agent::handoff_message(&id, &agent, &left),
-            context_percent: None,
-        };
-        if let Err(err) = self.loom.handoff(task.as_str(), &note, credentials, &actor) {
-            self.warn(format!("could not hand off {task}: {err}"));
-        }
-        if let Some(why) = fail {
-            match self.loom.fail(task.as_str(), credentials, &why, &actor) {
-                Ok(outcome) => (self.events)(RunEvent::Failed {
-                    session: id,
-                    task,
-                    reason: why,
-                    dead: outcome.task.status() == Status::Dead,
-                }),
-                Err(err) => self.warn(format!("could not fail {task}: {err}")),
-            }
-            return Ok(());
-        }
-        match self.loom.release(task.as_str(), credentials, &actor) {
-            Ok(_) => (self.events)(RunEvent::Released {
-                session: id,
-                task: task.clone(),
-            }),
-            Err(err) => self.warn(format!("could not give back {task}: {err}")),
-        }
-        if next == Next::Refresh {
-            self.restart(&task)?;
-        }
-        Ok(())
-    }
-
-    /// Claim `task` again at once for a fresh session; someone else taking it first is fine.
-    fn restart(&mut self, task: &TaskId) -> Result<()> {
-        let agent = format!("{}/{}", self.options.runner, self.started + 1);
-        let actor = self.actor(&agent);
-        match self.loom.claim(task.as_str(), &ClaimOptions::default(), &actor) {
-            Ok(held) => self.begin(held, agent),
-            Err(err) if err.is_conflict() => Ok(()),
-            Err(Error::Claimed { .. } | Error::NotReady { .. } | Error::AwaitingMerge { .. }) => Ok(()),
-            Err(err) => Err(err),
         }
     }
 
