@@ -463,7 +463,7 @@ fn two_runners_in_two_clones_share_one_plan() {
     let two = hub.clone_of_origin("two");
     let marks = env.root().join("marks");
     let actions = env.root().join("actions.sh");
-    std::fs::write(&actions, format!("{WORK}\nstage_default() {{ sleep 0.5; work; }}\n")).unwrap();
+    std::fs::write(&actions, format!("{WORK}\nstage_default() {{ sleep 1; work; }}\n")).unwrap();
     let first = start_runner(env, &one.dir, "one", &actions, &marks, &["-j", "2"]);
     let second = start_runner(env, &two.dir, "two", &actions, &marks, &["-j", "2"]);
     let first = thread::spawn(move || first.wait());
