@@ -165,17 +165,19 @@ fn wait_until(runner: Runner, what: &str, mut done: impl FnMut() -> bool) -> Run
     runner
 }
 
-/// Whether the process `pid` is a scripted agent still running.
+/// Whether the process `pid` is a scripted agent still running (asked of `ps`, which Linux
+/// and macOS both have).
 fn agent_alive(pid: u32) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+    let Ok(out) = Command::new("ps")
+        .args(["-o", "stat=,args=", "-p", &pid.to_string()])
+        .stderr(Stdio::null())
+        .output()
+    else {
         return false;
     };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // A zombie has exited; only its parent's wait is missing.
-    let state = stat.rsplit(") ").next().and_then(|rest| rest.chars().next());
-    String::from_utf8_lossy(&cmdline).contains("scripted-agent") && state != Some('Z')
+    let text = String::from_utf8_lossy(&out.stdout);
+    // A zombie (`Z`) has exited; only its parent's wait is missing.
+    out.status.success() && text.contains("scripted-agent") && !text.trim_start().starts_with('Z')
 }
 
 /// No agent process of any recorded session is left (given a few seconds to go).
@@ -241,6 +243,25 @@ fn assert_all_merged_once(env: &TestEnv, dir: &Path, branch: &str) {
     }
 }
 
+/// What a repository's runs left, for a failure message: tasks, sessions and the merge queue.
+fn story(env: &TestEnv, dir: &Path) -> String {
+    let mut text = String::new();
+    for args in [
+        &["list", "--all"][..],
+        &["sessions", "--all"],
+        &["merge", "queue", "--all"],
+    ] {
+        let run = env.loom(dir, args);
+        text.push_str(&format!(
+            "--- git loom {} ---\n{}{}",
+            args.join(" "),
+            run.stdout,
+            run.stderr
+        ));
+    }
+    text
+}
+
 /// The actions of a stage that writes its one work line and commits it.
 const WORK: &str = r#"
 work() {
@@ -268,7 +289,7 @@ fn the_demo_lands_every_stage_and_its_suite_passes() {
         .env("GIT_LOOM", BIN)
         .env("LOOM_MARKS", &marks);
     let run = finish("fixtures/demo.sh".into(), command.spawn().unwrap(), RUN_TIMEOUT);
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run}{}", story(&env, &dir));
     assert_all_merged_once(&env, &dir, "main");
     no_claims(&env, &dir);
     assert_eq!(
@@ -338,7 +359,7 @@ stage_solo() {
     )
     .unwrap();
     let run = start_runner(&env, &dir, "crashy", &actions, &marks, &["-j", "1"]).wait();
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run}{}", story(&env, &dir));
     let handoffs = json(&env, &dir, &["handoffs", "solo", "--all", "--json"]);
     assert!(
         handoffs.to_string().contains("work/solo.txt"),
@@ -408,7 +429,7 @@ stage_default() {{
     let before = sessions(&marks);
     assert_eq!(sessions_of(&marks, "early"), 1, "{killed}");
     let run = start_runner(&env, &dir, "second", &actions, &marks, &["-j", "2"]).wait();
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run}{}", story(&env, &dir));
     assert_all_merged_once(&env, &dir, "main");
     assert_eq!(
         sessions_of(&marks, "early"),
@@ -468,9 +489,9 @@ fn two_runners_in_two_clones_share_one_plan() {
     let second = start_runner(env, &two.dir, "two", &actions, &marks, &["-j", "2"]);
     let first = thread::spawn(move || first.wait());
     let run = second.wait();
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run}{}", story(env, &two.dir));
     let run = first.join().unwrap();
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run}{}", story(env, &one.dir));
     for (stage, _) in &stages {
         assert_eq!(
             sessions_of(&marks, stage),
@@ -505,13 +526,16 @@ fn ctrl_c_hands_off_running_tasks_and_releases_their_claims() {
         r#"
 stage_default() {
   echo "$(stage) started" | write "work/$(stage).txt"
+  mark "$(stage).written"
   wait_for "$LOOM_MARKS/never" 50
 }
 "#,
     )
     .unwrap();
     let runner = start_runner(&env, &dir, "interrupted", &actions, &marks, &["-j", "2"]);
-    let runner = wait_until(runner, "both sessions running", || sessions(&marks).len() >= 2);
+    let runner = wait_until(runner, "both sessions to have written their work", || {
+        marks.join("p.written").exists() && marks.join("q.written").exists()
+    });
     let kill = Command::new("kill")
         .args(["-INT", &runner.pid().to_string()])
         .stdout(Stdio::null())
