@@ -322,3 +322,18 @@ fn a_kill_request_ends_the_session_and_fails_the_task() {
     assert_eq!(task["status"], "done");
     assert_eq!(task["retries"], 1);
 }
+
+// Guards: work an agent left uncommitted at a clean exit being recorded as done (and lost).
+#[test]
+fn a_clean_exit_with_uncommitted_work_is_a_failure_that_names_it() {
+    let repo = Repo::new();
+    config(&repo, "retry.limit", "0");
+    let id = repo.create("forgetful", &[]);
+    let script = agent(&repo, "forgetful.sh", "echo draft > draft.txt\n");
+    let (events, code) = run_json(&repo, &script, &[]);
+    assert_eq!(code, 5, "{events:#?}");
+    let failed = of_kind(&events, "failed");
+    assert_eq!(failed[0]["reason"], "the agent exited leaving 1 uncommitted change(s)");
+    let handoff = repo.loom(&["handoffs", &id]).stdout;
+    assert!(handoff.contains("?? draft.txt"), "{handoff}");
+}

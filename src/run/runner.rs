@@ -32,6 +32,9 @@ use crate::loom::{Actor, Error, Loom, Result};
 use crate::model::agent_session::{EndReason, SessionEnd};
 use crate::model::{TaskId, View};
 
+/// How often a runner with a coordination remote sweeps (each sweep fetches first).
+const REMOTE_SWEEP_EVERY: Duration = Duration::from_secs(5);
+
 /// How often a running session's record (kill requests) and handoffs are read.
 const RECORD_EVERY: Duration = Duration::from_secs(1);
 
@@ -130,6 +133,12 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
     fn run(&mut self, control: &Control, merger: Option<&Merger>) -> Result<RunEnd> {
         let mut interrupts = 0;
         let mut next_sweep = Instant::now();
+        // A sweep fetches from the coordination remote first: not every tick.
+        let sweep_every = match self.loom.store().publish_remote() {
+            Some(_) => REMOTE_SWEEP_EVERY.max(self.options.sweep_every),
+            None => self.options.sweep_every,
+        };
+        let mut next_full_sweep = Instant::now();
         loop {
             let seen = control.interrupts();
             if seen > interrupts {
@@ -158,7 +167,10 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
                 }
             } else if Instant::now() >= next_sweep {
                 next_sweep = Instant::now() + self.options.sweep_every;
-                self.sweep();
+                if Instant::now() >= next_full_sweep {
+                    next_full_sweep = Instant::now() + sweep_every;
+                    self.sweep();
+                }
                 self.fill()?;
                 let standing = self.standing()?;
                 if !self.options.watch {
@@ -392,7 +404,9 @@ impl<F: FnMut(RunEvent)> Runner<'_, F> {
     /// Whether the session's record asks for a kill, or its agent handed off at its budget.
     fn asked_to_stop(&mut self, index: usize) -> Option<Stop> {
         let live = &self.live[index];
-        if let Ok(record) = self.loom.session(&live.id)
+        // A kill asked for on another clone arrives with a fetch (at most one per interval).
+        let actor = self.actor(&live.agent);
+        if let Ok(record) = self.loom.session_poll(&live.id, REMOTE_SWEEP_EVERY, &actor)
             && record.kill_requested.is_some()
         {
             return Some(Stop::Killed);
