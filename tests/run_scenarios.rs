@@ -496,8 +496,9 @@ fn two_runners_in_two_clones_share_one_plan() {
         assert_eq!(
             sessions_of(&marks, stage),
             1,
-            "{stage} ran once: {:?}",
-            sessions(&marks)
+            "{stage} ran once: {:?}\n{}",
+            sessions(&marks),
+            story(env, &one.dir)
         );
     }
     let runners: std::collections::BTreeSet<String> = sessions(&marks)
