@@ -81,8 +81,43 @@ fn json(env: &TestEnv, dir: &Path, args: &[&str]) -> Value {
     ok(env, dir, args).json()
 }
 
+/// A `git loom run` process of the test: killed (by its own process id) if the test ends
+/// without waiting for it, so that a failed assertion leaves no runner behind.
+struct Runner {
+    child: Option<Child>,
+    what: String,
+}
+
+impl Runner {
+    fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the runner was not waited for yet").id()
+    }
+
+    /// Wait for the runner (bounded by [`RUN_TIMEOUT`]).
+    fn wait(mut self) -> Run {
+        let child = self.child.take().expect("the runner is waited for once");
+        finish(self.what.clone(), child, RUN_TIMEOUT)
+    }
+
+    /// kill -9 of the runner, and what it printed until then.
+    fn kill(mut self) -> Run {
+        let mut child = self.child.take().expect("the runner is killed once");
+        child.kill().unwrap();
+        finish(self.what.clone(), child, RUN_TIMEOUT)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// `git loom run` started in `dir` as runner `name`, its agents reporting to `marks`.
-fn start_runner(env: &TestEnv, dir: &Path, name: &str, actions: &Path, marks: &Path, extra: &[&str]) -> Child {
+fn start_runner(env: &TestEnv, dir: &Path, name: &str, actions: &Path, marks: &Path, extra: &[&str]) -> Runner {
     let mut command = env.command(BIN, dir);
     command
         .args(["run", "--name", name, "--agent", &agent_command(actions)])
@@ -90,7 +125,10 @@ fn start_runner(env: &TestEnv, dir: &Path, name: &str, actions: &Path, marks: &P
         .args(extra)
         .env("GIT_LOOM", BIN)
         .env("LOOM_MARKS", marks);
-    command.spawn().expect("git loom run starts")
+    Runner {
+        child: Some(command.spawn().expect("git loom run starts")),
+        what: format!("git loom run --name {name}"),
+    }
 }
 
 /// The sessions the scripted agent recorded: (stage, attempt, agent name `<runner>/<n>`, pid).
@@ -114,26 +152,32 @@ fn sessions_of(marks: &Path, stage: &str) -> usize {
     sessions(marks).iter().filter(|s| s.0 == stage).count()
 }
 
-/// Wait (bounded) until `done` holds.
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+/// Wait (bounded) until `done` holds while `runner` runs; on a timeout the runner is killed and
+/// what it printed is part of the failure.
+fn wait_until(runner: Runner, what: &str, mut done: impl FnMut() -> bool) -> Runner {
     let deadline = Instant::now() + WAIT_TIMEOUT;
     while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        if Instant::now() >= deadline {
+            panic!("timed out waiting for {what}:\n{}", runner.kill());
+        }
         thread::sleep(Duration::from_millis(50));
     }
+    runner
 }
 
-/// Whether the process `pid` is a scripted agent still running.
+/// Whether the process `pid` is a scripted agent still running (asked of `ps`, which Linux
+/// and macOS both have).
 fn agent_alive(pid: u32) -> bool {
-    let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+    let Ok(out) = Command::new("ps")
+        .args(["-o", "stat=,args=", "-p", &pid.to_string()])
+        .stderr(Stdio::null())
+        .output()
+    else {
         return false;
     };
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // A zombie has exited; only its parent's wait is missing.
-    let state = stat.rsplit(") ").next().and_then(|rest| rest.chars().next());
-    String::from_utf8_lossy(&cmdline).contains("scripted-agent") && state != Some('Z')
+    let text = String::from_utf8_lossy(&out.stdout);
+    // A zombie (`Z`) has exited; only its parent's wait is missing.
+    out.status.success() && text.contains("scripted-agent") && !text.trim_start().starts_with('Z')
 }
 
 /// No agent process of any recorded session is left (given a few seconds to go).
@@ -165,20 +209,57 @@ fn task_worktrees(env: &TestEnv, dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Every task of the plan is done with its work merged, and `branch` of `dir` has exactly one
-/// merge of each task's branch.
+/// Every task of the plan is done with its work merged, `branch` of `dir` has exactly one
+/// merge of each task's branch, and each of those comes after its dependencies' (the work
+/// landed in dependency order).
 fn assert_all_merged_once(env: &TestEnv, dir: &Path, branch: &str) {
     let tasks = json(env, dir, &["list", "--all", "--json"]);
     let tasks = tasks.as_array().expect("list --json is an array");
     assert!(!tasks.is_empty());
-    let log = env.git(dir, &["log", "--first-parent", "--format=%s", branch]);
+    // Oldest first, so that a position is the order of landing.
+    let log = env.git(dir, &["log", "--first-parent", "--reverse", "--format=%s", branch]);
+    let landed_at = |id: &str| -> usize {
+        let at: Vec<usize> = log
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| line.contains(&format!("loom/{id} ")))
+            .map(|(at, _)| at)
+            .collect();
+        assert_eq!(at.len(), 1, "{id} is merged into {branch} exactly once:\n{log}");
+        at[0]
+    };
     for task in tasks {
         let id = task["id"].as_str().unwrap();
         assert_eq!(task["status"], "done", "{task}");
         assert!(task["merged"].is_object(), "merged: {task}");
-        let merges = log.lines().filter(|line| line.contains(&format!("loom/{id} "))).count();
-        assert_eq!(merges, 1, "{id} is merged into {branch} exactly once:\n{log}");
+        let at = landed_at(id);
+        for dep in task["deps"].as_array().unwrap() {
+            let dep = dep.as_str().unwrap();
+            assert!(
+                landed_at(dep) < at,
+                "{dep} landed before {id}, which depends on it:\n{log}"
+            );
+        }
     }
+}
+
+/// What a repository's runs left, for a failure message: tasks, sessions and the merge queue.
+fn story(env: &TestEnv, dir: &Path) -> String {
+    let mut text = String::new();
+    for args in [
+        &["list", "--all"][..],
+        &["sessions", "--all"],
+        &["merge", "queue", "--all"],
+    ] {
+        let run = env.loom(dir, args);
+        text.push_str(&format!(
+            "--- git loom {} ---\n{}{}",
+            args.join(" "),
+            run.stdout,
+            run.stderr
+        ));
+    }
+    text
 }
 
 /// The actions of a stage that writes its one work line and commits it.
@@ -208,7 +289,7 @@ fn the_demo_lands_every_stage_and_its_suite_passes() {
         .env("GIT_LOOM", BIN)
         .env("LOOM_MARKS", &marks);
     let run = finish("fixtures/demo.sh".into(), command.spawn().unwrap(), RUN_TIMEOUT);
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run}{}", story(&env, &dir));
     assert_all_merged_once(&env, &dir, "main");
     no_claims(&env, &dir);
     assert_eq!(
@@ -277,9 +358,8 @@ stage_solo() {
 "#,
     )
     .unwrap();
-    let runner = start_runner(&env, &dir, "crashy", &actions, &marks, &["-j", "1"]);
-    let run = finish("git loom run".into(), runner, RUN_TIMEOUT);
-    assert_eq!(run.code, 0, "{run}");
+    let run = start_runner(&env, &dir, "crashy", &actions, &marks, &["-j", "1"]).wait();
+    assert_eq!(run.code, 0, "{run}{}", story(&env, &dir));
     let handoffs = json(&env, &dir, &["handoffs", "solo", "--all", "--json"]);
     assert!(
         handoffs.to_string().contains("work/solo.txt"),
@@ -340,28 +420,36 @@ stage_default() {{
         ),
     )
     .unwrap();
-    let mut first = start_runner(&env, &dir, "first", &actions, &marks, &["-j", "2"]);
-    std::fs::write(&runner_pid, first.id().to_string()).unwrap();
-    wait_until("two of a..d running under the first runner", || {
+    let first = start_runner(&env, &dir, "first", &actions, &marks, &["-j", "2"]);
+    std::fs::write(&runner_pid, first.pid().to_string()).unwrap();
+    let first = wait_until(first, "two of a..d running under the first runner", || {
         sessions(&marks).iter().filter(|s| s.0 != "early").count() >= 2
     });
-    first.kill().unwrap();
-    let _ = first.wait();
+    let killed = first.kill();
     let before = sessions(&marks);
-    assert_eq!(sessions_of(&marks, "early"), 1);
-    let second = start_runner(&env, &dir, "second", &actions, &marks, &["-j", "2"]);
-    let run = finish("the second git loom run".into(), second, RUN_TIMEOUT);
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(sessions_of(&marks, "early"), 1, "{killed}");
+    let run = start_runner(&env, &dir, "second", &actions, &marks, &["-j", "2"]).wait();
+    assert_eq!(run.code, 0, "{run}{}", story(&env, &dir));
     assert_all_merged_once(&env, &dir, "main");
     assert_eq!(
         sessions_of(&marks, "early"),
         1,
         "early, merged before the kill, is not run again"
     );
-    for (stage, _, agent, _) in &before {
-        if stage != "early" {
-            assert!(agent.starts_with("first/"), "{before:?}");
-        }
+    // What the killed runner's sessions left uncommitted was handed off and resumed, not redone.
+    for (stage, _, agent, _) in before.iter().filter(|s| s.0 != "early") {
+        assert!(agent.starts_with("first/"), "{before:?}");
+        let landed = env.git(&dir, &["show", &format!("main:work/{stage}.txt")]);
+        assert_eq!(
+            landed,
+            format!("{stage} by {agent}\n"),
+            "{stage} resumed from the lost session's work"
+        );
+        let handoffs = json(&env, &dir, &["handoffs", stage, "--all", "--json"]);
+        assert!(
+            handoffs.to_string().contains(&format!("work/{stage}.txt")),
+            "the lost session of {stage} was handed off with its uncommitted work named: {handoffs}"
+        );
     }
     for stage in ["a", "b", "c", "d"] {
         assert_eq!(
@@ -396,20 +484,21 @@ fn two_runners_in_two_clones_share_one_plan() {
     let two = hub.clone_of_origin("two");
     let marks = env.root().join("marks");
     let actions = env.root().join("actions.sh");
-    std::fs::write(&actions, format!("{WORK}\nstage_default() {{ sleep 0.5; work; }}\n")).unwrap();
+    std::fs::write(&actions, format!("{WORK}\nstage_default() {{ sleep 1; work; }}\n")).unwrap();
     let first = start_runner(env, &one.dir, "one", &actions, &marks, &["-j", "2"]);
     let second = start_runner(env, &two.dir, "two", &actions, &marks, &["-j", "2"]);
-    let first = thread::spawn(move || finish("git loom run in one".into(), first, RUN_TIMEOUT));
-    let run = finish("git loom run in two".into(), second, RUN_TIMEOUT);
-    assert_eq!(run.code, 0, "{run}");
+    let first = thread::spawn(move || first.wait());
+    let run = second.wait();
+    assert_eq!(run.code, 0, "{run}{}", story(env, &two.dir));
     let run = first.join().unwrap();
-    assert_eq!(run.code, 0, "{run}");
+    assert_eq!(run.code, 0, "{run}{}", story(env, &one.dir));
     for (stage, _) in &stages {
         assert_eq!(
             sessions_of(&marks, stage),
             1,
-            "{stage} ran once: {:?}",
-            sessions(&marks)
+            "{stage} ran once: {:?}\n{}",
+            sessions(&marks),
+            story(env, &one.dir)
         );
     }
     let runners: std::collections::BTreeSet<String> = sessions(&marks)
@@ -438,20 +527,23 @@ fn ctrl_c_hands_off_running_tasks_and_releases_their_claims() {
         r#"
 stage_default() {
   echo "$(stage) started" | write "work/$(stage).txt"
+  mark "$(stage).written"
   wait_for "$LOOM_MARKS/never" 50
 }
 "#,
     )
     .unwrap();
     let runner = start_runner(&env, &dir, "interrupted", &actions, &marks, &["-j", "2"]);
-    wait_until("both sessions running", || sessions(&marks).len() >= 2);
+    let runner = wait_until(runner, "both sessions to have written their work", || {
+        marks.join("p.written").exists() && marks.join("q.written").exists()
+    });
     let kill = Command::new("kill")
-        .args(["-INT", &runner.id().to_string()])
+        .args(["-INT", &runner.pid().to_string()])
         .stdout(Stdio::null())
         .status()
         .unwrap();
     assert!(kill.success());
-    let run = finish("git loom run, interrupted".into(), runner, RUN_TIMEOUT);
+    let run = runner.wait();
     assert_eq!(run.code, 130, "{run}");
     no_claims(&env, &dir);
     for stage in ["p", "q"] {
