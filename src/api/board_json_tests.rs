@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::api::{board_json, tasks_json, with_ready_json};
 use crate::claims::{ClaimOptions, Credentials, DoneRecord};
 use crate::loom::testing::{Fixture, actor, at};
-use crate::loom::{ListFilter, Loom, Snapshot, write_array};
+use crate::loom::{JsonListing, ListFilter, Loom, Snapshot, write_array};
 use crate::model::{Claim, Kind, Priority, TaskId, View};
 use crate::tasks::NewTask;
 
@@ -139,9 +139,9 @@ fn board_json_equals_fresh_rendering() {
         let snapshot = loom.snapshot(now).expect("snapshot");
         for filter in &filters {
             let served = loom
-                .with_board_json(now, board_json, |board, text| {
+                .with_board_json(now, board_json, JsonListing::List, |board, text| {
                     let mut out = Vec::new();
-                    write_array(&mut out, board.list_indices(filter).map(|i| text.rows[i])).expect("writes");
+                    write_array(&mut out, board.list_indices(filter).map(|i| text.items[i])).expect("writes");
                     out
                 })
                 .expect("board");
@@ -153,9 +153,9 @@ fn board_json_equals_fresh_rendering() {
         }
         for limit in [usize::MAX, 1, 0] {
             let served = loom
-                .with_board_json(now, board_json, |_, text| {
+                .with_board_json(now, board_json, JsonListing::Ready, |_, text| {
                     let mut out = Vec::new();
-                    write_array(&mut out, text.ready.iter().take(limit).copied()).expect("writes");
+                    write_array(&mut out, text.items.iter().take(limit).copied()).expect("writes");
                     out
                 })
                 .expect("board");
@@ -177,7 +177,9 @@ fn board_without_text_is_rebuilt_with_text() {
     let rows = plain.with_board(at(30), |board| board.rows.len()).expect("board");
     let loom = fx.open().rendering_json(board_json);
     let texts = loom
-        .with_board_json(at(30), board_json, |board, text| (board.rows.len(), text.rows.len()))
+        .with_board_json(at(30), board_json, JsonListing::List, |board, text| {
+            (board.rows.len(), text.items.len())
+        })
         .expect("board");
     assert_eq!(texts, (rows, rows));
 }

@@ -3,7 +3,7 @@
 use clap::Args;
 
 use git_loom::api::board_json;
-use git_loom::loom::{BoardRow, BoardView, ListFilter};
+use git_loom::loom::{BoardRow, BoardView, JsonListing, ListFilter};
 use git_loom::model::View;
 
 use super::context::Context;
@@ -75,12 +75,12 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
         })?;
     }
     // The JSON of every task is kept with the board: copied, not rendered again.
-    loom.with_board_json(context.now(), board_json, |board, text| {
+    loom.with_board_json(context.now(), board_json, JsonListing::List, |board, text| {
         report_board_problems(ui, board);
         for warning in &text.warnings {
             ui.warn(warning);
         }
-        ui.json_items(board.list_indices(&filter).map(|index| text.rows[index]))?;
+        ui.json_items(board.list_indices(&filter).map(|index| text.items[index]))?;
         Ok(Exit::Success)
     })?
 }
@@ -108,9 +108,9 @@ pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result
             Ok(Exit::Success)
         })?;
     }
-    loom.with_board_json(context.now(), board_json, |board, text| {
+    loom.with_board_json(context.now(), board_json, JsonListing::Ready, |board, text| {
         report_board_problems(ui, board);
-        ui.json_items(text.ready.iter().take(limit).copied())?;
+        ui.json_items(text.items.iter().take(limit).copied())?;
         Ok(Exit::Success)
     })?
 }

@@ -31,7 +31,7 @@ use crate::model::{Entity, IdQuery, Meta, Settings, TaskId};
 use crate::store::{self, Signature, Store};
 
 pub use cache::board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD_FOR};
-pub use cache::board_json::{BoardJson, JsonRenderer, array_element, write_array};
+pub use cache::board_json::{BoardJson, JsonListing, JsonRenderer, array_element, write_array};
 pub use error::{Error, Result};
 pub use read::TaskEntry;
 pub(crate) use retry::with_retries;

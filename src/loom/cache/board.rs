@@ -25,7 +25,7 @@ use std::path::Path;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::board_json::{self, BoardJson, JsonRenderer};
+use super::board_json::{self, BoardJson, JsonListing, JsonRenderer};
 use crate::loom::snapshot::Snapshot;
 use crate::loom::{ListFilter, Loom, Result};
 use crate::model::{Gate, Priority, View};
@@ -128,6 +128,14 @@ impl BoardView<'_> {
             .map(|ready| (&self.rows[ready.row as usize], ready.unblocks))
     }
 
+    /// How many objects the text of `listing` holds for this board.
+    fn json_items(&self, listing: JsonListing) -> usize {
+        match listing {
+            JsonListing::List => self.rows.len(),
+            JsonListing::Ready => self.ready.len(),
+        }
+    }
+
     fn usable_at(&self, now: Timestamp, gate: Gate) -> bool {
         let now = now.as_nanosecond();
         self.built_at <= now && self.valid_until.is_none_or(|until| now < until) && self.gate == gate.as_str()
@@ -187,7 +195,7 @@ type Listing = (Vec<RefTip>, Vec<store::Error>);
 struct Built {
     board: Vec<u8>,
     next: Vec<u8>,
-    json: Option<Vec<u8>>,
+    json: Option<[Vec<u8>; 2]>,
 }
 
 /// Build the board's bytes from a snapshot whose refs were listed as `key`, with the `--json`
@@ -328,7 +336,9 @@ pub(crate) fn forget(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(FILE_NAME));
     let _ = std::fs::remove_file(dir.join(NEXT_FILE));
     let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
-    let _ = std::fs::remove_file(dir.join(board_json::FILE_NAME));
+    for listing in JsonListing::ALL {
+        let _ = std::fs::remove_file(dir.join(listing.file_name()));
+    }
     let epoch = getrandom::u64().map_or_else(|_| "unknown".to_owned(), |n| format!("{n:016x}"));
     let _ = std::fs::create_dir_all(dir);
     let _ = std::fs::write(dir.join(EPOCH_FILE), epoch);
@@ -396,9 +406,10 @@ impl Loom {
         &self,
         now: Timestamp,
         render: JsonRenderer,
+        listing: JsonListing,
         show: impl FnOnce(&BoardView<'_>, &BoardJson<'_>) -> R,
     ) -> Result<R> {
-        self.board_files(now, Some(render), |view, json| {
+        self.board_files(now, Some((render, listing)), |view, json| {
             show(
                 view,
                 json.expect("board_files hands text over whenever it was asked for"),
@@ -411,7 +422,7 @@ impl Loom {
     fn board_files<R>(
         &self,
         now: Timestamp,
-        json: Option<JsonRenderer>,
+        json: Option<(JsonRenderer, JsonListing)>,
         show: impl FnOnce(&BoardView<'_>, Option<&BoardJson<'_>>) -> R,
     ) -> Result<R> {
         let dir = self.store.local_dir();
@@ -424,22 +435,24 @@ impl Loom {
             && view.key == key.as_slice()
             && view.usable_at(now, self.settings().merge.gate())
         {
-            if json.is_none() {
+            let Some((_, listing)) = json else {
                 return Ok(show(&view, None));
-            }
-            if let Ok(text) = std::fs::read(dir.join(board_json::FILE_NAME))
-                && let Some(text) = board_json::decode(&text, view.json_id, view.rows.len(), view.ready.len())
+            };
+            if let Ok(text) = std::fs::read(dir.join(listing.file_name()))
+                && let Some(text) = board_json::decode(&text, view.json_id, view.json_items(listing))
             {
                 return Ok(show(&view, Some(&text)));
             }
         }
         let snapshot = self.snapshot_of(tasks, claims, now)?;
-        let built = build(self, &snapshot, &key, &epoch, json.or(self.json_renderer));
+        let render = json.map(|(render, _)| render).or(self.json_renderer);
+        let built = build(self, &snapshot, &key, &epoch, render);
         save(&dir, &built);
         let view = decode(&built.board).expect("a board just encoded decodes because both use one layout");
-        let text = built.json.as_deref().map(|bytes| {
-            board_json::decode(bytes, view.json_id, view.rows.len(), view.ready.len())
-                .expect("text just encoded for this board decodes because both use one layout")
+        let text = json.and_then(|(_, listing)| {
+            let bytes = &built.json.as_ref()?[listing.index()];
+            let text = board_json::decode(bytes, view.json_id, view.json_items(listing));
+            Some(text.expect("text just encoded for this board decodes because both use one layout"))
         });
         Ok(show(&view, text.as_ref()))
     }

@@ -21,7 +21,33 @@ use crate::loom::snapshot::{ReadyTask, Snapshot};
 use crate::model::{Claim, Derived, TaskId};
 
 const MAGIC: &[u8] = b"git-loom board json v1\n";
-pub(super) const FILE_NAME: &str = "board.json";
+
+/// Which listing's text: the rows (`list --json`) or the ready tasks (`ready --json`), each in
+/// a file of its own so that either is read without the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonListing {
+    List,
+    Ready,
+}
+
+impl JsonListing {
+    pub(super) const ALL: [JsonListing; 2] = [JsonListing::List, JsonListing::Ready];
+
+    /// Its place in [`JsonListing::ALL`] (and in what [`build`] returns).
+    pub(super) fn index(self) -> usize {
+        match self {
+            JsonListing::List => 0,
+            JsonListing::Ready => 1,
+        }
+    }
+
+    pub(super) fn file_name(self) -> &'static str {
+        match self {
+            JsonListing::List => "board.json",
+            JsonListing::Ready => "board.ready.json",
+        }
+    }
+}
 
 /// Renders the `--json` object of every listed task (in list order) and of every ready task
 /// (in ready order), each as it appears as an element of a pretty-printed array (indented one
@@ -34,21 +60,21 @@ pub type JsonRenderer = fn(
     claims: &BTreeMap<TaskId, Claim>,
 ) -> (Vec<Vec<u8>>, Vec<Vec<u8>>);
 
-/// The text of one board as decoded, borrowing from the file's bytes.
+/// The text of one listing of one board as decoded, borrowing from the file's bytes.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BoardJson<'a> {
-    /// Claims that could not be read while rendering, as warnings (their tasks show no claim).
+    /// Claims that could not be read while rendering, as warnings (their tasks show no claim);
+    /// only the list's text has them, as only `list --json` shows claims.
     #[serde(borrow)]
     pub warnings: Vec<&'a str>,
-    /// One object per board row, in row order.
+    /// The list's text: one object per board row, in row order. The ready text: one object per
+    /// ready task, in ready order (with how many tasks it unblocks).
     #[serde(borrow)]
-    pub rows: Vec<&'a [u8]>,
-    /// One object per ready task, in ready order (with how many tasks it unblocks).
-    #[serde(borrow)]
-    pub ready: Vec<&'a [u8]>,
+    pub items: Vec<&'a [u8]>,
 }
 
-/// Render the text for a board built from `snapshot`: the file's bytes.
+/// Render the text for a board built from `snapshot`: the bytes of the list's file and of the
+/// ready file.
 pub(super) fn build(
     loom: &Loom,
     render: JsonRenderer,
@@ -56,7 +82,7 @@ pub(super) fn build(
     rows: &[(&TaskEntry, Derived)],
     ready: &[ReadyTask<'_>],
     id: u64,
-) -> Vec<u8> {
+) -> [Vec<u8>; 2] {
     let mut claims = BTreeMap::new();
     let mut warnings = Vec::new();
     // A void claim is not shown, as in every listing.
@@ -69,12 +95,20 @@ pub(super) fn build(
         }
     }
     let (row_text, ready_text) = render(snapshot, rows, ready, &claims);
-    let text = BoardJson {
+    let list = BoardJson {
         warnings: warnings.iter().map(String::as_str).collect(),
-        rows: row_text.iter().map(Vec::as_slice).collect(),
-        ready: ready_text.iter().map(Vec::as_slice).collect(),
+        items: row_text.iter().map(Vec::as_slice).collect(),
     };
-    let body = postcard::to_stdvec(&text).expect("encoding into memory cannot fail because a Vec grows as needed");
+    let ready = BoardJson {
+        warnings: Vec::new(),
+        items: ready_text.iter().map(Vec::as_slice).collect(),
+    };
+    [encode(&list, id), encode(&ready, id)]
+}
+
+/// The magic line, the board's id, a CRC-32 of the body, then the body.
+fn encode(text: &BoardJson<'_>, id: u64) -> Vec<u8> {
+    let body = postcard::to_stdvec(text).expect("encoding into memory cannot fail because a Vec grows as needed");
     let mut bytes = Vec::with_capacity(MAGIC.len() + 12 + body.len());
     bytes.extend_from_slice(MAGIC);
     bytes.extend_from_slice(&id.to_le_bytes());
@@ -84,8 +118,8 @@ pub(super) fn build(
 }
 
 /// Decode the text of the board whose JSON id is `id`, or `None` when the bytes are damaged,
-/// of another version, belong to another board, or do not have `rows` and `ready` entries.
-pub(super) fn decode(bytes: &[u8], id: u64, rows: usize, ready: usize) -> Option<BoardJson<'_>> {
+/// of another version, belong to another board, or do not have `items` entries.
+pub(super) fn decode(bytes: &[u8], id: u64, items: usize) -> Option<BoardJson<'_>> {
     let rest = bytes.strip_prefix(MAGIC)?;
     let (found, rest) = rest.split_first_chunk::<8>()?;
     if id == 0 || u64::from_le_bytes(*found) != id {
@@ -96,17 +130,19 @@ pub(super) fn decode(bytes: &[u8], id: u64, rows: usize, ready: usize) -> Option
         return None;
     }
     let text: BoardJson<'_> = postcard::from_bytes(body).ok()?;
-    (text.rows.len() == rows && text.ready.len() == ready).then_some(text)
+    (text.items.len() == items).then_some(text)
 }
 
-/// Write the text file; failing only costs a rebuild later, so errors are ignored. Written
-/// before the board that names it, so a board never names text that is not there yet.
-pub(super) fn save(dir: &Path, bytes: &[u8]) -> bool {
+/// Write the text files; failing only costs a rebuild later, so errors are ignored. Written
+/// before the board that names them, so a board never names text that is not there yet.
+pub(super) fn save(dir: &Path, files: &[Vec<u8>; 2]) -> bool {
     let _ = std::fs::create_dir_all(dir);
-    let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
-        return false;
-    };
-    file.write_all(bytes).is_ok() && file.persist(dir.join(FILE_NAME)).is_ok()
+    JsonListing::ALL.iter().zip(files).all(|(listing, bytes)| {
+        let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
+            return false;
+        };
+        file.write_all(bytes).is_ok() && file.persist(dir.join(listing.file_name())).is_ok()
+    })
 }
 
 /// Write `items` (elements as a [`JsonRenderer`] renders them) as one pretty-printed JSON
@@ -165,19 +201,14 @@ mod tests {
     fn decode_refuses_foreign_or_damaged_text() {
         let text = BoardJson {
             warnings: vec![],
-            rows: vec![b"  {}".as_slice()],
-            ready: vec![],
+            items: vec![b"  {}".as_slice()],
         };
-        let body = postcard::to_stdvec(&text).expect("encodes");
-        let mut bytes = MAGIC.to_vec();
-        bytes.extend_from_slice(&7u64.to_le_bytes());
-        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        bytes.extend_from_slice(&body);
-        assert!(decode(&bytes, 7, 1, 0).is_some());
-        assert!(decode(&bytes, 8, 1, 0).is_none(), "another board's id");
-        assert!(decode(&bytes, 7, 2, 0).is_none(), "another number of rows");
+        let mut bytes = encode(&text, 7);
+        assert!(decode(&bytes, 7, 1).is_some());
+        assert!(decode(&bytes, 8, 1).is_none(), "another board's id");
+        assert!(decode(&bytes, 7, 2).is_none(), "another number of rows");
         let last = bytes.len() - 1;
         bytes[last] ^= 0x55;
-        assert!(decode(&bytes, 7, 1, 0).is_none(), "a damaged body");
+        assert!(decode(&bytes, 7, 1).is_none(), "a damaged body");
     }
 }
