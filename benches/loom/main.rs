@@ -540,33 +540,35 @@ fn main() {
         let _ = writeln!(out);
     }
 
-    let _ = writeln!(
-        out,
-        "Racing `claim --next` processes on {} ready tasks (a fresh repository per line, on \
-         which one untimed `ready` has built the board), counting grants afterwards from every \
-         task's history: exactly one `claim by` commit each; any extra is a double grant.",
-        thousands(RACE_TASKS)
-    );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "| processes | refs | claims | seconds | claims/s | double grants | never claimed |"
-    );
-    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
-    for r in &races {
+    if only.is_none() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {:.1} | {} | {} |",
-            r.agents,
-            r.layout,
-            r.claims,
-            r.secs,
-            r.claims as f64 / r.secs,
-            r.double,
-            r.unclaimed
+            "Racing `claim --next` processes on {} ready tasks (a fresh repository per line, on \
+         which one untimed `ready` has built the board), counting grants afterwards from every \
+         task's history: exactly one `claim by` commit each; any extra is a double grant.",
+            thousands(RACE_TASKS)
         );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| processes | refs | claims | seconds | claims/s | double grants | never claimed |"
+        );
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
+        for r in &races {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1} | {:.1} | {} | {} |",
+                r.agents,
+                r.layout,
+                r.claims,
+                r.secs,
+                r.claims as f64 / r.secs,
+                r.double,
+                r.unclaimed
+            );
+        }
+        let _ = writeln!(out);
     }
-    let _ = writeln!(out);
     let generated: Vec<String> = fixtures
         .iter()
         .filter(|(_, info)| info.generated_now)
@@ -632,7 +634,9 @@ fn main() {
         let _ = writeln!(out, "- Generated in this run: {}.", generated.join(", "));
     }
     let _ = writeln!(out, "- The whole run took {:.0} s.", run_start.elapsed().as_secs_f64());
-    if remote_rows.is_empty() {
+    if let Some(section) = &only {
+        let _ = writeln!(out, "- Only the `{section}` section ran (`LOOM_BENCH_ONLY={section}`).");
+    } else if remote_rows.is_empty() {
         let _ = writeln!(
             out,
             "- No remote scenarios: they run only for sizes up to {}.",
@@ -640,7 +644,9 @@ fn main() {
         );
     }
     let double: usize = races.iter().map(|r| r.double).sum();
-    let _ = writeln!(out, "- Double grants over all races: {double}.");
+    if !races.is_empty() {
+        let _ = writeln!(out, "- Double grants over all races: {double}.");
+    }
     let _ = writeln!(out);
     if !merge_out.is_empty() {
         let _ = writeln!(out, "### Merge queue");
