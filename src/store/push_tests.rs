@@ -1,6 +1,7 @@
 //! Pushes of more refs than one `git push` command line holds: they are split into atomic
-//! batches that keep each record's refs together, every ref lands on a real remote, and the
-//! mirror records every one of them.
+//! batches that keep each record's refs together, every ref lands on a real remote (pushed from
+//! a repository of no refs borrowing the objects, removed afterwards), and the mirror records
+//! every one of them.
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -115,6 +116,17 @@ fn a_push_larger_than_one_batch_lands_whole() {
         assert!(on_remote.lines().any(|l| l == line), "{line} missing on the remote");
     }
     assert_eq!(on_remote.lines().count(), updates.len());
+    let leftovers: Vec<_> = std::fs::read_dir(store.local_dir())
+        .map(|dir| {
+            dir.filter_map(|entry| entry.ok())
+                .map(|entry| entry.file_name())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        !leftovers.iter().any(|name| name.to_string_lossy().starts_with("push-")),
+        "the repository pushed from is removed: {leftovers:?}"
+    );
     let (mirror, _) = store.list(&tracking_prefix("origin")).expect("the mirror lists");
     assert_eq!(mirror.len(), updates.len(), "every pushed ref is mirrored");
     let last = *seen

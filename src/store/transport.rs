@@ -17,7 +17,9 @@
 //!   arguments) is sent as several atomic pushes of at most [`PUSH_BATCH_BYTES`] of arguments
 //!   each, in order, the refs of one record (`tasks/<id>`, `claims/<id>`, `handoffs/<id>`) always
 //!   in the same one; the first refused batch stops it, and the batches before it stay landed
-//!   (each of them whole, as a smaller push would have left them);
+//!   (each of them whole, as a smaller push would have left them); a push of many refs is made
+//!   from a repository without refs that borrows this one's objects, because git matches each
+//!   explicit refspec against every local ref (quadratic in a clone of thousands of tasks);
 //! - a remote that cannot be reached or does not exist is an [`Error::Remote`] naming it.
 
 use std::collections::BTreeMap;
@@ -297,10 +299,17 @@ impl Store {
                 });
             }
         };
+        // git matches every explicit refspec against every local ref before it sends anything:
+        // quadratic in a clone holding as many refs as it pushes. Large pushes therefore go
+        // from a repository of no refs that borrows this one's objects.
+        let refless = match updates.len() >= REFLESS_FROM {
+            true => self.refless_pusher(remote)?,
+            false => None,
+        };
         let mut refs_done = 0;
         for (done, batch) in batches.iter().enumerate() {
             progress(refs_done, done);
-            match self.push_batch(remote, batch, by)? {
+            match self.push_batch(remote, refless.as_ref(), batch, by)? {
                 PushOutcome::Accepted => refs_done += batch.len(),
                 rejected => return Ok(rejected),
             }
@@ -310,13 +319,26 @@ impl Store {
     }
 
     /// One atomic `git push` of `updates`; on success the mirror is moved to match.
-    fn push_batch(&self, remote: &str, updates: &[PushUpdate], by: &super::Signature) -> Result<PushOutcome> {
-        let mut command = self.git();
+    fn push_batch(
+        &self,
+        remote: &str,
+        refless: Option<&(tempfile::TempDir, String)>,
+        updates: &[PushUpdate],
+        by: &super::Signature,
+    ) -> Result<PushOutcome> {
+        let mut command = match refless {
+            Some((dir, _)) => {
+                let mut command = Command::new("git");
+                command.arg("--git-dir").arg(dir.path());
+                command
+            }
+            None => self.git(),
+        };
         command.args(["push", "--porcelain", "--atomic", "--no-verify"]);
         for update in updates {
             command.arg(lease_arg(update));
         }
-        command.arg(remote);
+        command.arg(refless.map_or(remote, |(_, url)| url.as_str()));
         for update in updates {
             command.arg(refspec_arg(update));
         }
@@ -365,6 +387,45 @@ impl Store {
         Ok(PushOutcome::Accepted)
     }
 
+    /// A bare repository without refs whose objects are this repository's (through
+    /// `objects/info/alternates`), and the one URL `remote` pushes to, for a large push; `None`
+    /// (push from here) when the remote pushes to several URLs. Removed when dropped.
+    fn refless_pusher(&self, remote: &str) -> Result<Option<(tempfile::TempDir, String)>> {
+        let mut command = self.git();
+        command.args(["remote", "get-url", "--push", "--all", remote]);
+        let output = run_against(&mut command, remote)?;
+        if !output.status.success() {
+            return Err(process_error(&command, remote, &output));
+        }
+        let urls = String::from_utf8_lossy(&output.stdout);
+        let [url] = urls.lines().collect::<Vec<_>>()[..] else {
+            return Ok(None);
+        };
+        let io = |context: &str| {
+            let context = format!("remote {remote:?}: {context}");
+            move |source| Error::Io { context, source }
+        };
+        let local = self.local_dir();
+        std::fs::create_dir_all(&local).map_err(io("cannot make the local directory"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("push-")
+            .tempdir_in(&local)
+            .map_err(io("cannot make a directory to push from"))?;
+        let mut init = Command::new("git");
+        init.args(["init", "--quiet", "--bare", "--template="]).arg(dir.path());
+        let output = run_against(&mut init, remote)?;
+        if !output.status.success() {
+            return Err(process_error(&init, remote, &output));
+        }
+        let objects = self.gix().common_dir().join("objects");
+        let objects = std::fs::canonicalize(&objects).unwrap_or(objects);
+        let info = dir.path().join("objects").join("info");
+        std::fs::create_dir_all(&info).map_err(io("cannot borrow the objects"))?;
+        std::fs::write(info.join("alternates"), format!("{}\n", objects.display()))
+            .map_err(io("cannot borrow the objects"))?;
+        Ok(Some((dir, url.to_owned())))
+    }
+
     /// Move the remote-tracking refs to what a push just set on the remote. A mirror that moved
     /// meanwhile (a concurrent fetch) is left alone: the next fetch sets it right. A mirror ref
     /// that is only locked by a concurrent writer is tried again, because a claim missing from
@@ -402,6 +463,9 @@ impl Store {
         }
     }
 }
+
+/// From how many refs a push goes from a repository of no refs (see [`Store::push_loom`]).
+const REFLESS_FROM: usize = 64;
 
 /// `--force-with-lease=<ref>:<expected>`, empty when the ref must not exist.
 fn lease_arg(update: &PushUpdate) -> String {
