@@ -416,3 +416,60 @@ fn json_ready_and_list_agree_with_the_tables() {
     assert!(listed.contains(&flaky), "a failed task is listed");
     assert!(!ids(&repo.json(&["ready"])).contains(&flaky), "but not ready");
 }
+
+/// Every `--json` listing's stdout and stderr; each must exit 0.
+fn shown_json(repo: &Repo) -> String {
+    let mut text = String::new();
+    for args in [
+        &["ready", "--json"][..],
+        &["ready", "--json", "-n", "1"],
+        &["list", "--json"],
+        &["list", "--json", "--all"],
+        &["list", "--json", "--status", "blocked"],
+    ] {
+        let run = repo.loom(args);
+        assert_eq!(run.code, 0, "{run}");
+        text.push_str(&format!("$ {}\n{}stderr: {}\n", args.join(" "), run.stdout, run.stderr));
+    }
+    text
+}
+
+// Guards: `--json` listings copied from the board's JSON text showing something the refs no
+// longer say (a title changed with plain git, a claim taken), or a damaged or missing text file
+// failing or being misread instead of rebuilt.
+#[test]
+fn json_listings_from_the_board_follow_the_refs() {
+    let repo = Repo::new();
+    let base = repo.create("base", &["--label", "core"]);
+    for n in 0..3 {
+        repo.create(&format!("waiting {n}"), &["--dep", &base]);
+    }
+    let other = repo.create("other", &[]);
+    let cold = shown_json(&repo);
+    assert!(
+        repo.dir.join(".git/loom/board.json").exists(),
+        "a --json listing keeps its text"
+    );
+    assert_eq!(shown_json(&repo), cold, "warm listings are the cold ones");
+    // A change made behind git-loom's back shows at once.
+    retitle_by_hand(&repo, &base, "renamed with plain git");
+    let changed = shown_json(&repo);
+    assert!(changed.contains("renamed with plain git"), "{changed}");
+    for file in ["board.json", "board.ready.json", "board.cache"] {
+        std::fs::remove_file(repo.dir.join(".git/loom").join(file)).expect("the file exists");
+        assert_eq!(shown_json(&repo), changed, "without {file}");
+    }
+    // Damaged text is rebuilt, never shown.
+    for file in ["board.json", "board.ready.json"] {
+        let path = repo.dir.join(".git/loom").join(file);
+        let mut bytes = std::fs::read(&path).expect("the file exists");
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0x20;
+        std::fs::write(&path, &bytes).expect("writable");
+        assert_eq!(shown_json(&repo), changed, "with {file} damaged");
+    }
+    repo.run_ok(&["claim", &other]);
+    let claimed = repo.json(&["list", "--status", "claimed"]);
+    assert_eq!(ids(&claimed), vec![other.clone()]);
+    assert!(claimed[0]["claim"]["agent"].is_string(), "{claimed}");
+}

@@ -26,7 +26,9 @@
 //! - `LOOM_BENCH_SEED=42` — the seed of the graph generator;
 //! - `LOOM_BENCH_NO_DOC=1` — print only, leave `doc/benchmarks.md` alone;
 //! - `LOOM_BENCH_ONLY=merge` — run only the merge section (about two minutes, no fixtures);
-//! - `LOOM_BENCH_ONLY=run` — run only `git loom run` on trivial tasks (see `run.rs`).
+//! - `LOOM_BENCH_ONLY=run` — run only `git loom run` on trivial tasks (see `run.rs`);
+//!   `LOOM_BENCH_ONLY=reads` only the single-process scenarios, `LOOM_BENCH_ONLY=remote` only
+//!   the scenarios through `git daemon`.
 //!
 //! Work copies live in `target/bench-repos/work-<pid>` and are removed at the end. Generating
 //! the fixtures takes about two and a half minutes (two for 100,000 tasks) and is done once; a
@@ -321,8 +323,17 @@ fn main() {
             finish(root, &out, write_doc);
             return;
         }
-        Some(other) => panic!("LOOM_BENCH_ONLY={other:?}: the sections that run alone are `merge` and `run`"),
+        Some("reads" | "remote") => {}
+        Some(other) => {
+            panic!("LOOM_BENCH_ONLY={other:?}: the sections that run alone are `merge`, `run`, `reads` and `remote`")
+        }
     }
+    // `reads`: the single-process scenarios alone; `remote`: the remote scenarios alone.
+    let only = std::env::var("LOOM_BENCH_ONLY")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty());
+    let runs = |section: &str| only.as_deref().is_none_or(|only| only == section);
     eprintln!("git-loom bench: sizes {sizes:?}, seed {seed}, git {git_version}, {uname}, {cores} cores");
 
     // 1. Fixtures.
@@ -339,7 +350,7 @@ fn main() {
     // 2. Every scenario, per size and refs layout, on a fresh work copy.
     let mut rows = Vec::new();
     let mut floors: BTreeMap<(usize, &'static str), Floors> = BTreeMap::new();
-    for (size, info) in &fixtures {
+    for (size, info) in fixtures.iter().filter(|_| runs("reads")) {
         for layout in ["loose", "packed"] {
             eprintln!("measuring {size} tasks, {layout} refs …");
             let dir = work.join(format!("{size}-{layout}"));
@@ -356,9 +367,12 @@ fn main() {
     // 3. Racing claims.
     eprintln!("racing claim --next on {RACE_TASKS} ready tasks …");
     let race_base = work.join("race-base");
-    let race_ids = ready_repository(&race_base, RACE_TASKS, seed);
+    let race_ids = match only {
+        None => ready_repository(&race_base, RACE_TASKS, seed),
+        Some(_) => Vec::new(),
+    };
     let mut races = Vec::new();
-    for layout in ["loose", "packed"] {
+    for layout in ["loose", "packed"].into_iter().filter(|_| only.is_none()) {
         for agents in [1, 4, 16] {
             let dir = work.join(format!("race-{layout}-{agents}"));
             copy_repository(&race_base, &dir);
@@ -378,7 +392,10 @@ fn main() {
     // minutes).
     let mut remote_rows = Vec::new();
     let mut remote_setups = Vec::new();
-    for (size, info) in fixtures.iter().filter(|(size, _)| *size <= REMOTE_MAX_TASKS) {
+    for (size, info) in fixtures
+        .iter()
+        .filter(|(size, _)| *size <= REMOTE_MAX_TASKS && runs("remote"))
+    {
         eprintln!("through git daemon on 127.0.0.1 with {size} tasks …");
         settle();
         let (rows, setup) = remote_scenarios(&info.dir, *size, &work);
@@ -393,7 +410,10 @@ fn main() {
     }
 
     // 5. The merge queue and merge candidates, on repositories of their own.
-    let merge_out = merge_section(&work.join("merge"), seed, &machine, Instant::now());
+    let merge_out = match only {
+        None => merge_section(&work.join("merge"), seed, &machine, Instant::now()),
+        Some(_) => String::new(),
+    };
 
     // Nothing is removed while measuring (see `copy_repository`).
     std::fs::remove_dir_all(&work).ok();
@@ -494,7 +514,7 @@ fn main() {
         *sizes.iter().min().expect("at least one size"),
         *sizes.iter().max().expect("at least one size"),
     );
-    if small != large {
+    if small != large && runs("reads") {
         let _ = writeln!(
             out,
             "Write cost against graph size: median ms at {} and at {} tasks, same run.",
@@ -535,33 +555,35 @@ fn main() {
         let _ = writeln!(out);
     }
 
-    let _ = writeln!(
-        out,
-        "Racing `claim --next` processes on {} ready tasks (a fresh repository per line, on \
-         which one untimed `ready` has built the board), counting grants afterwards from every \
-         task's history: exactly one `claim by` commit each; any extra is a double grant.",
-        thousands(RACE_TASKS)
-    );
-    let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "| processes | refs | claims | seconds | claims/s | double grants | never claimed |"
-    );
-    let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
-    for r in &races {
+    if only.is_none() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {:.1} | {:.1} | {} | {} |",
-            r.agents,
-            r.layout,
-            r.claims,
-            r.secs,
-            r.claims as f64 / r.secs,
-            r.double,
-            r.unclaimed
+            "Racing `claim --next` processes on {} ready tasks (a fresh repository per line, on \
+         which one untimed `ready` has built the board), counting grants afterwards from every \
+         task's history: exactly one `claim by` commit each; any extra is a double grant.",
+            thousands(RACE_TASKS)
         );
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "| processes | refs | claims | seconds | claims/s | double grants | never claimed |"
+        );
+        let _ = writeln!(out, "|---:|---|---:|---:|---:|---:|---:|");
+        for r in &races {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.1} | {:.1} | {} | {} |",
+                r.agents,
+                r.layout,
+                r.claims,
+                r.secs,
+                r.claims as f64 / r.secs,
+                r.double,
+                r.unclaimed
+            );
+        }
+        let _ = writeln!(out);
     }
-    let _ = writeln!(out);
     let generated: Vec<String> = fixtures
         .iter()
         .filter(|(_, info)| info.generated_now)
@@ -627,7 +649,9 @@ fn main() {
         let _ = writeln!(out, "- Generated in this run: {}.", generated.join(", "));
     }
     let _ = writeln!(out, "- The whole run took {:.0} s.", run_start.elapsed().as_secs_f64());
-    if remote_rows.is_empty() {
+    if let Some(section) = &only {
+        let _ = writeln!(out, "- Only the `{section}` section ran (`LOOM_BENCH_ONLY={section}`).");
+    } else if remote_rows.is_empty() {
         let _ = writeln!(
             out,
             "- No remote scenarios: they run only for sizes up to {}.",
@@ -635,11 +659,15 @@ fn main() {
         );
     }
     let double: usize = races.iter().map(|r| r.double).sum();
-    let _ = writeln!(out, "- Double grants over all races: {double}.");
+    if !races.is_empty() {
+        let _ = writeln!(out, "- Double grants over all races: {double}.");
+    }
     let _ = writeln!(out);
-    let _ = writeln!(out, "### Merge queue");
-    let _ = writeln!(out);
-    out.push_str(&merge_out);
+    if !merge_out.is_empty() {
+        let _ = writeln!(out, "### Merge queue");
+        let _ = writeln!(out);
+        out.push_str(&merge_out);
+    }
     finish(root, &out, write_doc);
 }
 

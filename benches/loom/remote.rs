@@ -110,7 +110,14 @@ pub(super) fn remote_scenarios(fixture_dir: &Path, size: usize, work: &Path) -> 
             .expect("git-loom runs");
         assert!(out.status.success(), "git loom remote origin");
     }
-    let initial_sync_secs = timed(loom_cmd(&a).args(["-q", "sync"]));
+    // The floor of the first sync: a plain atomic push of the same refs to a remote of its own
+    // (one refspec pattern, so git's own argument list stays short).
+    git(&base, &["init", "-q", "--bare", "floor.git"]);
+    let floor_url = daemon.url("floor.git");
+    let first_push_floor =
+        time_process(git_cmd(&a).args(["push", "-q", "--atomic", &floor_url, "refs/loom/*:refs/loom/*"]));
+    let first_sync = time_process(loom_cmd(&a).args(["-q", "sync"]));
+    let initial_sync_secs = first_sync.as_secs_f64();
     let first_fetch_secs = timed(loom_cmd(&b).args(["-q", "sync"]));
     let fetch_refspec = "+refs/loom/*:refs/loom-remote/origin/*";
     git(&c, &["fetch", "-q", "origin", fetch_refspec]);
@@ -128,7 +135,13 @@ pub(super) fn remote_scenarios(fixture_dir: &Path, size: usize, work: &Path) -> 
         "the fixture has too few ready tasks"
     );
     let head = git(&a, &["rev-parse", "HEAD"]);
-    let mut rows = Vec::new();
+    let mut rows = vec![RemoteRow {
+        operation: "first sync (every task new, 1 run)",
+        tasks: size,
+        figure: figure(vec![first_sync]),
+        floor_name: "git push --atomic (same refs)",
+        floor: figure(vec![first_push_floor]),
+    }];
 
     // One claim published to the remote, beside a plain push of one new ref.
     let push_floor = measure(

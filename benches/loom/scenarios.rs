@@ -138,6 +138,30 @@ pub(super) fn scenarios(dir: &Path, size: usize, layout: &'static str, rows: &mu
         );
         push(rows, &format!("{command} after 1 change"), f, Some(Floor::ForEachRef));
     }
+    // What agents call: the same listings as JSON, served from the board's JSON text.
+    for command in ["ready", "list"] {
+        time_process(loom_cmd(dir).args([command, "--json"]));
+        let f = measure(RUNS, || {}, |_| time_process(loom_cmd(dir).args([command, "--json"])));
+        push(rows, &format!("{command} --json warm"), f, Some(Floor::ForEachRef));
+        let f = measure(
+            RUNS,
+            || {},
+            |n| {
+                let retitle = loom_cmd(dir)
+                    .args(["-q", "update", &show_id, "--title", &format!("retitled json {n}")])
+                    .output()
+                    .expect("git-loom runs");
+                assert!(retitle.status.success(), "update {show_id} succeeds");
+                time_process(loom_cmd(dir).args([command, "--json"]))
+            },
+        );
+        push(
+            rows,
+            &format!("{command} --json after 1 change"),
+            f,
+            Some(Floor::ForEachRef),
+        );
+    }
     let f = measure(RUNS, || {}, |_| time_process(loom_cmd(dir).args(["show", &show_id])));
     push(rows, "show ID", f, Some(Floor::Version));
 

@@ -39,5 +39,8 @@ pub use session::{NextJson, RemovalJson, SignalJson, WorktreeAddedJson, Worktree
 pub use setup::{HookContextJson, HookSpecificOutput, SetupFileJson, SetupJson};
 pub use status::{ClaimedJson, RecentJson, StatusJson};
 pub use sync::{MergedJson, RemoteJson, SyncReportJson};
-pub use task::{ClaimJson, TaskJson, tasks_json, with_ready_json};
+pub use task::{ClaimJson, TaskJson, board_json, tasks_json, with_ready_json};
 pub use verify::{UncommittedJson, VerifyReportJson};
+
+#[cfg(test)]
+mod board_json_tests;

@@ -164,6 +164,25 @@ pub fn with_ready_json<R>(snapshot: &Snapshot, ready: &[ReadyTask<'_>], show: im
     show(&tasks)
 }
 
+/// The board's `--json` text (see [`crate::loom::JsonRenderer`]): each listed task as
+/// `list --json` prints it and each ready task as `ready --json` prints it, so that a listing
+/// served from the board is byte for byte the listing rendered here.
+pub fn board_json(
+    snapshot: &Snapshot,
+    rows: &[(&TaskEntry, Derived)],
+    ready: &[ReadyTask<'_>],
+    claims: &BTreeMap<TaskId, Claim>,
+) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    let listed = tasks_json(rows, claims)
+        .iter()
+        .map(crate::loom::array_element)
+        .collect();
+    let ready = with_ready_json(snapshot, ready, |tasks| {
+        tasks.iter().map(crate::loom::array_element).collect()
+    });
+    (listed, ready)
+}
+
 pub fn tasks_json<'a>(rows: &'a [(&'a TaskEntry, Derived)], claims: &'a BTreeMap<TaskId, Claim>) -> Vec<TaskJson<'a>> {
     rows.iter()
         .map(|(entry, derived)| TaskJson::new(&entry.task, derived).with_claim(claims.get(&entry.task.id)))

@@ -2,8 +2,8 @@
 
 use clap::Args;
 
-use git_loom::api::with_ready_json;
-use git_loom::loom::{BoardRow, BoardView, ListFilter};
+use git_loom::api::board_json;
+use git_loom::loom::{BoardRow, BoardView, JsonListing, ListFilter};
 use git_loom::model::View;
 
 use super::context::Context;
@@ -74,13 +74,15 @@ pub fn run_list(args: &ListArgs, context: &Context<'_>, ui: &mut Ui) -> Result<E
             Ok(Exit::Success)
         })?;
     }
-    let snapshot = loom.snapshot(context.now())?;
-    render::report_problems(ui, &snapshot);
-    let rows = snapshot.list(&filter);
-    render::print_tasks(&loom, &snapshot, &rows, ui, |task, derived| {
-        render::row(task, derived.view)
-    })?;
-    Ok(Exit::Success)
+    // The JSON of every task is kept with the board: copied, not rendered again.
+    loom.with_board_json(context.now(), board_json, JsonListing::List, |board, text| {
+        report_board_problems(ui, board);
+        for warning in &text.warnings {
+            ui.warn(warning);
+        }
+        ui.json_items(board.list_indices(&filter).map(|index| text.items[index]))?;
+        Ok(Exit::Success)
+    })?
 }
 
 pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
@@ -106,12 +108,11 @@ pub fn run_ready(args: &ReadyArgs, context: &Context<'_>, ui: &mut Ui) -> Result
             Ok(Exit::Success)
         })?;
     }
-    let snapshot = loom.snapshot(context.now())?;
-    render::report_problems(ui, &snapshot);
-    let mut ready = snapshot.ready();
-    ready.truncate(limit);
-    with_ready_json(&snapshot, &ready, |tasks| ui.json_value(&tasks))?;
-    Ok(Exit::Success)
+    loom.with_board_json(context.now(), board_json, JsonListing::Ready, |board, text| {
+        report_board_problems(ui, board);
+        ui.json_items(text.items.iter().take(limit).copied())?;
+        Ok(Exit::Success)
+    })?
 }
 
 /// The table without its stage column (at `column`) when no listed task came from a plan, so

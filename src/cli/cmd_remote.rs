@@ -4,7 +4,9 @@ use clap::Args;
 
 use git_loom::api::{RemoteJson, SyncReportJson};
 use git_loom::loom::remote::{Exchange, configured_remote, exchange, remote_for, set_remote};
+use git_loom::store::{PushProgress, Store};
 use git_loom::sync::SyncReport;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::context::Context;
 use super::error::{CommandError, Exit};
@@ -82,19 +84,53 @@ pub fn run_fetch(args: &FetchArgs, context: &Context<'_>, ui: &mut Ui) -> Result
 }
 
 pub fn run_push(args: &PushArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
-    let store = context.store()?;
+    let mut store = context.store()?;
     let remote = remote_for(&store, args.remote.as_deref())?;
     let actor = context.actor(&store)?;
-    let report = exchange(&store, &remote, Exchange::Push, &actor)?;
+    let bar = push_bar(&mut store, ui);
+    let report = exchange(&store, &remote, Exchange::Push, &actor);
+    bar.finish_and_clear();
+    let report = report?;
     print_report(ui, &remote, &report)
 }
 
 pub fn run_sync(args: &SyncArgs, context: &Context<'_>, ui: &mut Ui) -> Result<Exit, CommandError> {
-    let store = context.store()?;
+    let mut store = context.store()?;
     let remote = remote_for(&store, args.remote.as_deref())?;
     let actor = context.actor(&store)?;
-    let report = exchange(&store, &remote, Exchange::Sync, &actor)?;
+    let bar = push_bar(&mut store, ui);
+    let report = exchange(&store, &remote, Exchange::Sync, &actor);
+    bar.finish_and_clear();
+    let report = report?;
     print_report(ui, &remote, &report)
+}
+
+/// A progress bar on stderr for pushes of many refs, fed by the store; drawn only on a
+/// terminal, and never with `--json` or `-q`.
+fn push_bar(store: &mut Store, ui: &Ui) -> ProgressBar {
+    let target = match ui.json || ui.quiet {
+        true => ProgressDrawTarget::hidden(),
+        false => ProgressDrawTarget::stderr(),
+    };
+    let bar = ProgressBar::with_draw_target(None, target);
+    bar.set_style(
+        ProgressStyle::with_template("pushing {pos}/{len} refs {wide_bar} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let feed = bar.clone();
+    store.on_push_progress(std::sync::Arc::new(move |progress: PushProgress| {
+        // One push of a few refs is over before a bar would help.
+        if progress.batches > 1 || progress.refs_total >= 1_000 {
+            feed.set_length(progress.refs_total as u64);
+            feed.set_position(progress.refs_done as u64);
+            feed.set_message(format!(
+                "(batch {}/{})",
+                progress.batches_done.min(progress.batches),
+                progress.batches
+            ));
+        }
+    }));
+    bar
 }
 
 fn print_report(ui: &mut Ui, remote: &str, report: &SyncReport) -> Result<Exit, CommandError> {

@@ -99,7 +99,8 @@ impl<'a> Context<'a> {
     }
 
     pub fn loom(&self) -> Result<Loom, CommandError> {
-        Ok(Loom::load(self.store()?)?)
+        // Every board a command builds keeps the tasks' `--json` text for later listings.
+        Ok(Loom::load(self.store()?)?.rendering_json(git_loom::api::board_json))
     }
 
     /// Who is acting: `--agent`, else `LOOM_AGENT`, else git config `loom.agent`, else

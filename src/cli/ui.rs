@@ -90,6 +90,15 @@ impl Ui {
         writeln!(self.out)
     }
 
+    /// A JSON array result from elements already rendered (see `git_loom::loom::write_array`):
+    /// the same bytes [`Ui::json_value`] prints for the array of their values.
+    pub fn json_items<'a>(&mut self, items: impl IntoIterator<Item = &'a [u8]>) -> io::Result<()> {
+        // Gathered first: one large write goes straight through the buffers.
+        let mut bytes = Vec::new();
+        git_loom::loom::write_array(&mut bytes, items)?;
+        self.out.write_all(&bytes)
+    }
+
     /// Something the user should know that is not the result (to stderr).
     pub fn note(&mut self, text: impl AsRef<str>) {
         if !self.quiet {

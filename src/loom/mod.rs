@@ -31,6 +31,7 @@ use crate::model::{Entity, IdQuery, Meta, Settings, TaskId};
 use crate::store::{self, Signature, Store};
 
 pub use cache::board::{BoardProblem, BoardReady, BoardRow, BoardView, NEXT_TRUSTS_BOARD_FOR};
+pub use cache::board_json::{BoardJson, JsonListing, JsonRenderer, array_element, write_array};
 pub use error::{Error, Result};
 pub use read::TaskEntry;
 pub(crate) use retry::with_retries;
@@ -64,6 +65,9 @@ pub struct Loom {
     pub(crate) store: Store,
     loaded: RwLock<Arc<Loaded>>,
     follow_meta: bool,
+    /// Renders the `--json` text kept with every board this process builds, when the front
+    /// end that owns the wire shapes gave one (see [`Loom::rendering_json`]).
+    json_renderer: Option<JsonRenderer>,
 }
 
 /// The meta record as last read, and the version it was read from.
@@ -96,7 +100,16 @@ impl Loom {
             store,
             loaded: RwLock::new(Arc::new(loaded)),
             follow_meta: false,
+            json_renderer: None,
         })
+    }
+
+    /// Keep the `--json` text of every task, rendered by `render`, with every board this
+    /// process builds, so that a later `--json` listing copies it instead of rebuilding the
+    /// board (the core owns no wire shape; the layer that does hands its renderer in).
+    pub fn rendering_json(mut self, render: JsonRenderer) -> Loom {
+        self.json_renderer = Some(render);
+        self
     }
 
     /// Re-read the meta record and settings whenever `refs/loom/meta` has moved since they were

@@ -35,7 +35,8 @@ pub use read::EntityVersion;
 pub use refs::RefTip;
 pub use tests_cache::CachedResult;
 pub use transport::{
-    FetchedRef, PushOutcome, PushUpdate, REMOTE_TRACKING_ROOT, is_valid_remote_name, tracking_prefix, tracking_ref,
+    FetchedRef, PushOutcome, PushProgress, PushUpdate, REMOTE_TRACKING_ROOT, is_valid_remote_name, tracking_prefix,
+    tracking_ref,
 };
 pub use write::{CommitMessage, Expected, RefUpdate, Signature};
 
@@ -118,7 +119,14 @@ pub struct Store {
     objects: objects::LooseWriter,
     /// Lock files at least this old are taken to be left by a dead process.
     stale_lock_after: std::time::Duration,
+    /// Told how a push of many refs advances, batch by batch (see [`Store::on_push_progress`]).
+    push_progress: Option<PushProgressFn>,
+    /// The most bytes of ref arguments one `git push` is given (see `transport`).
+    push_batch_bytes: usize,
 }
+
+/// Called before each batch of a push and once when the last one landed.
+pub type PushProgressFn = std::sync::Arc<dyn Fn(PushProgress) + Send + Sync>;
 
 /// Task blobs are read once per command; a small cache helps repeated tree lookups.
 const OBJECT_CACHE_BYTES: usize = 4 * 1024 * 1024;
@@ -154,6 +162,8 @@ impl Store {
             shared,
             local,
             stale_lock_after: DEFAULT_STALE_LOCK_AFTER,
+            push_progress: None,
+            push_batch_bytes: transport::PUSH_BATCH_BYTES,
         })
     }
 
@@ -166,6 +176,11 @@ impl Store {
     /// The remote writes are published to, if any.
     pub fn publish_remote(&self) -> Option<&str> {
         self.publish_remote.as_deref()
+    }
+
+    /// Be told how pushes of many refs advance (a front end draws a progress bar with it).
+    pub fn on_push_progress(&mut self, progress: PushProgressFn) {
+        self.push_progress = Some(progress);
     }
 
     /// Change how old a lock file must be before a writer that finds it removes it.
@@ -202,3 +217,7 @@ impl Store {
 #[cfg(test)]
 #[path = "threads_tests.rs"]
 mod threads_tests;
+
+#[cfg(test)]
+#[path = "push_tests.rs"]
+mod push_tests;

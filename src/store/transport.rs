@@ -13,6 +13,13 @@
 //! - a push sends exactly the refs asked for, each with `--force-with-lease=<ref>:<expected>`
 //!   (an empty expected value means "must not exist"), all-or-nothing (`--atomic`); a ref the
 //!   remote holds at another value rejects the whole push, reported as a rejection, not an error;
+//! - a push whose refs do not fit one command line (git takes refspecs and leases only as
+//!   arguments) is sent as several atomic pushes of at most [`PUSH_BATCH_BYTES`] of arguments
+//!   each, in order, the refs of one record (`tasks/<id>`, `claims/<id>`, `handoffs/<id>`) always
+//!   in the same one; the first refused batch stops it, and the batches before it stay landed
+//!   (each of them whole, as a smaller push would have left them); a push of many refs is made
+//!   from a repository without refs that borrows this one's objects, because git matches each
+//!   explicit refspec against every local ref (quadratic in a clone of thousands of tasks);
 //! - a remote that cannot be reached or does not exist is an [`Error::Remote`] naming it.
 
 use std::collections::BTreeMap;
@@ -65,6 +72,22 @@ pub struct PushUpdate {
     pub name: String,
     pub expected: Expected,
     pub new: Option<ObjectId>,
+}
+
+/// The most bytes of refspecs and leases one `git push` is given: far below the argument-list
+/// limit of common systems (Linux allows 2 MiB for arguments and environment together), so that
+/// the user's environment always fits beside them.
+pub(super) const PUSH_BATCH_BYTES: usize = 512 * 1024;
+
+/// How far a push has come, for a progress display.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushProgress {
+    /// Refs in the batches that landed so far.
+    pub refs_done: usize,
+    pub refs_total: usize,
+    /// Batches that landed so far, of `batches`.
+    pub batches_done: usize,
+    pub batches: usize,
 }
 
 /// What the remote said to a push.
@@ -260,25 +283,66 @@ impl Store {
         self.local_dir().join(format!("fetched-{remote}"))
     }
 
-    /// Push `updates` to `remote` in one atomic push, each with a lease on its expected value.
-    /// On success the remote-tracking refs are moved to match, signed by `by`.
+    /// Push `updates` to `remote` atomically, each with a lease on its expected value (in
+    /// batches when they do not fit one command line: see the module's guarantees). On success
+    /// the remote-tracking refs are moved to match, signed by `by`.
     pub fn push_loom(&self, remote: &str, updates: &[PushUpdate], by: &super::Signature) -> Result<PushOutcome> {
         if updates.is_empty() {
             return Ok(PushOutcome::Accepted);
         }
-        let mut command = self.git();
+        let batches = batches(updates, self.push_batch_bytes);
+        let progress = |refs_done, batches_done| {
+            if let Some(report) = &self.push_progress {
+                report(PushProgress {
+                    refs_done,
+                    refs_total: updates.len(),
+                    batches_done,
+                    batches: batches.len(),
+                });
+            }
+        };
+        // git matches every explicit refspec against every local ref before it sends anything:
+        // quadratic in a clone holding as many refs as it pushes. Large pushes therefore go
+        // from a repository of no refs that borrows this one's objects.
+        let refless = match updates.len() >= REFLESS_FROM {
+            true => self.refless_pusher(remote)?,
+            false => None,
+        };
+        let mut refs_done = 0;
+        for (done, batch) in batches.iter().enumerate() {
+            progress(refs_done, done);
+            match self.push_batch(remote, refless.as_ref(), batch, by)? {
+                PushOutcome::Accepted => refs_done += batch.len(),
+                rejected => return Ok(rejected),
+            }
+        }
+        progress(refs_done, batches.len());
+        Ok(PushOutcome::Accepted)
+    }
+
+    /// One atomic `git push` of `updates`; on success the mirror is moved to match.
+    fn push_batch(
+        &self,
+        remote: &str,
+        refless: Option<&(tempfile::TempDir, String)>,
+        updates: &[PushUpdate],
+        by: &super::Signature,
+    ) -> Result<PushOutcome> {
+        let mut command = match refless {
+            Some((dir, _)) => {
+                let mut command = Command::new("git");
+                command.arg("--git-dir").arg(dir.path());
+                command
+            }
+            None => self.git(),
+        };
         command.args(["push", "--porcelain", "--atomic", "--no-verify"]);
         for update in updates {
-            let expected = match update.expected {
-                Expected::Absent => String::new(),
-                Expected::Tip(id) => id.to_string(),
-            };
-            command.arg(format!("--force-with-lease={}:{expected}", update.name));
+            command.arg(lease_arg(update));
         }
-        command.arg(remote);
+        command.arg(refless.map_or(remote, |(_, url)| url.as_str()));
         for update in updates {
-            let source = update.new.map(|id| id.to_string()).unwrap_or_default();
-            command.arg(format!("{source}:{}", update.name));
+            command.arg(refspec_arg(update));
         }
         let output = run_against(&mut command, remote)?;
         let stdout = String::from_utf8_lossy(&output.stdout);
@@ -325,17 +389,64 @@ impl Store {
         Ok(PushOutcome::Accepted)
     }
 
+    /// A bare repository without refs whose objects are this repository's (through
+    /// `objects/info/alternates`), and the one URL `remote` pushes to, for a large push; `None`
+    /// (push from here) when the remote pushes to several URLs. Removed when dropped.
+    fn refless_pusher(&self, remote: &str) -> Result<Option<(tempfile::TempDir, String)>> {
+        let mut command = self.git();
+        command.args(["remote", "get-url", "--push", "--all", remote]);
+        let output = run_against(&mut command, remote)?;
+        if !output.status.success() {
+            return Err(process_error(&command, remote, &output));
+        }
+        let urls = String::from_utf8_lossy(&output.stdout);
+        let [url] = urls.lines().collect::<Vec<_>>()[..] else {
+            return Ok(None);
+        };
+        let io = |context: &str| {
+            let context = format!("remote {remote:?}: {context}");
+            move |source| Error::Io { context, source }
+        };
+        let local = self.local_dir();
+        std::fs::create_dir_all(&local).map_err(io("cannot make the local directory"))?;
+        let dir = tempfile::Builder::new()
+            .prefix("push-")
+            .tempdir_in(&local)
+            .map_err(io("cannot make a directory to push from"))?;
+        let mut init = Command::new("git");
+        init.args(["init", "--quiet", "--bare", "--template="]).arg(dir.path());
+        let output = run_against(&mut init, remote)?;
+        if !output.status.success() {
+            return Err(process_error(&init, remote, &output));
+        }
+        let objects = self.gix().common_dir().join("objects");
+        let objects = std::fs::canonicalize(&objects).unwrap_or(objects);
+        let info = dir.path().join("objects").join("info");
+        std::fs::create_dir_all(&info).map_err(io("cannot borrow the objects"))?;
+        std::fs::write(info.join("alternates"), format!("{}\n", objects.display()))
+            .map_err(io("cannot borrow the objects"))?;
+        Ok(Some((dir, url.to_owned())))
+    }
+
     /// Move the remote-tracking refs to what a push just set on the remote. A mirror that moved
     /// meanwhile (a concurrent fetch) is left alone: the next fetch sets it right. A mirror ref
     /// that is only locked by a concurrent writer is tried again, because a claim missing from
     /// the mirror would make a later release of it look like one the remote never had.
     fn record_pushed(&self, remote: &str, updates: &[PushUpdate], by: &super::Signature) {
-        for update in updates {
-            let mirrored = super::RefUpdate {
+        let mirrored: Vec<super::RefUpdate> = updates
+            .iter()
+            .map(|update| super::RefUpdate {
                 name: tracking_ref(remote, &update.name),
                 expected: update.expected,
                 new: update.new,
-            };
+            })
+            .collect();
+        // One transaction for all of them when nothing moved meanwhile (the common case, and
+        // the only affordable one for thousands of refs); else ref by ref, as below.
+        if self.apply(&mirrored, by).is_ok() {
+            return;
+        }
+        for mirrored in mirrored {
             for attempt in 0..RECORD_ATTEMPTS {
                 match self.apply(std::slice::from_ref(&mirrored), by) {
                     Err(Error::Conflict { .. }) => {}
@@ -353,6 +464,66 @@ impl Store {
             }
         }
     }
+}
+
+/// From how many refs a push goes from a repository of no refs (see [`Store::push_loom`]).
+const REFLESS_FROM: usize = 64;
+
+/// `--force-with-lease=<ref>:<expected>`, empty when the ref must not exist.
+fn lease_arg(update: &PushUpdate) -> String {
+    let expected = match update.expected {
+        Expected::Absent => String::new(),
+        Expected::Tip(id) => id.to_string(),
+    };
+    format!("--force-with-lease={}:{expected}", update.name)
+}
+
+/// `<new>:<ref>`, with an empty source for a deletion.
+fn refspec_arg(update: &PushUpdate) -> String {
+    let source = update.new.map(|id| id.to_string()).unwrap_or_default();
+    format!("{source}:{}", update.name)
+}
+
+/// The record a ref belongs to (`tasks/<id>`, `claims/<id>`, `handoffs/<id>` share their id),
+/// so that the refs of one record are pushed together.
+fn record_key(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+/// Split `updates` into batches whose arguments take at most `budget` bytes, keeping the
+/// refs of one record together and the records in the order they first appear. One record
+/// larger than the budget (which no record is) gets a batch of its own.
+pub(super) fn batches(updates: &[PushUpdate], budget: usize) -> Vec<Vec<PushUpdate>> {
+    let cost = |update: &PushUpdate| lease_arg(update).len() + refspec_arg(update).len() + 2;
+    let total: usize = updates.iter().map(cost).sum();
+    if total <= budget {
+        return vec![updates.to_vec()];
+    }
+    let mut records: Vec<(&str, Vec<&PushUpdate>)> = Vec::new();
+    let mut index: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for update in updates {
+        let key = record_key(&update.name);
+        let at = *index.entry(key).or_insert_with(|| {
+            records.push((key, Vec::new()));
+            records.len() - 1
+        });
+        records[at].1.push(update);
+    }
+    let mut batches = Vec::new();
+    let (mut batch, mut used) = (Vec::new(), 0);
+    for (_, record) in records {
+        let size: usize = record.iter().map(|update| cost(update)).sum();
+        if !batch.is_empty() && used + size > budget {
+            batches.push(std::mem::take(&mut batch));
+            used = 0;
+        }
+        batch.extend(record.into_iter().cloned());
+        used += size;
+    }
+    if !batch.is_empty() {
+        batches.push(batch);
+    }
+    batches
 }
 
 /// How often a mirror ref that a concurrent writer holds locked is tried again after a push.

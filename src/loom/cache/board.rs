@@ -25,13 +25,14 @@ use std::path::Path;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use super::board_json::{self, BoardJson, JsonListing, JsonRenderer};
 use crate::loom::snapshot::Snapshot;
 use crate::loom::{ListFilter, Loom, Result};
 use crate::model::{Gate, Priority, View};
 use crate::store::{self, RefTip, Store};
 
 /// The first bytes of a board file; a different version is ignored, never misread.
-const MAGIC: &[u8] = b"git-loom board v3\n";
+const MAGIC: &[u8] = b"git-loom board v4\n";
 // After the magic: a CRC-32 of the rest (little-endian), then the postcard-encoded view. A
 // damaged file is rebuilt instead of shown.
 const FILE_NAME: &str = "board.cache";
@@ -89,6 +90,8 @@ pub struct BoardView<'a> {
     valid_until: Option<i128>,
     #[serde(borrow)]
     key: &'a [u8],
+    /// The id of the `--json` text written with this board (see [`board_json`]); 0 for none.
+    json_id: u64,
     /// Every readable task, in list order: priority, then age, then id.
     #[serde(borrow)]
     pub rows: Vec<BoardRow<'a>>,
@@ -101,15 +104,20 @@ pub struct BoardView<'a> {
 impl BoardView<'_> {
     /// The rows `filter` selects, in list order.
     pub fn list<'v>(&'v self, filter: &'v ListFilter) -> impl Iterator<Item = &'v BoardRow<'v>> + 'v {
+        self.list_indices(filter).map(|index| &self.rows[index])
+    }
+
+    /// The indices of the rows `filter` selects, in list order.
+    pub fn list_indices<'v>(&'v self, filter: &'v ListFilter) -> impl Iterator<Item = usize> + 'v {
         let default_hidden = [View::Done, View::Cancelled, View::Idea];
-        self.rows.iter().filter(move |row| {
+        self.rows.iter().enumerate().filter_map(move |(index, row)| {
             let labelled = filter.label.as_deref().is_none_or(|label| row.labels.contains(&label));
             let shown = if filter.statuses.is_empty() {
                 filter.all || !default_hidden.contains(&row.view)
             } else {
                 filter.statuses.contains(&row.view)
             };
-            labelled && shown
+            (labelled && shown).then_some(index)
         })
     }
 
@@ -118,6 +126,14 @@ impl BoardView<'_> {
         self.ready
             .iter()
             .map(|ready| (&self.rows[ready.row as usize], ready.unblocks))
+    }
+
+    /// How many objects the text of `listing` holds for this board.
+    fn json_items(&self, listing: JsonListing) -> usize {
+        match listing {
+            JsonListing::List => self.rows.len(),
+            JsonListing::Ready => self.ready.len(),
+        }
     }
 
     fn usable_at(&self, now: Timestamp, gate: Gate) -> bool {
@@ -174,8 +190,17 @@ fn listing_key(tasks: &Listing, claims: &Listing) -> Vec<u8> {
 /// Refs listed under one prefix: the readable ones and the errors of the others.
 type Listing = (Vec<RefTip>, Vec<store::Error>);
 
-/// Build the board's bytes from a snapshot whose refs were listed as `key`.
-fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
+/// The files of one board: the board, the ready rows for `claim --next`, and the `--json`
+/// text when it was rendered.
+struct Built {
+    board: Vec<u8>,
+    next: Vec<u8>,
+    json: Option<[Vec<u8>; 2]>,
+}
+
+/// Build the board's bytes from a snapshot whose refs were listed as `key`, with the `--json`
+/// text when `render` is given.
+fn build(loom: &Loom, snapshot: &Snapshot, key: &[u8], epoch: &str, render: Option<JsonRenderer>) -> Built {
     let everything = ListFilter {
         all: true,
         ..ListFilter::default()
@@ -199,8 +224,8 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
             awaiting_merge: !derived.awaiting_merge.is_empty() && derived.awaiting_merge == derived.blocked_by,
         })
         .collect();
-    let ready = snapshot
-        .ready()
+    let ready_tasks = snapshot.ready();
+    let ready = ready_tasks
         .iter()
         .filter_map(|ready| {
             Some(BoardReady {
@@ -217,12 +242,18 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
         .filter(|at| *at > now)
         .min()
         .map(Timestamp::as_nanosecond);
+    // Never 0, which means "no text".
+    let json_id = render.map_or(0, |_| {
+        getrandom::u64().unwrap_or_else(|_| now.as_nanosecond() as u64) | 1
+    });
+    let json = render.map(|render| board_json::build(loom, render, snapshot, &listed, &ready_tasks, json_id));
     let view = BoardView {
         built_at: now.as_nanosecond(),
         epoch,
         gate: snapshot.gate.as_str(),
         valid_until,
         key,
+        json_id,
         rows,
         ready,
         problems: snapshot
@@ -241,7 +272,11 @@ fn build(snapshot: &Snapshot, key: &[u8], epoch: &str) -> (Vec<u8>, Vec<u8>) {
         valid_until,
         ready: view.ready().map(|(row, _)| row.clone()).collect(),
     };
-    (encode(MAGIC, &view), encode(NEXT_MAGIC, &next))
+    Built {
+        board: encode(MAGIC, &view),
+        next: encode(NEXT_MAGIC, &next),
+        json,
+    }
 }
 
 /// The magic line, a CRC-32 of the body, then the body.
@@ -272,8 +307,15 @@ fn decode(bytes: &[u8]) -> Option<BoardView<'_>> {
 }
 
 /// Replace the board files. Failing to write only costs speed later, so errors are ignored.
-fn save(dir: &Path, board: &[u8], next: &[u8]) {
+fn save(dir: &Path, built: &Built) {
     let _ = std::fs::create_dir_all(dir);
+    // The text first: a board never names text that is not there yet.
+    if let Some(json) = &built.json
+        && !board_json::save(dir, json)
+    {
+        return;
+    }
+    let (board, next) = (&built.board, &built.next);
     let write = |name: &str, bytes: &[u8]| -> bool {
         let Ok(mut file) = tempfile::NamedTempFile::new_in(dir) else {
             return false;
@@ -294,6 +336,9 @@ pub(crate) fn forget(dir: &Path) {
     let _ = std::fs::remove_file(dir.join(FILE_NAME));
     let _ = std::fs::remove_file(dir.join(NEXT_FILE));
     let _ = std::fs::remove_file(dir.join(TAKEN_FILE));
+    for listing in JsonListing::ALL {
+        let _ = std::fs::remove_file(dir.join(listing.file_name()));
+    }
     let epoch = getrandom::u64().map_or_else(|_| "unknown".to_owned(), |n| format!("{n:016x}"));
     let _ = std::fs::create_dir_all(dir);
     let _ = std::fs::write(dir.join(EPOCH_FILE), epoch);
@@ -351,6 +396,35 @@ impl Loom {
     /// Show the board as of `now`: from the board file when no ref changed since it was built,
     /// else from a fresh read of every task (which also replaces the file).
     pub fn with_board<R>(&self, now: Timestamp, show: impl FnOnce(&BoardView<'_>) -> R) -> Result<R> {
+        self.board_files(now, None, |view, _| show(view))
+    }
+
+    /// Show the board with the `--json` text of its tasks, as [`Loom::with_board`] does; a
+    /// board kept without text (or with text that does not belong to it) is rebuilt with text
+    /// rendered by `render`.
+    pub fn with_board_json<R>(
+        &self,
+        now: Timestamp,
+        render: JsonRenderer,
+        listing: JsonListing,
+        show: impl FnOnce(&BoardView<'_>, &BoardJson<'_>) -> R,
+    ) -> Result<R> {
+        self.board_files(now, Some((render, listing)), |view, json| {
+            show(
+                view,
+                json.expect("board_files hands text over whenever it was asked for"),
+            )
+        })
+    }
+
+    /// The board (and its text when `json` asks for it), from the files when they are still
+    /// good, else rebuilt from a fresh read of every task (which also replaces the files).
+    fn board_files<R>(
+        &self,
+        now: Timestamp,
+        json: Option<(JsonRenderer, JsonListing)>,
+        show: impl FnOnce(&BoardView<'_>, Option<&BoardJson<'_>>) -> R,
+    ) -> Result<R> {
         let dir = self.store.local_dir();
         let epoch = epoch(&dir);
         let tasks = self.store.list(store::TASKS_PREFIX)?;
@@ -361,13 +435,26 @@ impl Loom {
             && view.key == key.as_slice()
             && view.usable_at(now, self.settings().merge.gate())
         {
-            return Ok(show(&view));
+            let Some((_, listing)) = json else {
+                return Ok(show(&view, None));
+            };
+            if let Ok(text) = std::fs::read(dir.join(listing.file_name()))
+                && let Some(text) = board_json::decode(&text, view.json_id, view.json_items(listing))
+            {
+                return Ok(show(&view, Some(&text)));
+            }
         }
         let snapshot = self.snapshot_of(tasks, claims, now)?;
-        let (bytes, next) = build(&snapshot, &key, &epoch);
-        save(&dir, &bytes, &next);
-        let view = decode(&bytes).expect("a board just encoded decodes because both use one layout");
-        Ok(show(&view))
+        let render = json.map(|(render, _)| render).or(self.json_renderer);
+        let built = build(self, &snapshot, &key, &epoch, render);
+        save(&dir, &built);
+        let view = decode(&built.board).expect("a board just encoded decodes because both use one layout");
+        let text = json.and_then(|(_, listing)| {
+            let bytes = &built.json.as_ref()?[listing.index()];
+            let text = board_json::decode(bytes, view.json_id, view.json_items(listing));
+            Some(text.expect("text just encoded for this board decodes because both use one layout"))
+        });
+        Ok(show(&view, text.as_ref()))
     }
 
     /// Ids of ready tasks in best-first order for `claim --next`, and whether they come from a
