@@ -158,7 +158,7 @@ fn typed_value(key: &str, text: &str, default: &toml::Value) -> Result<toml_edit
 }
 
 /// The fields a preset (`[agents.NAME]`) may set with `config`.
-const PRESET_FIELDS: &[&str] = &["command", "timeout_secs"];
+const PRESET_FIELDS: &[&str] = &["command", "timeout_secs", "env"];
 
 /// The field `key` sets when it is `agents.NAME.FIELD` (`None` for any other key); a malformed
 /// one is refused naming what is allowed.
@@ -170,19 +170,35 @@ fn preset_field(key: &str) -> Result<Option<&str>> {
     let name_ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !name_ok || !PRESET_FIELDS.contains(&field) {
         return Err(Error::Invalid(format!(
-            "unknown setting {key:?}; an agent preset is set as agents.NAME.command or \
-             agents.NAME.timeout_secs (NAME of letters, digits, `-` and `_`)"
+            "unknown setting {key:?}; an agent preset is set as agents.NAME.command, \
+             agents.NAME.timeout_secs or agents.NAME.env (NAME of letters, digits, `-` and `_`)"
         )));
     }
     Ok(Some(field))
 }
 
 /// `text` as the value of preset field `field`: `command` takes a TOML array of strings
-/// (`["aider", "--message-file", "{signal}"]`), `timeout_secs` a whole number.
+/// (`["aider", "--message-file", "{signal}"]`), `timeout_secs` a whole number, `env` a TOML
+/// inline table of strings (`{ MODEL = "large" }`).
 fn preset_value(key: &str, field: &str, text: &str) -> Result<toml_edit::Value> {
     let wrong = |kind: &str| Error::Invalid(format!("{key} takes {kind}, not {text:?}"));
     if field == "timeout_secs" {
         return Ok(text.trim().parse::<i64>().map_err(|_| wrong("a whole number"))?.into());
+    }
+    if field == "env" {
+        let kind = "a TOML inline table of strings, e.g. { MODEL = \"large\" }";
+        let document: DocumentMut = format!("value = {text}").parse().map_err(|_| wrong(kind))?;
+        let mut value = document
+            .get("value")
+            .and_then(|item| item.as_value())
+            .cloned()
+            .ok_or_else(|| wrong(kind))?;
+        let table = value.as_inline_table().ok_or_else(|| wrong(kind))?;
+        if table.iter().any(|(_, entry)| entry.as_str().is_none()) {
+            return Err(wrong(kind));
+        }
+        value.decor_mut().clear();
+        return Ok(value);
     }
     let kind = "a TOML array of strings, the program first, e.g. [\"aider\", \"--message-file\", \"{signal}\"]";
     let document: DocumentMut = format!("value = {text}").parse().map_err(|_| wrong(kind))?;
@@ -394,7 +410,7 @@ mod tests {
             "agents.aider",
             "agents..command",
             "agents.a b.command",
-            "agents.aider.env",
+            "agents.aider.envs",
         ] {
             assert!(preset_field(bad).is_err(), "{bad}");
         }
@@ -402,6 +418,11 @@ mod tests {
         assert_eq!(value.to_string(), r#"["aider", "--file", "{signal}"]"#);
         for bad in ["aider", "[]", "[1, 2]", "[\"a\""] {
             assert!(preset_value("agents.a.command", "command", bad).is_err(), "{bad}");
+        }
+        let env = preset_value("agents.a.env", "env", r#"{ MODEL = "large", TIER = "x" }"#).unwrap();
+        assert_eq!(env.to_string(), r#"{ MODEL = "large", TIER = "x" }"#);
+        for bad in ["MODEL=large", "{ MODEL = 1 }", "[\"a\"]", "{"] {
+            assert!(preset_value("agents.a.env", "env", bad).is_err(), "{bad}");
         }
         let mut document: DocumentMut = "[claims]\nttl_secs = 60\n".parse().unwrap();
         table_at(document.as_table_mut(), "agents.aider")
