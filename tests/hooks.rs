@@ -15,12 +15,20 @@ const USER_COMMIT_MSG: &str = "#!/bin/sh\nprintf '\\nReviewed-by: the user hook\
 /// installed hooks find it, as they would on a user's machine.
 fn git_as(repo: &Repo, dir: &Path, agent: &str, with_loom: bool, args: &[&str]) -> Run {
     let mut command = repo.env.command("git", dir);
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = Vec::new();
     if with_loom {
-        let bin_dir = Path::new(BIN).parent().expect("the binary lives in a directory");
-        let mut paths = vec![bin_dir.to_path_buf()];
-        paths.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
-        command.env("PATH", std::env::join_paths(paths).unwrap());
+        paths.push(
+            Path::new(BIN)
+                .parent()
+                .expect("the binary lives in a directory")
+                .to_path_buf(),
+        );
     }
+    // Without git-loom means without any installed copy too (the README's first command puts
+    // one in ~/.cargo/bin, which is usually on PATH).
+    paths.extend(std::env::split_paths(&inherited).filter(|dir| with_loom || !dir.join("git-loom").exists()));
+    command.env("PATH", std::env::join_paths(paths).unwrap());
     command.env("LOOM_AGENT", agent).args(args).stdin(Stdio::null());
     let child = command.spawn().unwrap();
     finish(format!("git {}", args.join(" ")), child, PROCESS_TIMEOUT)
