@@ -55,14 +55,7 @@ impl Loom {
                 return Ok(true);
             };
             if lease.holder == holder {
-                let renewed = lease.renewed(actor.now, ttl);
-                self.write_lease(
-                    Some(tip),
-                    Some(tip),
-                    &renewed,
-                    format!("{holder} renewed the merge lease"),
-                    actor,
-                )?;
+                self.write_renewal(&lease, tip, ttl, actor)?;
                 return Ok(true);
             }
             if lease.is_held_at(actor.now) {
@@ -86,16 +79,16 @@ impl Loom {
             if lease.holder != holder {
                 return Ok(false);
             }
-            let renewed = lease.renewed(actor.now, ttl);
-            self.write_lease(
-                Some(tip),
-                Some(tip),
-                &renewed,
-                format!("{holder} renewed the merge lease"),
-                actor,
-            )?;
+            self.write_renewal(&lease, tip, ttl, actor)?;
             Ok(true)
         })
+    }
+
+    /// Extend `lease` (at `tip`) by `ttl` from now, for its own holder.
+    fn write_renewal(&self, lease: &MergeLease, tip: ObjectId, ttl: SignedDuration, actor: &Actor) -> Result<()> {
+        let renewed = lease.renewed(actor.now, ttl);
+        let summary = format!("{} renewed the merge lease", lease.holder);
+        self.write_lease(Some(tip), Some(tip), &renewed, summary, actor)
     }
 
     /// Give the lease back, so the next engine need not wait for it to run out. Only its
